@@ -1,0 +1,127 @@
+# eve-guest-agent build.  `make` builds everything into build/; `make test`
+# installs missing Debian packages, then runs the unit tests (plain and
+# under ASan/UBSan) and the integration tests; `make demo` runs the demo.
+
+VERSION		:= 0.1.0
+PREFIX		?= /usr/local
+DESTDIR		?=
+BUILD		?= build
+SANITIZE	?=
+
+CC		?= cc
+PROTOC_C	?= protoc-c
+PKG_CONFIG	?= pkg-config
+
+WARN		:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+		   -Wmissing-prototypes -Wpointer-arith -Wformat=2 \
+		   -Wno-format-nonliteral
+CPPFLAGS	+= -D_GNU_SOURCE -DEVG_VERSION='"$(VERSION)"' \
+		   -I$(BUILD)/gen -Icommon
+CFLAGS		?= -O2 -g
+CFLAGS		+= -std=gnu11 $(WARN)
+ifneq ($(SANITIZE),)
+CFLAGS		+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+LDFLAGS		+= -fsanitize=address,undefined
+endif
+
+LIBS_PROTO	:= -lprotobuf-c
+LIBS_EVENT	:= -levent_core
+LIBS_JSON	:= -ljson-c
+LIBS_CHECK	:= $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
+# The guest agent is one static binary (no settings, no shared libraries).
+ifeq ($(SANITIZE),)
+STATIC		:= -static
+endif
+
+GEN		:= $(BUILD)/gen/evg.pb-c.c $(BUILD)/gen/evg.pb-c.h
+COMMON_SRC	:= $(wildcard common/*.c)
+HOST_LIB_SRC	:= $(filter-out host/hostd.c host/hostctl.c,$(wildcard host/*.c))
+GUEST_LIB_SRC	:= $(filter-out guest/agent.c,$(wildcard guest/*.c))
+UNIT_SRC	:= $(wildcard test/unit/*.c)
+TOOL_SRC	:= $(wildcard test/tools/*.c)
+
+obj		= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ	:= $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/evg.pb-c.o
+HOST_LIB_OBJ	:= $(call obj,$(HOST_LIB_SRC))
+GUEST_LIB_OBJ	:= $(call obj,$(GUEST_LIB_SRC))
+
+HOSTD		:= $(BUILD)/eve-guest-hostd
+HOSTCTL		:= $(BUILD)/eve-guest-hostctl
+AGENT		:= $(BUILD)/eve-guest-agent
+UNIT		:= $(BUILD)/check_unit
+TOOLS		:= $(patsubst test/tools/%.c,$(BUILD)/%,$(TOOL_SRC))
+
+.PHONY: all unit tools test test-unit test-asan test-integration demo \
+	deps clean install
+.SECONDARY:
+
+all: $(HOSTD) $(HOSTCTL) $(AGENT) $(UNIT) $(TOOLS)
+
+$(BUILD)/gen/evg.pb-c.c $(BUILD)/gen/evg.pb-c.h: proto/evg.proto
+	@mkdir -p $(BUILD)/gen
+	$(PROTOC_C) --proto_path=proto --c_out=$(BUILD)/gen proto/evg.proto
+
+$(BUILD)/obj/gen/evg.pb-c.o: $(BUILD)/gen/evg.pb-c.c $(BUILD)/gen/evg.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/gen/evg.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -Ihost -Iguest -c -o $@ $<
+
+$(HOSTD): $(BUILD)/obj/host/hostd.o $(HOST_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
+
+$(HOSTCTL): $(BUILD)/obj/host/hostctl.o $(HOST_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
+
+$(AGENT): $(BUILD)/obj/guest/agent.o $(GUEST_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) $(STATIC) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) \
+	    $(LIBS_PROTO)
+
+$(UNIT): $(call obj,$(UNIT_SRC)) $(HOST_LIB_OBJ) $(GUEST_LIB_OBJ) \
+	    $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_JSON) $(LIBS_EVENT) \
+	    $(LIBS_PROTO)
+
+$(BUILD)/%: $(BUILD)/obj/test/tools/%.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
+
+unit: $(UNIT)
+tools: $(TOOLS)
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-unit
+	$(MAKE) test-asan
+	$(MAKE) test-integration
+
+test-unit: $(UNIT)
+	CK_FORK=yes $(UNIT)
+
+test-asan:
+	$(MAKE) BUILD=build/asan SANITIZE=1 build/asan/check_unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    CK_FORK=yes build/asan/check_unit
+
+test-integration: all
+	bash test/integration/run.sh $(BUILD)
+
+demo: deps
+	$(MAKE) all
+	bash scripts/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(HOSTD) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(HOSTCTL) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/sbin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

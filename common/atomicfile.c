@@ -1,0 +1,156 @@
+/* Atomic replace-by-rename and whole-file reads. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "xmalloc.h"
+
+/* fsync the directory holding path so a rename survives a crash. */
+static int
+atomicfile_sync_dir(const char *path)
+{
+	char	*copy, *dir;
+	int	 fd, rc;
+
+	copy = xstrdup(path);
+	dir = dirname(copy);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd == -1)
+		return (-1);
+	rc = fsync(fd);
+	close(fd);
+	return (rc);
+}
+
+/* Replace path with data atomically; see atomicfile.h. */
+int
+atomicfile_write(const char *path, const void *data, size_t len, mode_t mode,
+    char **cause)
+{
+	char		*tmp;
+	const char	*p = data;
+	ssize_t		 n;
+	int		 fd;
+
+	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd == -1) {
+		xasprintf(cause, "create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return (-1);
+	}
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			xasprintf(cause, "write %s: %s", tmp,
+			    n == 0 ? "short write" : strerror(errno));
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) == -1) {
+		xasprintf(cause, "fsync %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		xasprintf(cause, "close %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		xasprintf(cause, "rename %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	free(tmp);
+	if (atomicfile_sync_dir(path) == -1) {
+		xasprintf(cause, "fsync directory of %s: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return (-1);
+}
+
+/* Read a whole file; see atomicfile.h. */
+char *
+atomicfile_read(const char *path, size_t max, size_t *lenp, char **cause)
+{
+	struct stat	 sb;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	*cause = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			xasprintf(cause, "open %s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (size_t)sb.st_size > max) {
+		xasprintf(cause, "%s: not a regular file of at most %zu bytes",
+		    path, max);
+		close(fd);
+		errno = EINVAL;
+		return (NULL);
+	}
+	buf = xmalloc((size_t)sb.st_size + 1);
+	while (len < (size_t)sb.st_size) {
+		n = read(fd, buf + len, (size_t)sb.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return (buf);
+}
+
+/* Create a directory and its parents. */
+int
+atomicfile_mkdirs(const char *path, mode_t mode, char **cause)
+{
+	char	*copy, *p;
+
+	copy = xstrdup(path);
+	for (p = copy + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(copy, mode) == -1 && errno != EEXIST) {
+				xasprintf(cause, "mkdir %s: %s", copy,
+				    strerror(errno));
+				free(copy);
+				return (-1);
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(copy);
+	return (0);
+}

@@ -1,0 +1,54 @@
+/*
+ * Envelope codec: protobuf-c packing into frames and unpacking from frame
+ * payloads, plus builders for the replies every request gets.  An unpacked
+ * envelope is owned by whoever called codec_unpack() and is released with
+ * codec_free(), once, right after dispatch.
+ */
+#ifndef EVG_CODEC_H
+#define EVG_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evg.pb-c.h"
+
+/* Protocol versions this build speaks (inclusive). */
+#define PROTO_VERSION_MIN	1
+#define PROTO_VERSION_MAX	1
+
+/*
+ * Pack env into a new buffer holding one whole frame (header + payload).
+ * Returns NULL and sets *cause (caller frees) when the payload would exceed
+ * max bytes.  The caller frees the buffer.
+ */
+uint8_t		*codec_frame(const Evg__Envelope *, uint32_t, size_t *,
+		    char **);
+/*
+ * Unpack one frame payload.  Returns NULL with a reason in err when the
+ * bytes are not an envelope or carry no body.
+ */
+Evg__Envelope	*codec_unpack(const uint8_t *, size_t, char *, size_t);
+/* Free an envelope from codec_unpack(); NULL is fine. */
+void		 codec_free(Evg__Envelope *);
+/* Name of the body case, for logs ("hello", "vm_add", ...). */
+const char	*codec_body_name(const Evg__Envelope *);
+
+/*
+ * Storage for a reply built on the stack: fill with codec_reply_init(),
+ * then set reply.result_case and the result pointer if any.
+ */
+struct codec_reply {
+	Evg__Envelope	 env;
+	Evg__Reply	 reply;
+	Evg__Status	 status;
+};
+void		 codec_reply_init(struct codec_reply *, uint64_t, uint32_t,
+		    unsigned int, const char *);
+
+/*
+ * Pick the highest version in both [min, max] and ours.  Returns 0 when the
+ * ranges do not meet.
+ */
+uint32_t	 codec_negotiate(uint32_t, uint32_t);
+
+#endif

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install the Debian 12 packages needed to build and test eve-guest-agent,
+# only those that are missing.  Needs root (or sudo) when something is.
+set -eu
+
+PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev
+libevent-dev check libsubunit-dev libjson-c-dev qemu-utils
+qemu-system-x86 e2fsprogs xfsprogs dosfstools util-linux procps"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
