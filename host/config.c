@@ -1,0 +1,270 @@
+/* Host daemon configuration file parsing and defaults. */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "frame.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+enum config_type {
+	CONFIG_UINT,
+	CONFIG_BOOL,
+	CONFIG_PATH,
+	CONFIG_UIDS,
+};
+
+/* Every key, its type, bounds and where it is stored. */
+static const struct config_key {
+	const char		*name;
+	enum config_type	 type;
+	unsigned long		 min;
+	unsigned long		 max;
+	size_t			 offset;
+	size_t			 size;
+} config_keys[] = {
+	{ "state_dir", CONFIG_PATH, 0, 0,
+	    offsetof(struct config, state_dir), 0 },
+	{ "control_socket", CONFIG_PATH, 0, 0,
+	    offsetof(struct config, control_socket), 0 },
+	{ "control_uids", CONFIG_UIDS, 0, 0, 0, 0 },
+	{ "vsock", CONFIG_BOOL, 0, 1, offsetof(struct config, vsock),
+	    sizeof(int) },
+	{ "vsock_port", CONFIG_UINT, 1, 0xfffffffe,
+	    offsetof(struct config, vsock_port), sizeof(unsigned int) },
+	{ "max_frame_guest", CONFIG_UINT, 1024, FRAME_MAX_LIMIT,
+	    offsetof(struct config, max_frame_guest), sizeof(uint32_t) },
+	{ "max_frame_control", CONFIG_UINT, 1024, FRAME_MAX_LIMIT,
+	    offsetof(struct config, max_frame_control), sizeof(uint32_t) },
+	{ "max_output", CONFIG_UINT, 65536, 256UL * 1024 * 1024,
+	    offsetof(struct config, max_output), sizeof(size_t) },
+	{ "handshake_timeout", CONFIG_UINT, 1, 300,
+	    offsetof(struct config, handshake_timeout),
+	    sizeof(unsigned int) },
+	{ "idle_timeout", CONFIG_UINT, 1, 86400,
+	    offsetof(struct config, idle_timeout), sizeof(unsigned int) },
+	{ "ping_interval", CONFIG_UINT, 1, 3600,
+	    offsetof(struct config, ping_interval), sizeof(unsigned int) },
+	{ "max_conns_per_vm", CONFIG_UINT, 1, 1024,
+	    offsetof(struct config, max_conns_per_vm),
+	    sizeof(unsigned int) },
+	{ "max_conns", CONFIG_UINT, 16, 65536,
+	    offsetof(struct config, max_conns), sizeof(unsigned int) },
+	{ "max_control_conns", CONFIG_UINT, 1, 1024,
+	    offsetof(struct config, max_control_conns),
+	    sizeof(unsigned int) },
+};
+
+/* Defaults; see config.h. */
+void
+config_defaults(struct config *cf)
+{
+	memset(cf, 0, sizeof *cf);
+	cf->control_socket = xstrdup(CONTROL_SOCKET_DEFAULT);
+	cf->control_uids[0] = 0;
+	cf->ncontrol_uids = 1;
+	cf->vsock = 1;
+	cf->vsock_port = VSOCK_DEFAULT_PORT;
+	cf->max_frame_guest = FRAME_MAX_GUEST;
+	cf->max_frame_control = FRAME_MAX_CONTROL;
+	cf->max_output = 4 * 1024 * 1024;
+	cf->handshake_timeout = 5;
+	cf->idle_timeout = 300;
+	cf->ping_interval = 30;
+	cf->max_conns_per_vm = 8;
+	cf->max_conns = 1024;
+	cf->max_control_conns = 32;
+}
+
+/* Free the strings. */
+void
+config_free(struct config *cf)
+{
+	free(cf->state_dir);
+	free(cf->control_socket);
+	cf->state_dir = cf->control_socket = NULL;
+}
+
+/* /persist/eve-guest-agent if /persist exists, else /var/lib/... */
+void
+config_state_dir(struct config *cf)
+{
+	struct stat	sb;
+
+	if (cf->state_dir != NULL)
+		return;
+	if (stat("/persist", &sb) == 0 && S_ISDIR(sb.st_mode))
+		cf->state_dir = xstrdup(STATE_DIR_DEFAULT);
+	else
+		cf->state_dir = xstrdup(STATE_DIR_FALLBACK);
+}
+
+/* True if uid is listed in control_uids. */
+int
+config_uid_allowed(const struct config *cf, uid_t uid)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->ncontrol_uids; i++)
+		if (cf->control_uids[i] == uid)
+			return (1);
+	return (0);
+}
+
+/* Parse a decimal unsigned long; -1 if not entirely one. */
+static int
+config_number(const char *s, unsigned long *out)
+{
+	char	*end;
+
+	if (!isdigit((unsigned char)*s))
+		return (-1);
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return (-1);
+	return (0);
+}
+
+/* Store one value; -1 with *why (static text or allocated in *cause). */
+static int
+config_set(struct config *cf, const struct config_key *k, const char *v,
+    char **cause)
+{
+	unsigned long	 n;
+	char		*copy, *tok, *save;
+	char		**sp;
+
+	switch (k->type) {
+	case CONFIG_UINT:
+		if (config_number(v, &n) != 0 || n < k->min || n > k->max) {
+			xasprintf(cause, "%s: '%s' is not a number in %lu..%lu",
+			    k->name, v, k->min, k->max);
+			return (-1);
+		}
+		if (k->size == sizeof(uint32_t))
+			*(uint32_t *)((char *)cf + k->offset) = (uint32_t)n;
+		else
+			*(size_t *)((char *)cf + k->offset) = n;
+		return (0);
+	case CONFIG_BOOL:
+		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+			n = 1;
+		else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+			n = 0;
+		else {
+			xasprintf(cause, "%s: '%s' is not yes or no", k->name,
+			    v);
+			return (-1);
+		}
+		*(int *)((char *)cf + k->offset) = (int)n;
+		return (0);
+	case CONFIG_PATH:
+		if (v[0] != '/' || strlen(v) >= PATH_MAX) {
+			xasprintf(cause, "%s: '%s' is not an absolute path",
+			    k->name, v);
+			return (-1);
+		}
+		sp = (char **)((char *)cf + k->offset);
+		free(*sp);
+		*sp = xstrdup(v);
+		return (0);
+	case CONFIG_UIDS:
+		copy = xstrdup(v);
+		cf->ncontrol_uids = 0;
+		for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", ", &save)) {
+			if (config_number(tok, &n) != 0 || n >= UINT_MAX ||
+			    cf->ncontrol_uids == CONFIG_MAX_UIDS) {
+				xasprintf(cause, "%s: '%s' is not a list of at "
+				    "most %d numeric uids", k->name, v,
+				    CONFIG_MAX_UIDS);
+				free(copy);
+				return (-1);
+			}
+			cf->control_uids[cf->ncontrol_uids++] = (uid_t)n;
+		}
+		free(copy);
+		if (cf->ncontrol_uids == 0) {
+			xasprintf(cause, "%s: empty list", k->name);
+			return (-1);
+		}
+		return (0);
+	}
+	return (-1);
+}
+
+/* Trim leading and trailing white space in place; returns the start. */
+static char *
+config_trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return (s);
+}
+
+/* Read a config file; see config.h. */
+int
+config_load(struct config *cf, const char *path, int must_exist,
+    char **cause)
+{
+	FILE				*f;
+	char				*line = NULL, *key, *val, *eq, *why;
+	size_t				 cap = 0, i, lineno = 0;
+	const struct config_key		*k;
+	int				 rc = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return (0);
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	while (getline(&line, &cap, f) != -1) {
+		lineno++;
+		if ((eq = strchr(line, '#')) != NULL)
+			*eq = '\0';
+		key = config_trim(line);
+		if (*key == '\0')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			xasprintf(cause, "%s:%zu: expected 'key = value'", path,
+			    lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		key = config_trim(key);
+		val = config_trim(eq + 1);
+		k = NULL;
+		for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++)
+			if (strcmp(config_keys[i].name, key) == 0)
+				k = &config_keys[i];
+		if (k == NULL) {
+			xasprintf(cause, "%s:%zu: unknown key '%s'", path,
+			    lineno, key);
+			rc = -1;
+			break;
+		}
+		if (config_set(cf, k, val, &why) != 0) {
+			xasprintf(cause, "%s:%zu: %s", path, lineno, why);
+			free(why);
+			rc = -1;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return (rc);
+}

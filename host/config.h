@@ -1,0 +1,50 @@
+/*
+ * Host daemon configuration: defaults, the config file (`key = value`
+ * lines, '#' comments) and its bounds.  docs/config.md lists every key.
+ * A struct config is plain data; config_free() releases its strings.
+ */
+#ifndef EVG_CONFIG_H
+#define EVG_CONFIG_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_PATH_DEFAULT	"/etc/eve-guest-agent/hostd.conf"
+#define STATE_DIR_DEFAULT	"/persist/eve-guest-agent"
+#define STATE_DIR_FALLBACK	"/var/lib/eve-guest-agent"
+#define CONTROL_SOCKET_DEFAULT	"/run/eve-guest-agent/control.sock"
+#define CONFIG_MAX_UIDS		16
+
+struct config {
+	char		*state_dir;
+	char		*control_socket;
+	uid_t		 control_uids[CONFIG_MAX_UIDS];
+	size_t		 ncontrol_uids;
+	int		 vsock;			/* listen on AF_VSOCK */
+	unsigned int	 vsock_port;
+	uint32_t	 max_frame_guest;	/* bytes */
+	uint32_t	 max_frame_control;	/* bytes */
+	size_t		 max_output;		/* bytes queued per peer */
+	unsigned int	 handshake_timeout;	/* seconds */
+	unsigned int	 idle_timeout;		/* seconds, CLI sessions */
+	unsigned int	 ping_interval;		/* seconds, daemon sessions */
+	unsigned int	 max_conns_per_vm;
+	unsigned int	 max_conns;		/* all guest + control */
+	unsigned int	 max_control_conns;
+};
+
+/* Fill with defaults (state_dir NULL: chosen by config_state_dir()). */
+void	config_defaults(struct config *);
+/*
+ * Read a config file over the current values.  A missing file is fine only
+ * when must_exist is 0.  Returns 0, or -1 with *cause "FILE:LINE: ...".
+ */
+int	config_load(struct config *, const char *, int, char **);
+/* Pick the state directory (DESIGN.md fallback rule) if none is set. */
+void	config_state_dir(struct config *);
+void	config_free(struct config *);
+/* True if uid may use the control socket. */
+int	config_uid_allowed(const struct config *, uid_t);
+
+#endif

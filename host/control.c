@@ -1,0 +1,313 @@
+/* Control-socket connections: handshake and registry requests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "control.h"
+#include "log.h"
+#include "peer.h"
+#include "status.h"
+#include "vminfo.h"
+#include "xmalloc.h"
+
+static void	control_dispatch(struct peer *, Evg__Envelope *, void *);
+static void	control_timer_cb(evutil_socket_t, short, void *);
+
+/* (Re)arm the timer: handshake limit, then idle limit. */
+static void
+control_arm(struct control *c)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (c->state == CONTROL_CLOSING) {
+		evtimer_del(c->timer);
+		return;
+	}
+	tv.tv_sec = c->state == CONTROL_HANDSHAKE ?
+	    c->srv->cf->handshake_timeout : c->srv->cf->idle_timeout;
+	evtimer_add(c->timer, &tv);
+}
+
+/* Start a control connection; see control.h. */
+void
+control_create(struct server *srv, int fd, uid_t uid)
+{
+	struct control	*c;
+	char		 name[64];
+
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->uid = uid;
+	c->state = CONTROL_HANDSHAKE;
+	snprintf(name, sizeof name, "control (uid %ld)", (long)uid);
+	c->peer = peer_create(srv->base, fd, name, srv->cf->max_frame_control,
+	    srv->cf->max_output, control_dispatch, c);
+	c->timer = evtimer_new(srv->base, control_timer_cb, c);
+	TAILQ_INSERT_TAIL(&srv->controls, c, entry);
+	control_arm(c);
+}
+
+/* Transition to CLOSING. */
+static void
+control_close(struct control *c, const char *why)
+{
+	if (c->state == CONTROL_CLOSING)
+		return;
+	c->state = CONTROL_CLOSING;
+	peer_set_close_reason(c->peer, "%s", why);
+	control_arm(c);
+	peer_close(c->peer);
+}
+
+/* Reply with one VM. */
+static void
+control_reply_vm(struct control *c, uint64_t id, const struct reg_vm *vm)
+{
+	struct codec_reply	 r;
+	Evg__VmInfo		*m;
+
+	m = vminfo_from_reg(vm, VMINFO_CONTROL);
+	if (vm->rt != NULL) {
+		m->connections = vm->rt->nsessions;
+		m->agent_connected = vm->rt->ndaemons > 0;
+	}
+	codec_reply_init(&r, id, peer_version(c->peer), EVG_OK, "");
+	r.reply.result_case = EVG__REPLY__RESULT_VM;
+	r.reply.vm = m;
+	peer_send(c->peer, &r.env);
+	vminfo_free(m);
+}
+
+/* Reply with a status and a formatted message; frees nothing. */
+static void
+control_fail(struct control *c, uint64_t id, int code, const char *msg)
+{
+	log_info("%s: request %llu: %s: %s", peer_name(c->peer),
+	    (unsigned long long)id, status_name((unsigned)code), msg);
+	peer_reply(c->peer, id, (unsigned)code, msg);
+}
+
+/* Find a VM named by a request, replying NOT_FOUND when absent. */
+static struct reg_vm *
+control_find(struct control *c, uint64_t id, const char *uuid)
+{
+	struct reg_vm	*vm;
+	char		*msg;
+
+	if (uuid == NULL || !uuid_valid(uuid)) {
+		xasprintf(&msg, "uuid: '%s' is not a UUID",
+		    uuid != NULL ? uuid : "");
+		control_fail(c, id, EVG_INVALID_ARGUMENT, msg);
+		free(msg);
+		return (NULL);
+	}
+	if ((vm = registry_find(c->srv->reg, uuid)) == NULL) {
+		xasprintf(&msg, "no VM %s is registered", uuid);
+		control_fail(c, id, EVG_NOT_FOUND, msg);
+		free(msg);
+	}
+	return (vm);
+}
+
+/* vm_add: check, register, persist, open its hybrid socket. */
+static void
+control_vm_add(struct control *c, Evg__Envelope *env)
+{
+	struct reg_vm	*vm;
+	char		*cause = NULL;
+	int		 rc;
+
+	if (env->vm_add->vm == NULL) {
+		control_fail(c, env->id, EVG_INVALID_ARGUMENT,
+		    "vm: missing");
+		return;
+	}
+	vm = vminfo_to_reg(env->vm_add->vm);
+	if ((rc = registry_add(c->srv->reg, vm, &cause)) != EVG_OK) {
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		reg_vm_free(vm);
+		return;
+	}
+	if (server_vm_attach(c->srv, vm, &cause) != 0) {
+		control_fail(c, env->id, EVG_INTERNAL, cause);
+		free(cause);
+		if (registry_remove(c->srv->reg, vm, &cause) != EVG_OK) {
+			log_warnx("%s: %s", __func__, cause);
+			free(cause);
+			return;
+		}
+		reg_vm_free(vm);
+		return;
+	}
+	log_info("vm %s (%s) registered, cid %u", vm->uuid, vm->name,
+	    vm->cid);
+	control_reply_vm(c, env->id, vm);
+}
+
+/* vm_remove: close its connections and listener, forget it. */
+static void
+control_vm_remove(struct control *c, Evg__Envelope *env)
+{
+	struct reg_vm	*vm;
+	char		*cause;
+
+	if ((vm = control_find(c, env->id, env->vm_remove->uuid)) == NULL)
+		return;
+	if (registry_remove(c->srv->reg, vm, &cause) != EVG_OK) {
+		control_fail(c, env->id, EVG_INTERNAL, cause);
+		free(cause);
+		return;
+	}
+	server_vm_detach(c->srv, vm);
+	log_info("vm %s (%s) removed", vm->uuid, vm->name);
+	reg_vm_free(vm);
+	peer_reply(c->peer, env->id, EVG_OK, "");
+}
+
+/* vm_list: every VM. */
+static void
+control_vm_list(struct control *c, Evg__Envelope *env)
+{
+	struct codec_reply	 r;
+	Evg__VmList		 list = EVG__VM_LIST__INIT;
+	struct reg_vm		*vm;
+	size_t			 i = 0;
+
+	list.vms = xcalloc(c->srv->reg->count, sizeof *list.vms);
+	TAILQ_FOREACH(vm, &c->srv->reg->vms, entry) {
+		list.vms[i] = vminfo_from_reg(vm, VMINFO_CONTROL);
+		if (vm->rt != NULL) {
+			list.vms[i]->connections = vm->rt->nsessions;
+			list.vms[i]->agent_connected = vm->rt->ndaemons > 0;
+		}
+		i++;
+	}
+	list.n_vms = i;
+	codec_reply_init(&r, env->id, peer_version(c->peer), EVG_OK, "");
+	r.reply.result_case = EVG__REPLY__RESULT_VM_LIST;
+	r.reply.vm_list = &list;
+	if (peer_send(c->peer, &r.env) != 0)
+		control_fail(c, env->id, EVG_INTERNAL,
+		    "the VM list does not fit in one frame");
+	for (i = 0; i < list.n_vms; i++)
+		vminfo_free(list.vms[i]);
+	free(list.vms);
+}
+
+/* vm_state: record running/stopped. */
+static void
+control_vm_state(struct control *c, Evg__Envelope *env)
+{
+	struct reg_vm	*vm;
+	enum vm_state	 state;
+	char		*cause, msg[96];
+	int		 rc;
+
+	if ((vm = control_find(c, env->id, env->vm_state->uuid)) == NULL)
+		return;
+	if (vm_state_parse(env->vm_state->state, &state) != 0) {
+		snprintf(msg, sizeof msg, "state: '%.40s' is not running or "
+		    "stopped", env->vm_state->state);
+		control_fail(c, env->id, EVG_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if ((rc = registry_set_state(c->srv->reg, vm, state, &cause)) !=
+	    EVG_OK) {
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		return;
+	}
+	log_info("vm %s (%s) is now %s", vm->uuid, vm->name,
+	    vm_state_name(state));
+	control_reply_vm(c, env->id, vm);
+}
+
+/* Handle one request in READY. */
+static void
+control_on_request(struct control *c, Evg__Envelope *env)
+{
+	struct reg_vm	*vm;
+	char		 msg[128];
+
+	switch (env->body_case) {
+	case EVG__ENVELOPE__BODY_VM_ADD:
+		control_vm_add(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_VM_REMOVE:
+		control_vm_remove(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_VM_LIST:
+		control_vm_list(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_VM_SHOW:
+		if ((vm = control_find(c, env->id, env->vm_show->uuid)) != NULL)
+			control_reply_vm(c, env->id, vm);
+		break;
+	case EVG__ENVELOPE__BODY_VM_STATE:
+		control_vm_state(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_PING:
+		peer_reply(c->peer, env->id, EVG_OK, "");
+		break;
+	case EVG__ENVELOPE__BODY_REPLY:
+		break;
+	default:
+		snprintf(msg, sizeof msg, "request '%s' is not available on "
+		    "the control channel", codec_body_name(env));
+		peer_reply(c->peer, env->id, EVG_UNSUPPORTED, msg);
+		break;
+	}
+}
+
+/* Timer: handshake or idle limit reached. */
+static void
+control_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct control	*c = arg;
+	char		 why[64];
+
+	(void)fd;
+	(void)events;
+	snprintf(why, sizeof why, c->state == CONTROL_HANDSHAKE ?
+	    "no hello within %u s" : "idle for %u s",
+	    c->state == CONTROL_HANDSHAKE ? c->srv->cf->handshake_timeout :
+	    c->srv->cf->idle_timeout);
+	log_info("%s: %s; closing", peer_name(c->peer), why);
+	control_close(c, why);
+}
+
+/* Peer callback: a message, or NULL when the connection is gone. */
+static void
+control_dispatch(struct peer *peer, Evg__Envelope *env, void *arg)
+{
+	struct control	*c = arg;
+	Evg__Role	 role;
+
+	if (env == NULL) {
+		log_debug("%s: disconnected: %s", peer_name(peer),
+		    peer_close_reason(peer));
+		server_conn_closed(c->srv);
+		if (c->srv->ncontrol > 0)
+			c->srv->ncontrol--;
+		TAILQ_REMOVE(&c->srv->controls, c, entry);
+		event_free(c->timer);
+		peer_free(peer);
+		free(c);
+		return;
+	}
+	if (c->state == CONTROL_CLOSING)
+		return;
+	if (c->state == CONTROL_HANDSHAKE) {
+		if (server_handshake(peer, env, &role) != 0) {
+			control_close(c, peer_close_reason(peer));
+			return;
+		}
+		c->state = CONTROL_READY;
+		control_arm(c);
+		return;
+	}
+	control_arm(c);
+	control_on_request(c, env);
+}

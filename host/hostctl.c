@@ -1,0 +1,448 @@
+/*
+ * eve-guest-hostctl: command-line client of eve-guest-hostd's control
+ * socket, speaking the same protocol as pillar.  One request per run; the
+ * exit code follows the reply's status (docs/cli.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "codec.h"
+#include "config.h"
+#include "frame.h"
+#include "jsonout.h"
+#include "registry.h"
+#include "status.h"
+#include "volspec.h"
+#include "xmalloc.h"
+
+struct hostctl {
+	struct evg_addr	 addr;
+	int		 json;
+	int		 timeout_ms;
+};
+
+/* Print usage to f. */
+static void
+hostctl_usage(FILE *f)
+{
+	fprintf(f,
+"usage: eve-guest-hostctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND\n"
+"\n"
+"Commands:\n"
+"  vm add --uuid UUID --name NAME [--cid CID] [--hybrid-socket PATH]\n"
+"         [--qmp PATH] [--state running|stopped] --volume SPEC [--volume SPEC]...\n"
+"      SPEC: uuid=UUID,name=NAME,backend=qcow2|zfs,locator=PATH-OR-DATASET,\n"
+"            disk=KIND:VALUE[,disk=KIND:VALUE][,node=QMP-NODE]\n"
+"            KIND is serial, wwn, pci (DDDD:BB:SS.F) or backing (loop file)\n"
+"  vm remove UUID\n"
+"  vm list\n"
+"  vm show UUID\n"
+"  vm state UUID running|stopped\n"
+"\n"
+"Options:\n"
+"  --socket PATH       control socket (default %s)\n"
+"  --json              print one JSON document on stdout\n"
+"  --timeout SECONDS   wait this long for the daemon (default 10)\n"
+"  -h, --help          this help;  --version  print the version\n"
+"\n"
+"Exit codes: 0 success, 2 usage error, 3 daemon unreachable, 10-23 one per\n"
+"status code (see eve-guest-hostctl(8) and docs/cli.md).\n",
+	    CONTROL_SOCKET_DEFAULT);
+}
+
+/* Usage error: one line, exit 2. */
+__attribute__((noreturn, format(printf, 1, 2))) static void
+hostctl_usage_error(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "eve-guest-hostctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try --help)\n");
+	exit(EXIT_USAGE);
+}
+
+/* Report a failure (text or JSON) and return its exit code. */
+static int
+hostctl_fail(struct hostctl *hc, int code, const char *msg)
+{
+	int	exit_code;
+
+	exit_code = code == CLIENT_UNREACHABLE ? EXIT_UNREACHABLE :
+	    status_exit_code((unsigned)code);
+	if (hc->json)
+		jsonout_print(stdout, jsonout_error(code == CLIENT_UNREACHABLE ?
+		    "UNAVAILABLE" : status_name((unsigned)code), msg));
+	else
+		fprintf(stderr, "eve-guest-hostctl: %s\n", msg);
+	return (exit_code);
+}
+
+/*
+ * Connect, send one request, and return the reply (caller frees) or NULL
+ * after reporting the failure with *exit_code set.
+ */
+static Evg__Envelope *
+hostctl_call(struct hostctl *hc, Evg__Envelope *req, int *exit_code)
+{
+	struct client	*c;
+	Evg__Envelope	*rep;
+	char		*cause;
+	int		 code;
+
+	c = client_open(&hc->addr, EVG__ROLE__ROLE_CONTROL,
+	    "eve-guest-hostctl " EVG_VERSION, hc->timeout_ms,
+	    FRAME_MAX_CONTROL, &code, &cause);
+	if (c == NULL) {
+		*exit_code = hostctl_fail(hc, code, cause);
+		free(cause);
+		return (NULL);
+	}
+	rep = client_call(c, req, NULL, NULL, &code, &cause);
+	client_close(c);
+	if (rep == NULL || code != EVG_OK) {
+		*exit_code = hostctl_fail(hc, rep == NULL ? CLIENT_UNREACHABLE :
+		    code, cause);
+		free(cause);
+		codec_free(rep);
+		return (NULL);
+	}
+	*exit_code = 0;
+	return (rep);
+}
+
+/* Print one disk identifier list "kind:value, ...". */
+static void
+hostctl_print_disks(const Evg__Volume *v)
+{
+	size_t	i;
+
+	for (i = 0; i < v->n_disks; i++)
+		printf("%s%s:%s", i == 0 ? "" : ",", v->disks[i]->kind,
+		    v->disks[i]->value);
+}
+
+/* Print a VM in text form. */
+static void
+hostctl_print_vm(const Evg__VmInfo *vm)
+{
+	const Evg__Volume	*v;
+	size_t			 i;
+
+	printf("UUID:           %s\n", vm->uuid);
+	printf("Name:           %s\n", vm->name);
+	if (vm->cid != 0)
+		printf("CID:            %u\n", vm->cid);
+	else
+		printf("CID:            -\n");
+	printf("Hybrid socket:  %s\n", *vm->hybrid_socket != '\0' ?
+	    vm->hybrid_socket : "-");
+	printf("QMP:            %s\n", *vm->qmp != '\0' ? vm->qmp : "-");
+	printf("State:          %s\n", vm->state);
+	printf("Guest agent:    %s\n", vm->agent_connected ? "connected" :
+	    "not connected");
+	printf("Connections:    %u\n", vm->connections);
+	printf("Volumes:        %zu\n", vm->n_volumes);
+	for (i = 0; i < vm->n_volumes; i++) {
+		v = vm->volumes[i];
+		printf("  %s  %s  %s  %s  ", v->uuid, v->name, v->backend,
+		    v->locator);
+		hostctl_print_disks(v);
+		if (*v->node != '\0')
+			printf("  node=%s", v->node);
+		printf("\n");
+	}
+}
+
+/* Print a VM reply as text or JSON. */
+static int
+hostctl_show_reply(struct hostctl *hc, Evg__Envelope *rep)
+{
+	json_object	*o;
+
+	if (rep->reply->result_case != EVG__REPLY__RESULT_VM)
+		return (hostctl_fail(hc, EVG_INTERNAL,
+		    "the daemon's reply carries no VM"));
+	if (hc->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "vm", jsonout_vm(rep->reply->vm));
+		jsonout_print(stdout, o);
+	} else
+		hostctl_print_vm(rep->reply->vm);
+	return (0);
+}
+
+/* Parse a CID argument; 0 when none. */
+static unsigned int
+hostctl_cid(const char *s)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n > 0xffffffffUL)
+		hostctl_usage_error("--cid: '%s' is not a number", s);
+	return ((unsigned int)n);
+}
+
+/* vm add. */
+static int
+hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "uuid", required_argument, NULL, 'u' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "cid", required_argument, NULL, 'c' },
+		{ "hybrid-socket", required_argument, NULL, 'H' },
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "state", required_argument, NULL, 's' },
+		{ "volume", required_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__VmAddRequest	 add = EVG__VM_ADD_REQUEST__INIT;
+	Evg__VmInfo		 vm = EVG__VM_INFO__INIT;
+	Evg__Volume		*v;
+	char			*cause, msg[96];
+	size_t			 i;
+	int			 ch, rc, cid_given = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u':
+			vm.uuid = optarg;
+			break;
+		case 'n':
+			vm.name = optarg;
+			break;
+		case 'c':
+			vm.cid = hostctl_cid(optarg);
+			cid_given = 1;
+			break;
+		case 'H':
+			vm.hybrid_socket = optarg;
+			break;
+		case 'q':
+			vm.qmp = optarg;
+			break;
+		case 's':
+			vm.state = optarg;
+			break;
+		case 'v':
+			if ((v = volspec_parse(optarg, &cause)) == NULL) {
+				fprintf(stderr, "eve-guest-hostctl: %s\n",
+				    cause);
+				free(cause);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			vm.volumes = xreallocarray(vm.volumes, vm.n_volumes + 1,
+			    sizeof *vm.volumes);
+			vm.volumes[vm.n_volumes++] = v;
+			break;
+		default:
+			hostctl_usage_error("vm add: bad option");
+		}
+	}
+	if (optind != argc)
+		hostctl_usage_error("vm add: unexpected argument '%s'",
+		    argv[optind]);
+	if (*vm.uuid == '\0' || *vm.name == '\0')
+		hostctl_usage_error("vm add: --uuid and --name are required");
+	if (cid_given && vm.cid == 0) {
+		snprintf(msg, sizeof msg, "cid: 0 is reserved (guest CIDs are "
+		    "%d..%d)", CID_MIN, CID_MAX);
+		rc = hostctl_fail(hc, EVG_INVALID_ARGUMENT, msg);
+		goto out;
+	}
+	add.vm = &vm;
+	env.body_case = EVG__ENVELOPE__BODY_VM_ADD;
+	env.vm_add = &add;
+	if ((rep = hostctl_call(hc, &env, &rc)) != NULL) {
+		rc = hostctl_show_reply(hc, rep);
+		codec_free(rep);
+	}
+out:
+	for (i = 0; i < vm.n_volumes; i++)
+		volspec_free(vm.volumes[i]);
+	free(vm.volumes);
+	return (rc);
+}
+
+/* Print the VM list as a table or JSON. */
+static int
+hostctl_print_list(struct hostctl *hc, const Evg__VmList *list)
+{
+	json_object	*o, *arr;
+	const Evg__VmInfo *vm;
+	size_t		 i;
+
+	if (hc->json) {
+		arr = json_object_new_array();
+		for (i = 0; i < list->n_vms; i++)
+			json_object_array_add(arr, jsonout_vm(list->vms[i]));
+		o = json_object_new_object();
+		json_object_object_add(o, "vms", arr);
+		jsonout_print(stdout, o);
+		return (0);
+	}
+	if (list->n_vms == 0) {
+		printf("no VMs registered\n");
+		return (0);
+	}
+	printf("%-36s  %-20s  %5s  %-7s  %-5s  %s\n", "UUID", "NAME", "CID",
+	    "STATE", "AGENT", "VOLUMES");
+	for (i = 0; i < list->n_vms; i++) {
+		vm = list->vms[i];
+		printf("%-36s  %-20s  ", vm->uuid, vm->name);
+		if (vm->cid != 0)
+			printf("%5u  ", vm->cid);
+		else
+			printf("%5s  ", "-");
+		printf("%-7s  %-5s  %zu\n", vm->state,
+		    vm->agent_connected ? "yes" : "no", vm->n_volumes);
+	}
+	return (0);
+}
+
+/* vm remove|list|show|state. */
+static int
+hostctl_vm_simple(struct hostctl *hc, const char *sub, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__VmRemoveRequest	 rm = EVG__VM_REMOVE_REQUEST__INIT;
+	Evg__VmListRequest	 ls = EVG__VM_LIST_REQUEST__INIT;
+	Evg__VmShowRequest	 show = EVG__VM_SHOW_REQUEST__INIT;
+	Evg__VmStateRequest	 st = EVG__VM_STATE_REQUEST__INIT;
+	json_object		*o;
+	int			 rc, want;
+
+	want = strcmp(sub, "list") == 0 ? 0 : strcmp(sub, "state") == 0 ? 2 :
+	    1;
+	if (argc - 1 != want)
+		hostctl_usage_error("vm %s: expected %s", sub, want == 0 ?
+		    "no arguments" : want == 1 ? "a VM UUID" :
+		    "UUID running|stopped");
+	if (strcmp(sub, "remove") == 0) {
+		rm.uuid = argv[1];
+		env.body_case = EVG__ENVELOPE__BODY_VM_REMOVE;
+		env.vm_remove = &rm;
+	} else if (strcmp(sub, "list") == 0) {
+		env.body_case = EVG__ENVELOPE__BODY_VM_LIST;
+		env.vm_list = &ls;
+	} else if (strcmp(sub, "show") == 0) {
+		show.uuid = argv[1];
+		env.body_case = EVG__ENVELOPE__BODY_VM_SHOW;
+		env.vm_show = &show;
+	} else {
+		st.uuid = argv[1];
+		st.state = argv[2];
+		env.body_case = EVG__ENVELOPE__BODY_VM_STATE;
+		env.vm_state = &st;
+	}
+	if ((rep = hostctl_call(hc, &env, &rc)) == NULL)
+		return (rc);
+	if (env.body_case == EVG__ENVELOPE__BODY_VM_REMOVE) {
+		if (hc->json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "removed",
+			    json_object_new_string(argv[1]));
+			jsonout_print(stdout, o);
+		} else
+			printf("removed VM %s\n", argv[1]);
+		rc = 0;
+	} else if (env.body_case == EVG__ENVELOPE__BODY_VM_LIST) {
+		if (rep->reply->result_case == EVG__REPLY__RESULT_VM_LIST)
+			rc = hostctl_print_list(hc, rep->reply->vm_list);
+		else
+			rc = hostctl_fail(hc, EVG_INTERNAL,
+			    "the daemon's reply carries no VM list");
+	} else
+		rc = hostctl_show_reply(hc, rep);
+	codec_free(rep);
+	return (rc);
+}
+
+/* Dispatch "vm SUB ...". */
+static int
+hostctl_vm(struct hostctl *hc, int argc, char **argv)
+{
+	if (argc < 2)
+		hostctl_usage_error("vm: expected add, remove, list, show or "
+		    "state");
+	if (strcmp(argv[1], "add") == 0)
+		return (hostctl_vm_add(hc, argc - 1, argv + 1));
+	if (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "list") == 0 ||
+	    strcmp(argv[1], "show") == 0 || strcmp(argv[1], "state") == 0)
+		return (hostctl_vm_simple(hc, argv[1], argc - 1, argv + 1));
+	hostctl_usage_error("vm: unknown subcommand '%s'", argv[1]);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct hostctl	 hc;
+	const char	*sock = CONTROL_SOCKET_DEFAULT;
+	char		*cause, *end, *addr;
+	long		 t;
+	int		 ch;
+
+	memset(&hc, 0, sizeof hc);
+	hc.timeout_ms = 10000;
+	if (getenv("EVE_GUEST_HOSTCTL_SOCKET") != NULL)
+		sock = getenv("EVE_GUEST_HOSTCTL_SOCKET");
+	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			hc.json = 1;
+			break;
+		case 't':
+			t = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || t < 1 ||
+			    t > 3600)
+				hostctl_usage_error("--timeout: '%s' is not "
+				    "1..3600 seconds", optarg);
+			hc.timeout_ms = (int)t * 1000;
+			break;
+		case 'h':
+			hostctl_usage(stdout);
+			return (0);
+		case 'V':
+			printf("eve-guest-hostctl %s\n", EVG_VERSION);
+			return (0);
+		default:
+			hostctl_usage_error("bad option");
+		}
+	}
+	xasprintf(&addr, "unix:%s", sock);
+	if (addr_parse(addr, &hc.addr, &cause) != 0)
+		hostctl_usage_error("--socket: %s", cause);
+	free(addr);
+	if (optind == argc)
+		hostctl_usage_error("a command is required");
+	argc -= optind;
+	argv += optind;
+	if (strcmp(argv[0], "vm") == 0)
+		return (hostctl_vm(&hc, argc, argv));
+	hostctl_usage_error("unknown command '%s'", argv[0]);
+}

@@ -1,0 +1,285 @@
+/*
+ * eve-guest-hostd: the host daemon.  Parses the configuration before
+ * anything else (so -n and errors are reported on the terminal), opens the
+ * listeners, then serves guests and control clients from one libevent loop.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "atomicfile.h"
+#include "config.h"
+#include "log.h"
+#include "registry.h"
+#include "server.h"
+#include "xmalloc.h"
+
+struct hostd {
+	struct event_base	*base;
+	struct config		 cf;
+	const char		*config_path;
+	int			 config_must_exist;
+	struct registry		*reg;
+	struct server		 srv;
+};
+
+/* Print usage to f. */
+static void
+hostd_usage(FILE *f)
+{
+	fprintf(f,
+"usage: eve-guest-hostd [-fnv] [-c CONFIG] [--state-dir DIR]\n"
+"                       [--control-socket PATH] [--vsock-port N] [--no-vsock]\n"
+"\n"
+"EVE host daemon for guest-consistent VM snapshots.  Guests connect over\n"
+"AF_VSOCK (or a VM's hybrid vsock Unix socket); pillar and\n"
+"eve-guest-hostctl use the control socket.\n"
+"\n"
+"  -f, --foreground        stay in the foreground and log to stderr\n"
+"  -n, --check             check the configuration and exit\n"
+"  -v, --verbose           more logging (repeat for debug)\n"
+"  -c, --config FILE       configuration file (default %s)\n"
+"      --state-dir DIR     registry and catalogs (default %s,\n"
+"                          or %s when /persist is missing)\n"
+"      --control-socket P  control socket (default %s)\n"
+"      --vsock-port N      AF_VSOCK port and hybrid socket suffix (default 2210)\n"
+"      --no-vsock          do not listen on AF_VSOCK (hybrid sockets only)\n"
+"  -h, --help              this help\n"
+"      --version           print the version\n",
+	    CONFIG_PATH_DEFAULT, STATE_DIR_DEFAULT, STATE_DIR_FALLBACK,
+	    CONTROL_SOCKET_DEFAULT);
+}
+
+/* Parse a port number for --vsock-port; exits 2 on a bad one. */
+static unsigned int
+hostd_port(const char *s)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || n == 0 ||
+	    n >= 0xffffffffUL) {
+		fprintf(stderr, "eve-guest-hostd: --vsock-port: '%s' is not a "
+		    "port number\n", s);
+		exit(2);
+	}
+	return ((unsigned int)n);
+}
+
+/* SIGTERM/SIGINT: leave the loop; cleanup runs in main. */
+static void
+hostd_signal_exit(evutil_socket_t sig, short events, void *arg)
+{
+	struct hostd	*h = arg;
+
+	(void)events;
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(h->base, NULL);
+}
+
+/*
+ * SIGHUP: re-read the configuration and apply the limits that can change
+ * safely while running (timeouts and caps; sockets and paths need a
+ * restart).  A bad file changes nothing.
+ */
+static void
+hostd_signal_reload(evutil_socket_t sig, short events, void *arg)
+{
+	struct hostd	*h = arg;
+	struct config	 n;
+	char		*cause;
+
+	(void)sig;
+	(void)events;
+	config_defaults(&n);
+	if (h->config_path != NULL && config_load(&n, h->config_path,
+	    h->config_must_exist, &cause) != 0) {
+		log_warnx("reload: %s; keeping the running configuration",
+		    cause);
+		free(cause);
+		config_free(&n);
+		return;
+	}
+	h->cf.max_frame_guest = n.max_frame_guest;
+	h->cf.max_frame_control = n.max_frame_control;
+	h->cf.max_output = n.max_output;
+	h->cf.handshake_timeout = n.handshake_timeout;
+	h->cf.idle_timeout = n.idle_timeout;
+	h->cf.ping_interval = n.ping_interval;
+	h->cf.max_conns_per_vm = n.max_conns_per_vm;
+	h->cf.max_conns = n.max_conns;
+	h->cf.max_control_conns = n.max_control_conns;
+	memcpy(h->cf.control_uids, n.control_uids, sizeof n.control_uids);
+	h->cf.ncontrol_uids = n.ncontrol_uids;
+	config_free(&n);
+	log_warnx("reload: configuration re-read from %s", h->config_path);
+}
+
+/* Create the directory that will hold path (a socket). */
+static int
+hostd_parent_dir(const char *path, char **cause)
+{
+	char	*dir, *slash;
+	int	 rc;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		rc = atomicfile_mkdirs(dir, 0755, cause);
+	} else
+		rc = 0;
+	free(dir);
+	return (rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "control-socket", required_argument, NULL, 'C' },
+		{ "vsock-port", required_argument, NULL, 'P' },
+		{ "no-vsock", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct hostd	 h;
+	struct event	*ev_term, *ev_int, *ev_hup;
+	const char	*state_dir = NULL, *control = NULL;
+	char		*cause, *path;
+	unsigned int	 port = 0;
+	int		 ch, foreground = 0, check = 0, verbose = 0;
+	int		 no_vsock = 0;
+
+	memset(&h, 0, sizeof h);
+	h.config_path = CONFIG_PATH_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "fnvc:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			foreground = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'c':
+			h.config_path = optarg;
+			h.config_must_exist = 1;
+			break;
+		case 'S':
+			state_dir = optarg;
+			break;
+		case 'C':
+			control = optarg;
+			break;
+		case 'P':
+			port = hostd_port(optarg);
+			break;
+		case 'N':
+			no_vsock = 1;
+			break;
+		case 'h':
+			hostd_usage(stdout);
+			return (0);
+		case 'V':
+			printf("eve-guest-hostd %s\n", EVG_VERSION);
+			return (0);
+		default:
+			fprintf(stderr, "eve-guest-hostd: try --help\n");
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "eve-guest-hostd: unexpected argument '%s' "
+		    "(try --help)\n", argv[optind]);
+		return (2);
+	}
+	log_init("eve-guest-hostd", LOG_TO_STDERR, verbose + 1);
+
+	config_defaults(&h.cf);
+	if (config_load(&h.cf, h.config_path, h.config_must_exist,
+	    &cause) != 0) {
+		fprintf(stderr, "eve-guest-hostd: %s\n", cause);
+		return (1);
+	}
+	if (state_dir != NULL) {
+		free(h.cf.state_dir);
+		h.cf.state_dir = xstrdup(state_dir);
+	}
+	if (control != NULL) {
+		free(h.cf.control_socket);
+		h.cf.control_socket = xstrdup(control);
+	}
+	if (port != 0)
+		h.cf.vsock_port = port;
+	if (no_vsock)
+		h.cf.vsock = 0;
+	config_state_dir(&h.cf);
+	if (check) {
+		printf("configuration OK\n");
+		config_free(&h.cf);
+		return (0);
+	}
+
+	if (atomicfile_mkdirs(h.cf.state_dir, 0700, &cause) != 0 ||
+	    hostd_parent_dir(h.cf.control_socket, &cause) != 0)
+		fatalx("%s", cause);
+	xasprintf(&path, "%s/%s", h.cf.state_dir, REGISTRY_FILE);
+	h.reg = registry_create(path);
+	free(path);
+	if (registry_load(h.reg, &cause) != 0)
+		fatalx("cannot load the registry: %s", cause);
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((h.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (server_start(&h.srv, h.base, &h.cf, h.reg, &cause) != 0) {
+		server_stop(&h.srv);
+		fatalx("%s", cause);
+	}
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("eve-guest-hostd", LOG_TO_SYSLOG, verbose + 1);
+		event_reinit(h.base);
+	}
+	ev_term = evsignal_new(h.base, SIGTERM, hostd_signal_exit, &h);
+	ev_int = evsignal_new(h.base, SIGINT, hostd_signal_exit, &h);
+	ev_hup = evsignal_new(h.base, SIGHUP, hostd_signal_reload, &h);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
+
+	log_info("eve-guest-hostd %s ready: control %s, vsock %s%u, state %s, "
+	    "%zu VMs", EVG_VERSION, h.cf.control_socket,
+	    h.cf.vsock ? "port " : "off, hybrid suffix _", h.cf.vsock_port,
+	    h.cf.state_dir, h.reg->count);
+	event_base_dispatch(h.base);
+
+	server_stop(&h.srv);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_base_free(h.base);
+	registry_free(h.reg);
+	config_free(&h.cf);
+	return (0);
+}

@@ -1,0 +1,693 @@
+/* VM registry: validation, lookup and JSON persistence. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "atomicfile.h"
+#include "log.h"
+#include "registry.h"
+#include "status.h"
+#include "text.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+#define REGISTRY_FILE_MAX	(16 * 1024 * 1024)
+#define REGISTRY_FORMAT		1
+#define DISK_VALUE_MAX		256
+#define NODE_NAME_MAX		31
+
+/* Create an empty registry persisted at path (NULL: memory only). */
+struct registry *
+registry_create(const char *path)
+{
+	struct registry	*reg;
+
+	reg = xcalloc(1, sizeof *reg);
+	reg->path = path != NULL ? xstrdup(path) : NULL;
+	TAILQ_INIT(&reg->vms);
+	return (reg);
+}
+
+/* Free one volume's strings. */
+static void
+reg_volume_clear(struct reg_volume *vol)
+{
+	size_t	i;
+
+	for (i = 0; i < vol->ndisks; i++) {
+		free(vol->disks[i].kind);
+		free(vol->disks[i].value);
+	}
+	free(vol->disks);
+	free(vol->name);
+	free(vol->backend);
+	free(vol->locator);
+	free(vol->node);
+}
+
+/* Free a record that is not in a registry. */
+void
+reg_vm_free(struct reg_vm *vm)
+{
+	size_t	i;
+
+	if (vm == NULL)
+		return;
+	for (i = 0; i < vm->nvolumes; i++)
+		reg_volume_clear(&vm->volumes[i]);
+	free(vm->volumes);
+	free(vm->name);
+	free(vm->hybrid);
+	free(vm->qmp);
+	free(vm);
+}
+
+/* Free the registry and every record. */
+void
+registry_free(struct registry *reg)
+{
+	struct reg_vm	*vm;
+
+	if (reg == NULL)
+		return;
+	while ((vm = TAILQ_FIRST(&reg->vms)) != NULL) {
+		TAILQ_REMOVE(&reg->vms, vm, entry);
+		reg_vm_free(vm);
+	}
+	free(reg->path);
+	free(reg);
+}
+
+/* "running" or "stopped". */
+const char *
+vm_state_name(enum vm_state s)
+{
+	return (s == VM_RUNNING ? "running" : "stopped");
+}
+
+/* Parse a run state name. */
+int
+vm_state_parse(const char *s, enum vm_state *out)
+{
+	if (s != NULL && strcmp(s, "running") == 0)
+		*out = VM_RUNNING;
+	else if (s != NULL && strcmp(s, "stopped") == 0)
+		*out = VM_STOPPED;
+	else
+		return (-1);
+	return (0);
+}
+
+/* True if s is non-empty printable ASCII without spaces, at most max. */
+static int
+registry_token(const char *s, size_t max)
+{
+	size_t	i;
+
+	if (s == NULL || *s == '\0' || strlen(s) > max)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isgraph((unsigned char)s[i]))
+			return (0);
+	return (1);
+}
+
+/* True if s is a PCI address DDDD:BB:SS.F in hexadecimal. */
+static int
+registry_pci(const char *s)
+{
+	static const char	*shape = "xxxx:xx:xx.x";
+	size_t			 i;
+
+	if (strlen(s) != strlen(shape))
+		return (0);
+	for (i = 0; shape[i] != '\0'; i++) {
+		if (shape[i] == 'x' ? !isxdigit((unsigned char)s[i]) :
+		    s[i] != shape[i])
+			return (0);
+	}
+	return (1);
+}
+
+/* True if s is a ZFS dataset name: pool/path of [A-Za-z0-9_.:-]. */
+static int
+registry_dataset(const char *s)
+{
+	size_t	i;
+
+	if (!registry_token(s, 255) || s[0] == '/' || s[0] == '-' ||
+	    s[strlen(s) - 1] == '/' || strstr(s, "//") != NULL ||
+	    strchr(s, '@') != NULL)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.:-/", s[i]) ==
+		    NULL)
+			return (0);
+	return (1);
+}
+
+/* True if s is a QEMU node name: a letter, then [A-Za-z0-9_.-]. */
+static int
+registry_node(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || !isalpha((unsigned char)s[0]) ||
+	    strlen(s) > NODE_NAME_MAX)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+			return (0);
+	return (1);
+}
+
+/* True if s is an absolute path of reasonable length. */
+static int
+registry_abspath(const char *s, size_t max)
+{
+	return (s != NULL && s[0] == '/' && strlen(s) <= max &&
+	    strchr(s, '\n') == NULL);
+}
+
+/* Check one disk identifier; status code with *cause naming the field. */
+static int
+registry_check_disk(const struct reg_disk *d, size_t vi, size_t di,
+    char **cause)
+{
+	const char	*k = d->kind != NULL ? d->kind : "";
+
+	if (strcmp(k, "serial") != 0 && strcmp(k, "wwn") != 0 &&
+	    strcmp(k, "pci") != 0 && strcmp(k, "backing") != 0) {
+		xasprintf(cause, "volume[%zu].disk[%zu].kind: unknown disk "
+		    "identifier kind '%s' (expected serial, wwn, pci or "
+		    "backing)", vi, di, k);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (!registry_token(d->value, DISK_VALUE_MAX) ||
+	    (strcmp(k, "pci") == 0 && !registry_pci(d->value)) ||
+	    (strcmp(k, "backing") == 0 &&
+	    !registry_abspath(d->value, REGISTRY_PATH_MAX))) {
+		xasprintf(cause, "volume[%zu].disk[%zu].value: bad %s '%s'%s",
+		    vi, di, k, d->value != NULL ? d->value : "",
+		    strcmp(k, "pci") == 0 ? " (expected DDDD:BB:SS.F)" :
+		    strcmp(k, "backing") == 0 ? " (expected an absolute path)" :
+		    " (expected 1-256 printable characters, no spaces)");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	return (EVG_OK);
+}
+
+/* Check one volume; status code with *cause naming the field. */
+static int
+registry_check_volume(const struct reg_volume *vol, size_t vi, char **cause)
+{
+	const char	*why;
+	size_t		 di;
+	int		 rc;
+
+	if (!uuid_valid(vol->uuid)) {
+		xasprintf(cause, "volume[%zu].uuid: '%s' is not a UUID", vi,
+		    vol->uuid);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (!text_valid_name(vol->name, NAME_MAX_CHARS, &why)) {
+		xasprintf(cause, "volume[%zu].name: %s (1-%d printable "
+		    "characters)", vi, why, NAME_MAX_CHARS);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vol->backend == NULL || (strcmp(vol->backend, "qcow2") != 0 &&
+	    strcmp(vol->backend, "zfs") != 0)) {
+		xasprintf(cause, "volume[%zu].backend: unknown backend '%s' "
+		    "(expected qcow2 or zfs)", vi,
+		    vol->backend != NULL ? vol->backend : "");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (strcmp(vol->backend, "qcow2") == 0 ?
+	    !registry_abspath(vol->locator, REGISTRY_PATH_MAX) :
+	    !registry_dataset(vol->locator)) {
+		xasprintf(cause, "volume[%zu].locator: '%s' is not %s", vi,
+		    vol->locator != NULL ? vol->locator : "",
+		    strcmp(vol->backend, "qcow2") == 0 ?
+		    "an absolute qcow2 image path" : "a ZFS dataset name");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vol->node != NULL && (strcmp(vol->backend, "qcow2") != 0 ||
+	    !registry_node(vol->node))) {
+		xasprintf(cause, "volume[%zu].node: '%s' is not a QEMU node "
+		    "name (a letter then up to %d of [A-Za-z0-9_.-]; qcow2 "
+		    "only)", vi, vol->node, NODE_NAME_MAX - 1);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vol->ndisks == 0 || vol->ndisks > REGISTRY_MAX_DISKS) {
+		xasprintf(cause, "volume[%zu].disk: %zu disk identifiers "
+		    "(expected 1-%d)", vi, vol->ndisks, REGISTRY_MAX_DISKS);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	for (di = 0; di < vol->ndisks; di++)
+		if ((rc = registry_check_disk(&vol->disks[di], vi, di,
+		    cause)) != EVG_OK)
+			return (rc);
+	return (EVG_OK);
+}
+
+/* Check a record on its own; see registry.h. */
+int
+registry_check(const struct reg_vm *vm, char **cause)
+{
+	const char	*why;
+	size_t		 i, j;
+	int		 rc;
+
+	if (!uuid_valid(vm->uuid)) {
+		xasprintf(cause, "uuid: '%s' is not a UUID "
+		    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", vm->uuid);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (!text_valid_name(vm->name, NAME_MAX_CHARS, &why)) {
+		xasprintf(cause, "name: %s (1-%d printable characters)", why,
+		    NAME_MAX_CHARS);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vm->state != VM_RUNNING && vm->state != VM_STOPPED) {
+		xasprintf(cause, "state: expected running or stopped");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vm->cid != 0 && (vm->cid < CID_MIN || vm->cid > CID_MAX)) {
+		xasprintf(cause, "cid: %u is %s (guest CIDs are %d..%d)",
+		    vm->cid, vm->cid < CID_MIN ? "reserved" : "out of range",
+		    CID_MIN, CID_MAX);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	/* "_65535" is appended to the hybrid path to make the socket. */
+	if (vm->hybrid != NULL &&
+	    !registry_abspath(vm->hybrid, UNIX_PATH_MAX - 1 - 6)) {
+		xasprintf(cause, "hybrid_socket: '%s' is not an absolute path "
+		    "of at most %zu bytes", vm->hybrid, UNIX_PATH_MAX - 1 - 6);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vm->cid == 0 && vm->hybrid == NULL) {
+		xasprintf(cause, "cid: a VM needs a vsock CID or a hybrid "
+		    "socket");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vm->qmp != NULL &&
+	    !registry_abspath(vm->qmp, UNIX_PATH_MAX - 1)) {
+		xasprintf(cause, "qmp: '%s' is not an absolute socket path",
+		    vm->qmp);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vm->nvolumes > REGISTRY_MAX_VOLUMES) {
+		xasprintf(cause, "volume: %zu volumes (at most %d)",
+		    vm->nvolumes, REGISTRY_MAX_VOLUMES);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	for (i = 0; i < vm->nvolumes; i++) {
+		if ((rc = registry_check_volume(&vm->volumes[i], i, cause)) !=
+		    EVG_OK)
+			return (rc);
+		for (j = 0; j < i; j++) {
+			if (strcasecmp(vm->volumes[i].uuid,
+			    vm->volumes[j].uuid) == 0) {
+				xasprintf(cause, "volume[%zu].uuid: %s is "
+				    "given twice", i, vm->volumes[i].uuid);
+				return (EVG_INVALID_ARGUMENT);
+			}
+		}
+	}
+	return (EVG_OK);
+}
+
+/* Find a VM by UUID (case-insensitive). */
+struct reg_vm *
+registry_find(struct registry *reg, const char *uuid)
+{
+	struct reg_vm	*vm;
+
+	TAILQ_FOREACH(vm, &reg->vms, entry)
+		if (strcasecmp(vm->uuid, uuid) == 0)
+			return (vm);
+	return (NULL);
+}
+
+/* Find a VM by its vsock CID. */
+struct reg_vm *
+registry_find_cid(struct registry *reg, unsigned int cid)
+{
+	struct reg_vm	*vm;
+
+	if (cid == 0)
+		return (NULL);
+	TAILQ_FOREACH(vm, &reg->vms, entry)
+		if (vm->cid == cid)
+			return (vm);
+	return (NULL);
+}
+
+/* Look for a record clashing with vm; status code with *cause. */
+static int
+registry_conflict(struct registry *reg, const struct reg_vm *vm,
+    char **cause)
+{
+	struct reg_vm	*o;
+	size_t		 i, j;
+
+	TAILQ_FOREACH(o, &reg->vms, entry) {
+		if (strcasecmp(o->uuid, vm->uuid) == 0) {
+			xasprintf(cause, "uuid: VM %s is already registered",
+			    vm->uuid);
+			return (EVG_ALREADY_EXISTS);
+		}
+		if (vm->cid != 0 && o->cid == vm->cid) {
+			xasprintf(cause, "cid: CID %u already belongs to VM %s "
+			    "(%s)", vm->cid, o->uuid, o->name);
+			return (EVG_ALREADY_EXISTS);
+		}
+		if (vm->hybrid != NULL && o->hybrid != NULL &&
+		    strcmp(vm->hybrid, o->hybrid) == 0) {
+			xasprintf(cause, "hybrid_socket: %s already belongs to "
+			    "VM %s (%s)", vm->hybrid, o->uuid, o->name);
+			return (EVG_ALREADY_EXISTS);
+		}
+		for (i = 0; i < vm->nvolumes; i++)
+			for (j = 0; j < o->nvolumes; j++)
+				if (strcasecmp(vm->volumes[i].uuid,
+				    o->volumes[j].uuid) == 0) {
+					xasprintf(cause, "volume[%zu].uuid: "
+					    "volume %s already belongs to VM %s",
+					    i, vm->volumes[i].uuid, o->uuid);
+					return (EVG_ALREADY_EXISTS);
+				}
+	}
+	return (EVG_OK);
+}
+
+/* Add and persist; see registry.h. */
+int
+registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
+{
+	int	rc;
+
+	if ((rc = registry_check(vm, cause)) != EVG_OK)
+		return (rc);
+	if ((rc = registry_conflict(reg, vm, cause)) != EVG_OK)
+		return (rc);
+	if (reg->count >= REGISTRY_MAX_VMS) {
+		xasprintf(cause, "registry is full (%d VMs)",
+		    REGISTRY_MAX_VMS);
+		return (EVG_NO_SPACE);
+	}
+	TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
+	reg->count++;
+	if (registry_save(reg, cause) != 0) {
+		TAILQ_REMOVE(&reg->vms, vm, entry);
+		reg->count--;
+		return (EVG_INTERNAL);
+	}
+	return (EVG_OK);
+}
+
+/* Unlink and persist; on failure the record stays. */
+int
+registry_remove(struct registry *reg, struct reg_vm *vm, char **cause)
+{
+	TAILQ_REMOVE(&reg->vms, vm, entry);
+	reg->count--;
+	if (registry_save(reg, cause) != 0) {
+		TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
+		reg->count++;
+		return (EVG_INTERNAL);
+	}
+	return (EVG_OK);
+}
+
+/* Change a run state and persist; on failure the old state stays. */
+int
+registry_set_state(struct registry *reg, struct reg_vm *vm,
+    enum vm_state state, char **cause)
+{
+	enum vm_state	old = vm->state;
+
+	vm->state = state;
+	if (registry_save(reg, cause) != 0) {
+		vm->state = old;
+		return (EVG_INTERNAL);
+	}
+	return (EVG_OK);
+}
+
+/* Add a string member unless it is NULL. */
+static void
+registry_json_str(json_object *o, const char *key, const char *value)
+{
+	if (value != NULL)
+		json_object_object_add(o, key, json_object_new_string(value));
+}
+
+/* One volume as JSON. */
+static json_object *
+registry_volume_json(const struct reg_volume *vol)
+{
+	json_object	*o, *disks, *d;
+	size_t		 i;
+
+	o = json_object_new_object();
+	registry_json_str(o, "uuid", vol->uuid);
+	registry_json_str(o, "name", vol->name);
+	registry_json_str(o, "backend", vol->backend);
+	registry_json_str(o, "locator", vol->locator);
+	registry_json_str(o, "node", vol->node);
+	disks = json_object_new_array();
+	for (i = 0; i < vol->ndisks; i++) {
+		d = json_object_new_object();
+		registry_json_str(d, "kind", vol->disks[i].kind);
+		registry_json_str(d, "value", vol->disks[i].value);
+		json_object_array_add(disks, d);
+	}
+	json_object_object_add(o, "disks", disks);
+	return (o);
+}
+
+/* Write the registry file atomically. */
+int
+registry_save(struct registry *reg, char **cause)
+{
+	json_object	*root, *vms, *o, *vols;
+	struct reg_vm	*vm;
+	const char	*text;
+	size_t		 i;
+	int		 rc;
+
+	if (reg->path == NULL)
+		return (0);
+	root = json_object_new_object();
+	json_object_object_add(root, "format",
+	    json_object_new_int(REGISTRY_FORMAT));
+	vms = json_object_new_array();
+	TAILQ_FOREACH(vm, &reg->vms, entry) {
+		o = json_object_new_object();
+		registry_json_str(o, "uuid", vm->uuid);
+		registry_json_str(o, "name", vm->name);
+		json_object_object_add(o, "cid",
+		    json_object_new_int64(vm->cid));
+		registry_json_str(o, "hybrid_socket", vm->hybrid);
+		registry_json_str(o, "qmp", vm->qmp);
+		registry_json_str(o, "state", vm_state_name(vm->state));
+		vols = json_object_new_array();
+		for (i = 0; i < vm->nvolumes; i++)
+			json_object_array_add(vols,
+			    registry_volume_json(&vm->volumes[i]));
+		json_object_object_add(o, "volumes", vols);
+		json_object_array_add(vms, o);
+	}
+	json_object_object_add(root, "vms", vms);
+	text = json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	rc = atomicfile_write(reg->path, text, strlen(text), 0600, cause);
+	json_object_put(root);
+	return (rc);
+}
+
+/* String member or NULL; *bad set when present but not a string. */
+static char *
+registry_json_get(json_object *o, const char *key, int *bad)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v,
+	    json_type_null))
+		return (NULL);
+	if (!json_object_is_type(v, json_type_string)) {
+		*bad = 1;
+		return (NULL);
+	}
+	return (xstrdup(json_object_get_string(v)));
+}
+
+/* Copy a UUID string member into a fixed buffer. */
+static void
+registry_json_uuid(json_object *o, char *out, int *bad)
+{
+	char	*s;
+
+	s = registry_json_get(o, "uuid", bad);
+	if (s != NULL && strlen(s) <= UUID_STR_LEN)
+		strcpy(out, s);
+	else
+		*bad = 1;
+	free(s);
+}
+
+/* Build a volume from JSON; *bad on a wrongly typed member. */
+static void
+registry_volume_from_json(json_object *o, struct reg_volume *vol, int *bad)
+{
+	json_object	*disks, *d;
+	size_t		 i, n;
+
+	registry_json_uuid(o, vol->uuid, bad);
+	vol->name = registry_json_get(o, "name", bad);
+	vol->backend = registry_json_get(o, "backend", bad);
+	vol->locator = registry_json_get(o, "locator", bad);
+	vol->node = registry_json_get(o, "node", bad);
+	if (!json_object_object_get_ex(o, "disks", &disks) ||
+	    !json_object_is_type(disks, json_type_array)) {
+		*bad = 1;
+		return;
+	}
+	n = json_object_array_length(disks);
+	if (n > REGISTRY_MAX_DISKS) {
+		*bad = 1;
+		return;
+	}
+	vol->disks = xcalloc(n, sizeof *vol->disks);
+	vol->ndisks = n;
+	for (i = 0; i < n; i++) {
+		d = json_object_array_get_idx(disks, i);
+		vol->disks[i].kind = registry_json_get(d, "kind", bad);
+		vol->disks[i].value = registry_json_get(d, "value", bad);
+	}
+}
+
+/* Build a VM record from JSON; NULL with *cause. */
+static struct reg_vm *
+registry_vm_from_json(json_object *o, size_t idx, char **cause)
+{
+	struct reg_vm	*vm;
+	json_object	*v, *vols;
+	char		*state, *why;
+	int		 bad = 0;
+	size_t		 i, n;
+	int64_t		 cid;
+
+	vm = xcalloc(1, sizeof *vm);
+	if (!json_object_is_type(o, json_type_object)) {
+		bad = 1;
+		goto fail;
+	}
+	registry_json_uuid(o, vm->uuid, &bad);
+	vm->name = registry_json_get(o, "name", &bad);
+	vm->hybrid = registry_json_get(o, "hybrid_socket", &bad);
+	vm->qmp = registry_json_get(o, "qmp", &bad);
+	if (json_object_object_get_ex(o, "cid", &v)) {
+		cid = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || cid < 0 ||
+		    cid > CID_MAX)
+			bad = 1;
+		else
+			vm->cid = (unsigned int)cid;
+	}
+	state = registry_json_get(o, "state", &bad);
+	if (vm_state_parse(state, &vm->state) != 0)
+		bad = 1;
+	free(state);
+	if (json_object_object_get_ex(o, "volumes", &vols)) {
+		if (!json_object_is_type(vols, json_type_array) ||
+		    (n = json_object_array_length(vols)) >
+		    REGISTRY_MAX_VOLUMES) {
+			bad = 1;
+			goto fail;
+		}
+		vm->volumes = xcalloc(n, sizeof *vm->volumes);
+		vm->nvolumes = n;
+		for (i = 0; i < n; i++)
+			registry_volume_from_json(json_object_array_get_idx(
+			    vols, i), &vm->volumes[i], &bad);
+	}
+fail:
+	if (bad) {
+		xasprintf(cause, "vms[%zu]: malformed record", idx);
+		reg_vm_free(vm);
+		return (NULL);
+	}
+	if (registry_check(vm, &why) != EVG_OK) {
+		xasprintf(cause, "vms[%zu]: %s", idx, why);
+		free(why);
+		reg_vm_free(vm);
+		return (NULL);
+	}
+	return (vm);
+}
+
+/* Load the registry file; see registry.h. */
+int
+registry_load(struct registry *reg, char **cause)
+{
+	json_object		*root = NULL, *vms;
+	json_tokener		*tok;
+	struct reg_vm		*vm;
+	char			*text, *why;
+	size_t			 len, i, n;
+	int			 rc;
+
+	if (reg->path == NULL)
+		return (0);
+	if ((text = atomicfile_read(reg->path, REGISTRY_FILE_MAX, &len,
+	    cause)) == NULL)
+		return (*cause == NULL ? 0 : -1);
+	tok = json_tokener_new();
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
+	    || !json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "vms", &vms) ||
+	    !json_object_is_type(vms, json_type_array)) {
+		xasprintf(cause, "%s: not a registry file (bad JSON)",
+		    reg->path);
+		goto fail;
+	}
+	n = json_object_array_length(vms);
+	for (i = 0; i < n; i++) {
+		vm = registry_vm_from_json(json_object_array_get_idx(vms, i), i,
+		    &why);
+		if (vm == NULL) {
+			xasprintf(cause, "%s: %s", reg->path, why);
+			free(why);
+			goto fail;
+		}
+		if ((rc = registry_conflict(reg, vm, &why)) != EVG_OK) {
+			xasprintf(cause, "%s: vms[%zu]: %s", reg->path, i, why);
+			free(why);
+			reg_vm_free(vm);
+			goto fail;
+		}
+		TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
+		reg->count++;
+	}
+	json_tokener_free(tok);
+	json_object_put(root);
+	free(text);
+	return (0);
+fail:
+	while ((vm = TAILQ_FIRST(&reg->vms)) != NULL) {
+		TAILQ_REMOVE(&reg->vms, vm, entry);
+		reg_vm_free(vm);
+	}
+	reg->count = 0;
+	json_tokener_free(tok);
+	json_object_put(root);
+	free(text);
+	return (-1);
+}

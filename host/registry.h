@@ -1,0 +1,100 @@
+/*
+ * The VM registry: what pillar (or eve-guest-hostctl) told the host about
+ * each VM, kept in memory and persisted as JSON in the state directory
+ * (written atomically, loaded at start).  The registry owns every vm,
+ * volume and string in it; registry_remove() and registry_free() free them.
+ * vm->rt is runtime state owned by server.c and never touched here.
+ */
+#ifndef EVG_REGISTRY_H
+#define EVG_REGISTRY_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+
+#include "uuid.h"
+
+#define CID_MIN			3
+#define CID_MAX			9000
+#define REGISTRY_MAX_VMS	4096
+#define REGISTRY_MAX_VOLUMES	64
+#define REGISTRY_MAX_DISKS	8
+#define REGISTRY_PATH_MAX	4096
+#define REGISTRY_FILE		"registry.json"
+
+enum vm_state {
+	VM_RUNNING,
+	VM_STOPPED,
+};
+
+struct reg_disk {
+	char		*kind;		/* serial, wwn, pci or backing */
+	char		*value;
+};
+
+struct reg_volume {
+	char		 uuid[UUID_STR_LEN + 1];
+	char		*name;
+	char		*backend;	/* qcow2 or zfs */
+	char		*locator;	/* image path or dataset */
+	char		*node;		/* QMP block node, may be NULL */
+	struct reg_disk	*disks;
+	size_t		 ndisks;
+};
+
+struct vm_runtime;
+
+struct reg_vm {
+	char		 uuid[UUID_STR_LEN + 1];
+	char		*name;
+	unsigned int	 cid;		/* 0: none */
+	char		*hybrid;	/* hybrid vsock base path, may be NULL */
+	char		*qmp;		/* may be NULL */
+	enum vm_state	 state;
+	struct reg_volume *volumes;
+	size_t		 nvolumes;
+	struct vm_runtime *rt;		/* owned by server.c */
+	TAILQ_ENTRY(reg_vm) entry;
+};
+
+TAILQ_HEAD(reg_vm_list, reg_vm);
+
+struct registry {
+	char		*path;		/* JSON file; NULL: memory only */
+	struct reg_vm_list vms;
+	size_t		 count;
+};
+
+struct registry	*registry_create(const char *);
+void		 registry_free(struct registry *);
+/* Load the file (missing is fine: empty registry).  0 or -1 + *cause. */
+int		 registry_load(struct registry *, char **);
+/* Write the file atomically.  0 or -1 + *cause. */
+int		 registry_save(struct registry *, char **);
+
+/*
+ * Check a record on its own: every field, naming the first bad one in
+ * *cause ("volume[1].backend: unknown backend 'lvm' ...").  Returns a
+ * status code (EVG_OK or EVG_INVALID_ARGUMENT).
+ */
+int		 registry_check(const struct reg_vm *, char **);
+/*
+ * Add a record (the registry takes ownership on EVG_OK only) and persist.
+ * Returns EVG_OK, EVG_INVALID_ARGUMENT, EVG_ALREADY_EXISTS (duplicate UUID,
+ * CID, hybrid socket or volume UUID) or EVG_INTERNAL (not persisted; the
+ * registry is unchanged) with *cause.
+ */
+int		 registry_add(struct registry *, struct reg_vm *, char **);
+/* Unlink a record and persist; the caller frees it with reg_vm_free(). */
+int		 registry_remove(struct registry *, struct reg_vm *, char **);
+/* Change the run state and persist. */
+int		 registry_set_state(struct registry *, struct reg_vm *,
+		    enum vm_state, char **);
+struct reg_vm	*registry_find(struct registry *, const char *);
+struct reg_vm	*registry_find_cid(struct registry *, unsigned int);
+
+void		 reg_vm_free(struct reg_vm *);
+const char	*vm_state_name(enum vm_state);
+/* Parse "running"/"stopped"; -1 if neither. */
+int		 vm_state_parse(const char *, enum vm_state *);
+
+#endif

@@ -1,0 +1,421 @@
+/* Listeners, accept, connection caps and the shared handshake. */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "control.h"
+#include "frame.h"
+#include "log.h"
+#include "peer.h"
+#include "server.h"
+#include "session.h"
+#include "status.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+#define SERVER_BACKLOG		64
+#define SERVER_ACCEPT_BURST	32
+#define SERVER_PAUSE_SECONDS	1
+
+static void	server_accept_control(evutil_socket_t, short, void *);
+static void	server_accept_vsock(evutil_socket_t, short, void *);
+static void	server_accept_hybrid(evutil_socket_t, short, void *);
+
+/*
+ * Refuse a connection before any state is made for it: best-effort write
+ * of one reply frame, then close.  The peer learns why; nothing is kept.
+ */
+static void
+server_reject(int fd, unsigned int code, const char *msg)
+{
+	struct codec_reply	 r;
+	uint8_t			*buf;
+	size_t			 len;
+	char			*cause;
+
+	codec_reply_init(&r, 0, PROTO_VERSION_MAX, code, msg);
+	if ((buf = codec_frame(&r.env, FRAME_MAX_GUEST, &len, &cause)) !=
+	    NULL) {
+		if (write(fd, buf, len) == -1)
+			log_debug("%s: write: %s", __func__, strerror(errno));
+		free(buf);
+	} else
+		free(cause);
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+}
+
+/* Stop accepting for a moment: file descriptors ran out. */
+static void
+server_pause(struct server *srv)
+{
+	struct reg_vm	*vm;
+	struct timeval	 tv = { SERVER_PAUSE_SECONDS, 0 };
+
+	if (srv->paused)
+		return;
+	log_warnx("%s: out of file descriptors; not accepting for %d s",
+	    __func__, SERVER_PAUSE_SECONDS);
+	srv->paused = 1;
+	if (srv->ev_control != NULL)
+		event_del(srv->ev_control);
+	if (srv->ev_vsock != NULL)
+		event_del(srv->ev_vsock);
+	TAILQ_FOREACH(vm, &srv->reg->vms, entry)
+		if (vm->rt != NULL && vm->rt->ev_hybrid != NULL)
+			event_del(vm->rt->ev_hybrid);
+	evtimer_add(srv->ev_resume, &tv);
+}
+
+/* Resume accepting after a pause. */
+static void
+server_resume(evutil_socket_t fd, short events, void *arg)
+{
+	struct server	*srv = arg;
+	struct reg_vm	*vm;
+
+	(void)fd;
+	(void)events;
+	srv->paused = 0;
+	if (srv->ev_control != NULL)
+		event_add(srv->ev_control, NULL);
+	if (srv->ev_vsock != NULL)
+		event_add(srv->ev_vsock, NULL);
+	TAILQ_FOREACH(vm, &srv->reg->vms, entry)
+		if (vm->rt != NULL && vm->rt->ev_hybrid != NULL)
+			event_add(vm->rt->ev_hybrid, NULL);
+}
+
+/*
+ * Accept one connection from lfd.  Returns the fd, or -1 when there is
+ * nothing more to accept now (the listener may have been paused).
+ */
+static int
+server_accept_one(struct server *srv, int lfd, unsigned int *cid)
+{
+	int	fd;
+
+	if ((fd = transport_accept(lfd, cid)) != -1)
+		return (fd);
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM)
+		server_pause(srv);
+	else if (errno != EAGAIN && errno != EINTR &&
+	    errno != ECONNABORTED)
+		log_warn("%s: accept", __func__);
+	return (-1);
+}
+
+/* True (and the fd rejected) when the daemon-wide cap is reached. */
+static int
+server_over_cap(struct server *srv, int fd)
+{
+	char	msg[128];
+
+	if (srv->nconns < srv->cf->max_conns)
+		return (0);
+	snprintf(msg, sizeof msg, "the host has too many connections "
+	    "(limit %u); try again later", srv->cf->max_conns);
+	log_warnx("%s: %s", __func__, msg);
+	server_reject(fd, EVG_UNAVAILABLE, msg);
+	return (1);
+}
+
+/* Hand a guest connection to its VM, unless the VM is at its cap. */
+static void
+server_guest_conn(struct server *srv, struct vm_runtime *rt, int fd,
+    const char *via)
+{
+	char	msg[256], name[192];
+
+	if (rt->nsessions >= srv->cf->max_conns_per_vm) {
+		snprintf(msg, sizeof msg, "VM %s already has %u connections "
+		    "(limit %u)", rt->vm->name, rt->nsessions,
+		    srv->cf->max_conns_per_vm);
+		log_warnx("%s: %s; refusing one more via %s", __func__, msg,
+		    via);
+		server_reject(fd, EVG_BUSY, msg);
+		return;
+	}
+	snprintf(name, sizeof name, "vm %s (%s)", rt->vm->name, via);
+	srv->nconns++;
+	rt->nsessions++;
+	session_create(srv, rt, fd, name);
+}
+
+/* Accept on the control socket, checking the peer's uid. */
+static void
+server_accept_control(evutil_socket_t lfd, short events, void *arg)
+{
+	struct server	*srv = arg;
+	unsigned int	 cid, i;
+	uid_t		 uid;
+	int		 fd;
+	char		 msg[128];
+
+	(void)events;
+	for (i = 0; i < SERVER_ACCEPT_BURST; i++) {
+		if ((fd = server_accept_one(srv, lfd, &cid)) == -1)
+			return;
+		if (server_over_cap(srv, fd))
+			continue;
+		if (transport_peer_uid(fd, &uid) == -1 ||
+		    !config_uid_allowed(srv->cf, uid)) {
+			snprintf(msg, sizeof msg, "uid %ld may not use the "
+			    "control socket", transport_peer_uid(fd, &uid) ==
+			    -1 ? -1L : (long)uid);
+			log_warnx("control: %s", msg);
+			server_reject(fd, EVG_PERMISSION_DENIED, msg);
+			continue;
+		}
+		if (srv->ncontrol >= srv->cf->max_control_conns) {
+			snprintf(msg, sizeof msg, "too many control "
+			    "connections (limit %u)", srv->cf->max_control_conns);
+			log_warnx("control: %s", msg);
+			server_reject(fd, EVG_UNAVAILABLE, msg);
+			continue;
+		}
+		srv->nconns++;
+		srv->ncontrol++;
+		control_create(srv, fd, uid);
+	}
+}
+
+/* Accept on AF_VSOCK: the peer CID alone says which VM it is. */
+static void
+server_accept_vsock(evutil_socket_t lfd, short events, void *arg)
+{
+	struct server	*srv = arg;
+	struct reg_vm	*vm;
+	unsigned int	 cid, i;
+	int		 fd;
+	char		 msg[128], via[32];
+
+	(void)events;
+	for (i = 0; i < SERVER_ACCEPT_BURST; i++) {
+		if ((fd = server_accept_one(srv, lfd, &cid)) == -1)
+			return;
+		if (server_over_cap(srv, fd))
+			continue;
+		if ((vm = registry_find_cid(srv->reg, cid)) == NULL ||
+		    vm->rt == NULL) {
+			snprintf(msg, sizeof msg, "no VM is registered for "
+			    "vsock CID %u on this host", cid);
+			log_warnx("vsock: %s; closing", msg);
+			server_reject(fd, EVG_NOT_FOUND, msg);
+			continue;
+		}
+		snprintf(via, sizeof via, "cid %u", cid);
+		server_guest_conn(srv, vm->rt, fd, via);
+	}
+}
+
+/* Accept on a VM's hybrid socket: every connection is that VM's. */
+static void
+server_accept_hybrid(evutil_socket_t lfd, short events, void *arg)
+{
+	struct vm_runtime	*rt = arg;
+	unsigned int		 cid, i;
+	int			 fd;
+
+	(void)events;
+	for (i = 0; i < SERVER_ACCEPT_BURST; i++) {
+		if ((fd = server_accept_one(rt->srv, lfd, &cid)) == -1)
+			return;
+		if (server_over_cap(rt->srv, fd))
+			continue;
+		server_guest_conn(rt->srv, rt, fd, "hybrid socket");
+	}
+}
+
+/* Attach a VM; see server.h. */
+int
+server_vm_attach(struct server *srv, struct reg_vm *vm, char **cause)
+{
+	struct vm_runtime	*rt;
+
+	rt = xcalloc(1, sizeof *rt);
+	rt->srv = srv;
+	rt->vm = vm;
+	rt->hybrid_fd = -1;
+	if (vm->hybrid != NULL) {
+		xasprintf(&rt->hybrid_path, "%s_%u", vm->hybrid,
+		    srv->cf->vsock_port);
+		rt->hybrid_fd = transport_listen_unix(rt->hybrid_path, 0600,
+		    SERVER_BACKLOG, cause);
+		if (rt->hybrid_fd == -1) {
+			free(rt->hybrid_path);
+			free(rt);
+			return (-1);
+		}
+		rt->ev_hybrid = event_new(srv->base, rt->hybrid_fd,
+		    EV_READ | EV_PERSIST, server_accept_hybrid, rt);
+		if (!srv->paused)
+			event_add(rt->ev_hybrid, NULL);
+		log_info("vm %s: listening on %s", vm->name, rt->hybrid_path);
+	}
+	vm->rt = rt;
+	return (0);
+}
+
+/* Detach a VM; see server.h. */
+void
+server_vm_detach(struct server *srv, struct reg_vm *vm)
+{
+	struct vm_runtime	*rt = vm->rt;
+	struct session		*s;
+
+	if (rt == NULL)
+		return;
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->rt == rt)
+			session_detach(s, "the VM was removed from the host");
+	if (rt->ev_hybrid != NULL)
+		event_free(rt->ev_hybrid);
+	if (rt->hybrid_fd != -1) {
+		close(rt->hybrid_fd);
+		unlink(rt->hybrid_path);
+	}
+	free(rt->hybrid_path);
+	free(rt);
+	vm->rt = NULL;
+}
+
+/* Count one connection fewer. */
+void
+server_conn_closed(struct server *srv)
+{
+	if (srv->nconns > 0)
+		srv->nconns--;
+}
+
+/* The shared Hello handling; see server.h. */
+int
+server_handshake(struct peer *peer, Evg__Envelope *env, Evg__Role *role)
+{
+	struct codec_reply	 r;
+	Evg__HelloAck		 ack = EVG__HELLO_ACK__INIT;
+	uint32_t		 v;
+	char			 msg[160];
+
+	if (env->body_case != EVG__ENVELOPE__BODY_HELLO) {
+		snprintf(msg, sizeof msg, "the first message must be hello, "
+		    "not %s", codec_body_name(env));
+		goto refuse;
+	}
+	v = codec_negotiate(env->hello->min_version, env->hello->max_version);
+	if (v == 0) {
+		snprintf(msg, sizeof msg, "protocol versions %u..%u are not "
+		    "supported (this host speaks %u..%u)",
+		    env->hello->min_version, env->hello->max_version,
+		    PROTO_VERSION_MIN, PROTO_VERSION_MAX);
+		log_warnx("%s: %s", peer_name(peer), msg);
+		peer_set_close_reason(peer, "%s", msg);
+		peer_reply(peer, env->id, EVG_UNSUPPORTED, msg);
+		peer_close(peer);
+		return (-1);
+	}
+	peer_set_version(peer, v);
+	*role = env->hello->role;
+	ack.version = v;
+	ack.software = (char *)"eve-guest-hostd " EVG_VERSION;
+	codec_reply_init(&r, env->id, v, EVG_OK, "");
+	r.reply.result_case = EVG__REPLY__RESULT_HELLO_ACK;
+	r.reply.hello_ack = &ack;
+	peer_send(peer, &r.env);
+	return (0);
+refuse:
+	log_warnx("%s: %s", peer_name(peer), msg);
+	peer_set_close_reason(peer, "%s", msg);
+	peer_reply(peer, env->id, EVG_FAILED_PRECONDITION, msg);
+	peer_close(peer);
+	return (-1);
+}
+
+/* Start listening; see server.h. */
+int
+server_start(struct server *srv, struct event_base *base, struct config *cf,
+    struct registry *reg, char **cause)
+{
+	struct reg_vm	*vm;
+	char		*why;
+
+	memset(srv, 0, sizeof *srv);
+	srv->base = base;
+	srv->cf = cf;
+	srv->reg = reg;
+	srv->vsock_fd = srv->control_fd = -1;
+	TAILQ_INIT(&srv->sessions);
+	TAILQ_INIT(&srv->controls);
+	srv->ev_resume = evtimer_new(base, server_resume, srv);
+
+	srv->control_fd = transport_listen_unix(cf->control_socket, 0600,
+	    SERVER_BACKLOG, cause);
+	if (srv->control_fd == -1)
+		return (-1);
+	srv->ev_control = event_new(base, srv->control_fd,
+	    EV_READ | EV_PERSIST, server_accept_control, srv);
+	event_add(srv->ev_control, NULL);
+
+	if (cf->vsock) {
+		srv->vsock_fd = transport_listen_vsock(cf->vsock_port,
+		    SERVER_BACKLOG, cause);
+		if (srv->vsock_fd == -1)
+			return (-1);
+		srv->ev_vsock = event_new(base, srv->vsock_fd,
+		    EV_READ | EV_PERSIST, server_accept_vsock, srv);
+		event_add(srv->ev_vsock, NULL);
+	}
+	TAILQ_FOREACH(vm, &reg->vms, entry) {
+		if (server_vm_attach(srv, vm, &why) != 0) {
+			xasprintf(cause, "vm %s: %s", vm->uuid, why);
+			free(why);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Stop; see server.h. */
+void
+server_stop(struct server *srv)
+{
+	struct reg_vm	*vm;
+	struct session	*s;
+	struct control	*c;
+
+	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL) {
+		TAILQ_REMOVE(&srv->sessions, s, entry);
+		if (s->timer != NULL)
+			event_free(s->timer);
+		peer_free(s->peer);
+		free(s);
+	}
+	while ((c = TAILQ_FIRST(&srv->controls)) != NULL) {
+		TAILQ_REMOVE(&srv->controls, c, entry);
+		if (c->timer != NULL)
+			event_free(c->timer);
+		peer_free(c->peer);
+		free(c);
+	}
+	if (srv->reg != NULL)
+		TAILQ_FOREACH(vm, &srv->reg->vms, entry)
+			server_vm_detach(srv, vm);
+	if (srv->ev_vsock != NULL)
+		event_free(srv->ev_vsock);
+	if (srv->vsock_fd != -1)
+		close(srv->vsock_fd);
+	if (srv->ev_control != NULL)
+		event_free(srv->ev_control);
+	if (srv->control_fd != -1) {
+		close(srv->control_fd);
+		unlink(srv->cf->control_socket);
+	}
+	if (srv->ev_resume != NULL)
+		event_free(srv->ev_resume);
+}
