@@ -1,0 +1,120 @@
+# Helpers for the integration tests: a private temp dir per test, a host
+# daemon on hybrid Unix sockets only (never AF_VSOCK), assertions, and
+# cleanup of every process a test started (by pid) even when it fails.
+# Sourced by run.sh; each test runs in its own subshell.
+
+UUID1=11111111-1111-4111-8111-111111111111
+UUID2=22222222-2222-4222-8222-222222222222
+VOLUUID1=aaaaaaaa-1111-4111-8111-111111111111
+VOLUUID2=aaaaaaaa-2222-4222-8222-222222222222
+
+PIDS=""
+
+# fail MESSAGE: record a failed assertion and stop the test.
+fail() {
+	echo "    FAIL: $*" >&2
+	exit 1
+}
+
+# Kill what this test started, newest first; used by the EXIT trap.
+cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null
+	done
+	PIDS=""
+}
+
+# setup: make the temp dir T and the command shortcuts.
+setup() {
+	T=$(mktemp -d /tmp/evg-it-XXXXXX)
+	CTL="$T/control.sock"
+	HOSTCTL="$BUILD/eve-guest-hostctl --socket $CTL"
+	AGENT="$BUILD/eve-guest-agent"
+	WIRE="$BUILD/evg-wire"
+	trap 'cleanup; rm -rf "$T"' EXIT
+}
+
+# bg CMD...: start a background process and remember its pid in LASTPID.
+bg() {
+	"$@" &
+	LASTPID=$!
+	PIDS="$LASTPID $PIDS"
+}
+
+# wait_for TEST-EXPR [SECONDS]: poll a shell condition up to SECONDS (5).
+wait_for() {
+	local i=0 max=$(( ${2:-5} * 20 ))
+	while [ $i -lt $max ]; do
+		eval "$1" && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# start_hostd [EXTRA-ARGS...]: start eve-guest-hostd in the foreground
+# with its log in $T/hostd.log; HOSTD_PID is its pid.
+start_hostd() {
+	[ -f "$T/hostd.conf" ] || : > "$T/hostd.conf"
+	bg "$BUILD/eve-guest-hostd" -f -c "$T/hostd.conf" --no-vsock \
+	    --state-dir "$T/state" --control-socket "$CTL" "$@" \
+	    >>"$T/hostd.log" 2>&1
+	HOSTD_PID=$LASTPID
+	wait_for "[ -S '$CTL' ]" || fail "hostd did not start: $(cat "$T/hostd.log")"
+}
+
+# stop_hostd: SIGTERM the daemon and wait for it.
+stop_hostd() {
+	kill "$HOSTD_PID" 2>/dev/null
+	wait "$HOSTD_PID" 2>/dev/null
+}
+
+# add_vm UUID NAME SOCK VOLUUID SERIAL [EXTRA...]: register a VM.
+add_vm() {
+	local uuid=$1 name=$2 sock=$3 vol=$4 serial=$5
+	shift 5
+	$HOSTCTL vm add --uuid "$uuid" --name "$name" --hybrid-socket "$sock" \
+	    --volume "uuid=$vol,name=data,backend=qcow2,locator=$T/$name.qcow2,disk=serial:$serial" \
+	    "$@" >/dev/null || fail "vm add $name failed"
+}
+
+# run_cmd CMD...: run, capturing stdout in OUT, stderr in ERR, code in RC.
+run_cmd() {
+	"$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+}
+
+# expect_rc N: the last run_cmd exited N.
+expect_rc() {
+	[ "$RC" -eq "$1" ] || fail "exit code $RC, expected $1 (stdout: $OUT; stderr: $ERR)"
+}
+
+# expect_in HAYSTACK NEEDLE: NEEDLE occurs in HAYSTACK.
+expect_in() {
+	case "$1" in
+	*"$2"*) ;;
+	*) fail "expected '$2' in: $1" ;;
+	esac
+}
+
+# expect_not_in HAYSTACK NEEDLE
+expect_not_in() {
+	case "$1" in
+	*"$2"*) fail "did not expect '$2' in: $1" ;;
+	esac
+}
+
+# lines STRING: the number of lines in STRING.
+lines() {
+	printf '%s\n' "$1" | wc -l
+}
+
+# hostd_alive: the daemon process still runs.
+hostd_alive() {
+	kill -0 "$HOSTD_PID" 2>/dev/null || fail "hostd died: $(tail -5 "$T/hostd.log")"
+}

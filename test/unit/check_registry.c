@@ -1,0 +1,380 @@
+/* Unit tests for host/registry.c: add/remove/find, validation, persistence. */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "registry.h"
+#include "suites.h"
+#include "status.h"
+#include "xmalloc.h"
+
+#define VM_UUID		"11111111-2222-3333-4444-555555555555"
+#define VOL_UUID	"aaaaaaaa-2222-3333-4444-555555555555"
+
+/* A valid record: CID cid, hybrid socket, one qcow2 volume. */
+static struct reg_vm *
+make_vm(const char *uuid, const char *vol_uuid, unsigned int cid)
+{
+	struct reg_vm	*vm;
+
+	vm = xcalloc(1, sizeof *vm);
+	snprintf(vm->uuid, sizeof vm->uuid, "%s", uuid);
+	vm->name = xstrdup("web-01");
+	vm->cid = cid;
+	vm->state = VM_RUNNING;
+	vm->nvolumes = 1;
+	vm->volumes = xcalloc(1, sizeof *vm->volumes);
+	snprintf(vm->volumes[0].uuid, sizeof vm->volumes[0].uuid, "%s",
+	    vol_uuid);
+	vm->volumes[0].name = xstrdup("data");
+	vm->volumes[0].backend = xstrdup("qcow2");
+	vm->volumes[0].locator = xstrdup("/persist/vault/volumes/data.qcow2");
+	vm->volumes[0].ndisks = 1;
+	vm->volumes[0].disks = xcalloc(1, sizeof *vm->volumes[0].disks);
+	vm->volumes[0].disks[0].kind = xstrdup("serial");
+	vm->volumes[0].disks[0].value = xstrdup("ABC123");
+	return (vm);
+}
+
+/* Replace a string field. */
+static void
+set(char **field, const char *value)
+{
+	free(*field);
+	*field = value != NULL ? xstrdup(value) : NULL;
+}
+
+/* Check vm and expect INVALID_ARGUMENT with a cause starting with field. */
+static void
+expect_invalid(struct reg_vm *vm, const char *field)
+{
+	char	*cause = NULL;
+	int	 rc;
+
+	rc = registry_check(vm, &cause);
+	ck_assert_int_eq(rc, EVG_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strncmp(cause, field, strlen(field)) == 0,
+	    "cause '%s' does not name '%s'", cause, field);
+	free(cause);
+	reg_vm_free(vm);
+}
+
+/* A complete, valid record passes the check. */
+START_TEST(test_valid_record)
+{
+	struct reg_vm	*vm = make_vm(VM_UUID, VOL_UUID, 5);
+	char		*cause = NULL;
+
+	ck_assert_int_eq(registry_check(vm, &cause), EVG_OK);
+	ck_assert_ptr_null(cause);
+	reg_vm_free(vm);
+}
+END_TEST
+
+/* Every invalid field is refused and named. */
+START_TEST(test_invalid_records)
+{
+	struct reg_vm	*vm;
+	char		 longname[200];
+
+	vm = make_vm("not-a-uuid", VOL_UUID, 5);
+	expect_invalid(vm, "uuid:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->name, "");
+	expect_invalid(vm, "name:");
+
+	memset(longname, 'x', 129);
+	longname[129] = '\0';
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->name, longname);
+	expect_invalid(vm, "name:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->name, "bad\nname");
+	expect_invalid(vm, "name:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 1);
+	expect_invalid(vm, "cid: 1 is reserved");
+	vm = make_vm(VM_UUID, VOL_UUID, 2);
+	expect_invalid(vm, "cid: 2 is reserved");
+	vm = make_vm(VM_UUID, VOL_UUID, 9001);
+	expect_invalid(vm, "cid: 9001 is out of range");
+	vm = make_vm(VM_UUID, VOL_UUID, 0);
+	expect_invalid(vm, "cid: a VM needs");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->hybrid, "relative/path");
+	expect_invalid(vm, "hybrid_socket:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->qmp, "qmp.sock");
+	expect_invalid(vm, "qmp:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	vm->state = (enum vm_state)7;
+	expect_invalid(vm, "state:");
+
+	vm = make_vm(VM_UUID, "bogus", 5);
+	expect_invalid(vm, "volume[0].uuid:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].backend, "lvm");
+	expect_invalid(vm, "volume[0].backend: unknown backend 'lvm'");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].locator, "data.qcow2");
+	expect_invalid(vm, "volume[0].locator:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].backend, "zfs");
+	set(&vm->volumes[0].locator, "/persist/vol");
+	expect_invalid(vm, "volume[0].locator:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].node, "1bad");
+	expect_invalid(vm, "volume[0].node:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].disks[0].kind, "label");
+	expect_invalid(vm, "volume[0].disk[0].kind:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].disks[0].kind, "pci");
+	set(&vm->volumes[0].disks[0].value, "00:04.0");
+	expect_invalid(vm, "volume[0].disk[0].value:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].disks[0].value, "has space");
+	expect_invalid(vm, "volume[0].disk[0].value:");
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	vm->volumes[0].ndisks = 0;
+	free(vm->volumes[0].disks[0].kind);
+	free(vm->volumes[0].disks[0].value);
+	expect_invalid(vm, "volume[0].disk:");
+}
+END_TEST
+
+/* Well-formed ZFS, PCI, WWN and backing identifiers are accepted. */
+START_TEST(test_valid_variants)
+{
+	struct reg_vm	*vm = make_vm(VM_UUID, VOL_UUID, 9000);
+	char		*cause = NULL;
+
+	set(&vm->volumes[0].backend, "zfs");
+	set(&vm->volumes[0].locator, "persist/vault/volumes/" VOL_UUID ".1");
+	set(&vm->volumes[0].disks[0].kind, "wwn");
+	set(&vm->volumes[0].disks[0].value, "naa.6001405abcdef012");
+	ck_assert_int_eq(registry_check(vm, &cause), EVG_OK);
+	set(&vm->volumes[0].disks[0].kind, "pci");
+	set(&vm->volumes[0].disks[0].value, "0000:02:00.0");
+	set(&vm->hybrid, "/run/vm/vsock.sock");
+	vm->cid = 3;
+	ck_assert_int_eq(registry_check(vm, &cause), EVG_OK);
+	reg_vm_free(vm);
+}
+END_TEST
+
+/* add, find by UUID and CID, remove, in memory. */
+START_TEST(test_add_find_remove)
+{
+	struct registry	*reg = registry_create(NULL);
+	struct reg_vm	*a, *b;
+	char		*cause = NULL;
+
+	a = make_vm(VM_UUID, VOL_UUID, 5);
+	b = make_vm("11111111-2222-3333-4444-666666666666",
+	    "aaaaaaaa-2222-3333-4444-666666666666", 6);
+	ck_assert_int_eq(registry_add(reg, a, &cause), EVG_OK);
+	ck_assert_int_eq(registry_add(reg, b, &cause), EVG_OK);
+	ck_assert_uint_eq(reg->count, 2);
+	ck_assert_ptr_eq(registry_find(reg, VM_UUID), a);
+	ck_assert_ptr_eq(registry_find(reg,
+	    "11111111-2222-3333-4444-555555555555"), a);
+	ck_assert_ptr_eq(registry_find_cid(reg, 6), b);
+	ck_assert_ptr_null(registry_find_cid(reg, 7));
+	ck_assert_ptr_null(registry_find_cid(reg, 0));
+	ck_assert_int_eq(registry_remove(reg, a, &cause), EVG_OK);
+	reg_vm_free(a);
+	ck_assert_ptr_null(registry_find(reg, VM_UUID));
+	ck_assert_ptr_null(registry_find_cid(reg, 5));
+	ck_assert_uint_eq(reg->count, 1);
+	registry_free(reg);
+}
+END_TEST
+
+/* Duplicate UUID, CID, hybrid socket or volume UUID is ALREADY_EXISTS. */
+START_TEST(test_duplicates)
+{
+	struct registry	*reg = registry_create(NULL);
+	struct reg_vm	*a, *b;
+	char		*cause = NULL;
+
+	a = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&a->hybrid, "/run/a.sock");
+	ck_assert_int_eq(registry_add(reg, a, &cause), EVG_OK);
+
+	b = make_vm(VM_UUID, "aaaaaaaa-2222-3333-4444-777777777777", 6);
+	ck_assert_int_eq(registry_add(reg, b, &cause), EVG_ALREADY_EXISTS);
+	ck_assert_ptr_nonnull(strstr(cause, "uuid:"));
+	free(cause);
+	reg_vm_free(b);
+
+	b = make_vm("11111111-2222-3333-4444-777777777777",
+	    "aaaaaaaa-2222-3333-4444-777777777777", 5);
+	ck_assert_int_eq(registry_add(reg, b, &cause), EVG_ALREADY_EXISTS);
+	ck_assert_ptr_nonnull(strstr(cause, "CID 5 already belongs"));
+	free(cause);
+	reg_vm_free(b);
+
+	b = make_vm("11111111-2222-3333-4444-777777777777",
+	    "aaaaaaaa-2222-3333-4444-777777777777", 6);
+	set(&b->hybrid, "/run/a.sock");
+	ck_assert_int_eq(registry_add(reg, b, &cause), EVG_ALREADY_EXISTS);
+	ck_assert_ptr_nonnull(strstr(cause, "hybrid_socket:"));
+	free(cause);
+	reg_vm_free(b);
+
+	b = make_vm("11111111-2222-3333-4444-777777777777", VOL_UUID, 6);
+	ck_assert_int_eq(registry_add(reg, b, &cause), EVG_ALREADY_EXISTS);
+	ck_assert_ptr_nonnull(strstr(cause, "volume[0].uuid:"));
+	free(cause);
+	reg_vm_free(b);
+
+	ck_assert_uint_eq(reg->count, 1);
+	registry_free(reg);
+}
+END_TEST
+
+/* Records written by one registry are read back whole by the next. */
+START_TEST(test_persistence)
+{
+	char		 dir[] = "/tmp/evg-reg-XXXXXX", path[256];
+	struct registry	*reg;
+	struct reg_vm	*a, *b, *got;
+	struct stat	 sb;
+	char		*cause = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/registry.json", dir);
+	reg = registry_create(path);
+	ck_assert_int_eq(registry_load(reg, &cause), 0);
+	ck_assert_uint_eq(reg->count, 0);
+	a = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&a->qmp, "/run/hypervisor/kvm/web/qmp");
+	set(&a->volumes[0].node, "drive-data");
+	b = make_vm("11111111-2222-3333-4444-666666666666",
+	    "aaaaaaaa-2222-3333-4444-666666666666", 0);
+	set(&b->hybrid, "/run/b.sock");
+	b->state = VM_STOPPED;
+	ck_assert_int_eq(registry_add(reg, a, &cause), EVG_OK);
+	ck_assert_int_eq(registry_add(reg, b, &cause), EVG_OK);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	registry_free(reg);
+
+	reg = registry_create(path);
+	ck_assert_int_eq(registry_load(reg, &cause), 0);
+	ck_assert_uint_eq(reg->count, 2);
+	got = registry_find(reg, VM_UUID);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got->name, "web-01");
+	ck_assert_uint_eq(got->cid, 5);
+	ck_assert_str_eq(got->qmp, "/run/hypervisor/kvm/web/qmp");
+	ck_assert_str_eq(got->volumes[0].node, "drive-data");
+	ck_assert_str_eq(got->volumes[0].disks[0].value, "ABC123");
+	got = registry_find(reg, "11111111-2222-3333-4444-666666666666");
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(got->state, VM_STOPPED);
+	ck_assert_str_eq(got->hybrid, "/run/b.sock");
+	ck_assert_int_eq(registry_set_state(reg, got, VM_RUNNING, &cause),
+	    EVG_OK);
+	ck_assert_int_eq(registry_remove(reg, registry_find(reg, VM_UUID),
+	    &cause), EVG_OK);
+	reg_vm_free(a = registry_find(reg, VM_UUID));
+	registry_free(reg);
+
+	reg = registry_create(path);
+	ck_assert_int_eq(registry_load(reg, &cause), 0);
+	ck_assert_uint_eq(reg->count, 1);
+	ck_assert_int_eq(TAILQ_FIRST(&reg->vms)->state, VM_RUNNING);
+	registry_free(reg);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* A corrupt or tampered file is refused with a reason, not half-loaded. */
+START_TEST(test_bad_file)
+{
+	char		 dir[] = "/tmp/evg-reg-XXXXXX", path[256];
+	struct registry	*reg;
+	FILE		*f;
+	char		*cause = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/registry.json", dir);
+	f = fopen(path, "w");
+	fputs("{\"vms\": [ {\"uuid\": \"x\"", f);
+	fclose(f);
+	reg = registry_create(path);
+	ck_assert_int_eq(registry_load(reg, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "bad JSON"));
+	free(cause);
+	ck_assert_uint_eq(reg->count, 0);
+	registry_free(reg);
+
+	f = fopen(path, "w");
+	fputs("{\"vms\": [ {\"uuid\": \"" VM_UUID "\", \"name\": \"a\", "
+	    "\"cid\": 2, \"state\": \"running\", \"volumes\": []} ]}", f);
+	fclose(f);
+	reg = registry_create(path);
+	ck_assert_int_eq(registry_load(reg, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "vms[0]: cid: 2 is reserved"));
+	free(cause);
+	registry_free(reg);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* A save that cannot be written leaves the registry unchanged. */
+START_TEST(test_save_failure_rolls_back)
+{
+	struct registry	*reg = registry_create("/nonexistent-dir/x/r.json");
+	struct reg_vm	*a = make_vm(VM_UUID, VOL_UUID, 5);
+	char		*cause = NULL;
+
+	ck_assert_int_eq(registry_add(reg, a, &cause), EVG_INTERNAL);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	ck_assert_uint_eq(reg->count, 0);
+	ck_assert_ptr_null(registry_find(reg, VM_UUID));
+	reg_vm_free(a);
+	registry_free(reg);
+}
+END_TEST
+
+Suite *
+suite_registry(void)
+{
+	Suite	*s = suite_create("registry");
+	TCase	*tc = tcase_create("registry");
+
+	tcase_add_test(tc, test_valid_record);
+	tcase_add_test(tc, test_invalid_records);
+	tcase_add_test(tc, test_valid_variants);
+	tcase_add_test(tc, test_add_find_remove);
+	tcase_add_test(tc, test_duplicates);
+	tcase_add_test(tc, test_persistence);
+	tcase_add_test(tc, test_bad_file);
+	tcase_add_test(tc, test_save_failure_rolls_back);
+	suite_add_tcase(s, tc);
+	return (s);
+}
