@@ -41,7 +41,10 @@ atomicfile_write(const char *path, const void *data, size_t len, mode_t mode,
 	int		 fd;
 
 	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* A leftover temp file (an earlier crash) is replaced, never reused. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
 	if (fd == -1) {
 		xasprintf(cause, "create %s: %s", tmp, strerror(errno));
 		free(tmp);
@@ -134,6 +137,10 @@ atomicfile_mkdirs(const char *path, mode_t mode, char **cause)
 {
 	char	*copy, *p;
 
+	if (*path == '\0') {
+		xasprintf(cause, "mkdir: empty path");
+		return (-1);
+	}
 	copy = xstrdup(path);
 	for (p = copy + 1; ; p++) {
 		if (*p == '/' || *p == '\0') {

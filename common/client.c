@@ -1,4 +1,6 @@
 /* Blocking framed client used by the command-line tools. */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,6 +14,9 @@
 #include "frame.h"
 #include "status.h"
 #include "xmalloc.h"
+
+/* How long to look for a refusal reply after a failed send. */
+#define CLIENT_REFUSAL_WAIT_MS	1000
 
 struct client {
 	int			 fd;
@@ -41,7 +46,7 @@ client_write_all(int fd, const uint8_t *p, size_t len)
 	ssize_t	n;
 
 	while (len > 0) {
-		n = write(fd, p, len);
+		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -152,10 +157,23 @@ client_call(struct client *c, Evg__Envelope *req, client_event_cb cb,
 {
 	Evg__Envelope	*env;
 	const char	*msg;
+	char		*why = NULL;
 	uint64_t	 id;
 
 	req->id = 0;
 	if (client_send(c, req, cause) == -1) {
+		/* A host that refused us may have said why before closing. */
+		env = client_recv(c, CLIENT_REFUSAL_WAIT_MS, &why);
+		free(why);
+		if (env != NULL && env->body_case ==
+		    EVG__ENVELOPE__BODY_REPLY && env->id == 0) {
+			free(*cause);
+			*code = (int)client_reply_code(env, &msg);
+			xasprintf(cause, "%s", msg[0] != '\0' ? msg :
+			    status_description((unsigned)*code));
+			return (env);
+		}
+		codec_free(env);
 		*code = CLIENT_UNREACHABLE;
 		return (NULL);
 	}

@@ -15,7 +15,11 @@ codec_frame(const Evg__Envelope *env, uint32_t max, size_t *len, char **cause)
 	uint8_t	*buf;
 
 	plen = evg__envelope__get_packed_size(env);
-	if (plen == 0 || plen > max) {
+	if (plen == 0) {
+		xasprintf(cause, "empty message (no body) cannot be framed");
+		return (NULL);
+	}
+	if (plen > max) {
 		xasprintf(cause, "message of %zu bytes exceeds the %u-byte "
 		    "frame cap", plen, max);
 		return (NULL);

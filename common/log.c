@@ -185,7 +185,8 @@ char *
 log_escape(char *buf, size_t size, const void *data, size_t len)
 {
 	const unsigned char	*p = data;
-	size_t			 o = 0, i;
+	size_t			 o = 0, keep = 0, i;
+	char			 piece[8];
 	int			 n;
 
 	if (size < 4) {
@@ -195,15 +196,18 @@ log_escape(char *buf, size_t size, const void *data, size_t len)
 	}
 	for (i = 0; i < len; i++) {
 		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-			n = snprintf(buf + o, size - o, "%c", p[i]);
+			n = snprintf(piece, sizeof piece, "%c", p[i]);
 		else
-			n = snprintf(buf + o, size - o, "\\x%02x", p[i]);
-		if (n < 0 || (size_t)n >= size - o - 3) {
-			buf[o] = '\0';
-			strcat(buf, "...");
+			n = snprintf(piece, sizeof piece, "\\x%02x", p[i]);
+		/* Cut where "..." still fits once a piece would not. */
+		if (o + (size_t)n + 1 > size) {
+			memcpy(buf + keep, "...", 4);
 			return (buf);
 		}
+		memcpy(buf + o, piece, (size_t)n);
 		o += (size_t)n;
+		if (o + 4 <= size)
+			keep = o;
 	}
 	buf[o] = '\0';
 	return (buf);
