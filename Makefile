@@ -103,10 +103,14 @@ test: deps
 test-unit: $(UNIT)
 	CK_FORK=yes $(UNIT)
 
+# Unit tests, then the integration tests, against binaries built with
+# ASan/UBSan; any sanitizer report fails the run.
 test-asan:
-	$(MAKE) BUILD=build/asan SANITIZE=1 build/asan/check_unit
+	$(MAKE) BUILD=build/asan SANITIZE=1 all
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    CK_FORK=yes build/asan/check_unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    bash test/integration/run.sh build/asan
 
 test-integration: all
 	bash test/integration/run.sh $(BUILD)

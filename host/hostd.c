@@ -143,6 +143,19 @@ hostd_parent_dir(const char *path, char **cause)
 	return (rc);
 }
 
+/* Report a start-up failure (cause is freed), release everything, exit 1. */
+__attribute__((noreturn)) static void
+hostd_fail(struct hostd *h, char *cause)
+{
+	fprintf(stderr, "eve-guest-hostd: %s\n", cause);
+	free(cause);
+	if (h->base != NULL)
+		event_base_free(h->base);
+	registry_free(h->reg);
+	config_free(&h->cf);
+	exit(1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -216,10 +229,8 @@ main(int argc, char **argv)
 
 	config_defaults(&h.cf);
 	if (config_load(&h.cf, h.config_path, h.config_must_exist,
-	    &cause) != 0) {
-		fprintf(stderr, "eve-guest-hostd: %s\n", cause);
-		return (1);
-	}
+	    &cause) != 0)
+		hostd_fail(&h, cause);
 	if (state_dir != NULL) {
 		free(h.cf.state_dir);
 		h.cf.state_dir = xstrdup(state_dir);
@@ -241,19 +252,22 @@ main(int argc, char **argv)
 
 	if (atomicfile_mkdirs(h.cf.state_dir, 0700, &cause) != 0 ||
 	    hostd_parent_dir(h.cf.control_socket, &cause) != 0)
-		fatalx("%s", cause);
+		hostd_fail(&h, cause);
 	xasprintf(&path, "%s/%s", h.cf.state_dir, REGISTRY_FILE);
 	h.reg = registry_create(path);
 	free(path);
-	if (registry_load(h.reg, &cause) != 0)
-		fatalx("cannot load the registry: %s", cause);
+	if (registry_load(h.reg, &cause) != 0) {
+		xasprintf(&path, "cannot load the registry: %s", cause);
+		free(cause);
+		hostd_fail(&h, path);
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((h.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (server_start(&h.srv, h.base, &h.cf, h.reg, &cause) != 0) {
 		server_stop(&h.srv);
-		fatalx("%s", cause);
+		hostd_fail(&h, cause);
 	}
 	if (!foreground) {
 		if (daemon(0, 0) == -1)

@@ -9,6 +9,7 @@ VOLUUID1=aaaaaaaa-1111-4111-8111-111111111111
 VOLUUID2=aaaaaaaa-2222-4222-8222-222222222222
 
 PIDS=""
+SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
 
 # fail MESSAGE: record a failed assertion and stop the test.
 fail() {
@@ -25,6 +26,12 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	PIDS=""
+	# Under the sanitizer build, any report in a daemon log fails the test.
+	if grep -qsE "$SANITIZER_RE" "$T"/*.log; then
+		grep -hE -A20 "$SANITIZER_RE" "$T"/*.log | head -40 >&2
+		echo "    FAIL: sanitizer report" >&2
+		exit 1
+	fi
 }
 
 # setup: make the temp dir T and the command shortcuts.
@@ -87,6 +94,9 @@ run_cmd() {
 	RC=$?
 	OUT=$(cat "$T/out")
 	ERR=$(cat "$T/err")
+	if printf '%s' "$ERR" | grep -qE "$SANITIZER_RE"; then
+		fail "sanitizer report from $1: $ERR"
+	fi
 }
 
 # expect_rc N: the last run_cmd exited N.

@@ -295,9 +295,9 @@ START_TEST(test_persistence)
 	ck_assert_str_eq(got->hybrid, "/run/b.sock");
 	ck_assert_int_eq(registry_set_state(reg, got, VM_RUNNING, &cause),
 	    EVG_OK);
-	ck_assert_int_eq(registry_remove(reg, registry_find(reg, VM_UUID),
-	    &cause), EVG_OK);
-	reg_vm_free(a = registry_find(reg, VM_UUID));
+	a = registry_find(reg, VM_UUID);
+	ck_assert_int_eq(registry_remove(reg, a, &cause), EVG_OK);
+	reg_vm_free(a);
 	registry_free(reg);
 
 	reg = registry_create(path);
