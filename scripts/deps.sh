@@ -3,7 +3,7 @@
 # only those that are missing.  Needs root (or sudo) when something is.
 set -eu
 
-PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev
+PKGS="build-essential make pkg-config protobuf-c-compiler libprotobuf-c-dev
 libevent-dev check libsubunit-dev libjson-c-dev qemu-utils
 qemu-system-x86 e2fsprogs xfsprogs dosfstools util-linux procps"
 
