@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /* fsync the directory holding path so a rename survives a crash. */
@@ -77,11 +78,9 @@ atomicfile_write(const char *path, const void *data, size_t len, mode_t mode,
 		goto fail;
 	}
 	free(tmp);
-	if (atomicfile_sync_dir(path) == -1) {
-		xasprintf(cause, "fsync directory of %s: %s", path,
-		    strerror(errno));
-		return (-1);
-	}
+	/* The new content is in place; only its durability is in doubt. */
+	if (atomicfile_sync_dir(path) == -1)
+		log_warn("%s: fsync of the directory of %s", __func__, path);
 	return (0);
 fail:
 	if (fd != -1)

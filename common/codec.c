@@ -42,7 +42,9 @@ codec_unpack(const uint8_t *data, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "payload is not a protobuf envelope");
 		return (NULL);
 	}
-	if (env->body_case == EVG__ENVELOPE__BODY__NOT_SET) {
+	/* Unknown fields alone: a request from a newer peer (UNSUPPORTED). */
+	if (env->body_case == EVG__ENVELOPE__BODY__NOT_SET &&
+	    env->base.n_unknown_fields == 0) {
 		snprintf(err, errlen, "envelope carries no known body");
 		codec_free(env);
 		return (NULL);

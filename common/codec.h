@@ -25,7 +25,9 @@ uint8_t		*codec_frame(const Evg__Envelope *, uint32_t, size_t *,
 		    char **);
 /*
  * Unpack one frame payload.  Returns NULL with a reason in err when the
- * bytes are not an envelope or carry no body.
+ * bytes are not an envelope or carry nothing at all.  An envelope whose
+ * body is a field this version does not know comes back with body_case
+ * NOT_SET, so the receiver can answer UNSUPPORTED.
  */
 Evg__Envelope	*codec_unpack(const uint8_t *, size_t, char *, size_t);
 /* Free an envelope from codec_unpack(); NULL is fine. */

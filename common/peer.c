@@ -16,6 +16,8 @@
 #include "xmalloc.h"
 
 #define PEER_READ_CHUNK	16384
+/* A closing peer that does not take its last output is dropped after this. */
+#define PEER_CLOSE_SECONDS	5
 
 enum peer_state {
 	PEER_OPEN,		/* reading and writing */
@@ -35,6 +37,7 @@ struct peer {
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_lost;
+	struct event		*ev_linger;
 	peer_dispatch_cb	 dispatch;
 	void			*arg;
 	char			 reason[256];
@@ -43,6 +46,7 @@ struct peer {
 static void	peer_read_cb(evutil_socket_t, short, void *);
 static void	peer_write_cb(evutil_socket_t, short, void *);
 static void	peer_lost_cb(evutil_socket_t, short, void *);
+static void	peer_linger_cb(evutil_socket_t, short, void *);
 
 /* Wrap fd as a peer; see peer.h. */
 struct peer *
@@ -66,7 +70,9 @@ peer_create(struct event_base *base, int fd, const char *name,
 	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_read_cb, p);
 	p->ev_write = event_new(base, fd, EV_WRITE, peer_write_cb, p);
 	p->ev_lost = event_new(base, -1, 0, peer_lost_cb, p);
-	if (p->ev_read == NULL || p->ev_write == NULL || p->ev_lost == NULL)
+	p->ev_linger = evtimer_new(base, peer_linger_cb, p);
+	if (p->ev_read == NULL || p->ev_write == NULL || p->ev_lost == NULL ||
+	    p->ev_linger == NULL)
 		fatalx("%s: event_new failed", __func__);
 	event_add(p->ev_read, NULL);
 	return (p);
@@ -81,6 +87,7 @@ peer_free(struct peer *p)
 	event_free(p->ev_read);
 	event_free(p->ev_write);
 	event_free(p->ev_lost);
+	event_free(p->ev_linger);
 	evbuffer_free(p->out);
 	frame_decoder_reset(&p->dec);
 	close(p->fd);
@@ -117,6 +124,7 @@ peer_lost(struct peer *p)
 	p->state = PEER_DEAD;
 	event_del(p->ev_read);
 	event_del(p->ev_write);
+	event_del(p->ev_linger);
 	event_active(p->ev_lost, 0, 0);
 }
 
@@ -131,18 +139,35 @@ peer_lost_cb(evutil_socket_t fd, short events, void *arg)
 	p->dispatch(p, NULL, p->arg);
 }
 
-/* Begin an orderly close: stop reading and flush. */
+/* A closing peer did not take its output in time: drop it. */
+static void
+peer_linger_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct peer	*p = arg;
+
+	(void)fd;
+	(void)events;
+	log_warnx("%s: %zu bytes not taken within %d s of closing; dropping",
+	    p->name, evbuffer_get_length(p->out), PEER_CLOSE_SECONDS);
+	peer_lost(p);
+}
+
+/* Begin an orderly close: stop reading and flush, within a deadline. */
 void
 peer_close(struct peer *p)
 {
+	struct timeval	tv = { PEER_CLOSE_SECONDS, 0 };
+
 	if (p->state != PEER_OPEN)
 		return;
 	p->state = PEER_CLOSING;
 	event_del(p->ev_read);
 	if (evbuffer_get_length(p->out) == 0)
 		peer_lost(p);
-	else
+	else {
 		event_add(p->ev_write, NULL);
+		evtimer_add(p->ev_linger, &tv);
+	}
 }
 
 /* Answer a protocol error with a reply, log a sample, then close. */
@@ -255,7 +280,7 @@ peer_send(struct peer *p, Evg__Envelope *env)
 	if (p->state == PEER_DEAD)
 		return (-1);
 	env->version = p->version != 0 ? p->version : PROTO_VERSION_MAX;
-	buf = codec_frame(env, FRAME_MAX_LIMIT, &len, &cause);
+	buf = codec_frame(env, p->dec.max, &len, &cause);
 	if (buf == NULL) {
 		log_warnx("%s: %s", p->name, cause);
 		free(cause);

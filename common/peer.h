@@ -39,8 +39,10 @@ struct peer	*peer_create(struct event_base *, int, const char *, uint32_t,
 void		 peer_free(struct peer *);
 /*
  * Queue an envelope (its version is set to the peer's).  Returns 0, or -1
- * when the message is over the frame cap or the output cap is exceeded; in
- * the latter case the peer is closed.
+ * when the message is over the channel's frame cap (the same cap as for
+ * input: the other side could not read it) or the output cap is exceeded;
+ * in the latter case the peer is closed.  A closing peer that has not taken
+ * its queued output within 5 s is dropped.
  */
 int		 peer_send(struct peer *, Evg__Envelope *);
 /* Queue a final reply with a status code and message. */

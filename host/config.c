@@ -36,7 +36,7 @@ static const struct config_key {
 	{ "control_uids", CONFIG_UIDS, 0, 0, 0, 0 },
 	{ "vsock", CONFIG_BOOL, 0, 1, offsetof(struct config, vsock),
 	    sizeof(int) },
-	{ "vsock_port", CONFIG_UINT, 1, 0xfffffffe,
+	{ "vsock_port", CONFIG_UINT, 1, 65535,
 	    offsetof(struct config, vsock_port), sizeof(unsigned int) },
 	{ "max_frame_guest", CONFIG_UINT, 1024, FRAME_MAX_LIMIT,
 	    offsetof(struct config, max_frame_guest), sizeof(uint32_t) },
@@ -103,6 +103,13 @@ config_state_dir(struct config *cf)
 		cf->state_dir = xstrdup(STATE_DIR_DEFAULT);
 	else
 		cf->state_dir = xstrdup(STATE_DIR_FALLBACK);
+}
+
+/* True if only root may use the control socket. */
+int
+config_uid_allowed_only_root(const struct config *cf)
+{
+	return (cf->ncontrol_uids == 1 && cf->control_uids[0] == 0);
 }
 
 /* True if uid is listed in control_uids. */

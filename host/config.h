@@ -44,6 +44,8 @@ int	config_load(struct config *, const char *, int, char **);
 /* Pick the state directory (DESIGN.md fallback rule) if none is set. */
 void	config_state_dir(struct config *);
 void	config_free(struct config *);
+/* True if control_uids is just root (the socket can then be 0600). */
+int	config_uid_allowed_only_root(const struct config *);
 /* True if uid may use the control socket. */
 int	config_uid_allowed(const struct config *, uid_t);
 

@@ -253,6 +253,14 @@ control_on_request(struct control *c, Evg__Envelope *env)
 		break;
 	case EVG__ENVELOPE__BODY_REPLY:
 		break;
+	case EVG__ENVELOPE__BODY_HELLO:
+		peer_reply(c->peer, env->id, EVG_FAILED_PRECONDITION,
+		    "hello was already done on this connection");
+		break;
+	case EVG__ENVELOPE__BODY__NOT_SET:
+		peer_reply(c->peer, env->id, EVG_UNSUPPORTED, "unknown request "
+		    "(sent by a newer client?)");
+		break;
 	default:
 		snprintf(msg, sizeof msg, "request '%s' is not available on "
 		    "the control channel", codec_body_name(env));

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,7 @@ main(int argc, char **argv)
 	long		 t;
 	int		 ch;
 
+	signal(SIGPIPE, SIG_IGN);
 	memset(&hc, 0, sizeof hc);
 	hc.timeout_ms = 10000;
 	if (getenv("EVE_GUEST_HOSTCTL_SOCKET") != NULL)

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "registry.h"
 #include "server.h"
+#include "transport.h"
 #include "xmalloc.h"
 
 struct hostd {
@@ -46,7 +47,7 @@ hostd_usage(FILE *f)
 "\n"
 "  -f, --foreground        stay in the foreground and log to stderr\n"
 "  -n, --check             check the configuration and exit\n"
-"  -v, --verbose           more logging (repeat for debug)\n"
+"  -v, --verbose           debug logging\n"
 "  -c, --config FILE       configuration file (default %s)\n"
 "      --state-dir DIR     registry and catalogs (default %s,\n"
 "                          or %s when /persist is missing)\n"
@@ -244,6 +245,16 @@ main(int argc, char **argv)
 	if (no_vsock)
 		h.cf.vsock = 0;
 	config_state_dir(&h.cf);
+	if (h.cf.state_dir[0] != '/' || h.cf.control_socket[0] != '/') {
+		xasprintf(&cause, "--state-dir and --control-socket need "
+		    "absolute paths (the daemon runs from /)");
+		hostd_fail(&h, cause);
+	}
+	if (strlen(h.cf.control_socket) >= UNIX_PATH_MAX) {
+		xasprintf(&cause, "control socket path longer than %zu bytes",
+		    UNIX_PATH_MAX - 1);
+		hostd_fail(&h, cause);
+	}
 	if (check) {
 		printf("configuration OK\n");
 		config_free(&h.cf);

@@ -354,8 +354,10 @@ server_start(struct server *srv, struct event_base *base, struct config *cf,
 	TAILQ_INIT(&srv->controls);
 	srv->ev_resume = evtimer_new(base, server_resume, srv);
 
-	srv->control_fd = transport_listen_unix(cf->control_socket, 0600,
-	    SERVER_BACKLOG, cause);
+	/* Non-root uids in control_uids need to reach the SO_PEERCRED check. */
+	srv->control_fd = transport_listen_unix(cf->control_socket,
+	    config_uid_allowed_only_root(cf) ? 0600 : 0666, SERVER_BACKLOG,
+	    cause);
 	if (srv->control_fd == -1)
 		return (-1);
 	srv->ev_control = event_new(base, srv->control_fd,

@@ -11,9 +11,6 @@
 #include "vminfo.h"
 #include "xmalloc.h"
 
-/* Output queued for one guest before it counts as not reading. */
-#define SESSION_MAX_OUTPUT	(1024 * 1024)
-
 static void	session_dispatch(struct peer *, Evg__Envelope *, void *);
 static void	session_timer_cb(evutil_socket_t, short, void *);
 
@@ -52,7 +49,7 @@ session_create(struct server *srv, struct vm_runtime *rt, int fd,
 	s->state = SESSION_HANDSHAKE;
 	s->next_id = 1;
 	s->peer = peer_create(srv->base, fd, name, srv->cf->max_frame_guest,
-	    SESSION_MAX_OUTPUT, session_dispatch, s);
+	    srv->cf->max_output, session_dispatch, s);
 	s->timer = evtimer_new(srv->base, session_timer_cb, s);
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	session_arm(s);
@@ -86,6 +83,8 @@ session_detach(struct session *s, const char *why)
 static void
 session_on_hello(struct session *s, Evg__Envelope *env)
 {
+	char	sw[96];
+
 	if (server_handshake(s->peer, env, &s->role) != 0) {
 		session_close(s, peer_close_reason(s->peer));
 		return;
@@ -96,8 +95,10 @@ session_on_hello(struct session *s, Evg__Envelope *env)
 		s->rt->ndaemons++;
 	s->state = SESSION_READY;
 	session_arm(s);
+	log_escape(sw, sizeof sw, env->hello->software,
+	    strlen(env->hello->software));
 	log_info("%s: hello from %s (%s), protocol %u", peer_name(s->peer),
-	    env->hello->software, s->role == EVG__ROLE__ROLE_GUEST_DAEMON ?
+	    sw, s->role == EVG__ROLE__ROLE_GUEST_DAEMON ?
 	    "daemon" : "cli", peer_version(s->peer));
 }
 
@@ -114,7 +115,9 @@ session_on_status(struct session *s, Evg__Envelope *env)
 	codec_reply_init(&r, env->id, peer_version(s->peer), EVG_OK, "");
 	r.reply.result_case = EVG__REPLY__RESULT_VM;
 	r.reply.vm = vm;
-	peer_send(s->peer, &r.env);
+	if (peer_send(s->peer, &r.env) != 0)
+		peer_reply(s->peer, env->id, EVG_INTERNAL, "the VM's "
+		    "description does not fit in one guest-channel frame");
 	vminfo_free(vm);
 }
 
@@ -138,6 +141,10 @@ session_on_request(struct session *s, Evg__Envelope *env)
 	case EVG__ENVELOPE__BODY_HELLO:
 		peer_reply(s->peer, env->id, EVG_FAILED_PRECONDITION,
 		    "hello was already done on this connection");
+		break;
+	case EVG__ENVELOPE__BODY__NOT_SET:
+		peer_reply(s->peer, env->id, EVG_UNSUPPORTED, "unknown request "
+		    "(sent by a newer guest agent?)");
 		break;
 	default:
 		snprintf(msg, sizeof msg, "request '%s' is not available on "

@@ -1,0 +1,33 @@
+/*
+ * Asynchronous one-shot QMP client: connect to a QEMU monitor socket, read
+ * the greeting, negotiate capabilities, run one command, call back, close.
+ * Asynchronous events QEMU sends meanwhile are skipped.  The callback runs
+ * once from the event loop with a status code (EVG_OK, EVG_UNAVAILABLE when
+ * the socket cannot be reached or closes, EVG_TIMEOUT, EVG_BACKEND_ERROR
+ * when QEMU answered with an error, whose "desc" is in message) and, on
+ * success, the command's "return" value (borrowed: valid only during the
+ * callback).  qmp_cancel() closes the connection without a callback.
+ */
+#ifndef EVG_QMP_H
+#define EVG_QMP_H
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+/* QMP replies larger than this close the connection (BACKEND_ERROR). */
+#define QMP_MAX_REPLY	(4 * 1024 * 1024)
+
+struct qmp;
+
+typedef void	(*qmp_done_cb)(int, const char *, json_object *, void *);
+
+/*
+ * Run command with args (a JSON object or NULL; ownership is taken) on the
+ * monitor at path.  Returns NULL with *cause (caller frees) if it could not
+ * even start (bad path); otherwise the callback reports the outcome.
+ */
+struct qmp	*qmp_execute(struct event_base *, const char *, const char *,
+		    json_object *, unsigned int, qmp_done_cb, void *, char **);
+void		 qmp_cancel(struct qmp *);
+
+#endif
