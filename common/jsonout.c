@@ -1,4 +1,6 @@
 /* JSON output helpers for the command-line tools. */
+#include <time.h>
+
 #include "jsonout.h"
 
 /* Add a string member when it is non-empty. */
@@ -79,4 +81,75 @@ jsonout_print(FILE *f, json_object *o)
 	fprintf(f, "%s\n", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+/* RFC 3339 UTC time. */
+char *
+jsonout_time(char *buf, size_t len, uint64_t secs)
+{
+	time_t		t = (time_t)secs;
+	struct tm	tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return (buf);
+}
+
+/* Human-readable byte count. */
+char *
+jsonout_size(char *buf, size_t len, uint64_t b)
+{
+	static const char	*unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
+				    "PiB" };
+	double			 v = (double)b;
+	size_t			 u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)b);
+	else
+		snprintf(buf, len, "%.1f %s", v, unit[u]);
+	return (buf);
+}
+
+/* One snapshot; disk is the guest's device path or NULL. */
+json_object *
+jsonout_snapshot(const Evg__Snapshot *s, const char *disk)
+{
+	json_object	*o;
+	char		 t[32];
+
+	o = json_object_new_object();
+	jsonout_str(o, "uuid", s->uuid);
+	jsonout_str(o, "name", s->name);
+	json_object_object_add(o, "created", json_object_new_string(
+	    jsonout_time(t, sizeof t, s->created)));
+	json_object_object_add(o, "size_bytes",
+	    json_object_new_int64((int64_t)s->size_bytes));
+	jsonout_str(o, "disk", disk);
+	jsonout_str(o, "volume", s->volume_name);
+	jsonout_str(o, "volume_uuid", s->volume_uuid);
+	jsonout_str(o, "backend", s->backend);
+	jsonout_str(o, "consistency", s->consistency);
+	jsonout_str(o, "origin", s->origin);
+	jsonout_str(o, "state", s->state);
+	return (o);
+}
+
+/* A snapshot list document. */
+json_object *
+jsonout_snapshots(Evg__Snapshot *const *snaps, size_t n)
+{
+	json_object	*o, *arr;
+	size_t		 i;
+
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, jsonout_snapshot(snaps[i], NULL));
+	o = json_object_new_object();
+	json_object_object_add(o, "snapshots", arr);
+	return (o);
 }

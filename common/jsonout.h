@@ -5,6 +5,8 @@
 #ifndef EVG_JSONOUT_H
 #define EVG_JSONOUT_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -13,6 +15,14 @@
 
 /* A VmInfo; host-only fields appear only when set. */
 json_object	*jsonout_vm(const Evg__VmInfo *);
+/* A snapshot; "created" in RFC 3339 UTC, "disk" only when set. */
+json_object	*jsonout_snapshot(const Evg__Snapshot *, const char *);
+/* {"snapshots": [...]} */
+json_object	*jsonout_snapshots(Evg__Snapshot *const *, size_t);
+/* Format seconds since the epoch as RFC 3339 UTC into buf; returns buf. */
+char		*jsonout_time(char *, size_t, uint64_t);
+/* Format bytes as "12.3 MiB" into buf; returns buf. */
+char		*jsonout_size(char *, size_t, uint64_t);
 /* {"error": {"code": NAME, "message": MSG}} */
 json_object	*jsonout_error(const char *, const char *);
 /* Print a document on f, newline-terminated, and release it. */

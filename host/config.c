@@ -18,6 +18,8 @@ enum config_type {
 	CONFIG_BOOL,
 	CONFIG_PATH,
 	CONFIG_UIDS,
+	CONFIG_COMMAND,		/* a bare command name or an absolute path */
+	CONFIG_MIB,		/* MiB in the file, bytes in struct config */
 };
 
 /* Every key, its type, bounds and where it is stored. */
@@ -59,6 +61,17 @@ static const struct config_key {
 	{ "max_control_conns", CONFIG_UINT, 1, 1024,
 	    offsetof(struct config, max_control_conns),
 	    sizeof(unsigned int) },
+	{ "qemu_img", CONFIG_COMMAND, 0, 0,
+	    offsetof(struct config, qemu_img), 0 },
+	{ "zfs", CONFIG_COMMAND, 0, 0, offsetof(struct config, zfs), 0 },
+	{ "backend_timeout", CONFIG_UINT, 1, 86400,
+	    offsetof(struct config, backend_timeout), sizeof(unsigned int) },
+	{ "qmp_timeout", CONFIG_UINT, 1, 3600,
+	    offsetof(struct config, qmp_timeout), sizeof(unsigned int) },
+	{ "space_reserve_mib", CONFIG_MIB, 0, 1024UL * 1024,
+	    offsetof(struct config, space_reserve), sizeof(uint64_t) },
+	{ "max_parallel_ops", CONFIG_UINT, 1, 256,
+	    offsetof(struct config, max_parallel_ops), sizeof(unsigned int) },
 };
 
 /* Defaults; see config.h. */
@@ -80,6 +93,12 @@ config_defaults(struct config *cf)
 	cf->max_conns_per_vm = 8;
 	cf->max_conns = 1024;
 	cf->max_control_conns = 32;
+	cf->qemu_img = xstrdup("qemu-img");
+	cf->zfs = xstrdup("zfs");
+	cf->backend_timeout = 300;
+	cf->qmp_timeout = 30;
+	cf->space_reserve = 256ULL * 1024 * 1024;
+	cf->max_parallel_ops = 4;
 }
 
 /* Free the strings. */
@@ -88,7 +107,9 @@ config_free(struct config *cf)
 {
 	free(cf->state_dir);
 	free(cf->control_socket);
-	cf->state_dir = cf->control_socket = NULL;
+	free(cf->qemu_img);
+	free(cf->zfs);
+	cf->state_dir = cf->control_socket = cf->qemu_img = cf->zfs = NULL;
 }
 
 /* /persist/eve-guest-agent if /persist exists, else /var/lib/... */
@@ -171,6 +192,26 @@ config_set(struct config *cf, const struct config_key *k, const char *v,
 			return (-1);
 		}
 		*(int *)((char *)cf + k->offset) = (int)n;
+		return (0);
+	case CONFIG_MIB:
+		if (config_number(v, &n) != 0 || n > k->max) {
+			xasprintf(cause, "%s: '%s' is not a number in 0..%lu",
+			    k->name, v, k->max);
+			return (-1);
+		}
+		*(uint64_t *)((char *)cf + k->offset) = (uint64_t)n << 20;
+		return (0);
+	case CONFIG_COMMAND:
+		if (*v == '\0' || strlen(v) >= PATH_MAX ||
+		    (v[0] != '/' && strchr(v, '/') != NULL) ||
+		    strpbrk(v, " \t") != NULL) {
+			xasprintf(cause, "%s: '%s' is not a command name or an "
+			    "absolute path", k->name, v);
+			return (-1);
+		}
+		sp = (char **)((char *)cf + k->offset);
+		free(*sp);
+		*sp = xstrdup(v);
 		return (0);
 	case CONFIG_PATH:
 		if (v[0] != '/' || strlen(v) >= PATH_MAX) {

@@ -32,6 +32,12 @@ struct config {
 	unsigned int	 max_conns_per_vm;
 	unsigned int	 max_conns;		/* all guest + control */
 	unsigned int	 max_control_conns;
+	char		*qemu_img;		/* command name or path */
+	char		*zfs;			/* command name or path */
+	unsigned int	 backend_timeout;	/* seconds per backend step */
+	unsigned int	 qmp_timeout;		/* seconds per QMP command */
+	uint64_t	 space_reserve;		/* bytes kept free */
+	unsigned int	 max_parallel_ops;	/* snapshot ops, all VMs */
 };
 
 /* Fill with defaults (state_dir NULL: chosen by config_state_dir()). */

@@ -9,6 +9,7 @@
 #include "peer.h"
 #include "status.h"
 #include "vminfo.h"
+#include "workflow.h"
 #include "xmalloc.h"
 
 static void	control_dispatch(struct peer *, Evg__Envelope *, void *);
@@ -40,6 +41,7 @@ control_create(struct server *srv, int fd, uid_t uid)
 	c->srv = srv;
 	c->uid = uid;
 	c->state = CONTROL_HANDSHAKE;
+	TAILQ_INIT(&c->pending);
 	snprintf(name, sizeof name, "control (uid %ld)", (long)uid);
 	c->peer = peer_create(srv->base, fd, name, srv->cf->max_frame_control,
 	    srv->cf->max_output, control_dispatch, c);
@@ -161,6 +163,7 @@ control_vm_remove(struct control *c, Evg__Envelope *env)
 		return;
 	}
 	server_vm_detach(c->srv, vm);
+	workflow_vm_removed(vm->uuid);
 	log_info("vm %s (%s) removed", vm->uuid, vm->name);
 	reg_vm_free(vm);
 	peer_reply(c->peer, env->id, EVG_OK, "");
@@ -224,6 +227,117 @@ control_vm_state(struct control *c, Evg__Envelope *env)
 	control_reply_vm(c, env->id, vm);
 }
 
+/* The requester is gone: its operations go on, their replies do not. */
+static void
+control_drop_pending(struct control *c)
+{
+	struct control_pending	*p;
+
+	while ((p = TAILQ_FIRST(&c->pending)) != NULL) {
+		TAILQ_REMOVE(&c->pending, p, entry);
+		workflow_forget_owner(p);
+		free(p);
+	}
+}
+
+/* Reply with a list of snapshots (or a failure). */
+static void
+control_reply_snaps(struct control *c, uint64_t id, int code,
+    const char *msg, Evg__Snapshot **snaps, size_t n)
+{
+	struct codec_reply	r;
+	Evg__SnapshotList	list = EVG__SNAPSHOT_LIST__INIT;
+
+	if (code != EVG_OK) {
+		control_fail(c, id, code, msg != NULL ? msg :
+		    status_description((unsigned)code));
+		return;
+	}
+	list.snapshots = snaps;
+	list.n_snapshots = n;
+	codec_reply_init(&r, id, peer_version(c->peer), EVG_OK, "");
+	r.reply.result_case = EVG__REPLY__RESULT_SNAPSHOT_LIST;
+	r.reply.snapshot_list = &list;
+	if (peer_send(c->peer, &r.env) != 0)
+		control_fail(c, id, EVG_INTERNAL,
+		    "the snapshot list does not fit in one frame");
+}
+
+/* A workflow finished: answer its request. */
+static void
+control_snap_done(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
+    void *arg)
+{
+	struct control_pending	*p = arg;
+	struct control		*c = p->c;
+
+	TAILQ_REMOVE(&c->pending, p, entry);
+	if (!peer_closing(c->peer))
+		control_reply_snaps(c, p->id, code, msg, snaps, n);
+	free(p);
+}
+
+/* snapshot_create/delete/rollback: start a workflow. */
+static void
+control_snapshot_op(struct control *c, Evg__Envelope *env)
+{
+	struct workflow_params	 wp;
+	struct control_pending	*p;
+	char			*cause = NULL;
+	int			 rc;
+
+	memset(&wp, 0, sizeof wp);
+	p = xcalloc(1, sizeof *p);
+	p->c = c;
+	p->id = env->id;
+	p->kind = env->body_case;
+	TAILQ_INSERT_TAIL(&c->pending, p, entry);
+	switch (env->body_case) {
+	case EVG__ENVELOPE__BODY_SNAPSHOT_CREATE:
+		wp.vm = env->snapshot_create->vm_uuid;
+		wp.volumes = (const char *const *)
+		    env->snapshot_create->volume_uuids;
+		wp.nvolumes = env->snapshot_create->n_volume_uuids;
+		wp.name = env->snapshot_create->name;
+		wp.consistency = env->snapshot_create->consistency;
+		wp.origin = "controller";
+		rc = workflow_create(&wp, control_snap_done, p, &cause);
+		break;
+	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
+		wp.vm = env->snapshot_delete->vm_uuid;
+		wp.snapshot = env->snapshot_delete->snapshot;
+		rc = workflow_delete(&wp, control_snap_done, p, &cause);
+		break;
+	default:
+		wp.vm = env->snapshot_rollback->vm_uuid;
+		wp.snapshot = env->snapshot_rollback->snapshot;
+		wp.volume = env->snapshot_rollback->volume_uuid;
+		rc = workflow_rollback(&wp, control_snap_done, p, &cause);
+		break;
+	}
+	if (rc != EVG_OK) {
+		TAILQ_REMOVE(&c->pending, p, entry);
+		free(p);
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+	}
+}
+
+/* snapshot_list: answered from the catalog at once. */
+static void
+control_snapshot_list(struct control *c, Evg__Envelope *env)
+{
+	Evg__Snapshot	**snaps = NULL;
+	size_t		  n = 0;
+	char		 *cause = NULL;
+	int		  rc;
+
+	rc = workflow_list(env->snapshot_list->vm_uuid, &snaps, &n, &cause);
+	control_reply_snaps(c, env->id, rc, cause, snaps, n);
+	free(cause);
+	snapinfo_free_list(snaps, n);
+}
+
 /* Handle one request in READY. */
 static void
 control_on_request(struct control *c, Evg__Envelope *env)
@@ -247,6 +361,14 @@ control_on_request(struct control *c, Evg__Envelope *env)
 		break;
 	case EVG__ENVELOPE__BODY_VM_STATE:
 		control_vm_state(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_SNAPSHOT_CREATE:
+	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
+	case EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK:
+		control_snapshot_op(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_SNAPSHOT_LIST:
+		control_snapshot_list(c, env);
 		break;
 	case EVG__ENVELOPE__BODY_PING:
 		peer_reply(c->peer, env->id, EVG_OK, "");
@@ -296,6 +418,7 @@ control_dispatch(struct peer *peer, Evg__Envelope *env, void *arg)
 	if (env == NULL) {
 		log_debug("%s: disconnected: %s", peer_name(peer),
 		    peer_close_reason(peer));
+		control_drop_pending(c);
 		server_conn_closed(c->srv);
 		if (c->srv->ncontrol > 0)
 			c->srv->ncontrol--;

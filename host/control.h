@@ -19,13 +19,24 @@ enum control_state {
 	CONTROL_CLOSING,
 };
 
+struct control_pending;
+
 struct control {
 	struct server		*srv;
 	struct peer		*peer;
 	enum control_state	 state;
 	uid_t			 uid;
 	struct event		*timer;
+	TAILQ_HEAD(, control_pending) pending;	/* snapshot operations */
 	TAILQ_ENTRY(control)	 entry;
+};
+
+/* A snapshot request whose reply waits for its workflow. */
+struct control_pending {
+	struct control			*c;
+	uint64_t			 id;
+	int				 kind;	/* body case of the request */
+	TAILQ_ENTRY(control_pending)	 entry;
 };
 
 /* Start a control connection for an accepted fd from uid. */

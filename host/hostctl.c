@@ -24,8 +24,12 @@
 struct hostctl {
 	struct evg_addr	 addr;
 	int		 json;
-	int		 timeout_ms;
+	int		 timeout_ms;	/* connect and short requests */
+	int		 op_timeout_ms;	/* snapshot operations */
 };
+
+/* Snapshot operations wait this long unless --timeout says otherwise. */
+#define HOSTCTL_OP_TIMEOUT_MS	(15 * 60 * 1000)
 
 /* Print usage to f. */
 static void
@@ -44,11 +48,17 @@ hostctl_usage(FILE *f)
 "  vm list\n"
 "  vm show UUID\n"
 "  vm state UUID running|stopped\n"
+"  snapshot create --vm UUID [--volume UUID]... [--name NAME]\n"
+"                  [--consistency app|fs|crash]   (default: crash)\n"
+"  snapshot list --vm UUID\n"
+"  snapshot delete --vm UUID SNAPSHOT-UUID\n"
+"  snapshot rollback --vm UUID NAME-OR-UUID [--volume UUID]\n"
 "\n"
 "Options:\n"
 "  --socket PATH       control socket (default %s)\n"
 "  --json              print one JSON document on stdout\n"
-"  --timeout SECONDS   wait this long for the daemon (default 10)\n"
+"  --timeout SECONDS   wait this long for the daemon (default 10; snapshot\n"
+"                      create, delete and rollback: 900)\n"
 "  -h, --help          this help;  --version  print the version\n"
 "\n"
 "Exit codes: 0 success, 2 usage error, 3 daemon unreachable, 10-23 one per\n"
@@ -106,6 +116,10 @@ hostctl_call(struct hostctl *hc, Evg__Envelope *req, int *exit_code)
 		free(cause);
 		return (NULL);
 	}
+	if (req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_CREATE ||
+	    req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_DELETE ||
+	    req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK)
+		client_set_timeout(c, hc->op_timeout_ms);
 	rep = client_call(c, req, NULL, NULL, &code, &cause);
 	client_close(c);
 	if (rep == NULL || code != EVG_OK) {
@@ -373,6 +387,147 @@ hostctl_vm_simple(struct hostctl *hc, const char *sub, int argc, char **argv)
 	return (rc);
 }
 
+/* Print snapshots as a table or the JSON document. */
+static int
+hostctl_print_snaps(struct hostctl *hc, Evg__Envelope *rep, const char *verb)
+{
+	const Evg__SnapshotList	*l;
+	const Evg__Snapshot	*s;
+	char			 t[32], sz[32];
+	size_t			 i;
+
+	if (rep->reply->result_case != EVG__REPLY__RESULT_SNAPSHOT_LIST)
+		return (hostctl_fail(hc, EVG_INTERNAL,
+		    "the daemon's reply carries no snapshot list"));
+	l = rep->reply->snapshot_list;
+	if (hc->json) {
+		jsonout_print(stdout, jsonout_snapshots(l->snapshots,
+		    l->n_snapshots));
+		return (0);
+	}
+	if (verb != NULL) {
+		for (i = 0; i < l->n_snapshots; i++) {
+			s = l->snapshots[i];
+			printf("%s snapshot '%s' %s of volume %s (%s, %s, %s)\n",
+			    verb, s->name, s->uuid, s->volume_name,
+			    jsonout_size(sz, sizeof sz, s->size_bytes),
+			    s->consistency, jsonout_time(t, sizeof t,
+			    s->created));
+		}
+		return (0);
+	}
+	if (l->n_snapshots == 0) {
+		printf("no snapshots\n");
+		return (0);
+	}
+	printf("%-20s  %-24s  %-36s  %-12s  %10s  %-11s  %-10s  %s\n",
+	    "CREATED (UTC)", "NAME", "UUID", "VOLUME", "SIZE", "CONSISTENCY",
+	    "ORIGIN", "STATE");
+	for (i = 0; i < l->n_snapshots; i++) {
+		s = l->snapshots[i];
+		printf("%-20s  %-24s  %-36s  %-12s  %10s  %-11s  %-10s  %s\n",
+		    jsonout_time(t, sizeof t, s->created), s->name, s->uuid,
+		    s->volume_name, jsonout_size(sz, sizeof sz, s->size_bytes),
+		    s->consistency, s->origin, s->state);
+	}
+	return (0);
+}
+
+/* snapshot create|list|delete|rollback. */
+static int
+hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "vm", required_argument, NULL, 'm' },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "consistency", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	Evg__Envelope			 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__SnapshotCreateRequest	 cr = EVG__SNAPSHOT_CREATE_REQUEST__INIT;
+	Evg__SnapshotListRequest	 ls = EVG__SNAPSHOT_LIST_REQUEST__INIT;
+	Evg__SnapshotDeleteRequest	 del = EVG__SNAPSHOT_DELETE_REQUEST__INIT;
+	Evg__SnapshotRollbackRequest	 rb =
+					    EVG__SNAPSHOT_ROLLBACK_REQUEST__INIT;
+	const char			*sub, *vm = NULL, *name = NULL;
+	const char			*cons = NULL, *verb = NULL;
+	char				**vols = NULL;
+	size_t				 nvols = 0;
+	int				 ch, rc, want;
+
+	if (argc < 2)
+		hostctl_usage_error("snapshot: expected create, list, delete "
+		    "or rollback");
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			vm = optarg;
+			break;
+		case 'v':
+			vols = xreallocarray(vols, nvols + 1, sizeof *vols);
+			vols[nvols++] = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'c':
+			cons = optarg;
+			break;
+		default:
+			hostctl_usage_error("snapshot %s: bad option", sub);
+		}
+	}
+	if (vm == NULL)
+		hostctl_usage_error("snapshot %s: --vm UUID is required", sub);
+	want = strcmp(sub, "create") == 0 || strcmp(sub, "list") == 0 ? 0 : 1;
+	if (argc - optind != want)
+		hostctl_usage_error("snapshot %s: expected %s", sub, want == 0 ?
+		    "no arguments" : "a snapshot");
+	if ((strcmp(sub, "create") != 0 && (name != NULL || cons != NULL)) ||
+	    (strcmp(sub, "create") != 0 && strcmp(sub, "rollback") != 0 &&
+	    nvols > 0) || (strcmp(sub, "rollback") == 0 && nvols > 1))
+		hostctl_usage_error("snapshot %s: option not valid here", sub);
+	if (strcmp(sub, "create") == 0) {
+		cr.vm_uuid = (char *)vm;
+		cr.volume_uuids = vols;
+		cr.n_volume_uuids = nvols;
+		cr.name = (char *)(name != NULL ? name : "");
+		cr.consistency = (char *)(cons != NULL ? cons : "crash");
+		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_CREATE;
+		env.snapshot_create = &cr;
+		verb = "created";
+	} else if (strcmp(sub, "list") == 0) {
+		ls.vm_uuid = (char *)vm;
+		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_LIST;
+		env.snapshot_list = &ls;
+	} else if (strcmp(sub, "delete") == 0) {
+		del.vm_uuid = (char *)vm;
+		del.snapshot = argv[optind];
+		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_DELETE;
+		env.snapshot_delete = &del;
+		verb = "deleted";
+	} else if (strcmp(sub, "rollback") == 0) {
+		rb.vm_uuid = (char *)vm;
+		rb.snapshot = argv[optind];
+		rb.volume_uuid = nvols > 0 ? vols[0] : (char *)"";
+		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK;
+		env.snapshot_rollback = &rb;
+		verb = "rolled back to";
+	} else
+		hostctl_usage_error("snapshot: unknown subcommand '%s'", sub);
+	if ((rep = hostctl_call(hc, &env, &rc)) != NULL) {
+		rc = hostctl_print_snaps(hc, rep, verb);
+		codec_free(rep);
+	}
+	free(vols);
+	return (rc);
+}
+
 /* Dispatch "vm SUB ...". */
 static int
 hostctl_vm(struct hostctl *hc, int argc, char **argv)
@@ -408,6 +563,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&hc, 0, sizeof hc);
 	hc.timeout_ms = 10000;
+	hc.op_timeout_ms = HOSTCTL_OP_TIMEOUT_MS;
 	if (getenv("EVE_GUEST_HOSTCTL_SOCKET") != NULL)
 		sock = getenv("EVE_GUEST_HOSTCTL_SOCKET");
 	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -424,7 +580,7 @@ main(int argc, char **argv)
 			    t > 3600)
 				hostctl_usage_error("--timeout: '%s' is not "
 				    "1..3600 seconds", optarg);
-			hc.timeout_ms = (int)t * 1000;
+			hc.timeout_ms = hc.op_timeout_ms = (int)t * 1000;
 			break;
 		case 'h':
 			hostctl_usage(stdout);
@@ -446,5 +602,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (strcmp(argv[0], "vm") == 0)
 		return (hostctl_vm(&hc, argc, argv));
+	if (strcmp(argv[0], "snapshot") == 0)
+		return (hostctl_snapshot(&hc, argc, argv));
 	hostctl_usage_error("unknown command '%s'", argv[0]);
 }

@@ -20,7 +20,9 @@
 #include "config.h"
 #include "log.h"
 #include "registry.h"
+#include "proc.h"
 #include "server.h"
+#include "workflow.h"
 #include "transport.h"
 #include "xmalloc.h"
 
@@ -276,8 +278,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((h.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	proc_init(h.base);
+	if (workflow_init(h.base, &h.cf, h.reg, &cause) != 0)
+		hostd_fail(&h, cause);
 	if (server_start(&h.srv, h.base, &h.cf, h.reg, &cause) != 0) {
 		server_stop(&h.srv);
+		workflow_shutdown();
 		hostd_fail(&h, cause);
 	}
 	if (!foreground) {
@@ -297,8 +303,11 @@ main(int argc, char **argv)
 	    "%zu VMs", EVG_VERSION, h.cf.control_socket,
 	    h.cf.vsock ? "port " : "off, hybrid suffix _", h.cf.vsock_port,
 	    h.cf.state_dir, h.reg->count);
+	workflow_reconcile_all();
 	event_base_dispatch(h.base);
 
+	workflow_shutdown();
+	proc_shutdown();
 	server_stop(&h.srv);
 	event_free(ev_term);
 	event_free(ev_int);

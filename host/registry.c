@@ -14,6 +14,7 @@
 #include "text.h"
 #include "transport.h"
 #include "xmalloc.h"
+#include "zfs.h"
 
 #define REGISTRY_FILE_MAX	(16 * 1024 * 1024)
 #define REGISTRY_FORMAT		1
@@ -133,23 +134,6 @@ registry_pci(const char *s)
 	return (1);
 }
 
-/* True if s is a ZFS dataset name: pool/path of [A-Za-z0-9_.:-]. */
-static int
-registry_dataset(const char *s)
-{
-	size_t	i;
-
-	if (!registry_token(s, 255) || s[0] == '/' || s[0] == '-' ||
-	    s[strlen(s) - 1] == '/' || strstr(s, "//") != NULL ||
-	    strchr(s, '@') != NULL)
-		return (0);
-	for (i = 0; s[i] != '\0'; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("_.:-/", s[i]) ==
-		    NULL)
-			return (0);
-	return (1);
-}
-
 /* True if s is a QEMU node name: a letter, then [A-Za-z0-9_.-]. */
 static int
 registry_node(const char *s)
@@ -228,7 +212,7 @@ registry_check_volume(const struct reg_volume *vol, size_t vi, char **cause)
 	}
 	if (strcmp(vol->backend, "qcow2") == 0 ?
 	    !registry_abspath(vol->locator, REGISTRY_PATH_MAX) :
-	    !registry_dataset(vol->locator)) {
+	    !zfs_dataset_valid(vol->locator)) {
 		xasprintf(cause, "volume[%zu].locator: '%s' is not %s", vi,
 		    vol->locator != NULL ? vol->locator : "",
 		    strcmp(vol->backend, "qcow2") == 0 ?

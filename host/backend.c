@@ -1,0 +1,224 @@
+/* Backend dispatch, op lifecycle and the step machinery. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_impl.h"
+#include "log.h"
+#include "status.h"
+#include "xmalloc.h"
+
+/*
+ * Test hook (docs/snapshots.md): EVG_TEST_BACKEND_DELAY_MS delays every
+ * backend result, so tests can see an operation in progress (BUSY).
+ */
+#define BACKEND_DELAY_ENV	"EVG_TEST_BACKEND_DELAY_MS"
+
+static const char *backend_verb_names[] = {
+	[BACKEND_CREATE] = "create",
+	[BACKEND_DELETE] = "delete",
+	[BACKEND_ROLLBACK] = "rollback",
+	[BACKEND_LIST] = "list",
+	[BACKEND_SPACE] = "space",
+};
+
+/* Name of a verb for messages. */
+const char *
+backend_verb_name(enum backend_verb v)
+{
+	return (backend_verb_names[v]);
+}
+
+/* Free an op and its result. */
+static void
+backend_op_free(struct backend_op *op)
+{
+	size_t	i;
+
+	for (i = 0; i < op->res.nsnaps; i++) {
+		free(op->res.snaps[i].tag);
+		free(op->res.snaps[i].uuid);
+		free(op->res.snaps[i].name);
+	}
+	free(op->res.snaps);
+	free(op->res.message);
+	free(op->res.where);
+	if (op->ev_done != NULL)
+		event_free(op->ev_done);
+	free(op->vol.name);
+	free(op->vol.backend);
+	free(op->vol.locator);
+	free(op->vol.node);
+	free(op->tag);
+	free(op->uuid);
+	free(op->name);
+	free(op->qmp_path);
+	free(op->impl);
+	free(op);
+}
+
+/* Deliver the result from the loop, then free the op. */
+static void
+backend_done_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct backend_op	*op = arg;
+
+	(void)fd;
+	(void)events;
+	op->cb(&op->res, op->arg);
+	backend_op_free(op);
+}
+
+/* Finish; see backend_impl.h. */
+void
+backend_finish(struct backend_op *op, int code, const char *fmt, ...)
+{
+	va_list		 ap;
+	struct timeval	 tv = { 0, 0 };
+	const char	*delay;
+	long		 ms;
+
+	if (op->finished)
+		return;
+	op->finished = 1;
+	op->res.code = code;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(&op->res.message, fmt, ap) == -1)
+			fatalx("%s: vasprintf", __func__);
+		va_end(ap);
+	}
+	op->ev_done = evtimer_new(op->env.base, backend_done_cb, op);
+	if ((delay = getenv(BACKEND_DELAY_ENV)) != NULL &&
+	    (ms = strtol(delay, NULL, 10)) > 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+	}
+	evtimer_add(op->ev_done, &tv);
+}
+
+/* A child finished: hand its result to the current step. */
+static void
+backend_proc_done(const struct proc_result *r, void *arg)
+{
+	struct backend_op	*op = arg;
+
+	op->proc = NULL;
+	op->proc_step(op, r);
+}
+
+/* Run a child; see backend_impl.h. */
+void
+backend_run(struct backend_op *op, char *const argv[], backend_proc_step step)
+{
+	char	*cause;
+
+	op->proc_step = step;
+	log_debug("backend: %s %s", argv[0], argv[1] != NULL ? argv[1] : "");
+	op->proc = proc_spawn(argv, op->env.cf->backend_timeout * 1000,
+	    16384, backend_proc_done, op, &cause);
+	if (op->proc == NULL) {
+		backend_finish(op, EVG_BACKEND_ERROR, "%s", cause);
+		free(cause);
+	}
+}
+
+/* QMP finished: hand its outcome to the current step. */
+static void
+backend_qmp_done(int code, const char *msg, json_object *ret, void *arg)
+{
+	struct backend_op	*op = arg;
+
+	op->qmp = NULL;
+	op->qmp_step(op, code, msg, ret);
+}
+
+/* Run a QMP command; see backend_impl.h. */
+void
+backend_qmp(struct backend_op *op, const char *cmd, json_object *args,
+    backend_qmp_step step)
+{
+	char	*cause;
+
+	op->qmp_step = step;
+	op->qmp = qmp_execute(op->env.base, op->qmp_path, cmd, args,
+	    op->env.cf->qmp_timeout * 1000, backend_qmp_done, op, &cause);
+	if (op->qmp == NULL) {
+		backend_finish(op, EVG_UNAVAILABLE, "%s", cause);
+		free(cause);
+	}
+}
+
+/* Append a listed snapshot. */
+void
+backend_add_snap(struct backend_op *op, const char *tag, const char *uuid,
+    const char *name, uint64_t created, uint64_t size)
+{
+	struct backend_snap	*s;
+
+	op->res.snaps = xreallocarray(op->res.snaps, op->res.nsnaps + 1,
+	    sizeof *op->res.snaps);
+	s = &op->res.snaps[op->res.nsnaps++];
+	s->tag = xstrdup(tag);
+	s->uuid = uuid != NULL ? xstrdup(uuid) : NULL;
+	s->name = name != NULL ? xstrdup(name) : NULL;
+	s->created = created;
+	s->size = size;
+}
+
+/* Copy an optional string. */
+static char *
+backend_dup(const char *s)
+{
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+/* Start an op; see backend.h. */
+struct backend_op *
+backend_start(const struct backend_env *env, const struct backend_req *req,
+    backend_cb cb, void *arg)
+{
+	struct backend_op	*op;
+
+	op = xcalloc(1, sizeof *op);
+	op->env = *env;
+	op->req = *req;
+	op->cb = cb;
+	op->arg = arg;
+	op->vol.name = xstrdup(req->vol->name);
+	op->vol.backend = xstrdup(req->vol->backend);
+	op->vol.locator = xstrdup(req->vol->locator);
+	op->vol.node = backend_dup(req->vol->node);
+	snprintf(op->vol.uuid, sizeof op->vol.uuid, "%s", req->vol->uuid);
+	op->tag = backend_dup(req->tag);
+	op->uuid = backend_dup(req->uuid);
+	op->name = backend_dup(req->name);
+	op->qmp_path = backend_dup(req->qmp);
+	op->req.vol = &op->vol;
+	op->req.tag = op->tag;
+	op->req.uuid = op->uuid;
+	op->req.name = op->name;
+	op->req.qmp = op->qmp_path;
+	if (strcmp(op->vol.backend, "qcow2") == 0)
+		backend_qcow2_start(op);
+	else if (strcmp(op->vol.backend, "zfs") == 0)
+		backend_zfs_start(op);
+	else
+		backend_finish(op, EVG_UNSUPPORTED, "unknown backend '%s'",
+		    op->vol.backend);
+	return (op);
+}
+
+/* Cancel an op; its callback never runs. */
+void
+backend_cancel(struct backend_op *op)
+{
+	if (op == NULL)
+		return;
+	if (op->proc != NULL)
+		proc_cancel(op->proc);
+	if (op->qmp != NULL)
+		qmp_cancel(op->qmp);
+	backend_op_free(op);
+}

@@ -1,0 +1,59 @@
+/*
+ * Shared machinery for backend implementations (backend_qcow2.c,
+ * backend_zfs.c); not for callers of backend.h.  An implementation's start
+ * function inspects op->req and chains steps: each step starts one child
+ * process (backend_run) or one QMP command (backend_qmp) whose completion
+ * calls the step function given, until one calls backend_finish().
+ */
+#ifndef EVG_BACKEND_IMPL_H
+#define EVG_BACKEND_IMPL_H
+
+#include <json-c/json.h>
+
+#include "backend.h"
+#include "proc.h"
+#include "qmp.h"
+
+struct backend_op;
+
+typedef void	(*backend_proc_step)(struct backend_op *,
+		    const struct proc_result *);
+typedef void	(*backend_qmp_step)(struct backend_op *, int, const char *,
+		    json_object *);
+
+struct backend_op {
+	struct backend_env	 env;
+	struct backend_req	 req;		/* strings below are copies */
+	struct reg_volume	 vol;
+	char			*tag;
+	char			*uuid;
+	char			*name;
+	char			*qmp_path;
+	backend_cb		 cb;
+	void			*arg;
+	struct backend_result	 res;
+	struct proc		*proc;
+	struct qmp		*qmp;
+	struct event		*ev_done;
+	int			 finished;
+	backend_proc_step	 proc_step;
+	backend_qmp_step	 qmp_step;
+	void			*impl;		/* freed with free() */
+};
+
+/* Run argv (copied) as a child with the backend timeout; then step. */
+void	backend_run(struct backend_op *, char *const[], backend_proc_step);
+/* Run one QMP command on the VM's monitor (args owned); then step. */
+void	backend_qmp(struct backend_op *, const char *, json_object *,
+	    backend_qmp_step);
+/* Finish with a status code and message (printf-style); callback follows. */
+void	backend_finish(struct backend_op *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Append a snapshot to the LIST result (strings copied; NULL allowed). */
+void	backend_add_snap(struct backend_op *, const char *, const char *,
+	    const char *, uint64_t, uint64_t);
+
+int	backend_qcow2_start(struct backend_op *);
+int	backend_zfs_start(struct backend_op *);
+
+#endif

@@ -1,0 +1,412 @@
+/* Per-VM snapshot catalog: persistence and reconciliation. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "atomicfile.h"
+#include "catalog.h"
+#include "log.h"
+#include "text.h"
+#include "xmalloc.h"
+
+#define CATALOG_FILE_MAX	(32 * 1024 * 1024)
+#define CATALOG_FORMAT		1
+
+static const char *snap_state_names[] = {
+	[SNAP_CREATING] = "creating",
+	[SNAP_READY] = "ready",
+	[SNAP_DELETING] = "deleting",
+	[SNAP_MISSING] = "missing",
+};
+
+/* Name of a state. */
+const char *
+snap_state_name(enum snap_state s)
+{
+	return (snap_state_names[s]);
+}
+
+/* Parse a state name; -1 if unknown. */
+int
+snap_state_parse(const char *s, enum snap_state *out)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof snap_state_names / sizeof snap_state_names[0];
+	    i++) {
+		if (s != NULL && strcmp(s, snap_state_names[i]) == 0) {
+			*out = (enum snap_state)i;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+/* Free one entry. */
+static void
+catalog_snap_free(struct cat_snap *cs)
+{
+	free(cs->name);
+	free(cs->tag);
+	free(cs->consistency);
+	free(cs->origin);
+	free(cs);
+}
+
+/* Free the catalog and its entries. */
+void
+catalog_free(struct catalog *cat)
+{
+	struct cat_snap	*cs;
+
+	if (cat == NULL)
+		return;
+	while ((cs = TAILQ_FIRST(&cat->snaps)) != NULL) {
+		TAILQ_REMOVE(&cat->snaps, cs, entry);
+		catalog_snap_free(cs);
+	}
+	free(cat->path);
+	free(cat);
+}
+
+/* Append a new READY entry with the given fields (copied). */
+struct cat_snap *
+catalog_add(struct catalog *cat, const char *uuid, const char *name,
+    const char *volume, const char *tag, const char *origin)
+{
+	struct cat_snap	*cs;
+
+	cs = xcalloc(1, sizeof *cs);
+	snprintf(cs->uuid, sizeof cs->uuid, "%s", uuid);
+	snprintf(cs->volume, sizeof cs->volume, "%s", volume);
+	cs->name = xstrdup(name);
+	cs->tag = xstrdup(tag);
+	cs->origin = xstrdup(origin);
+	cs->consistency = xstrdup("crash");
+	cs->state = SNAP_READY;
+	TAILQ_INSERT_TAIL(&cat->snaps, cs, entry);
+	cat->count++;
+	return (cs);
+}
+
+/* Unlink and free an entry. */
+void
+catalog_remove(struct catalog *cat, struct cat_snap *cs)
+{
+	TAILQ_REMOVE(&cat->snaps, cs, entry);
+	cat->count--;
+	catalog_snap_free(cs);
+}
+
+/* Entry by UUID (case-insensitive), or NULL. */
+struct cat_snap *
+catalog_find(struct catalog *cat, const char *uuid)
+{
+	struct cat_snap	*cs;
+
+	TAILQ_FOREACH(cs, &cat->snaps, entry)
+		if (strcasecmp(cs->uuid, uuid) == 0)
+			return (cs);
+	return (NULL);
+}
+
+/* First entry named name on volume (any when NULL); counts matches. */
+struct cat_snap *
+catalog_find_name(struct catalog *cat, const char *volume, const char *name,
+    unsigned int *count)
+{
+	struct cat_snap	*cs, *first = NULL;
+
+	*count = 0;
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		if (volume != NULL && strcasecmp(cs->volume, volume) != 0)
+			continue;
+		if (strcmp(cs->name, name) != 0)
+			continue;
+		if (first == NULL)
+			first = cs;
+		(*count)++;
+	}
+	return (first);
+}
+
+/* Write the catalog atomically. */
+int
+catalog_commit(struct catalog *cat, char **cause)
+{
+	json_object	*root, *arr, *o;
+	struct cat_snap	*cs;
+	const char	*text;
+	int		 rc;
+
+	root = json_object_new_object();
+	json_object_object_add(root, "format",
+	    json_object_new_int(CATALOG_FORMAT));
+	json_object_object_add(root, "vm", json_object_new_string(cat->vm));
+	arr = json_object_new_array();
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		o = json_object_new_object();
+		json_object_object_add(o, "uuid",
+		    json_object_new_string(cs->uuid));
+		json_object_object_add(o, "name",
+		    json_object_new_string(cs->name));
+		json_object_object_add(o, "volume",
+		    json_object_new_string(cs->volume));
+		json_object_object_add(o, "tag", json_object_new_string(cs->tag));
+		json_object_object_add(o, "created",
+		    json_object_new_int64((int64_t)cs->created));
+		json_object_object_add(o, "size_bytes",
+		    json_object_new_int64((int64_t)cs->size));
+		json_object_object_add(o, "consistency",
+		    json_object_new_string(cs->consistency));
+		json_object_object_add(o, "origin",
+		    json_object_new_string(cs->origin));
+		json_object_object_add(o, "state",
+		    json_object_new_string(snap_state_name(cs->state)));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "snapshots", arr);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	rc = atomicfile_write(cat->path, text, strlen(text), 0600, cause);
+	json_object_put(root);
+	return (rc);
+}
+
+/* String member of o, or NULL when absent or not a string. */
+static const char *
+catalog_json_str(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return (NULL);
+	return (json_object_get_string(v));
+}
+
+/* Non-negative integer member of o; -1 when absent or not one. */
+static int64_t
+catalog_json_u64(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return (-1);
+	return (json_object_get_int64(v));
+}
+
+/* One entry from JSON; NULL when a field is missing or malformed. */
+static struct cat_snap *
+catalog_snap_from_json(json_object *o)
+{
+	struct cat_snap	*cs;
+	const char	*uuid, *name, *vol, *tag, *cons, *origin, *state;
+	int64_t		 created, size;
+	enum snap_state	 st;
+
+	uuid = catalog_json_str(o, "uuid");
+	name = catalog_json_str(o, "name");
+	vol = catalog_json_str(o, "volume");
+	tag = catalog_json_str(o, "tag");
+	cons = catalog_json_str(o, "consistency");
+	origin = catalog_json_str(o, "origin");
+	state = catalog_json_str(o, "state");
+	created = catalog_json_u64(o, "created");
+	size = catalog_json_u64(o, "size_bytes");
+	if (!uuid_valid(uuid) || !uuid_valid(vol) || name == NULL ||
+	    tag == NULL || cons == NULL || origin == NULL || created < 0 ||
+	    size < 0 || snap_state_parse(state, &st) != 0)
+		return (NULL);
+	cs = xcalloc(1, sizeof *cs);
+	snprintf(cs->uuid, sizeof cs->uuid, "%s", uuid);
+	snprintf(cs->volume, sizeof cs->volume, "%s", vol);
+	cs->name = xstrdup(name);
+	cs->tag = xstrdup(tag);
+	cs->consistency = xstrdup(cons);
+	cs->origin = xstrdup(origin);
+	cs->created = (uint64_t)created;
+	cs->size = (uint64_t)size;
+	cs->state = st;
+	return (cs);
+}
+
+/* Load a catalog; see catalog.h. */
+struct catalog *
+catalog_open(const char *dir, const char *vm, char **cause)
+{
+	struct catalog	*cat;
+	struct cat_snap	*cs;
+	json_object	*root, *arr;
+	char		*text, *why;
+	size_t		 len, i, n;
+
+	cat = xcalloc(1, sizeof *cat);
+	snprintf(cat->vm, sizeof cat->vm, "%s", vm);
+	xasprintf(&cat->path, "%s/%s.json", dir, vm);
+	TAILQ_INIT(&cat->snaps);
+	if ((text = atomicfile_read(cat->path, CATALOG_FILE_MAX, &len,
+	    &why)) == NULL) {
+		if (why == NULL)
+			return (cat);
+		*cause = why;
+		catalog_free(cat);
+		return (NULL);
+	}
+	root = json_tokener_parse(text);
+	free(text);
+	if (root == NULL || !json_object_object_get_ex(root, "snapshots",
+	    &arr) || !json_object_is_type(arr, json_type_array)) {
+		xasprintf(cause, "%s: not a snapshot catalog (bad JSON)",
+		    cat->path);
+		goto fail;
+	}
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		cs = catalog_snap_from_json(json_object_array_get_idx(arr, i));
+		if (cs == NULL) {
+			xasprintf(cause, "%s: snapshots[%zu]: malformed entry",
+			    cat->path, i);
+			goto fail;
+		}
+		TAILQ_INSERT_TAIL(&cat->snaps, cs, entry);
+		cat->count++;
+	}
+	json_object_put(root);
+	return (cat);
+fail:
+	json_object_put(root);
+	catalog_free(cat);
+	return (NULL);
+}
+
+/* Index of the backend snapshot matching an entry, or -1. */
+static ssize_t
+catalog_match(const struct cat_snap *cs, const struct cat_seen *seen,
+    size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(seen[i].tag, cs->tag) == 0)
+			return ((ssize_t)i);
+		if (seen[i].uuid != NULL &&
+		    strcasecmp(seen[i].uuid, cs->uuid) == 0)
+			return ((ssize_t)i);
+	}
+	return (-1);
+}
+
+/* Adopt a backend snapshot nobody catalogued. */
+static void
+catalog_adopt(struct catalog *cat, const char *volume,
+    const struct cat_seen *s)
+{
+	struct cat_snap	*cs;
+	char		 uuid[UUID_STR_LEN + 1], *name;
+	unsigned int	 count;
+
+	if (s->uuid != NULL && uuid_valid(s->uuid) &&
+	    catalog_find(cat, s->uuid) == NULL)
+		snprintf(uuid, sizeof uuid, "%s", s->uuid);
+	else if (uuid_valid(s->tag) && catalog_find(cat, s->tag) == NULL)
+		snprintf(uuid, sizeof uuid, "%s", s->tag);
+	else
+		uuid_generate_v4(uuid);
+	name = xstrdup(s->name != NULL && text_valid_name(s->name,
+	    NAME_MAX_CHARS, NULL) ? s->name : s->tag);
+	if (catalog_find_name(cat, volume, name, &count) != NULL) {
+		free(name);
+		xasprintf(&name, "%.100s (%.8s)", s->name != NULL ? s->name :
+		    s->tag, uuid);
+	}
+	cs = catalog_add(cat, uuid, name, volume, s->tag, "adopted");
+	cs->created = s->created;
+	cs->size = s->size;
+	free(name);
+	log_warnx("catalog %s: adopted snapshot '%s' of volume %s found in "
+	    "the backend as %s", cat->vm, cs->name, volume, s->tag);
+}
+
+/* Reconcile one volume; see catalog.h. */
+unsigned int
+catalog_reconcile(struct catalog *cat, const char *volume,
+    const struct cat_seen *seen, size_t n, struct cat_reconcile *r)
+{
+	struct cat_snap	*cs, *next;
+	unsigned char	*used;
+	unsigned int	 changes = 0;
+	ssize_t		 m;
+	size_t		 i;
+
+	memset(r, 0, sizeof *r);
+	used = xcalloc(n == 0 ? 1 : n, 1);
+	for (cs = TAILQ_FIRST(&cat->snaps); cs != NULL; cs = next) {
+		next = TAILQ_NEXT(cs, entry);
+		if (strcasecmp(cs->volume, volume) != 0)
+			continue;
+		m = catalog_match(cs, seen, n);
+		if (m >= 0)
+			used[m] = 1;
+		switch (cs->state) {
+		case SNAP_CREATING:
+			if (m < 0) {
+				log_warnx("catalog %s: snapshot '%s' was being "
+				    "created when the host stopped and the "
+				    "backend does not have it; dropped",
+				    cat->vm, cs->name);
+				catalog_remove(cat, cs);
+				r->cleaned++;
+			} else {
+				cs->state = SNAP_READY;
+				if (cs->size == 0)
+					cs->size = seen[m].size;
+				log_warnx("catalog %s: snapshot '%s' was being "
+				    "created when the host stopped; the "
+				    "backend has it, now ready", cat->vm,
+				    cs->name);
+				r->finished++;
+			}
+			changes++;
+			break;
+		case SNAP_DELETING:
+			if (m < 0) {
+				catalog_remove(cat, cs);
+				r->cleaned++;
+				changes++;
+			} else
+				r->redelete++;
+			break;
+		case SNAP_READY:
+			if (m < 0) {
+				cs->state = SNAP_MISSING;
+				log_warnx("catalog %s: snapshot '%s' (%s) is no "
+				    "longer in the backend; marked missing",
+				    cat->vm, cs->name, cs->uuid);
+				r->missing++;
+				changes++;
+			}
+			break;
+		case SNAP_MISSING:
+			if (m >= 0) {
+				cs->state = SNAP_READY;
+				r->found++;
+				changes++;
+			}
+			break;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (used[i] || cat->count >= CATALOG_MAX_ENTRIES)
+			continue;
+		catalog_adopt(cat, volume, &seen[i]);
+		r->adopted++;
+		changes++;
+	}
+	free(used);
+	return (changes);
+}

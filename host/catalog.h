@@ -1,0 +1,107 @@
+/*
+ * The per-VM snapshot catalog: every snapshot the host knows of for one VM
+ * (UUID, name, volume, creation time, size, consistency, origin, state),
+ * persisted as <state_dir>/catalogs/<vm-uuid>.json and written atomically
+ * (temp file, fsync, rename, fsync dir) on every change.
+ *
+ * Crash safety: an operation writes its intent first (state "creating" or
+ * "deleting"), then calls the backend, then commits the outcome.  After a
+ * crash, catalog_reconcile() compares a volume's entries with what its
+ * backend lists and finishes or cleans every half-done operation: nothing a
+ * backend holds is lost (unknown snapshots are adopted), nothing is listed
+ * twice, and an entry whose backend snapshot is gone is kept as "missing"
+ * and reported, never silently dropped.
+ *
+ * The catalog owns its entries and their strings.
+ */
+#ifndef EVG_CATALOG_H
+#define EVG_CATALOG_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uuid.h"
+
+#define CATALOG_DIR		"catalogs"
+#define CATALOG_MAX_ENTRIES	4096
+
+enum snap_state {
+	SNAP_CREATING,		/* intent written, backend not yet done */
+	SNAP_READY,
+	SNAP_DELETING,		/* intent written, backend not yet done */
+	SNAP_MISSING,		/* catalogued, but the backend lost it */
+};
+
+struct cat_snap {
+	char		 uuid[UUID_STR_LEN + 1];
+	char		*name;
+	char		 volume[UUID_STR_LEN + 1];
+	char		*tag;		/* the backend's name for it */
+	uint64_t	 created;	/* seconds since the epoch, UTC */
+	uint64_t	 size;		/* bytes; see docs/snapshots.md */
+	char		*consistency;	/* app, fs or crash */
+	char		*origin;	/* guest, controller or adopted */
+	enum snap_state	 state;
+	TAILQ_ENTRY(cat_snap) entry;
+};
+
+TAILQ_HEAD(cat_snap_list, cat_snap);
+
+struct catalog {
+	char			*path;
+	char			 vm[UUID_STR_LEN + 1];
+	struct cat_snap_list	 snaps;
+	size_t			 count;
+};
+
+/* What the backend lists for a volume, as reconcile needs it. */
+struct cat_seen {
+	const char	*tag;
+	const char	*uuid;		/* may be NULL (qcow2, foreign zfs) */
+	const char	*name;		/* may be NULL */
+	uint64_t	 created;
+	uint64_t	 size;
+};
+
+/* Outcome counts of one reconcile (each change is also logged). */
+struct cat_reconcile {
+	unsigned int	finished;	/* creating -> ready */
+	unsigned int	cleaned;	/* creating dropped, deleting done */
+	unsigned int	redelete;	/* deleting still in backend */
+	unsigned int	missing;	/* ready -> missing */
+	unsigned int	found;		/* missing -> ready again */
+	unsigned int	adopted;	/* unknown backend snapshot added */
+};
+
+/*
+ * Load the catalog of vm from dir/<vm>.json (missing: empty).  Returns
+ * NULL with *cause when the file exists but cannot be used.
+ */
+struct catalog	*catalog_open(const char *, const char *, char **);
+void		 catalog_free(struct catalog *);
+/* Write the catalog atomically; 0 or -1 with *cause. */
+int		 catalog_commit(struct catalog *, char **);
+
+/* New entry (caller fills it) appended to the catalog, not yet written. */
+struct cat_snap	*catalog_add(struct catalog *, const char *, const char *,
+		    const char *, const char *, const char *);
+void		 catalog_remove(struct catalog *, struct cat_snap *);
+struct cat_snap	*catalog_find(struct catalog *, const char *);
+/* Entry of volume (NULL: any) whose name is name; *count of matches. */
+struct cat_snap	*catalog_find_name(struct catalog *, const char *,
+		    const char *, unsigned int *);
+
+const char	*snap_state_name(enum snap_state);
+int		 snap_state_parse(const char *, enum snap_state *);
+
+/*
+ * Reconcile volume's entries with the n snapshots its backend lists (see
+ * the comment at the top).  Entries left in SNAP_DELETING whose snapshot
+ * is still in the backend are counted in redelete; the caller deletes them
+ * again.  Returns the number of changes; the caller commits if non-zero.
+ */
+unsigned int	 catalog_reconcile(struct catalog *, const char *,
+		    const struct cat_seen *, size_t, struct cat_reconcile *);
+
+#endif

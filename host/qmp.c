@@ -1,0 +1,548 @@
+/*
+ * One-shot QMP client: a state machine driven by the event loop.  QMP
+ * messages are JSON objects separated by CRLF; they are parsed as they
+ * arrive with a json_tokener, so a read may hold several messages or part
+ * of one.  One timer covers the whole exchange, connect to reply.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "qmp.h"
+#include "status.h"
+#include "xmalloc.h"
+
+#define QMP_READ_CHUNK	16384
+/* Nesting QEMU may send: query-named-block-nodes nests backing chains. */
+#define QMP_JSON_DEPTH	256
+
+enum qmp_state {
+	QMP_CONNECTING,		/* non-blocking connect in progress */
+	QMP_GREETING,		/* waiting for {"QMP": ...} */
+	QMP_CAPABILITIES,	/* qmp_capabilities sent */
+	QMP_COMMAND,		/* the command sent */
+	QMP_DONE,		/* outcome known; callback scheduled */
+};
+
+struct qmp {
+	struct event_base	*base;
+	enum qmp_state		 state;
+	int			 fd;
+	char			*path;
+	char			*command;
+	json_object		*args;
+	unsigned int		 timeout_ms;
+	unsigned int		 id;		/* of the request in flight */
+
+	json_tokener		*tok;
+	size_t			 pending;	/* bytes of the message parsed */
+
+	char			*out;
+	size_t			 out_len;
+	size_t			 out_off;
+
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_timeout;
+	struct event		*ev_done;
+
+	int			 status;
+	char			*message;
+	json_object		*reply;		/* holds ret */
+	json_object		*ret;
+	int			 calling;
+	qmp_done_cb		 cb;
+	void			*arg;
+};
+
+static unsigned int	qmp_next_id;
+
+static void	qmp_read_cb(evutil_socket_t, short, void *);
+static void	qmp_write_cb(evutil_socket_t, short, void *);
+static void	qmp_timeout_cb(evutil_socket_t, short, void *);
+static void	qmp_done_event(evutil_socket_t, short, void *);
+
+/* What the client waits for in a state, for messages. */
+static const char *
+qmp_waiting_for(const struct qmp *q)
+{
+	switch (q->state) {
+	case QMP_CONNECTING:
+		return ("connection");
+	case QMP_GREETING:
+		return ("greeting");
+	case QMP_CAPABILITIES:
+		return ("qmp_capabilities reply");
+	case QMP_COMMAND:
+	case QMP_DONE:
+		break;
+	}
+	return ("reply");
+}
+
+/* Free everything; no callback. */
+static void
+qmp_free(struct qmp *q)
+{
+	if (q->ev_read != NULL)
+		event_free(q->ev_read);
+	if (q->ev_write != NULL)
+		event_free(q->ev_write);
+	event_free(q->ev_timeout);
+	event_free(q->ev_done);
+	if (q->fd != -1)
+		close(q->fd);
+	if (q->tok != NULL)
+		json_tokener_free(q->tok);
+	json_object_put(q->args);
+	json_object_put(q->reply);
+	free(q->out);
+	free(q->message);
+	free(q->path);
+	free(q->command);
+	free(q);
+}
+
+/*
+ * Transition to DONE: stop all I/O, close the socket and schedule the
+ * callback.  ret is borrowed from reply, whose reference is taken.
+ */
+static void
+qmp_finish(struct qmp *q, int status, char *message, json_object *reply,
+    json_object *ret)
+{
+	q->state = QMP_DONE;
+	q->status = status;
+	q->message = message;
+	q->reply = reply;
+	q->ret = ret;
+	if (q->ev_read != NULL)
+		event_del(q->ev_read);
+	if (q->ev_write != NULL)
+		event_del(q->ev_write);
+	event_del(q->ev_timeout);
+	if (q->fd != -1) {
+		close(q->fd);
+		q->fd = -1;
+	}
+	event_active(q->ev_done, 0, 0);
+}
+
+/* Transition to DONE with an error status and message. */
+static void __attribute__((format(printf, 3, 4)))
+qmp_fail(struct qmp *q, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("%s: out of memory", __func__);
+	va_end(ap);
+	log_debug("%s: %s", __func__, msg);
+	qmp_finish(q, status, msg, NULL, NULL);
+}
+
+/* Run the callback, then free. */
+static void
+qmp_done_event(evutil_socket_t fd, short events, void *arg)
+{
+	struct qmp	*q = arg;
+
+	(void)fd;
+	(void)events;
+	q->calling = 1;
+	q->cb(q->status, q->message, q->ret, q->arg);
+	qmp_free(q);
+}
+
+/* The deadline passed in whatever state: TIMEOUT. */
+static void
+qmp_timeout_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct qmp	*q = arg;
+
+	(void)fd;
+	(void)events;
+	if (q->state == QMP_CONNECTING || q->state == QMP_GREETING)
+		qmp_fail(q, EVG_TIMEOUT, "QMP %s: no answer to %s within %u ms "
+		    "(no %s; is another client using the monitor?)", q->path,
+		    q->command, q->timeout_ms, qmp_waiting_for(q));
+	else
+		qmp_fail(q, EVG_TIMEOUT, "QMP %s: no answer to %s within %u ms",
+		    q->path, q->command, q->timeout_ms);
+}
+
+/* Queue one request {"execute", "arguments", "id"} and arm EV_WRITE. */
+static void
+qmp_send(struct qmp *q, const char *execute, json_object *args)
+{
+	json_object	*req;
+	const char	*s;
+	size_t		 len;
+
+	q->id = ++qmp_next_id;
+	req = json_object_new_object();
+	json_object_object_add(req, "execute", json_object_new_string(execute));
+	if (args != NULL)
+		json_object_object_add(req, "arguments", json_object_get(args));
+	json_object_object_add(req, "id", json_object_new_int64(q->id));
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	len = strlen(s);
+	q->out = xreallocarray(q->out, q->out_len + len + 2, 1);
+	memcpy(q->out + q->out_len, s, len);
+	memcpy(q->out + q->out_len + len, "\r\n", 2);
+	q->out_len += len + 2;
+	json_object_put(req);
+	event_add(q->ev_write, NULL);
+}
+
+/* CONNECTING -> GREETING: the socket is connected. */
+static void
+qmp_connected(struct qmp *q)
+{
+	log_debug("%s: %s", __func__, q->path);
+	q->state = QMP_GREETING;
+	event_add(q->ev_read, NULL);
+}
+
+/* GREETING -> CAPABILITIES: leave negotiation mode. */
+static void
+qmp_greeted(struct qmp *q, json_object *msg)
+{
+	json_object	*greeting, *v;
+
+	if (!json_object_object_get_ex(msg, "QMP", &greeting)) {
+		qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: expected a greeting, "
+		    "got %.80s", q->path, json_object_to_json_string_ext(msg,
+		    JSON_C_TO_STRING_PLAIN));
+		return;
+	}
+	if (json_object_object_get_ex(greeting, "version", &v))
+		log_debug("%s: %s: %s", __func__, q->path,
+		    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	q->state = QMP_CAPABILITIES;
+	qmp_send(q, "qmp_capabilities", NULL);
+}
+
+/* CAPABILITIES -> COMMAND: negotiated; send the command. */
+static void
+qmp_negotiated(struct qmp *q)
+{
+	q->state = QMP_COMMAND;
+	qmp_send(q, q->command, q->args);
+}
+
+/* COMMAND -> DONE: the command's answer, success or error. */
+static void
+qmp_answered(struct qmp *q, json_object *msg, json_object *ret)
+{
+	qmp_finish(q, EVG_OK, NULL, json_object_get(msg), ret);
+}
+
+/* Any state -> DONE: QEMU answered a request with an error. */
+static void
+qmp_error_reply(struct qmp *q, const char *what, json_object *error)
+{
+	json_object	*v;
+	const char	*desc = NULL, *class = NULL;
+
+	if (json_object_object_get_ex(error, "desc", &v) &&
+	    json_object_is_type(v, json_type_string))
+		desc = json_object_get_string(v);
+	if (json_object_object_get_ex(error, "class", &v) &&
+	    json_object_is_type(v, json_type_string))
+		class = json_object_get_string(v);
+	if (desc == NULL)
+		desc = class != NULL ? class : "unknown error";
+	log_debug("%s: %s: %s: %s (%s)", __func__, q->path, what, desc,
+	    class != NULL ? class : "no class");
+	qmp_fail(q, EVG_BACKEND_ERROR, "%s: %s", what, desc);
+}
+
+/*
+ * Handle a reply ({"return"} or {"error"}) to the request in flight.  A
+ * reply carrying another id is stale and skipped; an error without an id
+ * is QEMU refusing the request as a whole, so it is ours.
+ */
+static void
+qmp_reply(struct qmp *q, json_object *msg)
+{
+	json_object	*v, *ret, *error;
+	int		 has_ret, has_error;
+	const char	*what;
+
+	has_ret = json_object_object_get_ex(msg, "return", &ret);
+	has_error = json_object_object_get_ex(msg, "error", &error);
+	if (!has_ret && !has_error) {
+		qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: unexpected message "
+		    "while waiting for the %s: %.80s", q->path,
+		    qmp_waiting_for(q), json_object_to_json_string_ext(msg,
+		    JSON_C_TO_STRING_PLAIN));
+		return;
+	}
+	if (json_object_object_get_ex(msg, "id", &v) &&
+	    (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) != (int64_t)q->id)) {
+		log_warnx("%s: %s: skipping a reply to another request (id "
+		    "%s)", __func__, q->path, json_object_to_json_string(v));
+		return;
+	}
+	what = q->state == QMP_CAPABILITIES ? "qmp_capabilities" : q->command;
+	if (has_error)
+		qmp_error_reply(q, what, error);
+	else if (q->state == QMP_CAPABILITIES)
+		qmp_negotiated(q);
+	else
+		qmp_answered(q, msg, ret);
+}
+
+/* Dispatch one complete message by state; events are skipped. */
+static void
+qmp_message(struct qmp *q, json_object *msg)
+{
+	json_object	*v;
+
+	if (!json_object_is_type(msg, json_type_object)) {
+		qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: protocol error: a "
+		    "message is not a JSON object", q->path);
+		return;
+	}
+	if (json_object_object_get_ex(msg, "event", &v)) {
+		log_debug("%s: %s: skipping event %s", __func__, q->path,
+		    json_object_get_string(v));
+		return;
+	}
+	switch (q->state) {
+	case QMP_GREETING:
+		qmp_greeted(q, msg);
+		break;
+	case QMP_CAPABILITIES:
+	case QMP_COMMAND:
+		qmp_reply(q, msg);
+		break;
+	case QMP_CONNECTING:
+	case QMP_DONE:
+		break;
+	}
+}
+
+/*
+ * Feed received bytes to the tokener and dispatch every message they
+ * complete; a message may span reads and a read may hold several.
+ */
+static void
+qmp_feed(struct qmp *q, const char *buf, size_t len)
+{
+	json_object		*msg;
+	enum json_tokener_error	 jerr;
+	size_t			 off = 0, used;
+	char			 esc[64];
+
+	while (off < len && q->state != QMP_DONE) {
+		msg = json_tokener_parse_ex(q->tok, buf + off, (int)(len - off));
+		jerr = json_tokener_get_error(q->tok);
+		if (msg == NULL && jerr == json_tokener_continue) {
+			q->pending += len - off;
+			if (q->pending > QMP_MAX_REPLY)
+				qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: %s "
+				    "larger than %u bytes", q->path,
+				    qmp_waiting_for(q), QMP_MAX_REPLY);
+			return;
+		}
+		if (msg == NULL) {
+			log_escape(esc, sizeof esc, buf + off, len - off);
+			log_warnx("%s: %s: bad JSON (%s) near \"%s\"", __func__,
+			    q->path, json_tokener_error_desc(jerr), esc);
+			qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: protocol error: "
+			    "%s", q->path, json_tokener_error_desc(jerr));
+			return;
+		}
+		used = json_tokener_get_parse_end(q->tok);
+		off += used;
+		q->pending += used;
+		json_tokener_reset(q->tok);
+		if (q->pending > QMP_MAX_REPLY)
+			qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: %s larger than "
+			    "%u bytes", q->path, qmp_waiting_for(q),
+			    QMP_MAX_REPLY);
+		else
+			qmp_message(q, msg);
+		q->pending = 0;
+		json_object_put(msg);
+	}
+}
+
+/* Input from QEMU, or the connection closing. */
+static void
+qmp_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct qmp	*q = arg;
+	char		 buf[QMP_READ_CHUNK];
+	ssize_t		 n;
+
+	(void)events;
+	n = read(fd, buf, sizeof buf);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1) {
+		qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: read: %s (waiting for "
+		    "the %s to %s)", q->path, strerror(errno),
+		    qmp_waiting_for(q), q->command);
+		return;
+	}
+	if (n == 0) {
+		qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: connection closed by "
+		    "QEMU while waiting for the %s to %s", q->path,
+		    qmp_waiting_for(q), q->command);
+		return;
+	}
+	qmp_feed(q, buf, (size_t)n);
+}
+
+/* Connect completion, then queued output; EV_WRITE is armed only for these. */
+static void
+qmp_write_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct qmp	*q = arg;
+	socklen_t	 len = sizeof(int);
+	ssize_t		 n;
+	int		 error;
+
+	(void)events;
+	if (q->state == QMP_CONNECTING) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+			error = errno;
+		if (error != 0) {
+			qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: cannot connect: "
+			    "%s", q->path, strerror(error));
+			return;
+		}
+		qmp_connected(q);
+		return;
+	}
+	while (q->out_off < q->out_len) {
+		n = send(fd, q->out + q->out_off, q->out_len - q->out_off,
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			event_add(q->ev_write, NULL);
+			return;
+		}
+		if (n == -1) {
+			qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: write: %s "
+			    "(sending %s)", q->path, strerror(errno),
+			    q->state == QMP_CAPABILITIES ? "qmp_capabilities" :
+			    q->command);
+			return;
+		}
+		q->out_off += (size_t)n;
+	}
+	q->out_off = q->out_len = 0;
+}
+
+/* Start the non-blocking connect: the first transition, into CONNECTING. */
+static void
+qmp_connect(struct qmp *q)
+{
+	struct sockaddr_un	sun;
+
+	q->state = QMP_CONNECTING;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, q->path, strlen(q->path));
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (q->fd == -1) {
+		qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: socket: %s", q->path,
+		    strerror(errno));
+		return;
+	}
+	q->ev_read = event_new(q->base, q->fd, EV_READ | EV_PERSIST,
+	    qmp_read_cb, q);
+	q->ev_write = event_new(q->base, q->fd, EV_WRITE, qmp_write_cb, q);
+	if (q->ev_read == NULL || q->ev_write == NULL)
+		fatalx("%s: event_new failed", __func__);
+	if (connect(q->fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		qmp_connected(q);
+		return;
+	}
+	if (errno == EINPROGRESS || errno == EAGAIN || errno == EINTR) {
+		event_add(q->ev_write, NULL);
+		return;
+	}
+	qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: cannot connect: %s", q->path,
+	    strerror(errno));
+}
+
+/* Start one command; see qmp.h. */
+struct qmp *
+qmp_execute(struct event_base *base, const char *path, const char *command,
+    json_object *args, unsigned int timeout_ms, qmp_done_cb cb, void *arg,
+    char **cause)
+{
+	struct qmp	*q;
+	struct timeval	 tv;
+
+	if (path == NULL || *path == '\0') {
+		xasprintf(cause, "QMP: no socket path");
+		goto fail;
+	}
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		xasprintf(cause, "QMP %s: socket path too long", path);
+		goto fail;
+	}
+	if (command == NULL || *command == '\0') {
+		xasprintf(cause, "QMP %s: no command", path);
+		goto fail;
+	}
+	if (args != NULL && !json_object_is_type(args, json_type_object)) {
+		xasprintf(cause, "QMP %s: arguments to %s are not an object",
+		    path, command);
+		goto fail;
+	}
+
+	q = xcalloc(1, sizeof *q);
+	q->base = base;
+	q->fd = -1;
+	q->path = xstrdup(path);
+	q->command = xstrdup(command);
+	q->args = args;
+	q->timeout_ms = timeout_ms;
+	q->cb = cb;
+	q->arg = arg;
+	if ((q->tok = json_tokener_new_ex(QMP_JSON_DEPTH)) == NULL)
+		fatalx("%s: json_tokener_new_ex failed", __func__);
+	q->ev_timeout = evtimer_new(base, qmp_timeout_cb, q);
+	q->ev_done = event_new(base, -1, 0, qmp_done_event, q);
+	if (q->ev_timeout == NULL || q->ev_done == NULL)
+		fatalx("%s: event_new failed", __func__);
+	if (timeout_ms != 0) {
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		evtimer_add(q->ev_timeout, &tv);
+	}
+	log_debug("%s: %s: %s", __func__, path, command);
+	qmp_connect(q);
+	return (q);
+
+fail:
+	json_object_put(args);
+	return (NULL);
+}
+
+/* Close without a callback; see qmp.h. */
+void
+qmp_cancel(struct qmp *q)
+{
+	if (q == NULL || q->calling)
+		return;
+	qmp_free(q);
+}

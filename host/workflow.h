@@ -1,0 +1,78 @@
+/*
+ * Snapshot operations on a VM's volumes, each an explicit state machine
+ * driven by backend completions:
+ *
+ *   create:    SPACE (each volume) -> INTENT -> BACKEND -> COMMIT (each
+ *              volume) -> DONE
+ *   delete:    INTENT -> BACKEND -> COMMIT -> DONE
+ *   rollback:  BACKEND -> DONE
+ *   reconcile: LIST (each volume) -> [REDELETE] -> COMMIT -> DONE
+ *
+ * One operation per VM at a time (BUSY otherwise) and at most
+ * max_parallel_ops across the host.  The workflow module owns each VM's
+ * catalog (opened on first use) and every workflow; a requester that goes
+ * away calls workflow_forget_owner() and the operation carries on.
+ */
+#ifndef EVG_WORKFLOW_H
+#define EVG_WORKFLOW_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "evg.pb-c.h"
+#include "registry.h"
+
+struct workflow;
+
+/*
+ * Completion: a status code, a message (NULL on success) and the snapshots
+ * concerned (created, deleted or rolled back to); all freed after return.
+ */
+typedef void	(*workflow_done_cb)(int, const char *, Evg__Snapshot **,
+		    size_t, void *);
+
+struct workflow_params {
+	const char	*vm;		/* VM UUID */
+	const char	*const *volumes;	/* create: UUIDs, none: all */
+	size_t		 nvolumes;
+	const char	*name;		/* create: may be NULL/empty */
+	const char	*consistency;	/* create: app, fs or crash */
+	const char	*origin;	/* create: guest or controller */
+	const char	*snapshot;	/* delete, rollback: UUID (or name) */
+	const char	*volume;	/* rollback: disambiguates a name */
+};
+
+/* Set up: the catalogs live in <state_dir>/catalogs.  0 or -1 + *cause. */
+int	workflow_init(struct event_base *, struct config *, struct registry *,
+	    char **);
+void	workflow_shutdown(void);
+
+/*
+ * Start an operation.  Returns 0 when started: cb will run, possibly
+ * before this returns (an outcome known at once, such as a catalog write
+ * failure).  Otherwise returns a status code with *cause: refused, and cb
+ * will not run.
+ */
+int	workflow_create(const struct workflow_params *, workflow_done_cb,
+	    void *, char **);
+int	workflow_delete(const struct workflow_params *, workflow_done_cb,
+	    void *, char **);
+int	workflow_rollback(const struct workflow_params *, workflow_done_cb,
+	    void *, char **);
+/*
+ * The VM's snapshots now (synchronous: the catalog is in memory).  Returns
+ * a status code; on EVG_OK the list and its count are set (the list is
+ * freed with snapinfo_free_list()).
+ */
+int	workflow_list(const char *, Evg__Snapshot ***, size_t *, char **);
+/* Reconcile every registered VM's catalog with its backends. */
+void	workflow_reconcile_all(void);
+/* Stop calling back owner (the arg given at start). */
+void	workflow_forget_owner(void *);
+/* A VM was removed: cancel its operation, close its catalog (kept). */
+void	workflow_vm_removed(const char *);
+
+/* Free a snapshot list from workflow_list(). */
+void	snapinfo_free_list(Evg__Snapshot **, size_t);
+
+#endif
