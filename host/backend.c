@@ -14,6 +14,8 @@
  * backend result, so tests can see an operation in progress (BUSY).
  */
 #define BACKEND_DELAY_ENV	"EVG_TEST_BACKEND_DELAY_MS"
+/* Output kept from a backend command: a listing of 4096 snapshots fits. */
+#define BACKEND_MAX_OUTPUT	(4 * 1024 * 1024)
 
 static const char *backend_verb_names[] = {
 	[BACKEND_CREATE] = "create",
@@ -117,7 +119,7 @@ backend_run(struct backend_op *op, char *const argv[], backend_proc_step step)
 	op->proc_step = step;
 	log_debug("backend: %s %s", argv[0], argv[1] != NULL ? argv[1] : "");
 	op->proc = proc_spawn(argv, op->env.cf->backend_timeout * 1000,
-	    16384, backend_proc_done, op, &cause);
+	    BACKEND_MAX_OUTPUT, backend_proc_done, op, &cause);
 	if (op->proc == NULL) {
 		backend_finish(op, EVG_BACKEND_ERROR, "%s", cause);
 		free(cause);

@@ -392,13 +392,14 @@ qmp_read_cb(evutil_socket_t fd, short events, void *arg)
 	n = read(fd, buf, sizeof buf);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n == -1) {
+	/* A reset is QEMU closing with our request unread: a close too. */
+	if (n == -1 && errno != ECONNRESET) {
 		qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: read: %s (waiting for "
 		    "the %s to %s)", q->path, strerror(errno),
 		    qmp_waiting_for(q), q->command);
 		return;
 	}
-	if (n == 0) {
+	if (n <= 0) {
 		qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: connection closed by "
 		    "QEMU while waiting for the %s to %s", q->path,
 		    qmp_waiting_for(q), q->command);

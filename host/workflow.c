@@ -596,6 +596,8 @@ wf_resolve(struct wf_vm *wv, struct reg_vm *vm, const char *snap,
 	}
 	if (uuid_valid(snap))
 		cs = catalog_find(wv->cat, snap);
+	if (volume != NULL && *volume == '\0')
+		volume = NULL;
 	if (cs == NULL && by_name) {
 		cs = catalog_find_name(wv->cat, volume, snap, &count);
 		if (count > 1) {
@@ -609,7 +611,7 @@ wf_resolve(struct wf_vm *wv, struct reg_vm *vm, const char *snap,
 		xasprintf(cause, "snapshot: '%s' is not a UUID", snap);
 		return (EVG_INVALID_ARGUMENT);
 	}
-	if (cs == NULL || (volume != NULL && *volume != '\0' &&
+	if (cs == NULL || (volume != NULL &&
 	    strcasecmp(cs->volume, volume) != 0)) {
 		/* Another VM's snapshot reads exactly as a missing one. */
 		xasprintf(cause, "no snapshot %s for VM %s", snap, vm->name);

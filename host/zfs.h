@@ -29,23 +29,25 @@ struct zfs_snap {
 	char		*snapname;	/* the part after '@' */
 	uint64_t	 used;		/* bytes */
 	uint64_t	 creation;	/* seconds since the epoch */
-	char		*uuid;		/* eve:snapshot-uuid; NULL if unset */
-	char		*name;		/* eve:snapshot-name; NULL if unset */
+	char		*uuid;		/* eve:snapshot-uuid, NULL: unset */
+	char		*name;		/* eve:snapshot-name, NULL: unset */
 };
 
 /*
  * zfs snapshot -o eve:snapshot-uuid=UUID -o eve:snapshot-name=NAME
  * DATASET@UUID.  NAME is one argv element: no quoting needed.
  */
-char		**zfs_argv_snapshot(const char *, const char *, const char *,
-		    const char *);
+char		**zfs_argv_snapshot(const char *, const char *,
+		    const char *, const char *);
 /* zfs destroy DATASET@UUID */
-char		**zfs_argv_destroy(const char *, const char *, const char *);
+char		**zfs_argv_destroy(const char *, const char *,
+		    const char *);
 /*
  * zfs rollback DATASET@UUID, never -r: that would destroy newer snapshots
  * silently.  Callers refuse that case first (zfs_newer_than()).
  */
-char		**zfs_argv_rollback(const char *, const char *, const char *);
+char		**zfs_argv_rollback(const char *, const char *,
+		    const char *);
 /*
  * zfs list -Hp -t snapshot -d 1 -o name,used,creation,eve:snapshot-uuid,
  * eve:snapshot-name DATASET: the input of zfs_parse_list().
@@ -88,8 +90,8 @@ const struct zfs_snap *zfs_snap_find(const struct zfs_snap *, size_t,
  * in *count, and the name of the newest of them, which points into snaps.
  * NULL with *count 0 if none is newer or snapname is not in the list.
  */
-const char	 *zfs_newer_than(const struct zfs_snap *, size_t, const char *,
-		    size_t *);
+const char	 *zfs_newer_than(const struct zfs_snap *, size_t,
+		    const char *, size_t *);
 
 /*
  * True if s is a dataset name the host accepts: 1-255 characters of

@@ -9,6 +9,7 @@ VOLUUID1=aaaaaaaa-1111-4111-8111-111111111111
 VOLUUID2=aaaaaaaa-2222-4222-8222-222222222222
 
 PIDS=""
+CLEANUP_MOUNTS=""
 SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
 
 # fail MESSAGE: record a failed assertion and stop the test.
@@ -26,6 +27,10 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	PIDS=""
+	for m in $CLEANUP_MOUNTS; do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+	CLEANUP_MOUNTS=""
 	# Under the sanitizer build, any report in a daemon log fails the test.
 	if grep -qsE "$SANITIZER_RE" "$T"/*.log; then
 		grep -hE -A20 "$SANITIZER_RE" "$T"/*.log | head -40 >&2

@@ -7,7 +7,8 @@ set -u
 BUILD=$(cd "${1:-build}" && pwd)
 FILTER=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
-export BUILD
+ZFS_MOCK="$(cd "$HERE/../tools" && pwd)/mock-zfs"
+export BUILD ZFS_MOCK
 
 passed=0
 failed=0

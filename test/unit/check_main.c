@@ -16,6 +16,10 @@ static Suite *(*const main_suites[])(void) = {
 	suite_codec,
 	suite_registry,
 	suite_hostcfg,
+	suite_catalog,
+	suite_proc,
+	suite_qmp,
+	suite_zfs,
 };
 
 int

@@ -13,5 +13,9 @@ Suite	*suite_frame(void);
 Suite	*suite_codec(void);
 Suite	*suite_registry(void);
 Suite	*suite_hostcfg(void);
+Suite	*suite_catalog(void);
+Suite	*suite_proc(void);
+Suite	*suite_qmp(void);
+Suite	*suite_zfs(void);
 
 #endif

@@ -1,0 +1,313 @@
+# Snapshot backends and the catalog: real qemu-img and qemu-io on qcow2
+# files, a real qemu-system-x86_64 holding an image (online, via QMP), the
+# mock zfs command for ZFS, crash recovery and bad input.
+
+# A qcow2 image of SIZE (default 64M) at PATH.
+mkimg() {
+	qemu-img create -q -f qcow2 "$1" "${2:-64M}" || fail "qemu-img create"
+}
+
+# qemu-io PATH CMD: run one qemu-io command on an image no one holds.
+qio() {
+	qemu-io -f qcow2 -c "$2" "$1" >/dev/null || fail "qemu-io $2 on $1"
+}
+
+# add_qcow2_vm UUID NAME IMG STATE [EXTRA...]: a VM with one qcow2 volume.
+add_qcow2_vm() {
+	local uuid=$1 name=$2 img=$3 state=$4
+	shift 4
+	$HOSTCTL vm add --uuid "$uuid" --name "$name" --hybrid-socket "$T/$name.sock" \
+	    --state "$state" \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$img,disk=serial:S1$*" \
+	    >/dev/null || fail "vm add $name"
+}
+
+# count_snaps: how many snapshots the last run's JSON output holds.
+count_snaps() {
+	printf '%s' "$OUT" | grep -c '"uuid":'
+}
+
+# snap_uuid: the UUID in the last run's JSON output (first snapshot).
+snap_uuid() {
+	printf '%s' "$OUT" | grep -o '"uuid":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4
+}
+
+# A stopped VM: create, list, rollback (data written after the snapshot is
+# gone, checked with qemu-io) and delete, all with qemu-img.
+test_qcow2_offline() {
+	mkimg "$T/disk.qcow2"
+	qio "$T/disk.qcow2" "write -P 0xaa 0 1M"
+	start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name "before upgrade"
+	expect_rc 0
+	expect_in "$OUT" '"name":"before upgrade"'
+	expect_in "$OUT" '"consistency":"crash"'
+	expect_in "$OUT" '"origin":"controller"'
+	local s
+	s=$(snap_uuid)
+	[ -n "$s" ] || fail "no uuid in $OUT"
+	qemu-img snapshot -l "$T/disk.qcow2" | grep -q "$s" ||
+	    fail "qemu-img does not list $s"
+	qio "$T/disk.qcow2" "write -P 0xbb 0 1M"
+	run_cmd $HOSTCTL snapshot list --vm $UUID1
+	expect_rc 0
+	expect_in "$OUT" "before upgrade"
+	expect_in "$OUT" "$s"
+	expect_in "$OUT" "ready"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 "before upgrade"
+	expect_rc 0
+	expect_in "$OUT" "rolled back to snapshot 'before upgrade'"
+	qemu-io -f qcow2 -c "read -P 0xaa 0 1M" "$T/disk.qcow2" | grep -q "read 1048576" ||
+	    fail "data written after the snapshot survived the rollback"
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
+	expect_rc 0
+	expect_in "$OUT" "deleted snapshot 'before upgrade'"
+	qemu-img snapshot -l "$T/disk.qcow2" | grep -q "$s" && fail "snapshot left in image"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	[ "$(count_snaps)" -eq 0 ] || fail "snapshots listed: $OUT"
+	hostd_alive
+}
+
+# Sizes: the recorded size is the image's allocated bytes at snapshot time.
+test_qcow2_size_recorded() {
+	mkimg "$T/disk.qcow2"
+	qio "$T/disk.qcow2" "write -P 0x11 0 8M"
+	start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	local alloc
+	alloc=$(( $(stat -c %b "$T/disk.qcow2") * 512 ))
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name s1
+	expect_rc 0
+	local size
+	size=$(printf '%s' "$OUT" | grep -o '"size_bytes":[0-9]*' | cut -d: -f2)
+	[ "$size" -ge 8388608 ] || fail "size $size below the 8 MiB written"
+	[ "$size" -le $((alloc + 1048576)) ] || fail "size $size above allocated $alloc"
+}
+
+# A running VM: QEMU holds the image; create/list/delete go through QMP and
+# qemu-img is never run on it; rollback is refused.
+test_qcow2_online_qmp() {
+	mkimg "$T/disk.qcow2"
+	# A qemu-img that records every use: it must stay unused here.
+	printf '#!/bin/sh\necho "$@" >> %s/qemu-img-calls\nexec qemu-img "$@"\n' "$T" > "$T/qemu-img-spy"
+	chmod +x "$T/qemu-img-spy"
+	printf 'qemu_img = %s\n' "$T/qemu-img-spy" > "$T/hostd.conf"
+	bg qemu-system-x86_64 -machine none -nodefaults -display none -accel tcg \
+	    -blockdev "driver=file,filename=$T/disk.qcow2,node-name=file0" \
+	    -blockdev driver=qcow2,file=file0,node-name=disk0 \
+	    -qmp "unix:$T/qmp.sock,server=on,wait=off"
+	local qemu=$LASTPID
+	wait_for "[ -S '$T/qmp.sock' ]" 10 || fail "QEMU did not start"
+	start_hostd
+	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/vm-one.sock" \
+	    --qmp "$T/qmp.sock" --state running \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/disk.qcow2,disk=serial:S1,node=disk0" \
+	    >/dev/null || fail "vm add"
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name online-1
+	expect_rc 0
+	local s
+	s=$(snap_uuid)
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name online-2
+	expect_rc 0
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 online-1
+	expect_rc 16
+	expect_in "$ERR" "while the VM runs"
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
+	expect_rc 0
+	[ ! -e "$T/qemu-img-calls" ] || fail "qemu-img ran on a held image: $(cat "$T/qemu-img-calls")"
+	# A restart reconciles through QMP too, and finds both as they are.
+	stop_hostd
+	start_hostd
+	run_cmd $HOSTCTL snapshot list --vm $UUID1
+	expect_in "$OUT" "online-2"
+	expect_not_in "$OUT" "online-1"
+	expect_not_in "$OUT" "missing"
+	[ ! -e "$T/qemu-img-calls" ] || fail "qemu-img ran on a held image"
+	kill $qemu
+	wait $qemu 2>/dev/null
+	qemu-img snapshot -l "$T/disk.qcow2" > "$T/snaps"
+	grep -q "$s" "$T/snaps" && fail "deleted snapshot still in the image"
+	[ "$(grep -c '^[0-9]' "$T/snaps")" -eq 1 ] || fail "expected one snapshot: $(cat "$T/snaps")"
+}
+
+# NO_SPACE: the qcow2 lives on a nearly full tmpfs; the error gives both
+# figures and the image is unchanged.
+test_qcow2_no_space() {
+	mkdir "$T/small"
+	mount -t tmpfs -o size=48m tmpfs "$T/small" || fail "mount tmpfs"
+	CLEANUP_MOUNTS="$T/small"
+	mkimg "$T/small/disk.qcow2"
+	qio "$T/small/disk.qcow2" "write -P 0x22 0 24M"
+	dd if=/dev/zero of="$T/small/filler" bs=1M count=18 status=none
+	printf 'space_reserve_mib = 0\n' > "$T/hostd.conf"
+	start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/small/disk.qcow2" stopped
+	local before
+	before=$(md5sum < "$T/small/disk.qcow2")
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name big
+	expect_rc 13
+	expect_in "$ERR" "not enough free space on EVE storage"
+	expect_in "$ERR" "MiB free"
+	expect_in "$ERR" "may need up to"
+	[ "$(md5sum < "$T/small/disk.qcow2")" = "$before" ] || fail "image changed"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	[ "$(count_snaps)" -eq 0 ] || fail "snapshots listed: $OUT"
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name big
+	expect_rc 13
+	expect_in "$OUT" '"code":"NO_SPACE"'
+}
+
+# The daemon killed between the backend's create and the catalog commit:
+# after a restart the snapshot is listed exactly once, ready.
+test_crash_between_backend_and_catalog() {
+	mkimg "$T/disk.qcow2"
+	EVG_TEST_KILL_POINT=after-backend-create start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name crashy
+	[ "$RC" -ne 0 ] || fail "create answered although the daemon died"
+	wait "$HOSTD_PID" 2>/dev/null
+	kill -0 "$HOSTD_PID" 2>/dev/null && fail "daemon still alive"
+	[ "$(qemu-img snapshot -l "$T/disk.qcow2" | grep -c '^[0-9]')" -eq 1 ] ||
+	    fail "the backend did not create the snapshot"
+	grep -q '"state":"creating"' "$T/state/catalogs/$UUID1.json" ||
+	    fail "no intent recorded: $(cat "$T/state/catalogs/$UUID1.json")"
+	start_hostd
+	wait_for "grep -q 'was being created when the host stopped' '$T/hostd.log'" ||
+	    fail "reconcile did not run"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_rc 0
+	[ "$(printf '%s' "$OUT" | grep -c '"name":"crashy"')" -eq 1 ] ||
+	    fail "expected exactly one 'crashy': $OUT"
+	expect_in "$OUT" '"state":"ready"'
+	expect_not_in "$OUT" "adopted"
+}
+
+# Snapshots made or deleted behind the host's back: adopted and shown, or
+# reported missing (never dropped silently).
+test_reconcile_adopt_and_missing() {
+	mkimg "$T/disk.qcow2"
+	start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name kept
+	local s
+	s=$(snap_uuid)
+	stop_hostd
+	qemu-img snapshot -c by-hand "$T/disk.qcow2" || fail "manual snapshot"
+	qemu-img snapshot -d "$s" "$T/disk.qcow2" || fail "manual delete"
+	start_hostd
+	wait_for "grep -q 'adopted snapshot' '$T/hostd.log'" || fail "not adopted"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_in "$OUT" '"name":"by-hand"'
+	expect_in "$OUT" '"origin":"adopted"'
+	expect_in "$OUT" '"name":"kept"'
+	expect_in "$OUT" '"state":"missing"'
+	grep -q "no longer in the backend" "$T/hostd.log" || fail "missing not reported"
+	# Deleting a missing snapshot only removes the record.
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
+	expect_rc 0
+}
+
+# Bad names, unknown UUIDs, unknown VMs, unmeetable consistency, BUSY.
+test_snapshot_bad_input() {
+	mkimg "$T/disk.qcow2"
+	EVG_TEST_BACKEND_DELAY_MS=1500 start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	local long
+	long=$(printf 'x%.0s' $(seq 1 129))
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name "$long"
+	expect_rc 10
+	expect_in "$ERR" "name: is too long"
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name "$(printf 'a\tb')"
+	expect_rc 10
+	expect_in "$ERR" "control character"
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name "$(printf 'bad\377')"
+	expect_rc 10
+	expect_in "$ERR" "UTF-8"
+	run_cmd $HOSTCTL snapshot create --vm $UUID2 --name x
+	expect_rc 11
+	expect_in "$ERR" "no VM $UUID2"
+	run_cmd $HOSTCTL snapshot create --vm not-a-uuid
+	expect_rc 10
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --volume $VOLUUID2
+	expect_rc 11
+	expect_in "$ERR" "is not a volume of VM vm-one"
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency app
+	expect_rc 16
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency best
+	expect_rc 10
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 cccccccc-1111-4111-8111-111111111111
+	expect_rc 11
+	expect_in "$ERR" "no snapshot cccccccc-1111-4111-8111-111111111111"
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 junk
+	expect_rc 10
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 nosuchname
+	expect_rc 11
+	# A 128-character UTF-8 name is fine; the same name twice is not.
+	local ok
+	ok=$(printf 'é%.0s' $(seq 1 128))
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name "$ok"
+	expect_rc 0
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name "$ok"
+	expect_rc 12
+	expect_in "$ERR" "already has a snapshot named"
+	# One operation per VM: a second create while one runs is BUSY.
+	bg $HOSTCTL snapshot create --vm $UUID1 --name slow
+	sleep 0.5
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name second
+	expect_rc 14
+	expect_in "$ERR" "already has a snapshot create in progress"
+	wait $LASTPID || fail "the slow create failed"
+	run_cmd $HOSTCTL snapshot list --vm $UUID1
+	expect_in "$OUT" "slow"
+	expect_not_in "$OUT" "second"
+	hostd_alive
+}
+
+# ZFS through the mock zfs command: create with UUID and name as user
+# properties, list, rollback rules, delete, NO_SPACE and a backend failure.
+test_zfs_mock() {
+	export EVG_MOCK_ZFS_DIR="$T/zfs"
+	mkdir -p "$EVG_MOCK_ZFS_DIR/datasets"
+	echo 17179869184 > "$EVG_MOCK_ZFS_DIR/datasets/persist%vault%vol1"
+	printf 'zfs = %s\nspace_reserve_mib = 0\n' "$ZFS_MOCK" > "$T/hostd.conf"
+	start_hostd
+	$HOSTCTL vm add --uuid $UUID1 --name vm-z --hybrid-socket "$T/z.sock" --state stopped \
+	    --volume "uuid=$VOLUUID1,name=pgdata,backend=zfs,locator=persist/vault/vol1,disk=wwn:naa.6001405a1b2c3d4e" \
+	    >/dev/null || fail "vm add"
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name "first one"
+	expect_rc 0
+	local a b
+	a=$(snap_uuid)
+	grep -qF "snapshot -o eve:snapshot-uuid=$a -o 'eve:snapshot-name=first one' persist/vault/vol1@$a" \
+	    "$EVG_MOCK_ZFS_DIR/calls.log" || fail "zfs snapshot argv: $(cat "$EVG_MOCK_ZFS_DIR/calls.log")"
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name second
+	b=$(snap_uuid)
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 "first one"
+	expect_rc 16
+	expect_in "$ERR" "would destroy 1 newer snapshot"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 second
+	expect_rc 0
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$b"
+	expect_rc 0
+	echo "cannot destroy snapshot: dataset is busy" > "$EVG_MOCK_ZFS_DIR/fail-next"
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$a"
+	expect_rc 21
+	expect_in "$ERR" "dataset is busy"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_in "$OUT" '"state":"ready"'
+	expect_in "$OUT" '"name":"first one"'
+	echo 1048576 > "$EVG_MOCK_ZFS_DIR/available"
+	echo 1073741824 > "$EVG_MOCK_ZFS_DIR/referenced"
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name big
+	expect_rc 13
+	expect_in "$ERR" "1.0 MiB free"
+	# A catalog lost with the state dir is rebuilt from the pool.
+	stop_hostd
+	rm -f "$T/state/catalogs/$UUID1.json"
+	start_hostd
+	wait_for "$HOSTCTL snapshot list --vm $UUID1 | grep -q 'first one'" ||
+	    fail "not adopted from zfs properties"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_in "$OUT" "\"uuid\":\"$a\""
+}

@@ -1,0 +1,271 @@
+/* Unit tests for host/catalog.c: persistence and reconciliation. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "suites.h"
+#include "xmalloc.h"
+
+#define VM	"11111111-2222-4333-8444-555555555555"
+#define VOL	"aaaaaaaa-2222-4333-8444-555555555555"
+#define VOL2	"bbbbbbbb-2222-4333-8444-555555555555"
+#define S1	"c0000001-2222-4333-8444-555555555555"
+#define S2	"c0000002-2222-4333-8444-555555555555"
+#define S3	"c0000003-2222-4333-8444-555555555555"
+
+static char	dir[64];
+
+/* A fresh temp dir per test. */
+static void
+setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/evg-cat-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+/* Remove the catalog and the dir. */
+static void
+teardown(void)
+{
+	char	path[128];
+
+	snprintf(path, sizeof path, "%s/%s.json", dir, VM);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Open an empty catalog, asserting success. */
+static struct catalog *
+open_cat(void)
+{
+	struct catalog	*cat;
+	char		*cause = NULL;
+
+	cat = catalog_open(dir, VM, &cause);
+	ck_assert_msg(cat != NULL, "open: %s", cause);
+	return (cat);
+}
+
+/* Entries written are read back with every field; a missing file is empty. */
+START_TEST(test_catalog_roundtrip)
+{
+	struct catalog	*cat = open_cat();
+	struct cat_snap	*cs;
+	char		*cause = NULL;
+
+	ck_assert_uint_eq(cat->count, 0);
+	cs = catalog_add(cat, S1, "Weekly backup ✓", VOL, S1, "controller");
+	cs->created = 1700000000;
+	cs->size = 123456789;
+	cs->state = SNAP_CREATING;
+	free(cs->consistency);
+	cs->consistency = xstrdup("app");
+	catalog_add(cat, S2, "second", VOL2, "tag-two", "guest");
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	catalog_free(cat);
+
+	cat = open_cat();
+	ck_assert_uint_eq(cat->count, 2);
+	cs = catalog_find(cat, S1);
+	ck_assert_ptr_nonnull(cs);
+	ck_assert_str_eq(cs->name, "Weekly backup ✓");
+	ck_assert_str_eq(cs->volume, VOL);
+	ck_assert_uint_eq(cs->created, 1700000000);
+	ck_assert_uint_eq(cs->size, 123456789);
+	ck_assert_int_eq(cs->state, SNAP_CREATING);
+	ck_assert_str_eq(cs->consistency, "app");
+	ck_assert_str_eq(cs->origin, "controller");
+	cs = catalog_find(cat, S2);
+	ck_assert_str_eq(cs->tag, "tag-two");
+	catalog_free(cat);
+}
+END_TEST
+
+/* Names are found per volume and counted across volumes. */
+START_TEST(test_catalog_find_name)
+{
+	struct catalog	*cat = open_cat();
+	unsigned int	 count;
+
+	catalog_add(cat, S1, "daily", VOL, S1, "guest");
+	catalog_add(cat, S2, "daily", VOL2, S2, "guest");
+	ck_assert_ptr_eq(catalog_find_name(cat, VOL2, "daily", &count),
+	    catalog_find(cat, S2));
+	ck_assert_uint_eq(count, 1);
+	ck_assert_ptr_nonnull(catalog_find_name(cat, NULL, "daily", &count));
+	ck_assert_uint_eq(count, 2);
+	ck_assert_ptr_null(catalog_find_name(cat, VOL, "weekly", &count));
+	ck_assert_uint_eq(count, 0);
+	catalog_free(cat);
+}
+END_TEST
+
+/* A corrupt catalog is refused with the file named, not half-loaded. */
+START_TEST(test_catalog_corrupt)
+{
+	char		 path[128], *cause = NULL;
+	FILE		*f;
+
+	snprintf(path, sizeof path, "%s/%s.json", dir, VM);
+	f = fopen(path, "w");
+	fputs("{\"snapshots\": [{\"uuid\": \"" S1 "\"}]}", f);
+	fclose(f);
+	ck_assert_ptr_null(catalog_open(dir, VM, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "snapshots[0]: malformed"));
+	free(cause);
+}
+END_TEST
+
+/*
+ * A snapshot the backend made just before a crash (intent "creating"
+ * written, outcome not) is listed exactly once after reconcile, ready.
+ */
+START_TEST(test_reconcile_finishes_creation)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_snap		*cs;
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = { { S1, NULL, NULL, 1700000000,
+				    4096 } };
+
+	cs = catalog_add(cat, S1, "n", VOL, S1, "controller");
+	cs->state = SNAP_CREATING;
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 1, &r), 1);
+	ck_assert_uint_eq(r.finished, 1);
+	ck_assert_uint_eq(r.adopted, 0);
+	ck_assert_uint_eq(cat->count, 1);
+	ck_assert_int_eq(cs->state, SNAP_READY);
+	ck_assert_uint_eq(cs->size, 4096);
+	catalog_free(cat);
+}
+END_TEST
+
+/* A creation the backend never did is cleaned away. */
+START_TEST(test_reconcile_cleans_creation)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_reconcile	 r;
+
+	catalog_add(cat, S1, "n", VOL, S1, "controller")->state =
+	    SNAP_CREATING;
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, NULL, 0, &r), 1);
+	ck_assert_uint_eq(r.cleaned, 1);
+	ck_assert_uint_eq(cat->count, 0);
+	catalog_free(cat);
+}
+END_TEST
+
+/* A ready entry whose backend snapshot vanished is kept as missing. */
+START_TEST(test_reconcile_missing_and_found)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_snap		*cs;
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = { { S1, NULL, NULL, 1, 0 } };
+
+	cs = catalog_add(cat, S1, "n", VOL, S1, "guest");
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, NULL, 0, &r), 1);
+	ck_assert_uint_eq(r.missing, 1);
+	ck_assert_uint_eq(cat->count, 1);
+	ck_assert_int_eq(cs->state, SNAP_MISSING);
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 1, &r), 1);
+	ck_assert_uint_eq(r.found, 1);
+	ck_assert_int_eq(cs->state, SNAP_READY);
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 1, &r), 0);
+	catalog_free(cat);
+}
+END_TEST
+
+/*
+ * An unknown backend snapshot is adopted once, keeping its recorded UUID
+ * and name; a second reconcile adds nothing; other volumes are untouched.
+ */
+START_TEST(test_reconcile_adopts)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_snap		*cs;
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = {
+		{ S2, S2, "from zfs", 1700000100, 65536 },
+		{ "manual-snap", NULL, NULL, 1700000200, 0 },
+	};
+
+	catalog_add(cat, S3, "other", VOL2, S3, "guest");
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 2, &r), 2);
+	ck_assert_uint_eq(r.adopted, 2);
+	cs = catalog_find(cat, S2);
+	ck_assert_ptr_nonnull(cs);
+	ck_assert_str_eq(cs->name, "from zfs");
+	ck_assert_str_eq(cs->origin, "adopted");
+	ck_assert_str_eq(cs->consistency, "crash");
+	ck_assert_uint_eq(cs->size, 65536);
+	ck_assert_ptr_nonnull(catalog_find_name(cat, VOL, "manual-snap",
+	    &(unsigned int){ 0 }));
+	ck_assert_uint_eq(cat->count, 3);
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 2, &r), 0);
+	ck_assert_uint_eq(cat->count, 3);
+	ck_assert_int_eq(catalog_find(cat, S3)->state, SNAP_READY);
+	catalog_free(cat);
+}
+END_TEST
+
+/* Interrupted deletes: gone from the backend -> dropped; still there -> redo. */
+START_TEST(test_reconcile_deleting)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = { { S2, NULL, NULL, 1, 0 } };
+
+	catalog_add(cat, S1, "a", VOL, S1, "guest")->state = SNAP_DELETING;
+	catalog_add(cat, S2, "b", VOL, S2, "guest")->state = SNAP_DELETING;
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 1, &r), 1);
+	ck_assert_uint_eq(r.cleaned, 1);
+	ck_assert_uint_eq(r.redelete, 1);
+	ck_assert_ptr_null(catalog_find(cat, S1));
+	ck_assert_int_eq(catalog_find(cat, S2)->state, SNAP_DELETING);
+	catalog_free(cat);
+}
+END_TEST
+
+/* An adopted name that clashes with a catalogued one is made unique. */
+START_TEST(test_reconcile_adopt_name_clash)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = {
+		{ S1, NULL, NULL, 1, 0 },
+		{ S2, S2, "daily", 2, 0 },
+	};
+	unsigned int		 count;
+
+	catalog_add(cat, S1, "daily", VOL, S1, "guest");
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 2, &r), 1);
+	catalog_find_name(cat, VOL, "daily", &count);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_str_eq(catalog_find(cat, S2)->name, "daily (c0000002)");
+	catalog_free(cat);
+}
+END_TEST
+
+Suite *
+suite_catalog(void)
+{
+	Suite	*s = suite_create("catalog");
+	TCase	*tc = tcase_create("catalog");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_catalog_roundtrip);
+	tcase_add_test(tc, test_catalog_find_name);
+	tcase_add_test(tc, test_catalog_corrupt);
+	tcase_add_test(tc, test_reconcile_finishes_creation);
+	tcase_add_test(tc, test_reconcile_cleans_creation);
+	tcase_add_test(tc, test_reconcile_missing_and_found);
+	tcase_add_test(tc, test_reconcile_adopts);
+	tcase_add_test(tc, test_reconcile_deleting);
+	tcase_add_test(tc, test_reconcile_adopt_name_clash);
+	suite_add_tcase(s, tc);
+	return (s);
+}

@@ -1,0 +1,578 @@
+/*
+ * Unit tests for host/proc.c: real /bin/sh children driven by a real
+ * event loop (exit codes, output tails, timeout, exec failure, cancel,
+ * parallel children, a loop that never blocks).
+ */
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/event.h>
+
+#include "proc.h"
+#include "suites.h"
+#include "xmalloc.h"
+
+/* No test here should need the loop for longer than this. */
+#define GUARD_MS	8000
+
+/* What one child's callback saw, copied out of the borrowed result. */
+struct outcome {
+	int			 calls;
+	struct proc_result	 r;
+	char			*desc;
+	int			 order;
+};
+
+struct loop {
+	struct event_base	*base;
+	struct event		*guard;
+	int			 pending;
+	int			 finished;
+	int			 guard_fired;
+};
+
+static struct loop	 lp;
+
+/* The guard timer: the loop ran too long, so stop it and fail. */
+static void
+guard_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	lp.guard_fired = 1;
+	event_base_loopbreak(lp.base);
+}
+
+/* A fresh event base with proc_init() and an armed guard. */
+static void
+loop_setup(void)
+{
+	struct timeval	tv = { GUARD_MS / 1000, 0 };
+
+	memset(&lp, 0, sizeof lp);
+	lp.base = event_base_new();
+	ck_assert_ptr_nonnull(lp.base);
+	proc_init(lp.base);
+	lp.guard = evtimer_new(lp.base, guard_cb, NULL);
+	evtimer_add(lp.guard, &tv);
+}
+
+/* Shut proc down and free the base. */
+static void
+loop_teardown(void)
+{
+	proc_shutdown();
+	event_free(lp.guard);
+	event_base_free(lp.base);
+}
+
+/* Run the loop until every pending child has called back. */
+static void
+loop_run(void)
+{
+	while (lp.pending > 0 && !lp.guard_fired)
+		event_base_loop(lp.base, EVLOOP_ONCE);
+	ck_assert_msg(!lp.guard_fired, "loop guard fired: %d children "
+	    "still pending", lp.pending);
+}
+
+/* Run the loop for ms milliseconds. */
+static void
+loop_for(unsigned int ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(lp.base, &tv);
+	event_base_dispatch(lp.base);
+}
+
+/* Callback: copy the result into the outcome and count it. */
+static void
+done_cb(const struct proc_result *r, void *arg)
+{
+	struct outcome	*o = arg;
+
+	o->calls++;
+	o->r = *r;
+	o->r.out = xmalloc(r->out_len + 1);
+	memcpy(o->r.out, r->out, r->out_len + 1);
+	o->r.err = xmalloc(r->err_len + 1);
+	memcpy(o->r.err, r->err, r->err_len + 1);
+	o->desc = proc_describe(r);
+	o->order = ++lp.finished;
+	if (--lp.pending == 0)
+		event_base_loopbreak(lp.base);
+}
+
+/* Free what done_cb() copied. */
+static void
+outcome_free(struct outcome *o)
+{
+	free(o->r.out);
+	free(o->r.err);
+	free(o->desc);
+}
+
+/* Start "/bin/sh -c script" with callback into o. */
+static struct proc *
+start_sh(const char *script, unsigned int timeout_ms, size_t max,
+    struct outcome *o)
+{
+	char		*argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+	char		*cause = NULL;
+	struct proc	*p;
+
+	memset(o, 0, sizeof *o);
+	p = proc_spawn(argv, timeout_ms, max, done_cb, o, &cause);
+	ck_assert_msg(p != NULL, "proc_spawn: %s", cause);
+	lp.pending++;
+	return (p);
+}
+
+/* Run one script to completion. */
+static void
+run_sh(const char *script, unsigned int timeout_ms, size_t max,
+    struct outcome *o)
+{
+	start_sh(script, timeout_ms, max, o);
+	loop_run();
+	ck_assert_int_eq(o->calls, 1);
+}
+
+/* Poll until the process group pgid is gone (reaped), up to ms. */
+static int
+group_gone(pid_t pgid, unsigned int ms)
+{
+	unsigned int	waited;
+
+	for (waited = 0; waited < ms; waited += 10) {
+		if (kill(-pgid, 0) == -1 && errno == ESRCH)
+			return (1);
+		loop_for(10);
+	}
+	return (0);
+}
+
+/* Proves exit codes and killing signals are reported and described. */
+START_TEST(test_exit_codes)
+{
+	struct outcome	o;
+
+	loop_setup();
+	run_sh("exit 0", 5000, 4096, &o);
+	ck_assert_int_eq(o.r.exited, 1);
+	ck_assert_int_eq(o.r.status, 0);
+	ck_assert_int_eq(o.r.signo, 0);
+	ck_assert_int_eq(o.r.timed_out, 0);
+	ck_assert_str_eq(o.desc, "exit 0");
+	outcome_free(&o);
+
+	run_sh("exit 3", 5000, 4096, &o);
+	ck_assert_int_eq(o.r.exited, 1);
+	ck_assert_int_eq(o.r.status, 3);
+	ck_assert_str_eq(o.desc, "exit 3");
+	outcome_free(&o);
+
+	run_sh("kill -TERM $$", 5000, 4096, &o);
+	ck_assert_int_eq(o.r.exited, 0);
+	ck_assert_int_eq(o.r.signo, SIGTERM);
+	ck_assert_int_eq(o.r.timed_out, 0);
+	ck_assert_str_eq(o.desc, "killed by signal 15");
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/* Proves stdout and stderr are captured separately, NUL-terminated. */
+START_TEST(test_capture)
+{
+	struct outcome	o;
+
+	loop_setup();
+	run_sh("echo out; echo err >&2; printf more", 5000, 4096, &o);
+	ck_assert_str_eq(o.r.out, "out\nmore");
+	ck_assert_uint_eq(o.r.out_len, 8);
+	ck_assert_str_eq(o.r.err, "err\n");
+	ck_assert_uint_eq(o.r.err_len, 4);
+	outcome_free(&o);
+
+	run_sh("echo progress; echo \"qemu-img: Could not open 'x': No such "
+	    "file\" >&2; exit 1", 5000, 4096, &o);
+	ck_assert_str_eq(o.desc, "exit 1: qemu-img: Could not open 'x': "
+	    "No such file");
+	outcome_free(&o);
+
+	/* Nothing on stderr: the end of stdout explains instead. */
+	run_sh("echo 'cannot open pool'; exit 2", 5000, 4096, &o);
+	ck_assert_str_eq(o.desc, "exit 2: cannot open pool");
+	outcome_free(&o);
+
+	/* A max of 0 keeps nothing. */
+	run_sh("echo out; echo err >&2", 5000, 0, &o);
+	ck_assert_uint_eq(o.r.out_len, 0);
+	ck_assert_str_eq(o.r.out, "");
+	ck_assert_uint_eq(o.r.err_len, 0);
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/* Proves only the last max bytes are kept, exactly, on both streams. */
+START_TEST(test_output_tail)
+{
+	struct outcome	 o;
+	char		*full, *p;
+	size_t		 i, len, cap = 2000000;
+
+	loop_setup();
+	run_sh("head -c 1000000 /dev/zero | tr '\\0' x; printf END; "
+	    "head -c 300000 /dev/zero | tr '\\0' y >&2", 10000, 4096, &o);
+	ck_assert_int_eq(o.r.status, 0);
+	ck_assert_uint_eq(o.r.out_len, 4096);
+	ck_assert_uint_eq(strlen(o.r.out), 4096);
+	for (i = 0; i < 4093; i++)
+		ck_assert_int_eq(o.r.out[i], 'x');
+	ck_assert_str_eq(o.r.out + 4093, "END");
+	ck_assert_uint_eq(o.r.err_len, 4096);
+	ck_assert_int_eq(o.r.err[0], 'y');
+	ck_assert_int_eq(o.r.err[4095], 'y');
+	outcome_free(&o);
+
+	/* Distinct lines prove the kept bytes are the last ones, in order. */
+	run_sh("seq 1 200000", 10000, 5000, &o);
+	full = xmalloc(cap);
+	for (i = 1, p = full; i <= 200000; i++)
+		p += sprintf(p, "%zu\n", i);
+	len = (size_t)(p - full);
+	ck_assert_uint_eq(o.r.out_len, 5000);
+	ck_assert_int_eq(memcmp(o.r.out, full + len - 5000, 5000), 0);
+	free(full);
+	outcome_free(&o);
+
+	/* Output shorter than max is kept whole. */
+	run_sh("seq 1 1000", 10000, 1000000, &o);
+	ck_assert_uint_eq(o.r.out_len, 3893);
+	ck_assert_int_eq(strncmp(o.r.out, "1\n2\n3\n", 6), 0);
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves the timeout kills the whole process group: after the callback no
+ * process of the group (here a background sleep too) survives.
+ */
+START_TEST(test_timeout_kills_group)
+{
+	struct outcome	o;
+	pid_t		pgid;
+
+	/* Orphans come back to us, so the check below cannot see zombies. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	loop_setup();
+	run_sh("echo $$; sleep 30 & sleep 30", 300, 4096, &o);
+	ck_assert_int_eq(o.r.timed_out, 1);
+	ck_assert_int_eq(o.r.exited, 0);
+	ck_assert_int_eq(o.r.signo, SIGKILL);
+	ck_assert_uint_ge(o.r.elapsed_ms, 300);
+	ck_assert_uint_lt(o.r.elapsed_ms, 5000);
+	ck_assert_msg(strncmp(o.desc, "timed out after ", 16) == 0,
+	    "desc '%s'", o.desc);
+	pgid = (pid_t)atol(o.r.out);
+	ck_assert_int_gt(pgid, 1);
+	ck_assert_msg(group_gone(pgid, 2000), "process group %ld survived",
+	    (long)pgid);
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/* Proves an exec failure is a result: status 127 and a message. */
+START_TEST(test_exec_failure)
+{
+	struct outcome	 o;
+	char		*argv[] = { "evg-no-such-program", "-x", NULL };
+	char		*cause = NULL;
+
+	loop_setup();
+	memset(&o, 0, sizeof o);
+	ck_assert_ptr_nonnull(proc_spawn(argv, 5000, 4096, done_cb, &o,
+	    &cause));
+	lp.pending++;
+	loop_run();
+	ck_assert_int_eq(o.calls, 1);
+	ck_assert_int_eq(o.r.exited, 1);
+	ck_assert_int_eq(o.r.status, 127);
+	ck_assert_str_eq(o.r.err, "cannot run 'evg-no-such-program': No such "
+	    "file or directory\n");
+	ck_assert_str_eq(o.desc, "exit 127: cannot run 'evg-no-such-program': "
+	    "No such file or directory");
+	outcome_free(&o);
+
+	argv[0] = NULL;
+	ck_assert_ptr_null(proc_spawn(argv, 5000, 4096, done_cb, &o, &cause));
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves cancel kills the child, never calls back, and still reaps it:
+ * no zombie is left, whether cancelled at once or while running.
+ */
+START_TEST(test_cancel)
+{
+	struct outcome	 o1, o2;
+	struct proc	*p;
+	char		 dir[] = "/tmp/evg-proc-XXXXXX", path[64], script[256];
+	char		 buf[32];
+	FILE		*f;
+	pid_t		 pid = 0;
+	int		 i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/pid", dir);
+	snprintf(script, sizeof script, "echo $$ >%s.tmp; mv %s.tmp %s; "
+	    "exec sleep 30", path, path, path);
+	loop_setup();
+
+	p = start_sh("sleep 30", 0, 4096, &o1);
+	proc_cancel(p);
+	lp.pending--;
+
+	p = start_sh(script, 0, 4096, &o2);
+	for (i = 0; i < 300 && pid == 0; i++) {
+		loop_for(10);
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(buf, sizeof buf, f) != NULL)
+				pid = (pid_t)atol(buf);
+			fclose(f);
+		}
+	}
+	ck_assert_int_gt(pid, 1);
+	proc_cancel(p);
+	lp.pending--;
+	/* Reaped from the loop, without proc_shutdown(). */
+	ck_assert_msg(group_gone(pid, 2000), "cancelled child %ld not reaped",
+	    (long)pid);
+	loop_for(50);
+	ck_assert_int_eq(o1.calls, 0);
+	ck_assert_int_eq(o2.calls, 0);
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+	loop_teardown();
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* Proves several children run in parallel and finish independently. */
+START_TEST(test_parallel)
+{
+	struct outcome	o[4];
+	struct timespec	t0, t1;
+	long		ms;
+	int		i;
+
+	loop_setup();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	start_sh("sleep 0.6; echo slow", 5000, 4096, &o[0]);
+	start_sh("sleep 0.3; echo middle >&2; exit 4", 5000, 4096, &o[1]);
+	start_sh("echo fast", 5000, 4096, &o[2]);
+	start_sh("sleep 0.6; echo slow2", 5000, 4096, &o[3]);
+	loop_run();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(ms < 1500, "children ran one after another (%ld ms)",
+	    ms);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(o[i].calls, 1);
+	ck_assert_str_eq(o[0].r.out, "slow\n");
+	ck_assert_str_eq(o[1].r.err, "middle\n");
+	ck_assert_int_eq(o[1].r.status, 4);
+	ck_assert_str_eq(o[2].r.out, "fast\n");
+	ck_assert_str_eq(o[3].r.out, "slow2\n");
+	ck_assert_int_eq(o[2].order, 1);
+	ck_assert_int_eq(o[1].order, 2);
+	ck_assert_int_gt(o[0].order, 2);
+	ck_assert_int_gt(o[3].order, 2);
+	for (i = 0; i < 4; i++)
+		outcome_free(&o[i]);
+	loop_teardown();
+}
+END_TEST
+
+static int	ticks;
+
+/* A repeating timer's tick. */
+static void
+tick_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	ticks++;
+}
+
+/* Proves a running child never blocks the loop: a 10 ms timer keeps firing. */
+START_TEST(test_loop_not_blocked)
+{
+	struct outcome	 o;
+	struct event	*tick;
+	struct timeval	 tv = { 0, 10000 };
+
+	loop_setup();
+	ticks = 0;
+	tick = event_new(lp.base, -1, EV_PERSIST, tick_cb, NULL);
+	event_add(tick, &tv);
+	run_sh("sleep 0.3", 5000, 4096, &o);
+	ck_assert_int_eq(o.r.status, 0);
+	ck_assert_msg(ticks >= 15, "only %d ticks in 300 ms", ticks);
+	event_free(tick);
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves the child's environment: own process group, stdin /dev/null, no
+ * inherited descriptors, no ignored or blocked signals even though the
+ * parent ignores SIGPIPE (as the daemon does).
+ */
+START_TEST(test_child_environment)
+{
+	struct outcome	 o;
+	int		 leak[2];
+	char		 expect[64];
+	long		 pid, pgid;
+	void		(*old)(int);
+
+	ck_assert_int_eq(pipe(leak), 0);
+	old = signal(SIGPIPE, SIG_IGN);
+	loop_setup();
+	run_sh("echo $$ $(cut -d' ' -f5 /proc/$$/stat); "
+	    "readlink /proc/$$/fd/0; ls /proc/$$/fd; "
+	    "grep -E '^Sig(Blk|Ign)' /proc/$$/status", 5000, 4096, &o);
+	ck_assert_int_eq(sscanf(o.r.out, "%ld %ld", &pid, &pgid), 2);
+	ck_assert_int_eq(pid, pgid);
+	snprintf(expect, sizeof expect, "%ld %ld\n", pid, pgid);
+	ck_assert_int_eq(strncmp(o.r.out, expect, strlen(expect)), 0);
+	ck_assert_str_eq(o.r.out + strlen(expect), "/dev/null\n0\n1\n2\n"
+	    "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+	outcome_free(&o);
+	loop_teardown();
+	signal(SIGPIPE, old);
+	close(leak[0]);
+	close(leak[1]);
+}
+END_TEST
+
+/* Describe one synthetic result with the given exit status and stderr. */
+static char *
+describe(int exited, int status, int signo, const char *err)
+{
+	struct proc_result	r;
+
+	memset(&r, 0, sizeof r);
+	r.exited = exited;
+	r.status = status;
+	r.signo = signo;
+	r.err = (char *)err;
+	r.err_len = err != NULL ? strlen(err) : 0;
+	return (proc_describe(&r));
+}
+
+/* Proves proc_describe() makes one clean line of the end of stderr. */
+START_TEST(test_describe)
+{
+	struct proc_result	 r;
+	char			*s, big[1024];
+
+	s = describe(1, 1, 0, "qemu-img: Could not open 'img.qcow2': "
+	    "Failed to get shared \"write\" lock\nIs another process using "
+	    "the image [img.qcow2]?\n");
+	ck_assert_str_eq(s, "exit 1: qemu-img: Could not open 'img.qcow2': "
+	    "Failed to get shared \"write\" lock; Is another process using "
+	    "the image [img.qcow2]?");
+	free(s);
+
+	/* Only the last three lines; blank lines and spaces trimmed. */
+	s = describe(1, 2, 0, "one\ntwo\nthree\n\n  four\t\r\nfive  \n\n");
+	ck_assert_str_eq(s, "exit 2: three; four; five");
+	free(s);
+	s = describe(1, 2, 0, "three\nfour\nfive\n");
+	ck_assert_str_eq(s, "exit 2: three; four; five");
+	free(s);
+
+	s = describe(1, 1, 0, "bad\033[1mbyte\n");
+	ck_assert_str_eq(s, "exit 1: bad?[1mbyte");
+	free(s);
+
+	s = describe(0, 0, 9, "");
+	ck_assert_str_eq(s, "killed by signal 9");
+	free(s);
+	s = describe(1, 5, 0, " \n\n");
+	ck_assert_str_eq(s, "exit 5");
+	free(s);
+	s = describe(0, 0, 0, NULL);
+	ck_assert_str_eq(s, "failed");
+	free(s);
+
+	/* A long last line is cut at its start, never mid-UTF-8. */
+	memset(big, 'a', sizeof big);
+	memcpy(big + sizeof big - 1 - 257, "\xc3\xa9\xc3\xa9", 4);
+	big[sizeof big - 1] = '\0';
+	s = describe(1, 1, 0, big);
+	ck_assert_int_eq(strncmp(s, "exit 1: ...", 11), 0);
+	ck_assert_uint_le(strlen(s), 11 + 256);
+	ck_assert_int_eq((unsigned char)s[11], 0xc3);
+	ck_assert_uint_eq(strlen(s), 11 + 255);
+	free(s);
+
+	memset(&r, 0, sizeof r);
+	r.timed_out = 1;
+	r.signo = 9;
+	r.elapsed_ms = 1500;
+	r.err = (char *)"noise\n";
+	r.err_len = 6;
+	s = proc_describe(&r);
+	ck_assert_str_eq(s, "timed out after 1500 ms");
+	free(s);
+}
+END_TEST
+
+Suite *
+suite_proc(void)
+{
+	Suite	*s = suite_create("proc");
+	TCase	*tc = tcase_create("proc");
+
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_exit_codes);
+	tcase_add_test(tc, test_capture);
+	tcase_add_test(tc, test_output_tail);
+	tcase_add_test(tc, test_timeout_kills_group);
+	tcase_add_test(tc, test_exec_failure);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_parallel);
+	tcase_add_test(tc, test_loop_not_blocked);
+	tcase_add_test(tc, test_child_environment);
+	tcase_add_test(tc, test_describe);
+	suite_add_tcase(s, tc);
+	return (s);
+}

@@ -1,0 +1,929 @@
+/*
+ * Unit tests for host/qmp.c against a fake QMP server (a forked child on a
+ * listening Unix socket in a temporary directory, scripted per test), and
+ * one test against a real QEMU when it is installed.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "qmp.h"
+#include "status.h"
+#include "suites.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+#define GUARD_MS	10000
+#define QEMU_SYSTEM	"/usr/bin/qemu-system-x86_64"
+#define QEMU_IMG	"/usr/bin/qemu-img"
+
+#define GREETING	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, " \
+			"\"minor\": 2, \"major\": 7}, \"package\": \"\"}, " \
+			"\"capabilities\": [\"oob\"]}}\r\n"
+#define EVENT		"{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}," \
+			" \"event\": \"RESUME\"}\r\n"
+
+/* How the fake server behaves after accepting one connection. */
+enum fake {
+	FAKE_NORMAL,		/* greeting, replies echo the request */
+	FAKE_EVENTS,		/* events around and inside every reply */
+	FAKE_BYTEWISE,		/* every message written one byte a time */
+	FAKE_ERROR,		/* the command gets an error reply */
+	FAKE_STALE_ID,		/* a reply with another id comes first */
+	FAKE_CLOSE_EARLY,	/* closes after reading the command */
+	FAKE_CLOSE_AT_ONCE,	/* closes before the greeting */
+	FAKE_SILENT,		/* never answers the command */
+	FAKE_NO_GREETING,	/* accepts, says nothing */
+	FAKE_HUGE,		/* a reply larger than QMP_MAX_REPLY */
+	FAKE_GARBAGE,		/* not JSON */
+	FAKE_CAPS_ERROR,	/* qmp_capabilities refused */
+};
+
+/* One test's world: loop, temporary directory, fake server. */
+struct world {
+	struct event_base	*base;
+	struct event		*guard;
+	int			 guard_fired;
+	char			 dir[64];
+	char			 sock[96];
+	pid_t			 server;
+};
+
+/* What the callback saw. */
+struct outcome {
+	int	 calls;
+	int	 status;
+	char	*message;
+	char	*ret;
+};
+
+static struct world	w;
+
+/* The guard timer: the loop ran too long. */
+static void
+guard_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	w.guard_fired = 1;
+	event_base_loopbreak(w.base);
+}
+
+/* A base with a guard and an empty temporary directory. */
+static void
+world_setup(void)
+{
+	struct timeval	tv = { GUARD_MS / 1000, 0 };
+
+	memset(&w, 0, sizeof w);
+	w.base = event_base_new();
+	ck_assert_ptr_nonnull(w.base);
+	w.guard = evtimer_new(w.base, guard_cb, NULL);
+	evtimer_add(w.guard, &tv);
+	snprintf(w.dir, sizeof w.dir, "/tmp/evg-qmp-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(w.dir));
+	snprintf(w.sock, sizeof w.sock, "%s/qmp.sock", w.dir);
+}
+
+/* Stop the fake server and remove everything. */
+static void
+world_teardown(void)
+{
+	if (w.server > 0) {
+		kill(w.server, SIGKILL);
+		waitpid(w.server, NULL, 0);
+	}
+	unlink(w.sock);
+	rmdir(w.dir);
+	event_free(w.guard);
+	event_base_free(w.base);
+}
+
+/* Write all of s; the fake server gives up quietly if the client left. */
+static int
+fake_write(int fd, const char *s, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(fd, s, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* Write a string, or (bytewise) one byte per write with a pause. */
+static int
+fake_send(int fd, const char *s, int bytewise)
+{
+	size_t	i;
+
+	if (!bytewise)
+		return (fake_write(fd, s, strlen(s)));
+	for (i = 0; s[i] != '\0'; i++) {
+		if (fake_write(fd, s + i, 1) == -1)
+			return (-1);
+		usleep(300);
+	}
+	return (0);
+}
+
+/*
+ * Read one request a byte at a time and check its shape.  Returns it (the
+ * caller puts it) with *id set, or NULL on EOF or a malformed request.
+ */
+static json_object *
+fake_request(int fd, long *id)
+{
+	json_tokener	*tok = json_tokener_new();
+	json_object	*req = NULL, *v;
+	char		 c;
+
+	while (req == NULL) {
+		if (read(fd, &c, 1) != 1)
+			break;
+		req = json_tokener_parse_ex(tok, &c, 1);
+		if (req == NULL &&
+		    json_tokener_get_error(tok) != json_tokener_continue)
+			break;
+	}
+	json_tokener_free(tok);
+	if (req == NULL)
+		return (NULL);
+	if (!json_object_object_get_ex(req, "execute", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    !json_object_object_get_ex(req, "id", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
+		json_object_put(req);
+		return (NULL);
+	}
+	*id = (long)json_object_get_int64(v);
+	return (req);
+}
+
+/* The name a request executes. */
+static const char *
+fake_execute(json_object *req)
+{
+	json_object	*v;
+
+	json_object_object_get_ex(req, "execute", &v);
+	return (json_object_get_string(v));
+}
+
+/* The reply echoing a request: {"return": {"execute", "arguments"}}. */
+static char *
+fake_echo(json_object *req, long id)
+{
+	json_object	*ret, *reply, *v;
+	char		*s;
+
+	ret = json_object_new_object();
+	json_object_object_add(ret, "execute",
+	    json_object_new_string(fake_execute(req)));
+	if (json_object_object_get_ex(req, "arguments", &v))
+		json_object_object_add(ret, "arguments", json_object_get(v));
+	reply = json_object_new_object();
+	json_object_object_add(reply, "return", ret);
+	json_object_object_add(reply, "id", json_object_new_int64(id));
+	xasprintf(&s, "%s\r\n", json_object_to_json_string_ext(reply,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(reply);
+	return (s);
+}
+
+/* The fake server's script for one connection; returns at the end. */
+static void
+fake_serve(int fd, enum fake how)
+{
+	json_object	*req;
+	char		*s, buf[256];
+	long		 id;
+	int		 bw = how == FAKE_BYTEWISE;
+	size_t		 i;
+
+	switch (how) {
+	case FAKE_CLOSE_AT_ONCE:
+		return;
+	case FAKE_NO_GREETING:
+		while (read(fd, buf, sizeof buf) > 0)
+			;
+		return;
+	case FAKE_GARBAGE:
+		fake_send(fd, "hello, this is not JSON\r\n", 0);
+		pause();
+		return;
+	case FAKE_EVENTS:
+		fake_send(fd, GREETING EVENT, 0);
+		break;
+	default:
+		fake_send(fd, GREETING, bw);
+		break;
+	}
+
+	if ((req = fake_request(fd, &id)) == NULL ||
+	    strcmp(fake_execute(req), "qmp_capabilities") != 0)
+		_exit(2);
+	json_object_put(req);
+	if (how == FAKE_CAPS_ERROR) {
+		snprintf(buf, sizeof buf, "{\"id\": %ld, \"error\": {\"class\": "
+		    "\"CommandNotFound\", \"desc\": \"Capabilities negotiation "
+		    "is already complete, command ignored\"}}\r\n", id);
+		fake_send(fd, buf, 0);
+		pause();
+	}
+	snprintf(buf, sizeof buf, "%s{\"return\": {}, \"id\": %ld}\r\n%s",
+	    how == FAKE_EVENTS ? EVENT : "", id,
+	    how == FAKE_EVENTS ? EVENT : "");
+	fake_send(fd, buf, bw);
+
+	if ((req = fake_request(fd, &id)) == NULL)
+		_exit(2);
+	switch (how) {
+	case FAKE_CLOSE_EARLY:
+		json_object_put(req);
+		return;
+	case FAKE_SILENT:
+		json_object_put(req);
+		pause();
+		return;
+	case FAKE_ERROR:
+		snprintf(buf, sizeof buf, "{\"id\": %ld, \"error\": {\"class\": "
+		    "\"GenericError\", \"desc\": \"Device 'x' not found\"}}\r\n",
+		    id);
+		fake_send(fd, buf, 0);
+		break;
+	case FAKE_HUGE:
+		fake_send(fd, "{\"return\": \"", 0);
+		memset(buf, 'x', sizeof buf);
+		for (i = 0; i <= QMP_MAX_REPLY / sizeof buf; i++)
+			if (fake_write(fd, buf, sizeof buf) == -1)
+				break;
+		fake_send(fd, "\"}\r\n", 0);
+		break;
+	case FAKE_STALE_ID:
+		snprintf(buf, sizeof buf, "{\"return\": {\"stale\": true}, "
+		    "\"id\": %ld}\r\n", id + 1000);
+		fake_send(fd, buf, 0);
+		/* FALLTHROUGH */
+	default:
+		s = fake_echo(req, id);
+		if (how == FAKE_EVENTS) {
+			/* An event, then the reply cut in two writes. */
+			fake_send(fd, EVENT, 0);
+			fake_write(fd, s, 10);
+			usleep(50000);
+			fake_write(fd, s + 10, strlen(s) - 10);
+			fake_send(fd, EVENT, 0);
+		} else
+			fake_send(fd, s, bw);
+		free(s);
+		break;
+	}
+	json_object_put(req);
+	/* Stay connected: the client, not the server, ends the exchange. */
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+}
+
+/* Listen on w.sock and fork a server that serves one connection how. */
+static void
+fake_start(enum fake how)
+{
+	char	*cause = NULL;
+	int	 lfd, fd;
+
+	lfd = transport_listen_unix(w.sock, 0600, 4, &cause);
+	ck_assert_msg(lfd != -1, "listen: %s", cause);
+	w.server = fork();
+	ck_assert_int_ne(w.server, -1);
+	if (w.server == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		transport_set_nonblock(lfd, 0);
+		if ((fd = accept(lfd, NULL, NULL)) == -1)
+			_exit(1);
+		fake_serve(fd, how);
+		close(fd);
+		_exit(0);
+	}
+	close(lfd);
+}
+
+/* Callback: copy the outcome and stop the loop. */
+static void
+done_cb(int status, const char *message, json_object *ret, void *arg)
+{
+	struct outcome	*o = arg;
+
+	o->calls++;
+	o->status = status;
+	o->message = message != NULL ? xstrdup(message) : NULL;
+	o->ret = ret != NULL ? xstrdup(json_object_to_json_string_ext(ret,
+	    JSON_C_TO_STRING_PLAIN)) : NULL;
+	event_base_loopbreak(w.base);
+}
+
+/* Run one command to its callback. */
+static void
+run(const char *command, json_object *args, unsigned int timeout_ms,
+    struct outcome *o)
+{
+	char		*cause = NULL;
+	struct qmp	*q;
+
+	memset(o, 0, sizeof *o);
+	q = qmp_execute(w.base, w.sock, command, args, timeout_ms, done_cb, o,
+	    &cause);
+	ck_assert_msg(q != NULL, "qmp_execute: %s", cause);
+	while (o->calls == 0 && !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(!w.guard_fired, "loop guard fired");
+	ck_assert_int_eq(o->calls, 1);
+}
+
+/* Free what done_cb() copied. */
+static void
+outcome_free(struct outcome *o)
+{
+	free(o->message);
+	free(o->ret);
+}
+
+/* The arguments used by most tests. */
+static json_object *
+snap_args(const char *device, const char *name)
+{
+	json_object	*a = json_object_new_object();
+
+	json_object_object_add(a, "device", json_object_new_string(device));
+	json_object_object_add(a, "name", json_object_new_string(name));
+	return (a);
+}
+
+/* Assert message starts with prefix. */
+static void
+assert_prefix(const char *message, const char *prefix)
+{
+	ck_assert_ptr_nonnull(message);
+	ck_assert_msg(strncmp(message, prefix, strlen(prefix)) == 0,
+	    "message '%s' does not start with '%s'", message, prefix);
+}
+
+/* Run a command against a fake server behaving as how. */
+static void
+run_fake(enum fake how, unsigned int timeout_ms, struct outcome *o)
+{
+	fake_start(how);
+	run("blockdev-snapshot-internal-sync", snap_args("x", "snap1"),
+	    timeout_ms, o);
+}
+
+#define ECHO	"{\"execute\":\"blockdev-snapshot-internal-sync\"," \
+		"\"arguments\":{\"device\":\"x\",\"name\":\"snap1\"}}"
+
+/* Proves the normal flow: greeting, capabilities, command, its return. */
+START_TEST(test_normal)
+{
+	struct outcome	o;
+
+	world_setup();
+	run_fake(FAKE_NORMAL, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_OK);
+	ck_assert_ptr_null(o.message);
+	ck_assert_str_eq(o.ret, ECHO);
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves a command without arguments is sent without "arguments". */
+START_TEST(test_no_arguments)
+{
+	struct outcome	o;
+
+	world_setup();
+	fake_start(FAKE_NORMAL);
+	run("query-named-block-nodes", NULL, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_OK);
+	ck_assert_str_eq(o.ret, "{\"execute\":\"query-named-block-nodes\"}");
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * Proves events are skipped wherever they come: with the greeting in one
+ * read, around replies, and between the halves of a split reply.
+ */
+START_TEST(test_events_interleaved)
+{
+	struct outcome	o;
+
+	world_setup();
+	run_fake(FAKE_EVENTS, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_OK);
+	ck_assert_str_eq(o.ret, ECHO);
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves messages written one byte at a time are reassembled. */
+START_TEST(test_bytewise)
+{
+	struct outcome	o;
+
+	world_setup();
+	run_fake(FAKE_BYTEWISE, 8000, &o);
+	ck_assert_int_eq(o.status, EVG_OK);
+	ck_assert_str_eq(o.ret, ECHO);
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves an error reply is BACKEND_ERROR "<command>: <desc>". */
+START_TEST(test_error_reply)
+{
+	struct outcome	o;
+
+	world_setup();
+	run_fake(FAKE_ERROR, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_BACKEND_ERROR);
+	ck_assert_str_eq(o.message, "blockdev-snapshot-internal-sync: "
+	    "Device 'x' not found");
+	ck_assert_ptr_null(o.ret);
+	outcome_free(&o);
+
+	world_teardown();
+	world_setup();
+	run_fake(FAKE_CAPS_ERROR, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_BACKEND_ERROR);
+	ck_assert_str_eq(o.message, "qmp_capabilities: Capabilities "
+	    "negotiation is already complete, command ignored");
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves a reply to another id is skipped, not taken for ours. */
+START_TEST(test_stale_id)
+{
+	struct outcome	o;
+
+	world_setup();
+	run_fake(FAKE_STALE_ID, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_OK);
+	ck_assert_str_eq(o.ret, ECHO);
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves a server closing early is UNAVAILABLE naming the socket. */
+START_TEST(test_server_closes)
+{
+	struct outcome	 o;
+	char		 expect[256];
+
+	world_setup();
+	run_fake(FAKE_CLOSE_EARLY, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_UNAVAILABLE);
+	snprintf(expect, sizeof expect, "QMP %s: connection closed by QEMU "
+	    "while waiting for the reply to blockdev-snapshot-internal-sync",
+	    w.sock);
+	ck_assert_str_eq(o.message, expect);
+	outcome_free(&o);
+	world_teardown();
+
+	world_setup();
+	run_fake(FAKE_CLOSE_AT_ONCE, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_UNAVAILABLE);
+	snprintf(expect, sizeof expect, "QMP %s: connection closed by QEMU "
+	    "while waiting for the greeting", w.sock);
+	assert_prefix(o.message, expect);
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves a server that never answers gives TIMEOUT after the deadline. */
+START_TEST(test_timeout)
+{
+	struct outcome	 o;
+	char		 expect[256];
+
+	world_setup();
+	run_fake(FAKE_SILENT, 300, &o);
+	ck_assert_int_eq(o.status, EVG_TIMEOUT);
+	snprintf(expect, sizeof expect, "QMP %s: no answer to "
+	    "blockdev-snapshot-internal-sync within 300 ms", w.sock);
+	ck_assert_str_eq(o.message, expect);
+	outcome_free(&o);
+	world_teardown();
+
+	/* A monitor busy with another client accepts but never greets. */
+	world_setup();
+	snprintf(expect, sizeof expect, "QMP %s: no answer to "
+	    "blockdev-snapshot-internal-sync within 300 ms", w.sock);
+	run_fake(FAKE_NO_GREETING, 300, &o);
+	ck_assert_int_eq(o.status, EVG_TIMEOUT);
+	assert_prefix(o.message, expect);
+	ck_assert_ptr_nonnull(strstr(o.message, "no greeting"));
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves a missing or dead socket is UNAVAILABLE naming the path. */
+START_TEST(test_missing_socket)
+{
+	struct sockaddr_un	 sun;
+	struct outcome		 o;
+	char			 expect[256];
+	int			 fd;
+
+	world_setup();
+	run("query-status", NULL, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_UNAVAILABLE);
+	snprintf(expect, sizeof expect, "QMP %s: cannot connect: No such file "
+	    "or directory", w.sock);
+	ck_assert_str_eq(o.message, expect);
+	outcome_free(&o);
+
+	/* A socket file nobody listens on (QEMU gone): refused. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", w.sock);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	close(fd);
+	run("query-status", NULL, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_UNAVAILABLE);
+	snprintf(expect, sizeof expect, "QMP %s: cannot connect: Connection "
+	    "refused", w.sock);
+	ck_assert_str_eq(o.message, expect);
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/* Proves replies over QMP_MAX_REPLY and non-JSON input are refused. */
+START_TEST(test_bad_input)
+{
+	struct outcome	 o;
+	char		 expect[256];
+
+	world_setup();
+	run_fake(FAKE_HUGE, 8000, &o);
+	ck_assert_int_eq(o.status, EVG_BACKEND_ERROR);
+	snprintf(expect, sizeof expect, "QMP %s: reply larger than %u bytes",
+	    w.sock, QMP_MAX_REPLY);
+	ck_assert_str_eq(o.message, expect);
+	outcome_free(&o);
+	world_teardown();
+
+	world_setup();
+	run_fake(FAKE_GARBAGE, 5000, &o);
+	ck_assert_int_eq(o.status, EVG_BACKEND_ERROR);
+	snprintf(expect, sizeof expect, "QMP %s: protocol error", w.sock);
+	assert_prefix(o.message, expect);
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+static int	cancelled_calls;
+
+/* A callback that must never run. */
+static void
+never_cb(int status, const char *message, json_object *ret, void *arg)
+{
+	(void)status;
+	(void)message;
+	(void)ret;
+	(void)arg;
+	cancelled_calls++;
+}
+
+/*
+ * Proves qmp_cancel() at once or mid-exchange never calls back (and, under
+ * ASan, frees everything), and bad paths fail at once taking the args.
+ */
+START_TEST(test_cancel_and_bad_path)
+{
+	struct qmp	*q;
+	struct timeval	 tv = { 0, 200000 };
+	char		*cause = NULL, longpath[200];
+
+	world_setup();
+	cancelled_calls = 0;
+	q = qmp_execute(w.base, w.sock, "query-status", NULL, 5000, never_cb,
+	    NULL, &cause);
+	ck_assert_ptr_nonnull(q);
+	qmp_cancel(q);
+
+	fake_start(FAKE_SILENT);
+	q = qmp_execute(w.base, w.sock, "blockdev-snapshot-internal-sync",
+	    snap_args("x", "y"), 5000, never_cb, NULL, &cause);
+	ck_assert_ptr_nonnull(q);
+	event_base_loopexit(w.base, &tv);
+	event_base_dispatch(w.base);
+	qmp_cancel(q);
+	event_base_loopexit(w.base, &tv);
+	event_base_dispatch(w.base);
+	ck_assert_int_eq(cancelled_calls, 0);
+
+	memset(longpath, 'a', sizeof longpath);
+	longpath[0] = '/';
+	longpath[sizeof longpath - 1] = '\0';
+	ck_assert_ptr_null(qmp_execute(w.base, longpath, "query-status",
+	    snap_args("x", "y"), 5000, never_cb, NULL, &cause));
+	assert_prefix(cause, "QMP /aaa");
+	free(cause);
+	ck_assert_ptr_null(qmp_execute(w.base, w.sock, "query-status",
+	    json_object_new_string("x"), 5000, never_cb, NULL, &cause));
+	free(cause);
+	world_teardown();
+}
+END_TEST
+
+/* A QEMU started by the fixture below, in the runner's process. */
+static struct {
+	int	skip;
+	char	why[512];
+	char	dir[64];
+	char	img[128];
+	char	sock[128];
+	char	log[128];
+	pid_t	pid;
+} qemu;
+
+/* Run argv, output to the log file; returns its exit status or -1. */
+static int
+qemu_run(char *const argv[], int wait)
+{
+	pid_t	pid;
+	int	fd, status;
+
+	if ((pid = fork()) == -1)
+		return (-1);
+	if (pid == 0) {
+		fd = open(qemu.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd != -1) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (!wait)
+		return (pid);
+	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
+		return (-1);
+	return (WEXITSTATUS(status));
+}
+
+/*
+ * Unchecked fixture: start QEMU on a fresh 64 MiB qcow2 with a QMP socket
+ * before the test case, so that the teardown (run by the runner whatever
+ * the test did) always kills it.  Problems are recorded, not asserted.
+ */
+static void
+qemu_setup(void)
+{
+	char		 blk1[256], blk2[64], qmp[192];
+	char		*create[] = { QEMU_IMG, "create", "-q", "-f", "qcow2",
+			    qemu.img, "64M", NULL };
+	char		*start[] = { QEMU_SYSTEM, "-machine", "none",
+			    "-nodefaults", "-display", "none", "-accel", "tcg",
+			    "-blockdev", blk1, "-blockdev", blk2, "-qmp", qmp,
+			    NULL };
+	struct stat	 sb;
+	int		 i, status;
+
+	memset(&qemu, 0, sizeof qemu);
+	if (access(QEMU_SYSTEM, X_OK) != 0 || access(QEMU_IMG, X_OK) != 0) {
+		qemu.skip = 1;
+		return;
+	}
+	snprintf(qemu.dir, sizeof qemu.dir, "/tmp/evg-qemu-XXXXXX");
+	if (mkdtemp(qemu.dir) == NULL) {
+		snprintf(qemu.why, sizeof qemu.why, "mkdtemp: %s",
+		    strerror(errno));
+		return;
+	}
+	snprintf(qemu.img, sizeof qemu.img, "%s/disk.qcow2", qemu.dir);
+	snprintf(qemu.sock, sizeof qemu.sock, "%s/qmp.sock", qemu.dir);
+	snprintf(qemu.log, sizeof qemu.log, "%s/qemu.log", qemu.dir);
+	if ((status = qemu_run(create, 1)) != 0) {
+		snprintf(qemu.why, sizeof qemu.why, "qemu-img create: exit %d "
+		    "(see %s)", status, qemu.log);
+		return;
+	}
+	snprintf(blk1, sizeof blk1, "driver=file,filename=%s,node-name=file0",
+	    qemu.img);
+	snprintf(blk2, sizeof blk2, "driver=qcow2,file=file0,node-name=disk0");
+	snprintf(qmp, sizeof qmp, "unix:%s,server=on,wait=off", qemu.sock);
+	if ((qemu.pid = qemu_run(start, 0)) == -1) {
+		snprintf(qemu.why, sizeof qemu.why, "fork: %s",
+		    strerror(errno));
+		qemu.pid = 0;
+		return;
+	}
+	for (i = 0; i < 200; i++) {
+		if (stat(qemu.sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			return;
+		if (waitpid(qemu.pid, &status, WNOHANG) == qemu.pid) {
+			qemu.pid = 0;
+			snprintf(qemu.why, sizeof qemu.why, "QEMU exited at "
+			    "start (status 0x%x; see %s)", status, qemu.log);
+			return;
+		}
+		usleep(50000);
+	}
+	snprintf(qemu.why, sizeof qemu.why, "no QMP socket after 10 s");
+}
+
+/* Unchecked fixture: kill QEMU by pid, remove its files. */
+static void
+qemu_teardown(void)
+{
+	if (qemu.pid > 0) {
+		kill(qemu.pid, SIGKILL);
+		waitpid(qemu.pid, NULL, 0);
+		qemu.pid = 0;
+	}
+	if (qemu.dir[0] == '\0')
+		return;
+	unlink(qemu.img);
+	unlink(qemu.sock);
+	unlink(qemu.log);
+	rmdir(qemu.dir);
+}
+
+/* The snapshots array of node disk0 in a query-named-block-nodes return. */
+static json_object *
+disk0_snapshots(const char *ret)
+{
+	json_object	*nodes, *node, *v, *image, *snaps = NULL;
+	size_t		 i;
+
+	nodes = json_tokener_parse(ret);
+	ck_assert_ptr_nonnull(nodes);
+	ck_assert(json_object_is_type(nodes, json_type_array));
+	for (i = 0; i < json_object_array_length(nodes); i++) {
+		node = json_object_array_get_idx(nodes, i);
+		if (!json_object_object_get_ex(node, "node-name", &v) ||
+		    strcmp(json_object_get_string(v), "disk0") != 0)
+			continue;
+		ck_assert(json_object_object_get_ex(node, "image", &image));
+		if (json_object_object_get_ex(image, "snapshots", &v))
+			snaps = json_object_get(v);
+		else
+			snaps = json_object_new_array();
+		break;
+	}
+	json_object_put(nodes);
+	ck_assert_msg(snaps != NULL, "no node disk0 in %s", ret);
+	return (snaps);
+}
+
+/* Run one command on the real QEMU. */
+static void
+qemu_cmd(const char *command, json_object *args, struct outcome *o)
+{
+	char		*cause = NULL;
+	struct qmp	*q;
+
+	memset(o, 0, sizeof *o);
+	q = qmp_execute(w.base, qemu.sock, command, args, 10000, done_cb, o,
+	    &cause);
+	ck_assert_msg(q != NULL, "qmp_execute: %s", cause);
+	while (o->calls == 0 && !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(!w.guard_fired, "loop guard fired");
+}
+
+/*
+ * Proves the client against QEMU itself: internal snapshot create, list
+ * (and the fields query-named-block-nodes gives), duplicate and missing
+ * names (QEMU's exact errors), delete.
+ */
+START_TEST(test_real_qemu)
+{
+	struct outcome	 o;
+	json_object	*snaps, *s, *v;
+	static const char *fields[] = { "id", "name", "vm-state-size",
+			    "date-sec", "date-nsec", "vm-clock-sec",
+			    "vm-clock-nsec" };
+	size_t		 i;
+
+	if (qemu.skip) {
+		printf("qmp: %s or %s not installed; skipping the real-QEMU "
+		    "test\n", QEMU_SYSTEM, QEMU_IMG);
+		return;
+	}
+	ck_assert_msg(qemu.why[0] == '\0', "QEMU: %s", qemu.why);
+	world_setup();
+
+	qemu_cmd("blockdev-snapshot-internal-sync", snap_args("disk0",
+	    "snap1"), &o);
+	ck_assert_msg(o.status == EVG_OK, "create: %s", o.message);
+	ck_assert_str_eq(o.ret, "{}");
+	outcome_free(&o);
+
+	qemu_cmd("query-named-block-nodes", NULL, &o);
+	ck_assert_msg(o.status == EVG_OK, "query: %s", o.message);
+	snaps = disk0_snapshots(o.ret);
+	outcome_free(&o);
+	ck_assert_uint_eq(json_object_array_length(snaps), 1);
+	s = json_object_array_get_idx(snaps, 0);
+	for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		ck_assert_msg(json_object_object_get_ex(s, fields[i], &v),
+		    "no %s in %s", fields[i], json_object_to_json_string(s));
+	json_object_object_get_ex(s, "name", &v);
+	ck_assert_str_eq(json_object_get_string(v), "snap1");
+	json_object_object_get_ex(s, "id", &v);
+	ck_assert(json_object_is_type(v, json_type_string));
+	json_object_object_get_ex(s, "date-sec", &v);
+	ck_assert(json_object_is_type(v, json_type_int));
+	json_object_put(snaps);
+
+	qemu_cmd("blockdev-snapshot-internal-sync", snap_args("disk0",
+	    "snap1"), &o);
+	ck_assert_int_eq(o.status, EVG_BACKEND_ERROR);
+	ck_assert_str_eq(o.message, "blockdev-snapshot-internal-sync: "
+	    "Snapshot with name 'snap1' already exists on device 'disk0'");
+	outcome_free(&o);
+
+	qemu_cmd("blockdev-snapshot-delete-internal-sync", snap_args("disk0",
+	    "nosuch"), &o);
+	ck_assert_int_eq(o.status, EVG_BACKEND_ERROR);
+	ck_assert_str_eq(o.message, "blockdev-snapshot-delete-internal-sync: "
+	    "Snapshot with id 'null' and name 'nosuch' does not exist on "
+	    "device 'disk0'");
+	outcome_free(&o);
+
+	qemu_cmd("blockdev-snapshot-delete-internal-sync", snap_args("disk0",
+	    "snap1"), &o);
+	ck_assert_msg(o.status == EVG_OK, "delete: %s", o.message);
+	ck_assert_ptr_nonnull(strstr(o.ret, "\"name\":\"snap1\""));
+	outcome_free(&o);
+
+	qemu_cmd("query-named-block-nodes", NULL, &o);
+	ck_assert_msg(o.status == EVG_OK, "query: %s", o.message);
+	snaps = disk0_snapshots(o.ret);
+	outcome_free(&o);
+	ck_assert_uint_eq(json_object_array_length(snaps), 0);
+	json_object_put(snaps);
+	world_teardown();
+}
+END_TEST
+
+Suite *
+suite_qmp(void)
+{
+	Suite	*s = suite_create("qmp");
+	TCase	*tc = tcase_create("fake"), *tq = tcase_create("qemu");
+
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_normal);
+	tcase_add_test(tc, test_no_arguments);
+	tcase_add_test(tc, test_events_interleaved);
+	tcase_add_test(tc, test_bytewise);
+	tcase_add_test(tc, test_error_reply);
+	tcase_add_test(tc, test_stale_id);
+	tcase_add_test(tc, test_server_closes);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_missing_socket);
+	tcase_add_test(tc, test_bad_input);
+	tcase_add_test(tc, test_cancel_and_bad_path);
+	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(tq, 60);
+	tcase_add_unchecked_fixture(tq, qemu_setup, qemu_teardown);
+	tcase_add_test(tq, test_real_qemu);
+	suite_add_tcase(s, tq);
+	return (s);
+}
