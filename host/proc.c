@@ -78,7 +78,7 @@ static void	proc_timeout_cb(evutil_socket_t, short, void *);
 static void	proc_done_event(evutil_socket_t, short, void *);
 static void	proc_chld_cb(evutil_socket_t, short, void *);
 
-/* Milliseconds on the monotonic clock since start. */
+/* Milliseconds on the monotonic clock since start, rounded. */
 static unsigned int
 proc_elapsed(const struct timespec *start)
 {
@@ -86,8 +86,8 @@ proc_elapsed(const struct timespec *start)
 	long long	ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(now.tv_sec - start->tv_sec) * 1000 +
-	    (now.tv_nsec - start->tv_nsec) / 1000000;
+	ms = ((long long)(now.tv_sec - start->tv_sec) * 1000000000 +
+	    (now.tv_nsec - start->tv_nsec) + 500000) / 1000000;
 	return (ms < 0 ? 0 : (unsigned int)ms);
 }
 
@@ -511,6 +511,8 @@ proc_spawn(char *const argv[], unsigned int timeout_ms, size_t max_output,
 			fatalx("%s: evtimer_new failed", __func__);
 		tv.tv_sec = timeout_ms / 1000;
 		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		/* From now, not from when this loop iteration began. */
+		event_base_update_cache_time(proc_base);
 		evtimer_add(p->ev_timeout, &tv);
 	}
 	TAILQ_INSERT_TAIL(&proc_live, p, entry);

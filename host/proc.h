@@ -30,17 +30,23 @@ struct proc_result {
 
 typedef void	(*proc_done_cb)(const struct proc_result *, void *);
 
-/* Install the SIGCHLD handling on base; call once before proc_spawn(). */
+/*
+ * Install the SIGCHLD handling on base; call once before proc_spawn().
+ * It reaps every child of the process (waitpid(-1)), so children are
+ * started only through proc_spawn().
+ */
 void		 proc_init(struct event_base *);
 /* Release what proc_init() installed (kills and forgets live children). */
 void		 proc_shutdown(void);
 /*
- * Start argv[0] (searched in PATH) with argv.  Returns NULL with *cause
- * (caller frees) when it could not be started.
+ * Start argv[0] (searched in PATH) with argv, a timeout in milliseconds
+ * (0: none) and the bytes of each stream to keep.  Returns NULL with
+ * *cause (caller frees) when it could not be started; a program that
+ * cannot be executed is a result (exit 127, the reason on stderr).
  */
 struct proc	*proc_spawn(char *const[], unsigned int, size_t, proc_done_cb,
 		    void *, char **);
-/* Kill a running child; its callback will not run. */
+/* Kill a running child; its callback will not run (no-op inside it). */
 void		 proc_cancel(struct proc *);
 /* One-line summary of a failed result for messages ("exit 1: <stderr>"). */
 char		*proc_describe(const struct proc_result *);

@@ -22,6 +22,8 @@
 #define QMP_READ_CHUNK	16384
 /* Nesting QEMU may send: query-named-block-nodes nests backing chains. */
 #define QMP_JSON_DEPTH	256
+/* Pause before connecting again to a monitor whose listen queue is full. */
+#define QMP_CONNECT_RETRY_MS	50
 
 enum qmp_state {
 	QMP_CONNECTING,		/* non-blocking connect in progress */
@@ -51,6 +53,7 @@ struct qmp {
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_timeout;
+	struct event		*ev_retry;
 	struct event		*ev_done;
 
 	int			 status;
@@ -67,6 +70,7 @@ static unsigned int	qmp_next_id;
 static void	qmp_read_cb(evutil_socket_t, short, void *);
 static void	qmp_write_cb(evutil_socket_t, short, void *);
 static void	qmp_timeout_cb(evutil_socket_t, short, void *);
+static void	qmp_retry_cb(evutil_socket_t, short, void *);
 static void	qmp_done_event(evutil_socket_t, short, void *);
 
 /* What the client waits for in a state, for messages. */
@@ -96,6 +100,7 @@ qmp_free(struct qmp *q)
 	if (q->ev_write != NULL)
 		event_free(q->ev_write);
 	event_free(q->ev_timeout);
+	event_free(q->ev_retry);
 	event_free(q->ev_done);
 	if (q->fd != -1)
 		close(q->fd);
@@ -128,6 +133,7 @@ qmp_finish(struct qmp *q, int status, char *message, json_object *reply,
 	if (q->ev_write != NULL)
 		event_del(q->ev_write);
 	event_del(q->ev_timeout);
+	event_del(q->ev_retry);
 	if (q->fd != -1) {
 		close(q->fd);
 		q->fd = -1;
@@ -450,16 +456,53 @@ qmp_write_cb(evutil_socket_t fd, short events, void *arg)
 	q->out_off = q->out_len = 0;
 }
 
+/*
+ * Try to connect.  A Unix socket whose listen queue is full (QEMU serves
+ * one monitor client at a time) fails with EAGAIN without starting
+ * anything, so that is retried on a timer until the deadline.
+ */
+static void
+qmp_try_connect(struct qmp *q)
+{
+	struct sockaddr_un	sun;
+	struct timeval		tv = { 0, QMP_CONNECT_RETRY_MS * 1000 };
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, q->path, strlen(q->path));
+	if (connect(q->fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		qmp_connected(q);
+		return;
+	}
+	switch (errno) {
+	case EAGAIN:
+		log_debug("%s: %s: listen queue full; retrying", __func__,
+		    q->path);
+		evtimer_add(q->ev_retry, &tv);
+		return;
+	case EINPROGRESS:
+	case EINTR:
+		event_add(q->ev_write, NULL);
+		return;
+	}
+	qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: cannot connect: %s", q->path,
+	    strerror(errno));
+}
+
+/* The retry timer of a connect that found the listen queue full. */
+static void
+qmp_retry_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	qmp_try_connect(arg);
+}
+
 /* Start the non-blocking connect: the first transition, into CONNECTING. */
 static void
 qmp_connect(struct qmp *q)
 {
-	struct sockaddr_un	sun;
-
 	q->state = QMP_CONNECTING;
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, q->path, strlen(q->path));
 	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (q->fd == -1) {
 		qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: socket: %s", q->path,
@@ -471,16 +514,7 @@ qmp_connect(struct qmp *q)
 	q->ev_write = event_new(q->base, q->fd, EV_WRITE, qmp_write_cb, q);
 	if (q->ev_read == NULL || q->ev_write == NULL)
 		fatalx("%s: event_new failed", __func__);
-	if (connect(q->fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
-		qmp_connected(q);
-		return;
-	}
-	if (errno == EINPROGRESS || errno == EAGAIN || errno == EINTR) {
-		event_add(q->ev_write, NULL);
-		return;
-	}
-	qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: cannot connect: %s", q->path,
-	    strerror(errno));
+	qmp_try_connect(q);
 }
 
 /* Start one command; see qmp.h. */
@@ -522,8 +556,9 @@ qmp_execute(struct event_base *base, const char *path, const char *command,
 	if ((q->tok = json_tokener_new_ex(QMP_JSON_DEPTH)) == NULL)
 		fatalx("%s: json_tokener_new_ex failed", __func__);
 	q->ev_timeout = evtimer_new(base, qmp_timeout_cb, q);
+	q->ev_retry = evtimer_new(base, qmp_retry_cb, q);
 	q->ev_done = event_new(base, -1, 0, qmp_done_event, q);
-	if (q->ev_timeout == NULL || q->ev_done == NULL)
+	if (q->ev_timeout == NULL || q->ev_retry == NULL || q->ev_done == NULL)
 		fatalx("%s: event_new failed", __func__);
 	if (timeout_ms != 0) {
 		tv.tv_sec = timeout_ms / 1000;

@@ -23,11 +23,13 @@ typedef void	(*qmp_done_cb)(int, const char *, json_object *, void *);
 
 /*
  * Run command with args (a JSON object or NULL; ownership is taken) on the
- * monitor at path.  Returns NULL with *cause (caller frees) if it could not
- * even start (bad path); otherwise the callback reports the outcome.
+ * monitor at path within timeout_ms (0: no limit) from connect to reply.
+ * Returns NULL with *cause (caller frees) if it could not even start (bad
+ * path); otherwise the callback reports the outcome.
  */
 struct qmp	*qmp_execute(struct event_base *, const char *, const char *,
 		    json_object *, unsigned int, qmp_done_cb, void *, char **);
+/* Close without a callback (no-op inside the callback itself). */
 void		 qmp_cancel(struct qmp *);
 
 #endif

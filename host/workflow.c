@@ -828,33 +828,39 @@ wf_list_next(struct workflow *wf)
 	    wf_list_done);
 }
 
-/* Reconcile every VM; see workflow.h. */
+/* Reconcile one VM; see workflow.h. */
 void
-workflow_reconcile_all(void)
+workflow_reconcile_vm(struct reg_vm *vm)
 {
-	struct reg_vm	*vm, *got;
+	struct reg_vm	*got;
 	struct wf_vm	*wv;
 	struct workflow	*wf;
 	char		*cause;
 	size_t		 i;
 
-	TAILQ_FOREACH(vm, &wf_g.reg->vms, entry) {
-		if (vm->nvolumes == 0)
-			continue;
-		if (wf_begin(vm->uuid, WF_RECONCILE, &wv, &got, &cause) !=
-		    EVG_OK) {
-			log_warnx("vm %s: catalog not checked: %s", vm->uuid,
-			    cause);
-			free(cause);
-			continue;
-		}
-		wf = wf_new(WF_RECONCILE, wv, NULL, NULL);
-		wf->nvols = vm->nvolumes;
-		wf->vols = xcalloc(wf->nvols, sizeof *wf->vols);
-		for (i = 0; i < wf->nvols; i++)
-			wf->vols[i] = xstrdup(vm->volumes[i].uuid);
-		wf_list_next(wf);
+	if (vm->nvolumes == 0)
+		return;
+	if (wf_begin(vm->uuid, WF_RECONCILE, &wv, &got, &cause) != EVG_OK) {
+		log_warnx("vm %s: catalog not checked: %s", vm->uuid, cause);
+		free(cause);
+		return;
 	}
+	wf = wf_new(WF_RECONCILE, wv, NULL, NULL);
+	wf->nvols = vm->nvolumes;
+	wf->vols = xcalloc(wf->nvols, sizeof *wf->vols);
+	for (i = 0; i < wf->nvols; i++)
+		wf->vols[i] = xstrdup(vm->volumes[i].uuid);
+	wf_list_next(wf);
+}
+
+/* Reconcile every VM; see workflow.h. */
+void
+workflow_reconcile_all(void)
+{
+	struct reg_vm	*vm;
+
+	TAILQ_FOREACH(vm, &wf_g.reg->vms, entry)
+		workflow_reconcile_vm(vm);
 }
 
 /* Stop calling back owner; see workflow.h. */

@@ -20,6 +20,8 @@ static Suite *(*const main_suites[])(void) = {
 	suite_proc,
 	suite_qmp,
 	suite_zfs,
+	suite_freeze,
+	suite_disk,
 };
 
 int

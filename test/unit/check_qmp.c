@@ -3,6 +3,7 @@
  * listening Unix socket in a temporary directory, scripted per test), and
  * one test against a real QEMU when it is installed.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -212,6 +213,16 @@ fake_echo(json_object *req, long id)
 	return (s);
 }
 
+/* Read and drop input until the client closes. */
+static void
+fake_drain(int fd)
+{
+	char	buf[256];
+
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+}
+
 /* The fake server's script for one connection; returns at the end. */
 static void
 fake_serve(int fd, enum fake how)
@@ -226,12 +237,11 @@ fake_serve(int fd, enum fake how)
 	case FAKE_CLOSE_AT_ONCE:
 		return;
 	case FAKE_NO_GREETING:
-		while (read(fd, buf, sizeof buf) > 0)
-			;
+		fake_drain(fd);
 		return;
 	case FAKE_GARBAGE:
 		fake_send(fd, "hello, this is not JSON\r\n", 0);
-		pause();
+		fake_drain(fd);
 		return;
 	case FAKE_EVENTS:
 		fake_send(fd, GREETING EVENT, 0);
@@ -250,7 +260,8 @@ fake_serve(int fd, enum fake how)
 		    "\"CommandNotFound\", \"desc\": \"Capabilities negotiation "
 		    "is already complete, command ignored\"}}\r\n", id);
 		fake_send(fd, buf, 0);
-		pause();
+		fake_drain(fd);
+		return;
 	}
 	snprintf(buf, sizeof buf, "%s{\"return\": {}, \"id\": %ld}\r\n%s",
 	    how == FAKE_EVENTS ? EVENT : "", id,
@@ -265,7 +276,7 @@ fake_serve(int fd, enum fake how)
 		return;
 	case FAKE_SILENT:
 		json_object_put(req);
-		pause();
+		fake_drain(fd);
 		return;
 	case FAKE_ERROR:
 		snprintf(buf, sizeof buf, "{\"id\": %ld, \"error\": {\"class\": "
@@ -302,8 +313,36 @@ fake_serve(int fd, enum fake how)
 	}
 	json_object_put(req);
 	/* Stay connected: the client, not the server, ends the exchange. */
-	while (read(fd, buf, sizeof buf) > 0)
-		;
+	fake_drain(fd);
+}
+
+/*
+ * Fork a server on listening socket lfd: it accepts and closes skip
+ * connections, then serves one connection how.
+ */
+static void
+fake_fork(int lfd, enum fake how, int skip)
+{
+	int	fd = -1;
+
+	w.server = fork();
+	ck_assert_int_ne(w.server, -1);
+	if (w.server == 0) {
+		/* A failed check ends the test without its teardown. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGPIPE, SIG_IGN);
+		transport_set_nonblock(lfd, 0);
+		for (; skip >= 0; skip--) {
+			if ((fd = accept(lfd, NULL, NULL)) == -1)
+				_exit(1);
+			if (skip > 0)
+				close(fd);
+		}
+		fake_serve(fd, how);
+		close(fd);
+		_exit(0);
+	}
+	close(lfd);
 }
 
 /* Listen on w.sock and fork a server that serves one connection how. */
@@ -311,22 +350,11 @@ static void
 fake_start(enum fake how)
 {
 	char	*cause = NULL;
-	int	 lfd, fd;
+	int	 lfd;
 
 	lfd = transport_listen_unix(w.sock, 0600, 4, &cause);
 	ck_assert_msg(lfd != -1, "listen: %s", cause);
-	w.server = fork();
-	ck_assert_int_ne(w.server, -1);
-	if (w.server == 0) {
-		signal(SIGPIPE, SIG_IGN);
-		transport_set_nonblock(lfd, 0);
-		if ((fd = accept(lfd, NULL, NULL)) == -1)
-			_exit(1);
-		fake_serve(fd, how);
-		close(fd);
-		_exit(0);
-	}
-	close(lfd);
+	fake_fork(lfd, how, 0);
 }
 
 /* Callback: copy the outcome and stop the loop. */
@@ -609,6 +637,57 @@ START_TEST(test_bad_input)
 	snprintf(expect, sizeof expect, "QMP %s: protocol error", w.sock);
 	assert_prefix(o.message, expect);
 	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * Proves a monitor whose listen queue is full (EAGAIN on connect, as when
+ * another client holds QEMU's monitor) is retried until it accepts.
+ */
+START_TEST(test_listen_queue_full)
+{
+	struct sockaddr_un	 sun;
+	struct outcome		 o;
+	struct qmp		*q;
+	struct timeval		 tv = { 0, 200000 };
+	char			*cause = NULL;
+	int			 lfd, fds[16], n;
+
+	world_setup();
+	lfd = transport_listen_unix(w.sock, 0600, 0, &cause);
+	ck_assert_msg(lfd != -1, "listen: %s", cause);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", w.sock);
+	for (n = 0; n < 16; n++) {
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fds[n], (struct sockaddr *)&sun, sizeof sun) == -1) {
+			ck_assert_int_eq(errno, EAGAIN);
+			close(fds[n]);
+			break;
+		}
+	}
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, 16);
+
+	memset(&o, 0, sizeof o);
+	q = qmp_execute(w.base, w.sock, "blockdev-snapshot-internal-sync",
+	    snap_args("x", "snap1"), 5000, done_cb, &o, &cause);
+	ck_assert_ptr_nonnull(q);
+	event_base_loopexit(w.base, &tv);
+	event_base_dispatch(w.base);
+	ck_assert_int_eq(o.calls, 0);
+
+	fake_fork(lfd, FAKE_NORMAL, n);
+	while (o.calls == 0 && !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_int_eq(o.calls, 1);
+	ck_assert_msg(o.status == EVG_OK, "%s", o.message);
+	ck_assert_str_eq(o.ret, ECHO);
+	outcome_free(&o);
+	while (n-- > 0)
+		close(fds[n]);
 	world_teardown();
 }
 END_TEST
@@ -917,6 +996,7 @@ suite_qmp(void)
 	tcase_add_test(tc, test_server_closes);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_missing_socket);
+	tcase_add_test(tc, test_listen_queue_full);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_cancel_and_bad_path);
 	suite_add_tcase(s, tc);

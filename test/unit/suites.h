@@ -17,5 +17,7 @@ Suite	*suite_catalog(void);
 Suite	*suite_proc(void);
 Suite	*suite_qmp(void);
 Suite	*suite_zfs(void);
+Suite	*suite_freeze(void);
+Suite	*suite_disk(void);
 
 #endif

@@ -1,0 +1,555 @@
+/*
+ * Guest disks from sysfs.  A block device's sysfs node is
+ * /sys/dev/block/MAJ:MIN, a symlink into /sys/devices; a partition's node
+ * sits inside its disk's and holds a "partition" file; a stacked device
+ * (device-mapper, LVM, md) lists what it sits on in slaves/.  The
+ * identifiers are read from the whole disk's node and its device/ link.
+ */
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* Largest sysfs file read: an identifier longer than this is dropped. */
+#define DISK_READ_MAX	512
+
+static char	disk_root[PATH_MAX] = "";
+
+/* Set the sysfs root; a trailing slash is dropped so paths join cleanly. */
+void
+disk_set_root(const char *root)
+{
+	size_t	len;
+
+	if (root == NULL)
+		root = "";
+	len = strlen(root);
+	while (len > 0 && root[len - 1] == '/')
+		len--;
+	if (len >= sizeof disk_root)
+		fatalx("%s: root too long", __func__);
+	memcpy(disk_root, root, len);
+	disk_root[len] = '\0';
+}
+
+/*
+ * Read dir/file into buf (NUL-terminated).  Returns the number of bytes,
+ * or -1 if the file cannot be read or does not fit in size - 1 bytes.
+ */
+static ssize_t
+disk_read(const char *dir, const char *file, char *buf, size_t size)
+{
+	char	*path;
+	size_t	 len = 0;
+	ssize_t	 r;
+	int	 fd;
+
+	xasprintf(&path, "%s/%s", dir, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return (-1);
+	for (;;) {
+		r = read(fd, buf + len, size - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == size)
+			break;
+	}
+	close(fd);
+	if (r == -1 || len == size)
+		return (-1);
+	buf[len] = '\0';
+	return ((ssize_t)len);
+}
+
+/* Strip leading and trailing white space in place; returns the start. */
+static char *
+disk_trim(char *s)
+{
+	size_t	len;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		s[--len] = '\0';
+	return (s);
+}
+
+/*
+ * Read a text attribute into buf, trimmed.  Returns buf, or NULL if the
+ * file is missing, too long or empty (virtio-blk prints an empty serial
+ * when the host set none).
+ */
+static char *
+disk_read_text(const char *dir, const char *file, char *buf, size_t size)
+{
+	char	*s;
+
+	if (disk_read(dir, file, buf, size) == -1)
+		return (NULL);
+	s = disk_trim(buf);
+	if (*s == '\0')
+		return (NULL);
+	memmove(buf, s, strlen(s) + 1);
+	return (buf);
+}
+
+/*
+ * The serial from a SCSI unit serial number VPD page (0x80) as the kernel
+ * caches it in vpd_pg80: byte 1 the page code, bytes 2-3 the page length,
+ * the ASCII serial from byte 4, space padded.  Returns buf, or NULL if
+ * the page is missing, malformed or blank.
+ */
+static char *
+disk_vpd_serial(const char *dir, char *buf, size_t size)
+{
+	unsigned char	page[4 + 256];
+	size_t		len, i;
+	ssize_t		r;
+	char		*s;
+
+	if ((r = disk_read(dir, "device/vpd_pg80", (char *)page,
+	    sizeof page)) < 4 || page[1] != 0x80)
+		return (NULL);
+	len = ((size_t)page[2] << 8) | page[3];
+	if (4 + len > (size_t)r || len >= size)
+		return (NULL);
+	for (i = 0; i < len && page[4 + i] != '\0'; i++)
+		buf[i] = (char)page[4 + i];
+	buf[i] = '\0';
+	s = disk_trim(buf);
+	if (*s == '\0')
+		return (NULL);
+	memmove(buf, s, strlen(s) + 1);
+	return (buf);
+}
+
+/* True if the len bytes at s are a PCI function address, DDDD:BB:SS.F. */
+static int
+disk_is_pci(const char *s, size_t len)
+{
+	size_t	dom = 0;
+
+	while (dom < len && isxdigit((unsigned char)s[dom]))
+		dom++;
+	/* The domain is 4 hex digits, more behind a VMD controller. */
+	if (dom < 4 || len != dom + 8)
+		return (0);
+	s += dom;
+	return (s[0] == ':' && isxdigit((unsigned char)s[1]) &&
+	    isxdigit((unsigned char)s[2]) && s[3] == ':' &&
+	    isxdigit((unsigned char)s[4]) && isxdigit((unsigned char)s[5]) &&
+	    s[6] == '.' && s[7] >= '0' && s[7] <= '7');
+}
+
+/*
+ * The PCI function of the disk behind dir/device: the last PCI address in
+ * its resolved path, which is the disk's own function even behind a PCIe
+ * root port or bridge (those come earlier in the path), or the HBA's for
+ * a SCSI disk.  Returns buf, or NULL for a disk not on PCI (loop, dm).
+ */
+static char *
+disk_pci(const char *dir, char *buf, size_t size)
+{
+	char		*link, *path;
+	const char	*p, *end, *found = NULL;
+	size_t		 foundlen = 0;
+
+	xasprintf(&link, "%s/device", dir);
+	path = realpath(link, NULL);
+	free(link);
+	if (path == NULL)
+		return (NULL);
+	for (p = path; *p != '\0'; p = end) {
+		while (*p == '/')
+			p++;
+		if ((end = strchr(p, '/')) == NULL)
+			end = p + strlen(p);
+		if (disk_is_pci(p, (size_t)(end - p))) {
+			found = p;
+			foundlen = (size_t)(end - p);
+		}
+	}
+	if (found == NULL || foundlen >= size) {
+		free(path);
+		return (NULL);
+	}
+	memcpy(buf, found, foundlen);
+	buf[foundlen] = '\0';
+	free(path);
+	return (buf);
+}
+
+/*
+ * Add an identifier to d.  One with control characters is dropped: the
+ * value goes into log lines, terminal output and the host's registry.
+ */
+static void
+disk_add_id(struct disk *d, const char *kind, const char *value)
+{
+	struct disk_id	*id;
+	const char	*p;
+
+	for (p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			log_debug("%s: %s: %s with control characters ignored",
+			    __func__, d->name, kind);
+			return;
+		}
+	}
+	if (d->nids == DISK_MAX_IDS ||
+	    strlen(value) >= sizeof d->ids[0].value)
+		return;
+	id = &d->ids[d->nids++];
+	snprintf(id->kind, sizeof id->kind, "%s", kind);
+	snprintf(id->value, sizeof id->value, "%s", value);
+}
+
+/* Collect every identifier the kernel exposes for the disk at dir. */
+static void
+disk_identify(struct disk *d, const char *dir)
+{
+	char	buf[DISK_READ_MAX];
+
+	/* virtio-blk has block/X/serial, NVMe the controller's serial. */
+	if (disk_read_text(dir, "serial", buf, sizeof buf) != NULL ||
+	    disk_read_text(dir, "device/serial", buf, sizeof buf) != NULL ||
+	    disk_vpd_serial(dir, buf, sizeof buf) != NULL)
+		disk_add_id(d, DISK_ID_SERIAL, buf);
+	/* SCSI has the wwid on the device, NVMe on the namespace. */
+	if (disk_read_text(dir, "device/wwid", buf, sizeof buf) != NULL ||
+	    disk_read_text(dir, "wwid", buf, sizeof buf) != NULL)
+		disk_add_id(d, DISK_ID_WWN, buf);
+	if (disk_pci(dir, buf, sizeof buf) != NULL)
+		disk_add_id(d, DISK_ID_PCI, buf);
+	/* Only an attached loop device has loop/. */
+	if (disk_read_text(dir, "loop/backing_file", buf, sizeof buf) != NULL &&
+	    buf[0] == '/')
+		disk_add_id(d, DISK_ID_BACKING, buf);
+}
+
+/*
+ * Fill d from the whole disk's sysfs node dir: name, device path, number
+ * and, if identify, identifiers.  Returns 0, or -1 with *cause set.
+ */
+static int
+disk_fill(struct disk *d, const char *dir, int identify, char **cause)
+{
+	const char	*name;
+	char		 buf[64], *p;
+
+	memset(d, 0, sizeof *d);
+	name = strrchr(dir, '/');
+	name = (name == NULL) ? dir : name + 1;
+	if (snprintf(d->name, sizeof d->name, "%s", name) >=
+	    (int)sizeof d->name) {
+		xasprintf(cause, "%s: disk name too long", dir);
+		return (-1);
+	}
+	/* sysfs spells a '/' in a device name (cciss/c0d0) as '!'. */
+	snprintf(d->devpath, sizeof d->devpath, "/dev/%s", d->name);
+	for (p = d->devpath; *p != '\0'; p++) {
+		if (*p == '!')
+			*p = '/';
+	}
+	if (disk_read(dir, "dev", buf, sizeof buf) == -1 ||
+	    sscanf(buf, "%u:%u", &d->maj, &d->min) != 2) {
+		xasprintf(cause, "%s: no device number in sysfs", d->name);
+		return (-1);
+	}
+	if (identify)
+		disk_identify(d, dir);
+	return (0);
+}
+
+/* Add the whole disk at dir to the set unless it is already there. */
+static int
+disk_add(const char *dir, int identify, struct disk **disks, size_t *n,
+    char **cause)
+{
+	struct disk	d;
+	size_t		i;
+
+	if (disk_fill(&d, dir, identify, cause) == -1)
+		return (-1);
+	for (i = 0; i < *n; i++) {
+		if ((*disks)[i].maj == d.maj && (*disks)[i].min == d.min)
+			return (0);
+	}
+	*disks = xreallocarray(*disks, *n + 1, sizeof **disks);
+	(*disks)[(*n)++] = d;
+	return (0);
+}
+
+/* scandir filter: every entry but . and .. */
+static int
+disk_not_dot(const struct dirent *de)
+{
+	return (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0);
+}
+
+/*
+ * Add the whole disks under the sysfs node dir (resolved) to the set:
+ * a partition's parent, a stacked device's slaves, or dir itself.
+ * Returns 0, or -1 with *cause set.
+ */
+static int
+disk_walk(const char *dir, unsigned depth, int identify, struct disk **disks,
+    size_t *n, char **cause)
+{
+	struct dirent	**names = NULL;
+	struct stat	  sb;
+	char		 *path, *link, *node, *slash;
+	int		  count, i, rc = -1;
+
+	if (depth > DISK_MAX_DEPTH) {
+		xasprintf(cause, "device stack deeper than %d levels",
+		    DISK_MAX_DEPTH);
+		return (-1);
+	}
+
+	xasprintf(&path, "%s/partition", dir);
+	if (stat(path, &sb) == 0) {
+		free(path);
+		/* The parent may itself be stacked (an md array's p1). */
+		node = xstrdup(dir);
+		if ((slash = strrchr(node, '/')) != NULL)
+			*slash = '\0';
+		rc = disk_walk(node, depth + 1, identify, disks, n, cause);
+		free(node);
+		return (rc);
+	}
+	free(path);
+
+	xasprintf(&path, "%s/slaves", dir);
+	count = scandir(path, &names, disk_not_dot, alphasort);
+	if (count == -1 && errno != ENOENT && errno != ENOTDIR) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		free(path);
+		return (-1);
+	}
+	if (count <= 0) {
+		free(names);
+		free(path);
+		return (disk_add(dir, identify, disks, n, cause));
+	}
+	for (i = 0; i < count; i++) {
+		xasprintf(&link, "%s/%s", path, names[i]->d_name);
+		if ((node = realpath(link, NULL)) == NULL) {
+			xasprintf(cause, "%s: %s", link, strerror(errno));
+			free(link);
+			goto out;
+		}
+		free(link);
+		rc = disk_walk(node, depth + 1, identify, disks, n, cause);
+		free(node);
+		if (rc == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	free(path);
+	return (rc);
+}
+
+/* The resolved sysfs node of block device maj:min, or NULL; caller frees. */
+static char *
+disk_node(unsigned maj, unsigned min)
+{
+	char	*link, *node;
+
+	xasprintf(&link, "%s/sys/dev/block/%u:%u", disk_root, maj, min);
+	node = realpath(link, NULL);
+	free(link);
+	return (node);
+}
+
+/* Why a file of this mode is not a block device, for a cause. */
+static const char *
+disk_mode_name(mode_t mode)
+{
+	if (S_ISCHR(mode))
+		return (" (character device)");
+	if (S_ISDIR(mode))
+		return (" (directory)");
+	if (S_ISFIFO(mode))
+		return (" (fifo)");
+	if (S_ISSOCK(mode))
+		return (" (socket)");
+	return ("");
+}
+
+/* Resolve a device path to its whole disks; see disk.h. */
+int
+disk_resolve(const char *path, struct disk **disksp, size_t *np,
+    char **cause)
+{
+	struct stat	 sb;
+	struct disk	*disks = NULL;
+	size_t		 n = 0;
+	char		*node = NULL, *why = NULL;
+
+	*disksp = NULL;
+	*np = 0;
+	if (stat(path, &sb) == -1) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISBLK(sb.st_mode)) {
+		xasprintf(cause, "%s: not a block device%s", path,
+		    disk_mode_name(sb.st_mode));
+		return (-1);
+	}
+	if ((node = disk_node(major(sb.st_rdev), minor(sb.st_rdev))) == NULL) {
+		xasprintf(cause, "%s: block device %u:%u not found in sysfs",
+		    path, major(sb.st_rdev), minor(sb.st_rdev));
+		return (-1);
+	}
+	if (disk_walk(node, 0, 1, &disks, &n, &why) == -1) {
+		xasprintf(cause, "%s: %s", path, why);
+		goto fail;
+	}
+	free(node);
+	*disksp = disks;
+	*np = n;
+	return (0);
+fail:
+	free(why);
+	free(node);
+	free(disks);
+	return (-1);
+}
+
+/* Free a disk_resolve array: the disks own nothing beyond it. */
+void
+disk_free(struct disk *disks, size_t n)
+{
+	(void)n;
+	free(disks);
+}
+
+/*
+ * Score d against the wanted identifiers: 0 if none is shared or one
+ * contradicts, else higher the more specific the shared ones are.
+ */
+static int
+disk_match(const struct disk *d, const struct disk_id *ids, size_t n)
+{
+	const struct disk_id	*have;
+	size_t			 i, j;
+	int			 score = 0, same;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < d->nids; j++) {
+			have = &d->ids[j];
+			if (strcmp(have->kind, ids[i].kind) != 0)
+				continue;
+			/* The kernel prints a wwn in whatever case it has. */
+			if (strcmp(have->kind, DISK_ID_WWN) == 0)
+				same = strcasecmp(have->value,
+				    ids[i].value) == 0;
+			else
+				same = strcmp(have->value, ids[i].value) == 0;
+			if (!same)
+				return (0);
+			score += strcmp(have->kind, DISK_ID_PCI) == 0 ? 1 : 4;
+		}
+	}
+	return (score);
+}
+
+/* Find the guest disk with these identifiers; see disk.h. */
+int
+disk_find_by_ids(const struct disk_id *ids, size_t n, char *devpath,
+    size_t len)
+{
+	struct dirent	**names;
+	struct disk	  d;
+	char		 *dir, *link, *node, *cause = NULL, best[128] = "";
+	int		  count, i, score, top = 0;
+
+	xasprintf(&dir, "%s/sys/block", disk_root);
+	count = scandir(dir, &names, disk_not_dot, alphasort);
+	if (count == -1) {
+		log_debug("%s: %s: %s", __func__, dir, strerror(errno));
+		free(dir);
+		return (-1);
+	}
+	for (i = 0; i < count; i++) {
+		xasprintf(&link, "%s/%s", dir, names[i]->d_name);
+		node = realpath(link, NULL);
+		free(link);
+		if (node != NULL && disk_fill(&d, node, 1, &cause) == 0) {
+			score = disk_match(&d, ids, n);
+			if (score > top) {
+				top = score;
+				snprintf(best, sizeof best, "%s", d.devpath);
+			}
+		}
+		free(cause);
+		cause = NULL;
+		free(node);
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	if (top == 0 || strlen(best) >= len)
+		return (-1);
+	memcpy(devpath, best, strlen(best) + 1);
+	return (0);
+}
+
+/* Whether maj:min sits on one of disks; see disk.h. */
+int
+disk_holds_dev(const struct disk *disks, size_t n, unsigned maj,
+    unsigned min)
+{
+	struct disk	*under = NULL;
+	size_t		 nunder = 0, i, j;
+	char		*node, *cause = NULL;
+	int		 found = 0;
+
+	for (i = 0; i < n; i++) {
+		if (disks[i].maj == maj && disks[i].min == min)
+			return (1);
+	}
+	if ((node = disk_node(maj, min)) == NULL)
+		return (0);
+	if (disk_walk(node, 0, 0, &under, &nunder, &cause) == -1) {
+		log_debug("%s: %u:%u: %s", __func__, maj, min, cause);
+		free(cause);
+		goto out;
+	}
+	for (i = 0; i < nunder && !found; i++) {
+		for (j = 0; j < n && !found; j++) {
+			if (under[i].maj == disks[j].maj &&
+			    under[i].min == disks[j].min)
+				found = 1;
+		}
+	}
+out:
+	free(under);
+	free(node);
+	return (found);
+}
