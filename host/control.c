@@ -145,7 +145,7 @@ control_vm_add(struct control *c, Evg__Envelope *env)
 	}
 	log_info("vm %s (%s) registered, cid %u", vm->uuid, vm->name,
 	    vm->cid);
-	workflow_reconcile_vm(vm);
+	workflow_vm_added(vm);
 	control_reply_vm(c, env->id, vm);
 }
 

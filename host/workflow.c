@@ -1,5 +1,6 @@
 /* Snapshot operation state machines, catalogs and the per-VM lock. */
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <signal.h>
 #include <stdarg.h>
@@ -828,8 +829,8 @@ wf_list_next(struct workflow *wf)
 	    wf_list_done);
 }
 
-/* Reconcile one VM; see workflow.h. */
-void
+/* Reconcile one VM's catalog with its backends. */
+static void
 workflow_reconcile_vm(struct reg_vm *vm)
 {
 	struct reg_vm	*got;
@@ -851,6 +852,21 @@ workflow_reconcile_vm(struct reg_vm *vm)
 	for (i = 0; i < wf->nvols; i++)
 		wf->vols[i] = xstrdup(vm->volumes[i].uuid);
 	wf_list_next(wf);
+}
+
+/* A VM was registered; see workflow.h. */
+void
+workflow_vm_added(struct reg_vm *vm)
+{
+	struct stat	 sb;
+	char		*path;
+	int		 exists;
+
+	xasprintf(&path, "%s/%s.json", wf_g.catdir, vm->uuid);
+	exists = stat(path, &sb) == 0;
+	free(path);
+	if (exists)
+		workflow_reconcile_vm(vm);
 }
 
 /* Reconcile every VM; see workflow.h. */

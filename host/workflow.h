@@ -67,8 +67,12 @@ int	workflow_rollback(const struct workflow_params *, workflow_done_cb,
 int	workflow_list(const char *, Evg__Snapshot ***, size_t *, char **);
 /* Reconcile every registered VM's catalog with its backends. */
 void	workflow_reconcile_all(void);
-/* Reconcile one VM's catalog (it was just registered). */
-void	workflow_reconcile_vm(struct reg_vm *);
+/*
+ * A VM was just registered: reconcile its catalog if it has one from an
+ * earlier registration (a new VM has nothing to check, and its first
+ * requests should not meet a BUSY catalog check).
+ */
+void	workflow_vm_added(struct reg_vm *);
 /* Stop calling back owner (the arg given at start). */
 void	workflow_forget_owner(void *);
 /* A VM was removed: cancel its operation, close its catalog (kept). */
