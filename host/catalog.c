@@ -46,9 +46,21 @@ snap_state_parse(const char *s, enum snap_state *out)
 }
 
 /* Free one entry. */
-static void
-catalog_snap_free(struct cat_snap *cs)
+void
+catalog_entry_free(struct cat_snap *cs)
 {
+	size_t	i;
+
+	if (cs == NULL)
+		return;
+	for (i = 0; i < cs->nmounts; i++) {
+		free(cs->mounts[i].mountpoint);
+		free(cs->mounts[i].fstype);
+		free(cs->mounts[i].device);
+		free(cs->mounts[i].action);
+		free(cs->mounts[i].reason);
+	}
+	free(cs->mounts);
 	free(cs->name);
 	free(cs->tag);
 	free(cs->consistency);
@@ -66,7 +78,7 @@ catalog_free(struct catalog *cat)
 		return;
 	while ((cs = TAILQ_FIRST(&cat->snaps)) != NULL) {
 		TAILQ_REMOVE(&cat->snaps, cs, entry);
-		catalog_snap_free(cs);
+		catalog_entry_free(cs);
 	}
 	free(cat->path);
 	free(cat);
@@ -92,13 +104,32 @@ catalog_add(struct catalog *cat, const char *uuid, const char *name,
 	return (cs);
 }
 
+/* Append a mount to the consistency record. */
+void
+catalog_add_mount(struct cat_snap *cs, const char *mountpoint,
+    const char *fstype, const char *device, const char *action,
+    const char *reason)
+{
+	struct cat_mount	*m;
+
+	cs->mounts = xreallocarray(cs->mounts, cs->nmounts + 1,
+	    sizeof *cs->mounts);
+	m = &cs->mounts[cs->nmounts++];
+	m->mountpoint = xstrdup(mountpoint != NULL ? mountpoint : "");
+	m->fstype = xstrdup(fstype != NULL ? fstype : "");
+	m->device = xstrdup(device != NULL ? device : "");
+	m->action = xstrdup(action != NULL ? action : "");
+	m->reason = reason != NULL && *reason != '\0' ? xstrdup(reason) :
+	    NULL;
+}
+
 /* Unlink and free an entry. */
 void
 catalog_remove(struct catalog *cat, struct cat_snap *cs)
 {
 	TAILQ_REMOVE(&cat->snaps, cs, entry);
 	cat->count--;
-	catalog_snap_free(cs);
+	catalog_entry_free(cs);
 }
 
 /* Entry by UUID (case-insensitive), or NULL. */
@@ -131,6 +162,36 @@ catalog_find_name(struct catalog *cat, const char *volume, const char *name,
 		(*count)++;
 	}
 	return (first);
+}
+
+/* The consistency record of an entry as JSON. */
+static json_object *
+catalog_freeze_json(const struct cat_snap *cs)
+{
+	json_object	*o, *arr, *m;
+	size_t		 i;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "duration_ms",
+	    json_object_new_int64(cs->freeze_ms));
+	arr = json_object_new_array();
+	for (i = 0; i < cs->nmounts; i++) {
+		m = json_object_new_object();
+		json_object_object_add(m, "mountpoint",
+		    json_object_new_string(cs->mounts[i].mountpoint));
+		json_object_object_add(m, "fstype",
+		    json_object_new_string(cs->mounts[i].fstype));
+		json_object_object_add(m, "device",
+		    json_object_new_string(cs->mounts[i].device));
+		json_object_object_add(m, "action",
+		    json_object_new_string(cs->mounts[i].action));
+		if (cs->mounts[i].reason != NULL)
+			json_object_object_add(m, "reason",
+			    json_object_new_string(cs->mounts[i].reason));
+		json_object_array_add(arr, m);
+	}
+	json_object_object_add(o, "mounts", arr);
+	return (o);
 }
 
 /* Write the catalog atomically. */
@@ -166,6 +227,9 @@ catalog_commit(struct catalog *cat, char **cause)
 		    json_object_new_string(cs->origin));
 		json_object_object_add(o, "state",
 		    json_object_new_string(snap_state_name(cs->state)));
+		if (cs->nmounts > 0 || cs->freeze_ms > 0)
+			json_object_object_add(o, "freeze",
+			    catalog_freeze_json(cs));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "snapshots", arr);
@@ -200,6 +264,30 @@ catalog_json_u64(json_object *o, const char *key)
 	return (json_object_get_int64(v));
 }
 
+/* Read an entry's optional consistency record. */
+static void
+catalog_freeze_from_json(struct cat_snap *cs, json_object *o)
+{
+	json_object	*f, *arr, *m;
+	int64_t		 ms;
+	size_t		 i, n;
+
+	if (!json_object_object_get_ex(o, "freeze", &f))
+		return;
+	if ((ms = catalog_json_u64(f, "duration_ms")) > 0 && ms <= UINT32_MAX)
+		cs->freeze_ms = (uint32_t)ms;
+	if (!json_object_object_get_ex(f, "mounts", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		m = json_object_array_get_idx(arr, i);
+		catalog_add_mount(cs, catalog_json_str(m, "mountpoint"),
+		    catalog_json_str(m, "fstype"), catalog_json_str(m, "device"),
+		    catalog_json_str(m, "action"), catalog_json_str(m, "reason"));
+	}
+}
+
 /* One entry from JSON; NULL when a field is missing or malformed. */
 static struct cat_snap *
 catalog_snap_from_json(json_object *o)
@@ -232,6 +320,7 @@ catalog_snap_from_json(json_object *o)
 	cs->created = (uint64_t)created;
 	cs->size = (uint64_t)size;
 	cs->state = st;
+	catalog_freeze_from_json(cs, o);
 	return (cs);
 }
 

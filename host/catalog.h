@@ -33,6 +33,15 @@ enum snap_state {
 	SNAP_MISSING,		/* catalogued, but the backend lost it */
 };
 
+/* One mount of the consistency record: frozen, or skipped and why. */
+struct cat_mount {
+	char		*mountpoint;
+	char		*fstype;
+	char		*device;
+	char		*action;	/* frozen or skipped */
+	char		*reason;	/* NULL when frozen */
+};
+
 struct cat_snap {
 	char		 uuid[UUID_STR_LEN + 1];
 	char		*name;
@@ -43,6 +52,9 @@ struct cat_snap {
 	char		*consistency;	/* app, fs or crash */
 	char		*origin;	/* guest, controller or adopted */
 	enum snap_state	 state;
+	uint32_t	 freeze_ms;	/* how long the guest was frozen */
+	struct cat_mount *mounts;	/* consistency record */
+	size_t		 nmounts;
 	TAILQ_ENTRY(cat_snap) entry;
 };
 
@@ -87,6 +99,11 @@ int		 catalog_commit(struct catalog *, char **);
 struct cat_snap	*catalog_add(struct catalog *, const char *, const char *,
 		    const char *, const char *, const char *);
 void		 catalog_remove(struct catalog *, struct cat_snap *);
+/* Free an entry that is in no catalog (NULL is fine). */
+void		 catalog_entry_free(struct cat_snap *);
+/* Append a mount to an entry's consistency record (strings copied). */
+void		 catalog_add_mount(struct cat_snap *, const char *, const char *,
+		    const char *, const char *, const char *);
 struct cat_snap	*catalog_find(struct catalog *, const char *);
 /* Entry of volume (NULL: any) whose name is name; *count of matches. */
 struct cat_snap	*catalog_find_name(struct catalog *, const char *,

@@ -72,6 +72,10 @@ static const struct config_key {
 	    offsetof(struct config, space_reserve), sizeof(uint64_t) },
 	{ "max_parallel_ops", CONFIG_UINT, 1, 256,
 	    offsetof(struct config, max_parallel_ops), sizeof(unsigned int) },
+	{ "freeze_lease_ms", CONFIG_UINT, 300, 600000,
+	    offsetof(struct config, freeze_lease_ms), sizeof(unsigned int) },
+	{ "guest_timeout", CONFIG_UINT, 1, 3600,
+	    offsetof(struct config, guest_timeout), sizeof(unsigned int) },
 };
 
 /* Defaults; see config.h. */
@@ -99,6 +103,8 @@ config_defaults(struct config *cf)
 	cf->qmp_timeout = 30;
 	cf->space_reserve = 256ULL * 1024 * 1024;
 	cf->max_parallel_ops = 4;
+	cf->freeze_lease_ms = 10000;
+	cf->guest_timeout = 60;
 }
 
 /* Free the strings. */

@@ -38,6 +38,8 @@ struct config {
 	unsigned int	 qmp_timeout;		/* seconds per QMP command */
 	uint64_t	 space_reserve;		/* bytes kept free */
 	unsigned int	 max_parallel_ops;	/* snapshot ops, all VMs */
+	unsigned int	 freeze_lease_ms;	/* guest auto-thaw deadline */
+	unsigned int	 guest_timeout;		/* seconds per guest request */
 };
 
 /* Fill with defaults (state_dir NULL: chosen by config_state_dir()). */

@@ -9,6 +9,7 @@
 #include "peer.h"
 #include "status.h"
 #include "vminfo.h"
+#include "snapreply.h"
 #include "workflow.h"
 #include "xmalloc.h"
 
@@ -241,27 +242,16 @@ control_drop_pending(struct control *c)
 	}
 }
 
-/* Reply with a list of snapshots (or a failure). */
+/* Reply with a list of snapshots (or a failure, logged). */
 static void
 control_reply_snaps(struct control *c, uint64_t id, int code,
     const char *msg, Evg__Snapshot **snaps, size_t n)
 {
-	struct codec_reply	r;
-	Evg__SnapshotList	list = EVG__SNAPSHOT_LIST__INIT;
-
-	if (code != EVG_OK) {
-		control_fail(c, id, code, msg != NULL ? msg :
-		    status_description((unsigned)code));
-		return;
-	}
-	list.snapshots = snaps;
-	list.n_snapshots = n;
-	codec_reply_init(&r, id, peer_version(c->peer), EVG_OK, "");
-	r.reply.result_case = EVG__REPLY__RESULT_SNAPSHOT_LIST;
-	r.reply.snapshot_list = &list;
-	if (peer_send(c->peer, &r.env) != 0)
-		control_fail(c, id, EVG_INTERNAL,
-		    "the snapshot list does not fit in one frame");
+	if (code != EVG_OK)
+		log_info("%s: request %llu: %s: %s", peer_name(c->peer),
+		    (unsigned long long)id, status_name((unsigned)code),
+		    msg != NULL ? msg : "");
+	snapreply_send(c->peer, id, code, msg, snaps, n);
 }
 
 /* A workflow finished: answer its request. */

@@ -279,7 +279,7 @@ main(int argc, char **argv)
 	if ((h.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	proc_init(h.base);
-	if (workflow_init(h.base, &h.cf, h.reg, &cause) != 0)
+	if (workflow_init(h.base, &h.cf, h.reg, &h.srv, &cause) != 0)
 		hostd_fail(&h, cause);
 	if (server_start(&h.srv, h.base, &h.cf, h.reg, &cause) != 0) {
 		server_stop(&h.srv);

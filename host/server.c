@@ -391,13 +391,8 @@ server_stop(struct server *srv)
 	struct session	*s;
 	struct control	*c;
 
-	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL) {
-		TAILQ_REMOVE(&srv->sessions, s, entry);
-		if (s->timer != NULL)
-			event_free(s->timer);
-		peer_free(s->peer);
-		free(s);
-	}
+	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL)
+		session_free(s);
 	while ((c = TAILQ_FIRST(&srv->controls)) != NULL) {
 		TAILQ_REMOVE(&srv->controls, c, entry);
 		if (c->timer != NULL)

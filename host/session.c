@@ -9,10 +9,15 @@
 #include "session.h"
 #include "status.h"
 #include "vminfo.h"
+#include "guestops.h"
+#include "workflow.h"
 #include "xmalloc.h"
+
+static uint64_t	session_serial;
 
 static void	session_dispatch(struct peer *, Evg__Envelope *, void *);
 static void	session_timer_cb(evutil_socket_t, short, void *);
+static void	session_on_reply(struct session *, Evg__Envelope *);
 
 /* (Re)arm the session's timer for the current state. */
 static void
@@ -48,6 +53,9 @@ session_create(struct server *srv, struct vm_runtime *rt, int fd,
 	s->rt = rt;
 	s->state = SESSION_HANDSHAKE;
 	s->next_id = 1;
+	s->serial = ++session_serial;
+	TAILQ_INIT(&s->reqs);
+	TAILQ_INIT(&s->ops);
 	s->peer = peer_create(srv->base, fd, name, srv->cf->max_frame_guest,
 	    srv->cf->max_output, session_dispatch, s);
 	s->timer = evtimer_new(srv->base, session_timer_cb, s);
@@ -121,6 +129,184 @@ session_on_status(struct session *s, Evg__Envelope *env)
 	vminfo_free(vm);
 }
 
+/* Free a tracked request. */
+static void
+session_req_free(struct session_req *r)
+{
+	TAILQ_REMOVE(&r->s->reqs, r, entry);
+	if (r->timer != NULL)
+		event_free(r->timer);
+	free(r);
+}
+
+/* A host request got no reply in time. */
+static void
+session_req_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct session_req	*r = arg;
+	struct session		*s = r->s;
+	session_reply_cb	 cb = r->cb;
+	void			*cbarg = r->arg;
+
+	(void)fd;
+	(void)events;
+	session_req_free(r);
+	cb(s, NULL, "the guest agent did not answer in time", cbarg);
+}
+
+/* Send and track a host request; see session.h. */
+int
+session_request(struct session *s, Evg__Envelope *env, unsigned int timeout_ms,
+    session_reply_cb cb, void *arg)
+{
+	struct session_req	*r;
+	struct timeval		 tv;
+
+	if (s->state != SESSION_READY || peer_closing(s->peer))
+		return (-1);
+	env->id = s->next_id++;
+	if (peer_send(s->peer, env) != 0)
+		return (-1);
+	r = xcalloc(1, sizeof *r);
+	r->s = s;
+	r->id = env->id;
+	r->cb = cb;
+	r->arg = arg;
+	if (timeout_ms != 0) {
+		r->timer = evtimer_new(s->srv->base, session_req_timeout, r);
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		evtimer_add(r->timer, &tv);
+	}
+	TAILQ_INSERT_TAIL(&s->reqs, r, entry);
+	return (0);
+}
+
+/* Forget arg's requests; see session.h. */
+void
+session_forget(struct session *s, void *arg)
+{
+	struct session_req	*r, *next;
+
+	for (r = TAILQ_FIRST(&s->reqs); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->arg == arg)
+			session_req_free(r);
+	}
+}
+
+/* A reply from the guest: hand it to its request. */
+static void
+session_on_reply(struct session *s, Evg__Envelope *env)
+{
+	struct session_req	*r;
+	session_reply_cb	 cb;
+	void			*arg;
+
+	TAILQ_FOREACH(r, &s->reqs, entry) {
+		if (r->id == env->id) {
+			cb = r->cb;
+			arg = r->arg;
+			session_req_free(r);
+			cb(s, env, NULL, arg);
+			return;
+		}
+	}
+	log_debug("%s: reply %llu matches no request", peer_name(s->peer),
+	    (unsigned long long)env->id);
+}
+
+/* Fail every pending request and detach every waiting op: gone. */
+static void
+session_drop_pending(struct session *s, const char *why)
+{
+	struct session_req	*r;
+	struct session_op	*op;
+	session_reply_cb	 cb;
+	void			*arg;
+
+	while ((r = TAILQ_FIRST(&s->reqs)) != NULL) {
+		cb = r->cb;
+		arg = r->arg;
+		session_req_free(r);
+		cb(s, NULL, why, arg);
+	}
+	while ((op = TAILQ_FIRST(&s->ops)) != NULL) {
+		TAILQ_REMOVE(&s->ops, op, entry);
+		op->s = NULL;
+		workflow_forget_owner(op);
+		free(op);
+	}
+}
+
+/* Find a live session by serial. */
+struct session *
+session_find(struct server *srv, uint64_t serial)
+{
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->serial == serial)
+			return (peer_closing(s->peer) ? NULL : s);
+	return (NULL);
+}
+
+/* Free at shutdown; see session.h. */
+void
+session_free(struct session *s)
+{
+	struct session_op	*op;
+
+	while (!TAILQ_EMPTY(&s->reqs))
+		session_req_free(TAILQ_FIRST(&s->reqs));
+	while ((op = TAILQ_FIRST(&s->ops)) != NULL) {
+		TAILQ_REMOVE(&s->ops, op, entry);
+		free(op);
+	}
+	TAILQ_REMOVE(&s->srv->sessions, s, entry);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	peer_free(s->peer);
+	free(s);
+}
+
+/* Where to freeze; see session.h. */
+struct session *
+session_freeze_channel(struct server *srv, struct vm_runtime *rt,
+    struct session *requester)
+{
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->rt == rt && s->state == SESSION_READY &&
+		    s->role == EVG__ROLE__ROLE_GUEST_DAEMON &&
+		    !peer_closing(s->peer))
+			return (s);
+	return (requester);
+}
+
+/* Track a guest request waiting for a workflow. */
+struct session_op *
+session_op_start(struct session *s, uint64_t id)
+{
+	struct session_op	*op;
+
+	op = xcalloc(1, sizeof *op);
+	op->s = s;
+	op->id = id;
+	TAILQ_INSERT_TAIL(&s->ops, op, entry);
+	return (op);
+}
+
+/* The workflow of op finished. */
+void
+session_op_done(struct session_op *op)
+{
+	if (op->s != NULL)
+		TAILQ_REMOVE(&op->s->ops, op, entry);
+	free(op);
+}
+
 /* Handle one message in READY. */
 static void
 session_on_request(struct session *s, Evg__Envelope *env)
@@ -137,6 +323,15 @@ session_on_request(struct session *s, Evg__Envelope *env)
 	case EVG__ENVELOPE__BODY_REPLY:
 		if (s->ping_id != 0 && env->id == s->ping_id)
 			s->ping_id = 0;
+		else
+			session_on_reply(s, env);
+		break;
+	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CREATE:
+	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST:
+	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK:
+	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CHECK:
+	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
+		guestops_dispatch(s, env);
 		break;
 	case EVG__ENVELOPE__BODY_HELLO:
 		peer_reply(s->peer, env->id, EVG_FAILED_PRECONDITION,
@@ -206,6 +401,8 @@ session_dispatch(struct peer *peer, Evg__Envelope *env, void *arg)
 			session_close(s, peer_close_reason(peer));
 		log_info("%s: disconnected: %s", peer_name(peer),
 		    peer_close_reason(peer));
+		session_drop_pending(s, peer_close_reason(peer)[0] != '\0' ?
+		    peer_close_reason(peer) : "connection lost");
 		if (s->rt != NULL && s->rt->nsessions > 0)
 			s->rt->nsessions--;
 		server_conn_closed(s->srv);

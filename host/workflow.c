@@ -18,80 +18,31 @@
 #include "status.h"
 #include "text.h"
 #include "workflow.h"
+#include "workflow_impl.h"
+#include "session.h"
 #include "xmalloc.h"
 
-/*
- * Test hook (docs/snapshots.md): with EVG_TEST_KILL_POINT set to
- * "after-backend-create" the daemon kills itself with SIGKILL right after a
- * backend created a snapshot and before the catalog records it, to prove
- * that reconciliation lists it exactly once after a restart.
- */
-#define WF_KILL_ENV	"EVG_TEST_KILL_POINT"
 
-enum wf_kind {
-	WF_CREATE,
-	WF_DELETE,
-	WF_ROLLBACK,
-	WF_RECONCILE,
-};
-
-enum wf_state {
-	WF_SPACE,	/* create: checking free space, volume i */
-	WF_BACKEND,	/* a backend op is running for volume i */
-	WF_LIST,	/* reconcile: listing volume i */
-	WF_REDELETE,	/* reconcile: finishing an interrupted delete */
-	WF_DONE,
-};
-
-struct wf_vm {
-	char			 uuid[UUID_STR_LEN + 1];
-	struct catalog		*cat;
-	struct workflow		*active;
-	TAILQ_ENTRY(wf_vm)	 entry;
-};
-
-struct workflow {
-	enum wf_kind		 kind;
-	enum wf_state		 state;
-	struct wf_vm		*wv;
-	char			**vols;		/* volume UUIDs to work on */
-	size_t			 nvols;
-	size_t			 i;
-	char			*name;
-	char			*consistency;
-	char			*origin;
-	char			 target[UUID_STR_LEN + 1];
-	struct cat_snap		*cur;		/* entry being worked on */
-	struct backend_op	*op;
-	char			**done;		/* UUIDs created */
-	size_t			 ndone;
-	Evg__Snapshot		*gone;		/* delete: what was deleted */
-	workflow_done_cb	 cb;
-	void			*arg;
-	TAILQ_ENTRY(workflow)	 entry;
-};
-
-static struct {
-	struct event_base	*base;
-	struct config		*cf;
-	struct registry		*reg;
-	char			*catdir;
-	unsigned int		 running;
-	TAILQ_HEAD(, wf_vm)	 vms;
-	TAILQ_HEAD(, workflow)	 all;
-} wf_g;
-
-static void	wf_space_next(struct workflow *);
-static void	wf_snap_next(struct workflow *);
 static void	wf_list_next(struct workflow *);
 static void	wf_redelete_next(struct workflow *);
+
+struct wf_globals wf_g;
+
+const char *wf_kind_names[] = {
+	[WF_CREATE] = "create",
+	[WF_DELETE] = "delete",
+	[WF_ROLLBACK] = "rollback",
+	[WF_RECONCILE] = "catalog check",
+	[WF_CHECK] = "pre-flight check",
+};
 
 /* Set up; see workflow.h. */
 int
 workflow_init(struct event_base *base, struct config *cf,
-    struct registry *reg, char **cause)
+    struct registry *reg, struct server *srv, char **cause)
 {
 	memset(&wf_g, 0, sizeof wf_g);
+	wf_g.srv = srv;
 	wf_g.base = base;
 	wf_g.cf = cf;
 	wf_g.reg = reg;
@@ -102,7 +53,7 @@ workflow_init(struct event_base *base, struct config *cf,
 }
 
 /* The per-VM state, opening the catalog on first use; NULL + *cause. */
-static struct wf_vm *
+struct wf_vm *
 wf_vm_get(const char *uuid, char **cause)
 {
 	struct wf_vm	*wv;
@@ -124,6 +75,8 @@ wf_vm_get(const char *uuid, char **cause)
 static void
 snapinfo_free(Evg__Snapshot *s)
 {
+	size_t	i;
+
 	if (s == NULL)
 		return;
 	free(s->uuid);
@@ -134,6 +87,21 @@ snapinfo_free(Evg__Snapshot *s)
 	free(s->origin);
 	free(s->state);
 	free(s->backend);
+	for (i = 0; i < s->n_mounts; i++) {
+		free(s->mounts[i]->mountpoint);
+		free(s->mounts[i]->fstype);
+		free(s->mounts[i]->device);
+		free(s->mounts[i]->action);
+		free(s->mounts[i]->reason);
+		free(s->mounts[i]);
+	}
+	free(s->mounts);
+	for (i = 0; i < s->n_disk_ids; i++) {
+		free(s->disk_ids[i]->kind);
+		free(s->disk_ids[i]->value);
+		free(s->disk_ids[i]);
+	}
+	free(s->disk_ids);
 	free(s);
 }
 
@@ -149,36 +117,55 @@ snapinfo_free_list(Evg__Snapshot **list, size_t n)
 }
 
 /* A catalog entry as a message, with its volume's name and backend. */
-static Evg__Snapshot *
+Evg__Snapshot *
 snapinfo_from_cat(const struct cat_snap *cs, const struct reg_vm *vm)
 {
-	Evg__Snapshot	*s;
-	size_t		 i;
-	const char	*vname = "", *backend = "";
+	Evg__Snapshot		*s;
+	Evg__MountReport	*m;
+	const struct reg_volume	*vol = NULL;
+	size_t			 i;
 
-	for (i = 0; vm != NULL && i < vm->nvolumes; i++) {
-		if (strcasecmp(vm->volumes[i].uuid, cs->volume) == 0) {
-			vname = vm->volumes[i].name;
-			backend = vm->volumes[i].backend;
-		}
-	}
+	for (i = 0; vm != NULL && i < vm->nvolumes; i++)
+		if (strcasecmp(vm->volumes[i].uuid, cs->volume) == 0)
+			vol = &vm->volumes[i];
 	s = xmalloc(sizeof *s);
 	evg__snapshot__init(s);
 	s->uuid = xstrdup(cs->uuid);
 	s->name = xstrdup(cs->name);
 	s->volume_uuid = xstrdup(cs->volume);
-	s->volume_name = xstrdup(vname);
+	s->volume_name = xstrdup(vol != NULL ? vol->name : "");
 	s->created = cs->created;
 	s->size_bytes = cs->size;
 	s->consistency = xstrdup(cs->consistency);
 	s->origin = xstrdup(cs->origin);
 	s->state = xstrdup(snap_state_name(cs->state));
-	s->backend = xstrdup(backend);
+	s->backend = xstrdup(vol != NULL ? vol->backend : "");
+	s->freeze_ms = cs->freeze_ms;
+	s->n_mounts = cs->nmounts;
+	s->mounts = xcalloc(cs->nmounts, sizeof *s->mounts);
+	for (i = 0; i < cs->nmounts; i++) {
+		m = s->mounts[i] = xmalloc(sizeof *m);
+		evg__mount_report__init(m);
+		m->mountpoint = xstrdup(cs->mounts[i].mountpoint);
+		m->fstype = xstrdup(cs->mounts[i].fstype);
+		m->device = xstrdup(cs->mounts[i].device);
+		m->action = xstrdup(cs->mounts[i].action);
+		m->reason = xstrdup(cs->mounts[i].reason != NULL ?
+		    cs->mounts[i].reason : "");
+	}
+	s->n_disk_ids = vol != NULL ? vol->ndisks : 0;
+	s->disk_ids = xcalloc(s->n_disk_ids, sizeof *s->disk_ids);
+	for (i = 0; i < s->n_disk_ids; i++) {
+		s->disk_ids[i] = xmalloc(sizeof *s->disk_ids[i]);
+		evg__disk_id__init(s->disk_ids[i]);
+		s->disk_ids[i]->kind = xstrdup(vol->disks[i].kind);
+		s->disk_ids[i]->value = xstrdup(vol->disks[i].value);
+	}
 	return (s);
 }
 
 /* A volume of vm by UUID, or NULL. */
-static const struct reg_volume *
+const struct reg_volume *
 wf_volume(const struct reg_vm *vm, const char *uuid)
 {
 	size_t	i;
@@ -189,11 +176,22 @@ wf_volume(const struct reg_vm *vm, const char *uuid)
 	return (NULL);
 }
 
-/* Free a workflow (not its VM state). */
+/* Free a workflow (not its VM state); forget its guest requests. */
 static void
 wf_free(struct workflow *wf)
 {
-	size_t	i;
+	struct session	*s;
+	size_t		 i;
+
+	if (wf->guest != 0 && (s = session_find(wf_g.srv, wf->guest)) != NULL)
+		session_forget(s, wf);
+	if (wf->renew != NULL)
+		event_free(wf->renew);
+	for (i = 0; i < wf->ndisks; i++)
+		evg__disk_ref__free_unpacked(wf->disks[i], NULL);
+	free(wf->disks);
+	catalog_entry_free(wf->record);
+	free(wf->fail_msg);
 
 	for (i = 0; i < wf->nvols; i++)
 		free(wf->vols[i]);
@@ -209,7 +207,7 @@ wf_free(struct workflow *wf)
 }
 
 /* DONE: report (code, message, snapshots) and release the VM's lock. */
-static void
+void
 wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 {
 	struct reg_vm	 *vm = registry_find(wf_g.reg, wf->wv->uuid);
@@ -243,21 +241,29 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 	}
 	if (code != EVG_OK)
 		log_warnx("vm %s: snapshot %s failed: %s", wf->wv->uuid,
-		    wf->kind == WF_CREATE ? "create" : wf->kind == WF_DELETE ?
-		    "delete" : wf->kind == WF_ROLLBACK ? "rollback" :
-		    "reconcile", msg != NULL ? msg : status_name((unsigned)code));
+		    wf_kind_names[wf->kind], msg != NULL ? msg :
+		    status_name((unsigned)code));
 	if (wf->cb != NULL)
 		wf->cb(code, msg, list, n, wf->arg);
 	snapinfo_free_list(list, n);
 	free(msg);
-	wf->wv->active = NULL;
+	wf_release(wf);
+}
+
+/* Unlink a finished workflow, release its lock and slot, free it. */
+void
+wf_release(struct workflow *wf)
+{
+	if (wf->wv->active == wf)
+		wf->wv->active = NULL;
 	TAILQ_REMOVE(&wf_g.all, wf, entry);
-	wf_g.running--;
+	if (wf->kind != WF_CHECK)
+		wf_g.running--;
 	wf_free(wf);
 }
 
 /* Commit the catalog; on failure finish with INTERNAL and return -1. */
-static int
+int
 wf_commit(struct workflow *wf)
 {
 	char	*cause;
@@ -271,14 +277,12 @@ wf_commit(struct workflow *wf)
 }
 
 /* Take the VM's lock and a host slot; a status code with *cause if not. */
-static int
+int
 wf_begin(const char *vm_uuid, enum wf_kind kind, struct wf_vm **wvp,
     struct reg_vm **vmp, char **cause)
 {
 	struct reg_vm	*vm;
 	struct wf_vm	*wv;
-	static const char *what[] = { "create", "delete", "rollback",
-			    "catalog check" };
 
 	if (vm_uuid == NULL || !uuid_valid(vm_uuid)) {
 		xasprintf(cause, "vm: '%s' is not a UUID",
@@ -291,14 +295,14 @@ wf_begin(const char *vm_uuid, enum wf_kind kind, struct wf_vm **wvp,
 	}
 	if ((wv = wf_vm_get(vm->uuid, cause)) == NULL)
 		return (EVG_INTERNAL);
-	if (wv->active != NULL) {
+	if (wv->active != NULL && kind != WF_CHECK) {
 		xasprintf(cause, "VM %s already has a snapshot %s in progress; "
 		    "try again when it is done", vm->name,
-		    what[wv->active->kind]);
+		    wf_kind_names[wv->active->kind]);
 		return (EVG_BUSY);
 	}
 	if (wf_g.running >= wf_g.cf->max_parallel_ops && kind !=
-	    WF_RECONCILE) {
+	    WF_RECONCILE && kind != WF_CHECK) {
 		xasprintf(cause, "%u snapshot operations are in progress on "
 		    "this host (limit %u); try again shortly", wf_g.running,
 		    wf_g.cf->max_parallel_ops);
@@ -310,7 +314,7 @@ wf_begin(const char *vm_uuid, enum wf_kind kind, struct wf_vm **wvp,
 }
 
 /* Allocate a workflow holding the VM's lock. */
-static struct workflow *
+struct workflow *
 wf_new(enum wf_kind kind, struct wf_vm *wv, workflow_done_cb cb, void *arg)
 {
 	struct workflow	*wf;
@@ -320,14 +324,16 @@ wf_new(enum wf_kind kind, struct wf_vm *wv, workflow_done_cb cb, void *arg)
 	wf->wv = wv;
 	wf->cb = cb;
 	wf->arg = arg;
-	wv->active = wf;
-	wf_g.running++;
+	if (kind != WF_CHECK) {
+		wv->active = wf;
+		wf_g.running++;
+	}
 	TAILQ_INSERT_TAIL(&wf_g.all, wf, entry);
 	return (wf);
 }
 
 /* Start a backend op for volume vol of the workflow's VM. */
-static void
+void
 wf_backend(struct workflow *wf, enum backend_verb verb,
     const struct reg_volume *vol, const char *tag, backend_cb cb)
 {
@@ -346,216 +352,6 @@ wf_backend(struct workflow *wf, enum backend_verb verb,
 		req.name = wf->cur->name;
 	}
 	wf->op = backend_start(&env, &req, cb, wf);
-}
-
-/* create/SPACE: one volume's free-space answer. */
-static void
-wf_space_done(const struct backend_result *r, void *arg)
-{
-	struct workflow	*wf = arg;
-	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
-	const struct reg_volume *vol = wf_volume(vm, wf->vols[wf->i]);
-	char		 f[32], n[32], res[32];
-
-	wf->op = NULL;
-	if (r->code != EVG_OK) {
-		wf_finish(wf, r->code, "%s", r->message);
-		return;
-	}
-	if (r->free_bytes < r->need_bytes + wf_g.cf->space_reserve) {
-		jsonout_size(f, sizeof f, r->free_bytes);
-		jsonout_size(n, sizeof n, r->need_bytes);
-		jsonout_size(res, sizeof res, wf_g.cf->space_reserve);
-		wf_finish(wf, EVG_NO_SPACE, "not enough free space on EVE "
-		    "storage: %s free, snapshot of volume '%s' may need up to "
-		    "%s (plus a %s reserve)", f, vol->name, n, res);
-		return;
-	}
-	wf->i++;
-	wf_space_next(wf);
-}
-
-/* create/SPACE: check the next volume, or move on to the snapshots. */
-static void
-wf_space_next(struct workflow *wf)
-{
-	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
-
-	if (wf->i == wf->nvols) {
-		wf->i = 0;
-		wf_snap_next(wf);
-		return;
-	}
-	wf->state = WF_SPACE;
-	wf_backend(wf, BACKEND_SPACE, wf_volume(vm, wf->vols[wf->i]), NULL,
-	    wf_space_done);
-}
-
-/* create/BACKEND done: record the outcome for volume i. */
-static void
-wf_snap_done(const struct backend_result *r, void *arg)
-{
-	struct workflow	*wf = arg;
-	const char	*kill_point = getenv(WF_KILL_ENV);
-
-	wf->op = NULL;
-	if (r->code != EVG_OK) {
-		catalog_remove(wf->wv->cat, wf->cur);
-		wf->cur = NULL;
-		if (wf_commit(wf) != 0)
-			return;
-		wf_finish(wf, r->code, "%s%s", r->message, wf->ndone > 0 ?
-		    " (snapshots of the volumes before it were kept)" : "");
-		return;
-	}
-	if (kill_point != NULL && strcmp(kill_point,
-	    "after-backend-create") == 0) {
-		log_warnx("test hook: killing myself after the backend "
-		    "created %s", wf->cur->tag);
-		raise(SIGKILL);
-	}
-	wf->cur->state = SNAP_READY;
-	wf->cur->size = r->size;
-	if (wf_commit(wf) != 0)
-		return;
-	log_info("vm %s: snapshot '%s' (%s) of volume %s created", wf->wv->uuid,
-	    wf->cur->name, wf->cur->uuid, wf->cur->volume);
-	wf->done = xreallocarray(wf->done, wf->ndone + 1, sizeof *wf->done);
-	wf->done[wf->ndone++] = xstrdup(wf->cur->uuid);
-	wf->cur = NULL;
-	wf->i++;
-	wf_snap_next(wf);
-}
-
-/* create/INTENT+BACKEND: record the intent, then snapshot volume i. */
-static void
-wf_snap_next(struct workflow *wf)
-{
-	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
-	char		 uuid[UUID_STR_LEN + 1];
-
-	if (wf->i == wf->nvols) {
-		wf_finish(wf, EVG_OK, NULL);
-		return;
-	}
-	uuid_generate_v4(uuid);
-	wf->cur = catalog_add(wf->wv->cat, uuid, wf->name, wf->vols[wf->i],
-	    uuid, wf->origin);
-	free(wf->cur->consistency);
-	wf->cur->consistency = xstrdup(wf->consistency);
-	wf->cur->created = (uint64_t)time(NULL);
-	wf->cur->state = SNAP_CREATING;
-	if (wf_commit(wf) != 0)
-		return;
-	wf->state = WF_BACKEND;
-	wf_backend(wf, BACKEND_CREATE, wf_volume(vm, wf->vols[wf->i]),
-	    wf->cur->tag, wf_snap_done);
-}
-
-/* A default snapshot name from the time, unique on the given volumes. */
-static char *
-wf_default_name(struct workflow *wf)
-{
-	struct tm	 tm;
-	time_t		 now = time(NULL);
-	char		 base[64], *name;
-	unsigned int	 n, count, clash;
-	size_t		 i;
-
-	gmtime_r(&now, &tm);
-	strftime(base, sizeof base, "snapshot-%Y%m%d-%H%M%S", &tm);
-	name = xstrdup(base);
-	for (n = 2; ; n++) {
-		clash = 0;
-		for (i = 0; i < wf->nvols; i++)
-			if (catalog_find_name(wf->wv->cat, wf->vols[i], name,
-			    &count) != NULL)
-				clash = 1;
-		if (!clash)
-			return (name);
-		free(name);
-		xasprintf(&name, "%s-%u", base, n);
-	}
-}
-
-/* Start a create; see workflow.h. */
-int
-workflow_create(const struct workflow_params *p, workflow_done_cb cb,
-    void *arg, char **cause)
-{
-	struct wf_vm	*wv;
-	struct reg_vm	*vm;
-	struct workflow	*wf;
-	const char	*why, *cons;
-	unsigned int	 count;
-	size_t		 i, j;
-	int		 rc;
-
-	cons = p->consistency != NULL && *p->consistency != '\0' ?
-	    p->consistency : "crash";
-	if (strcmp(cons, "app") != 0 && strcmp(cons, "fs") != 0 &&
-	    strcmp(cons, "crash") != 0) {
-		xasprintf(cause, "consistency: '%s' is not app, fs or crash",
-		    cons);
-		return (EVG_INVALID_ARGUMENT);
-	}
-	if (p->name != NULL && *p->name != '\0' &&
-	    !text_valid_name(p->name, NAME_MAX_CHARS, &why)) {
-		xasprintf(cause, "name: %s (1-%d printable characters)", why,
-		    NAME_MAX_CHARS);
-		return (EVG_INVALID_ARGUMENT);
-	}
-	if ((rc = wf_begin(p->vm, WF_CREATE, &wv, &vm, cause)) != EVG_OK)
-		return (rc);
-	if (strcmp(cons, "crash") != 0) {
-		xasprintf(cause, "consistency '%s' needs the guest agent to "
-		    "freeze the VM's filesystems, which this host version does "
-		    "not do yet; ask for --consistency crash", cons);
-		return (EVG_FAILED_PRECONDITION);
-	}
-	if (vm->nvolumes == 0) {
-		xasprintf(cause, "VM %s has no volumes", vm->name);
-		return (EVG_FAILED_PRECONDITION);
-	}
-	for (i = 0; i < p->nvolumes; i++) {
-		if (wf_volume(vm, p->volumes[i]) == NULL) {
-			xasprintf(cause, "volume: %s is not a volume of VM %s",
-			    p->volumes[i], vm->name);
-			return (uuid_valid(p->volumes[i]) ? EVG_NOT_FOUND :
-			    EVG_INVALID_ARGUMENT);
-		}
-		for (j = 0; j < i; j++)
-			if (strcasecmp(p->volumes[i], p->volumes[j]) == 0) {
-				xasprintf(cause, "volume: %s is given twice",
-				    p->volumes[i]);
-				return (EVG_INVALID_ARGUMENT);
-			}
-	}
-	wf = wf_new(WF_CREATE, wv, cb, arg);
-	wf->nvols = p->nvolumes != 0 ? p->nvolumes : vm->nvolumes;
-	wf->vols = xcalloc(wf->nvols, sizeof *wf->vols);
-	for (i = 0; i < wf->nvols; i++)
-		wf->vols[i] = xstrdup(p->nvolumes != 0 ?
-		    wf_volume(vm, p->volumes[i])->uuid : vm->volumes[i].uuid);
-	wf->consistency = xstrdup(cons);
-	wf->origin = xstrdup(p->origin != NULL ? p->origin : "controller");
-	if (p->name != NULL && *p->name != '\0') {
-		for (i = 0; i < wf->nvols; i++) {
-			if (catalog_find_name(wv->cat, wf->vols[i], p->name,
-			    &count) != NULL) {
-				xasprintf(cause, "name: volume '%s' already has "
-				    "a snapshot named '%s'",
-				    wf_volume(vm, wf->vols[i])->name, p->name);
-				wf->cb = NULL;
-				wf_finish(wf, EVG_ALREADY_EXISTS, NULL);
-				return (EVG_ALREADY_EXISTS);
-			}
-		}
-		wf->name = xstrdup(p->name);
-	} else
-		wf->name = wf_default_name(wf);
-	wf_space_next(wf);
-	return (EVG_OK);
 }
 
 /* delete/BACKEND done. */
@@ -890,7 +686,7 @@ workflow_forget_owner(void *owner)
 			wf->cb = NULL;
 }
 
-/* Cancel a workflow's backend op and finish it with code. */
+/* Cancel a workflow's backend op and finish it with code, at once. */
 static void
 wf_abort(struct workflow *wf, int code, const char *why)
 {
@@ -898,7 +694,10 @@ wf_abort(struct workflow *wf, int code, const char *why)
 		backend_cancel(wf->op);
 		wf->op = NULL;
 	}
-	wf_finish(wf, code, "%s", why);
+	if (wf->kind == WF_CHECK)
+		wf_check_finish(wf, code, "%s", why);
+	else
+		wf_finish(wf, code, "%s", why);
 }
 
 /* A VM was removed; see workflow.h. */
@@ -906,16 +705,20 @@ void
 workflow_vm_removed(const char *uuid)
 {
 	struct wf_vm	*wv;
+	struct workflow	*wf, *next;
 
 	TAILQ_FOREACH(wv, &wf_g.vms, entry)
 		if (strcasecmp(wv->uuid, uuid) == 0)
 			break;
 	if (wv == NULL)
 		return;
-	if (wv->active != NULL)
-		wf_abort(wv->active, EVG_UNAVAILABLE, "the VM was removed "
-		    "while the operation ran; the catalog is checked when it "
-		    "is registered again");
+	for (wf = TAILQ_FIRST(&wf_g.all); wf != NULL; wf = next) {
+		next = TAILQ_NEXT(wf, entry);
+		if (wf->wv == wv)
+			wf_abort(wf, EVG_UNAVAILABLE, "the VM was removed "
+			    "while the operation ran; the catalog is checked "
+			    "when it is registered again");
+	}
 	TAILQ_REMOVE(&wf_g.vms, wv, entry);
 	catalog_free(wv->cat);
 	free(wv);
@@ -926,12 +729,14 @@ void
 workflow_shutdown(void)
 {
 	struct wf_vm	*wv;
+	struct workflow	*wf;
 
+	while ((wf = TAILQ_FIRST(&wf_g.all)) != NULL) {
+		wf->cb = NULL;
+		wf->check_cb = NULL;
+		wf_abort(wf, EVG_UNAVAILABLE, "shutting down");
+	}
 	while ((wv = TAILQ_FIRST(&wf_g.vms)) != NULL) {
-		if (wv->active != NULL) {
-			wv->active->cb = NULL;
-			wf_abort(wv->active, EVG_UNAVAILABLE, "shutting down");
-		}
 		TAILQ_REMOVE(&wf_g.vms, wv, entry);
 		catalog_free(wv->cat);
 		free(wv);

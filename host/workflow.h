@@ -2,8 +2,12 @@
  * Snapshot operations on a VM's volumes, each an explicit state machine
  * driven by backend completions:
  *
- *   create:    SPACE (each volume) -> INTENT -> BACKEND -> COMMIT (each
- *              volume) -> DONE
+ *   create:    SPACE (each volume) -> [FREEZE -> VERIFY] -> INTENT ->
+ *              BACKEND (each volume; the lease is renewed meanwhile) ->
+ *              [THAW -> VERIFY] -> COMMIT -> DONE
+ *              any failure after INTENT -> [THAW] -> CLEANUP (delete what
+ *              the backend made, drop the intents) -> DONE: all or nothing
+ *   check:     SPACE (each volume) -> DONE (no lock taken)
  *   delete:    INTENT -> BACKEND -> COMMIT -> DONE
  *   rollback:  BACKEND -> DONE
  *   reconcile: LIST (each volume) -> [REDELETE] -> COMMIT -> DONE
@@ -31,6 +35,9 @@ struct workflow;
 typedef void	(*workflow_done_cb)(int, const char *, Evg__Snapshot **,
 		    size_t, void *);
 
+struct server;
+struct session;
+
 struct workflow_params {
 	const char	*vm;		/* VM UUID */
 	const char	*const *volumes;	/* create: UUIDs, none: all */
@@ -40,11 +47,24 @@ struct workflow_params {
 	const char	*origin;	/* create: guest or controller */
 	const char	*snapshot;	/* delete, rollback: UUID (or name) */
 	const char	*volume;	/* rollback: disambiguates a name */
+	/* Guest-triggered: the disks the guest named (create, check,
+	 * rollback); the freeze goes to the VM's guest daemon session, or to
+	 * requester when none is connected. */
+	Evg__DiskRef	*const *disks;
+	size_t		 ndisks;
+	struct session	*requester;
 };
+
+/*
+ * Pre-flight result: a status code a create would meet, a message, and the
+ * volumes, free space and need (all freed after return).
+ */
+typedef void	(*workflow_check_cb)(int, const char *, const Evg__CheckResult *,
+		    void *);
 
 /* Set up: the catalogs live in <state_dir>/catalogs.  0 or -1 + *cause. */
 int	workflow_init(struct event_base *, struct config *, struct registry *,
-	    char **);
+	    struct server *, char **);
 void	workflow_shutdown(void);
 
 /*
@@ -58,6 +78,16 @@ int	workflow_create(const struct workflow_params *, workflow_done_cb,
 int	workflow_delete(const struct workflow_params *, workflow_done_cb,
 	    void *, char **);
 int	workflow_rollback(const struct workflow_params *, workflow_done_cb,
+	    void *, char **);
+/*
+ * Map a guest's disk references to volume UUIDs of the VM (deduplicated;
+ * *vols freed by the caller, each string and the array).  A status code:
+ * NOT_FOUND naming the disk that is not one of the VM's volumes.
+ */
+int	workflow_match_disks(const char *, Evg__DiskRef *const *, size_t,
+	    char ***, size_t *, char **);
+/* Pre-flight of a guest-triggered create: same start contract. */
+int	workflow_check(const struct workflow_params *, workflow_check_cb,
 	    void *, char **);
 /*
  * The VM's snapshots now (synchronous: the catalog is in memory).  Returns

@@ -1,0 +1,941 @@
+/*
+ * Snapshot create, with the guest's freeze when one is wanted, and its
+ * pre-flight check.  The freeze steps talk to the guest over a session
+ * (session_request()); the session is looked up by serial at every step,
+ * so a guest that goes away is noticed, never dereferenced.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jsonout.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "status.h"
+#include "text.h"
+#include "workflow_impl.h"
+#include "xmalloc.h"
+
+/*
+ * Test hook (docs/snapshots.md): with EVG_TEST_KILL_POINT set to
+ * "after-backend-create" the daemon kills itself with SIGKILL right after a
+ * backend created a snapshot and before the catalog records it, to prove
+ * that reconciliation lists it exactly once after a restart.
+ */
+#define WF_KILL_ENV	"EVG_TEST_KILL_POINT"
+
+static void	wf_space_next(struct workflow *);
+static void	wf_snap_next(struct workflow *);
+static void	wf_thaw(struct workflow *);
+static void	wf_cleanup_next(struct workflow *);
+static void	wf_fail(struct workflow *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* True if two identifiers name the same disk (WWNs ignore case). */
+static int
+wf_id_equal(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	if (strcmp(k1, k2) != 0)
+		return (0);
+	return (strcmp(k1, "wwn") == 0 ? strcasecmp(v1, v2) == 0 :
+	    strcmp(v1, v2) == 0);
+}
+
+/*
+ * The volume a disk reference names: one sharing a serial, WWN or backing
+ * file; failing that, one registered by PCI address only that shares it
+ * (disks on one SCSI controller share its PCI address, so a PCI match
+ * alone is trusted only for volumes that have nothing better).
+ */
+static const struct reg_volume *
+wf_match_disk(const struct reg_vm *vm, const Evg__DiskRef *d)
+{
+	const struct reg_volume	*vol, *weak = NULL;
+	size_t			 i, j, k;
+	int			 pci_only;
+
+	for (i = 0; i < vm->nvolumes; i++) {
+		vol = &vm->volumes[i];
+		pci_only = 1;
+		for (j = 0; j < vol->ndisks; j++)
+			if (strcmp(vol->disks[j].kind, "pci") != 0)
+				pci_only = 0;
+		for (j = 0; j < vol->ndisks; j++) {
+			for (k = 0; k < d->n_ids; k++) {
+				if (!wf_id_equal(vol->disks[j].kind,
+				    vol->disks[j].value, d->ids[k]->kind,
+				    d->ids[k]->value))
+					continue;
+				if (strcmp(d->ids[k]->kind, "pci") != 0)
+					return (vol);
+				if (pci_only && weak == NULL)
+					weak = vol;
+			}
+		}
+	}
+	return (weak);
+}
+
+/* Map disk references to volume UUIDs; see workflow.h. */
+int
+workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
+    size_t n, char ***vols, size_t *nvols, char **cause)
+{
+	const struct reg_vm	*vm;
+	const struct reg_volume	*vol;
+	size_t			 i, j;
+
+	*vols = NULL;
+	*nvols = 0;
+	if ((vm = registry_find(wf_g.reg, vm_uuid)) == NULL) {
+		xasprintf(cause, "no VM %s is registered", vm_uuid);
+		return (EVG_NOT_FOUND);
+	}
+	if (n == 0) {
+		xasprintf(cause, "disk: no disk given");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	for (i = 0; i < n; i++) {
+		if ((vol = wf_match_disk(vm, disks[i])) == NULL) {
+			xasprintf(cause, "disk %s%s%s%s is not one of VM %s's "
+			    "EVE volumes", disks[i]->device,
+			    disks[i]->n_ids > 0 ? " (" : "",
+			    disks[i]->n_ids > 0 ? disks[i]->ids[0]->kind : "",
+			    disks[i]->n_ids > 0 ? ")" : " (no identifiers)",
+			    vm->name);
+			for (j = 0; j < *nvols; j++)
+				free((*vols)[j]);
+			free(*vols);
+			*vols = NULL;
+			*nvols = 0;
+			return (EVG_NOT_FOUND);
+		}
+		for (j = 0; j < *nvols; j++)
+			if (strcasecmp((*vols)[j], vol->uuid) == 0)
+				break;
+		if (j < *nvols)
+			continue;
+		*vols = xreallocarray(*vols, *nvols + 1, sizeof **vols);
+		(*vols)[(*nvols)++] = xstrdup(vol->uuid);
+	}
+	return (EVG_OK);
+}
+
+/* An owned copy of a disk reference (through the wire format). */
+static Evg__DiskRef *
+wf_copy_disk(const Evg__DiskRef *d)
+{
+	Evg__DiskRef	*c;
+	uint8_t		*buf;
+	size_t		 len;
+
+	len = evg__disk_ref__get_packed_size(d);
+	buf = xmalloc(len);
+	evg__disk_ref__pack(d, buf);
+	c = evg__disk_ref__unpack(NULL, len, buf);
+	free(buf);
+	if (c == NULL)
+		fatalx("%s: cannot copy a disk reference", __func__);
+	return (c);
+}
+
+/* Disk references for a volume from its registered identifiers. */
+static Evg__DiskRef *
+wf_volume_disk(const struct reg_volume *vol)
+{
+	Evg__DiskRef	 d = EVG__DISK_REF__INIT, *c;
+	Evg__DiskId	*ids, **idp;
+	size_t		 i;
+
+	ids = xcalloc(vol->ndisks, sizeof *ids);
+	idp = xcalloc(vol->ndisks, sizeof *idp);
+	for (i = 0; i < vol->ndisks; i++) {
+		evg__disk_id__init(&ids[i]);
+		ids[i].kind = vol->disks[i].kind;
+		ids[i].value = vol->disks[i].value;
+		idp[i] = &ids[i];
+	}
+	d.device = (char *)"";
+	d.ids = idp;
+	d.n_ids = vol->ndisks;
+	c = wf_copy_disk(&d);
+	free(ids);
+	free(idp);
+	return (c);
+}
+
+/* The live session freezing for this workflow, or NULL. */
+static struct session *
+wf_guest(struct workflow *wf)
+{
+	return (wf->guest != 0 ? session_find(wf_g.srv, wf->guest) : NULL);
+}
+
+/* Send a request to the freezing guest; -1 if it is gone. */
+static int
+wf_send(struct workflow *wf, Evg__Envelope *env, session_reply_cb cb)
+{
+	struct session	*s;
+
+	if ((s = wf_guest(wf)) == NULL)
+		return (-1);
+	return (session_request(s, env, wf_g.cf->guest_timeout * 1000, cb,
+	    wf));
+}
+
+/*
+ * The reply's status and freeze report; on a missing reply (why set) or a
+ * failure, 0 with *code and *msg; NULL report if the reply carried none.
+ */
+static const Evg__FreezeReport *
+wf_report(const Evg__Envelope *env, int *code, const char **msg)
+{
+	*code = EVG_OK;
+	*msg = "";
+	if (env == NULL || env->reply == NULL || env->reply->status == NULL) {
+		*code = EVG_UNAVAILABLE;
+		return (NULL);
+	}
+	*code = (int)env->reply->status->code;
+	*msg = env->reply->status->message;
+	if (*code == EVG_OK &&
+	    env->reply->result_case != EVG__REPLY__RESULT_FREEZE_REPORT) {
+		*code = EVG_INTERNAL;
+		*msg = "the guest's reply carries no freeze report";
+	}
+	return (*code == EVG_OK ? env->reply->freeze_report : NULL);
+}
+
+/* A guest request failed to get an answer: why, and is it still there? */
+static void
+wf_guest_gone(struct workflow *wf, const char *step, const char *why)
+{
+	if (wf_guest(wf) != NULL)
+		wf_fail(wf, EVG_TIMEOUT, "%s: %s", step, why);
+	else {
+		/* A guest that loses its host connection thaws at once. */
+		wf->frozen = 0;
+		wf_fail(wf, EVG_UNAVAILABLE, "%s: the guest agent went away "
+		    "(%s); nothing is kept", step, why);
+	}
+}
+
+/* create/SPACE done for volume i (check: remember the tightest). */
+static void
+wf_space_done(const struct backend_result *r, void *arg)
+{
+	struct workflow	*wf = arg;
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	const struct reg_volume *vol = wf_volume(vm, wf->vols[wf->i]);
+	char		 f[32], n[32], res[32];
+
+	wf->op = NULL;
+	if (r->code != EVG_OK) {
+		if (wf->kind == WF_CHECK)
+			wf_check_finish(wf, r->code, "%s", r->message);
+		else
+			wf_finish(wf, r->code, "%s", r->message);
+		return;
+	}
+	/* A check reports the volume with the least room to spare. */
+	if (wf->i == 0 || (int64_t)(r->free_bytes - r->need_bytes) <
+	    (int64_t)(wf->free_bytes - wf->need_bytes)) {
+		wf->free_bytes = r->free_bytes;
+		wf->need_bytes = r->need_bytes;
+	}
+	if (r->free_bytes < r->need_bytes + wf_g.cf->space_reserve) {
+		jsonout_size(f, sizeof f, r->free_bytes);
+		jsonout_size(n, sizeof n, r->need_bytes);
+		jsonout_size(res, sizeof res, wf_g.cf->space_reserve);
+		wf->free_bytes = r->free_bytes;
+		wf->need_bytes = r->need_bytes;
+		if (wf->kind == WF_CHECK)
+			wf_check_finish(wf, EVG_NO_SPACE, "not enough free "
+			    "space on EVE storage: %s free, snapshot of volume "
+			    "'%s' may need up to %s (plus a %s reserve)", f,
+			    vol->name, n, res);
+		else
+			wf_finish(wf, EVG_NO_SPACE, "not enough free space on "
+			    "EVE storage: %s free, snapshot of volume '%s' may "
+			    "need up to %s (plus a %s reserve)", f, vol->name,
+			    n, res);
+		return;
+	}
+	wf->i++;
+	wf_space_next(wf);
+}
+
+/* The workflow's renewal period: a third of the lease. */
+static void
+wf_renew_arm(struct workflow *wf)
+{
+	struct timeval	tv;
+	unsigned int	ms = wf_g.cf->freeze_lease_ms / 3;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(wf->renew, &tv);
+}
+
+/* A renewal answer: a refused or missing one means the lease is gone. */
+static void
+wf_renew_reply(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow	*wf = arg;
+	int		 code = EVG_UNAVAILABLE;
+
+	(void)s;
+	if (env != NULL && env->reply != NULL && env->reply->status != NULL)
+		code = (int)env->reply->status->code;
+	if (code != EVG_OK) {
+		log_warnx("vm %s: freeze lease renewal failed: %s", wf->wv->uuid,
+		    env != NULL && env->reply != NULL &&
+		    env->reply->status != NULL ? env->reply->status->message :
+		    why);
+		wf->lease_lost = 1;
+		return;
+	}
+	if (wf->state == WF_BACKEND)
+		wf_renew_arm(wf);
+}
+
+/* Timer: renew the guest's freeze lease while the backend works. */
+static void
+wf_renew_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct workflow		*wf = arg;
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__FreezeRenewRequest	 rr = EVG__FREEZE_RENEW_REQUEST__INIT;
+
+	(void)fd;
+	(void)events;
+	rr.lease_ms = wf_g.cf->freeze_lease_ms;
+	env.body_case = EVG__ENVELOPE__BODY_FREEZE_RENEW;
+	env.freeze_renew = &rr;
+	if (wf_send(wf, &env, wf_renew_reply) != 0)
+		wf->lease_lost = 1;
+}
+
+/* create/VERIFY: the guest confirms what is frozen; snapshot now. */
+static void
+wf_verify_frozen(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow			*wf = arg;
+	const Evg__FreezeReport		*fr;
+	const char			*msg;
+	int				 code;
+
+	(void)s;
+	if (env == NULL) {
+		wf_guest_gone(wf, "checking the freeze", why);
+		return;
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL) {
+		wf_fail(wf, code, "checking the freeze: %s", msg);
+		return;
+	}
+	if (wf->frozen_count > 0 && !fr->frozen) {
+		wf_fail(wf, EVG_FREEZE_FAILED, "the guest reports its "
+		    "filesystems are not frozen any more (did the lease run "
+		    "out?)");
+		return;
+	}
+	wf->renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
+	wf_renew_arm(wf);
+	wf->i = 0;
+	wf_snap_next(wf);
+}
+
+/* create/FREEZE: the guest froze (or could not). */
+static void
+wf_freeze_reply(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow			*wf = arg;
+	const Evg__FreezeReport		*fr;
+	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
+	Evg__FreezeStatusRequest	 st = EVG__FREEZE_STATUS_REQUEST__INIT;
+	const char			*msg;
+	size_t				 i;
+	int				 code;
+
+	(void)s;
+	if (env == NULL) {
+		wf->frozen = 1;
+		wf_guest_gone(wf, "freezing the guest's filesystems", why);
+		return;
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL) {
+		wf_fail(wf, code, "the guest could not freeze its "
+		    "filesystems: %s", msg);
+		return;
+	}
+	wf->frozen = 1;
+	wf->frozen_count = fr->frozen_count;
+	wf->record = xcalloc(1, sizeof *wf->record);
+	for (i = 0; i < fr->n_mounts; i++)
+		catalog_add_mount(wf->record, fr->mounts[i]->mountpoint,
+		    fr->mounts[i]->fstype, fr->mounts[i]->device,
+		    fr->mounts[i]->action, fr->mounts[i]->reason);
+	if (wf->consistency == NULL) {
+		/* Guest-triggered: the level is what the freeze achieved. */
+		wf->consistency = xstrdup(fr->frozen_count > 0 ? "fs" :
+		    "crash");
+	} else if (fr->frozen_count == 0) {
+		wf_fail(wf, EVG_FAILED_PRECONDITION, "consistency '%s' was "
+		    "asked for, but no filesystem on the volumes could be "
+		    "frozen (%zu mounts, all skipped)", wf->consistency,
+		    fr->n_mounts);
+		return;
+	}
+	log_info("vm %s: guest froze %u filesystems", wf->wv->uuid,
+	    fr->frozen_count);
+	wf->state = WF_VERIFY;
+	req.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
+	req.freeze_status = &st;
+	if (wf_send(wf, &req, wf_verify_frozen) != 0)
+		wf_guest_gone(wf, "checking the freeze", "not connected");
+}
+
+/* create/FREEZE: ask the guest to freeze the target disks. */
+static void
+wf_freeze(struct workflow *wf)
+{
+	Evg__Envelope		env = EVG__ENVELOPE__INIT;
+	Evg__FreezeRequest	fr = EVG__FREEZE_REQUEST__INIT;
+
+	wf->state = WF_FREEZE;
+	fr.disks = wf->disks;
+	fr.n_disks = wf->ndisks;
+	fr.lease_ms = wf_g.cf->freeze_lease_ms;
+	env.body_case = EVG__ENVELOPE__BODY_FREEZE;
+	env.freeze = &fr;
+	if (wf_send(wf, &env, wf_freeze_reply) != 0)
+		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent is not connected "
+		    "any more; nothing was frozen");
+}
+
+/* create/SPACE: check the next volume, or move on. */
+static void
+wf_space_next(struct workflow *wf)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+
+	if (wf->i == wf->nvols) {
+		if (wf->kind == WF_CHECK) {
+			wf_check_finish(wf, EVG_OK, NULL);
+			return;
+		}
+		wf->i = 0;
+		if (wf->guest != 0)
+			wf_freeze(wf);
+		else
+			wf_snap_next(wf);
+		return;
+	}
+	wf->state = WF_SPACE;
+	wf_backend(wf, BACKEND_SPACE, wf_volume(vm, wf->vols[wf->i]), NULL,
+	    wf_space_done);
+}
+
+/* COMMIT: every snapshot is made and the guest thawed: record them. */
+static void
+wf_commit_all(struct workflow *wf)
+{
+	struct cat_snap	*cs;
+	size_t		 i, j;
+
+	for (i = 0; i < wf->ndone; i++) {
+		if ((cs = catalog_find(wf->wv->cat, wf->done[i])) == NULL)
+			continue;
+		cs->state = SNAP_READY;
+		cs->freeze_ms = wf->freeze_ms;
+		for (j = 0; wf->record != NULL && j < wf->record->nmounts; j++)
+			catalog_add_mount(cs, wf->record->mounts[j].mountpoint,
+			    wf->record->mounts[j].fstype,
+			    wf->record->mounts[j].device,
+			    wf->record->mounts[j].action,
+			    wf->record->mounts[j].reason);
+		log_info("vm %s: snapshot '%s' (%s) of volume %s created, %s",
+		    wf->wv->uuid, cs->name, cs->uuid, cs->volume,
+		    cs->consistency);
+	}
+	if (wf_commit(wf) != 0)
+		return;
+	wf_finish(wf, EVG_OK, NULL);
+}
+
+/* create/VERIFY after thaw: nothing may still be frozen. */
+static void
+wf_verify_thawed(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow		*wf = arg;
+	const Evg__FreezeReport	*fr;
+	const char		*msg;
+	int			 code;
+
+	(void)s;
+	if (env == NULL) {
+		wf_guest_gone(wf, "checking the thaw", why);
+		return;
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL) {
+		wf_fail(wf, code, "checking the thaw: %s", msg);
+		return;
+	}
+	if (fr->frozen) {
+		wf->frozen = 1;
+		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
+		    "filesystems after the thaw");
+		return;
+	}
+	wf_commit_all(wf);
+}
+
+/* create/THAW: the guest thawed. */
+static void
+wf_thaw_reply(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow			*wf = arg;
+	const Evg__FreezeReport		*fr;
+	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
+	Evg__FreezeStatusRequest	 st = EVG__FREEZE_STATUS_REQUEST__INIT;
+	const char			*msg;
+	int				 code;
+
+	(void)s;
+	if (env == NULL) {
+		wf_guest_gone(wf, "thawing the guest's filesystems", why);
+		return;
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL) {
+		wf_fail(wf, code == EVG_OK ? EVG_FREEZE_FAILED : code, "the "
+		    "guest could not thaw its filesystems: %s", msg);
+		return;
+	}
+	wf->frozen = 0;
+	wf->freeze_ms = fr->duration_ms;
+	log_info("vm %s: guest thawed after %u ms", wf->wv->uuid,
+	    fr->duration_ms);
+	wf->state = WF_VERIFY;
+	req.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
+	req.freeze_status = &st;
+	if (wf_send(wf, &req, wf_verify_thawed) != 0)
+		wf_guest_gone(wf, "checking the thaw", "not connected");
+}
+
+/* create/THAW: every volume is snapshotted; let the guest go. */
+static void
+wf_thaw(struct workflow *wf)
+{
+	Evg__Envelope		env = EVG__ENVELOPE__INIT;
+	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
+
+	evtimer_del(wf->renew);
+	if (wf->lease_lost) {
+		wf_fail(wf, EVG_TIMEOUT, "the guest's freeze lease ran out "
+		    "before the snapshot was finished, so the snapshot is not "
+		    "filesystem-consistent; nothing is kept (freeze_lease_ms "
+		    "is %u)", wf_g.cf->freeze_lease_ms);
+		return;
+	}
+	wf->state = WF_THAW;
+	env.body_case = EVG__ENVELOPE__BODY_THAW;
+	env.thaw = &th;
+	if (wf_send(wf, &env, wf_thaw_reply) != 0) {
+		wf->frozen = 0;
+		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent went away while "
+		    "its filesystems were frozen; nothing is kept");
+	}
+}
+
+/* create/BACKEND done for volume i. */
+static void
+wf_snap_done(const struct backend_result *r, void *arg)
+{
+	struct workflow	*wf = arg;
+	const char	*kill_point = getenv(WF_KILL_ENV);
+
+	wf->op = NULL;
+	if (r->code != EVG_OK) {
+		catalog_remove(wf->wv->cat, wf->cur);
+		wf->cur = NULL;
+		wf_fail(wf, r->code, "%s", r->message);
+		return;
+	}
+	if (kill_point != NULL && strcmp(kill_point,
+	    "after-backend-create") == 0) {
+		log_warnx("test hook: killing myself after the backend "
+		    "created %s", wf->cur->tag);
+		raise(SIGKILL);
+	}
+	wf->cur->size = r->size;
+	wf->done = xreallocarray(wf->done, wf->ndone + 1, sizeof *wf->done);
+	wf->done[wf->ndone++] = xstrdup(wf->cur->uuid);
+	wf->cur = NULL;
+	wf->i++;
+	wf_snap_next(wf);
+}
+
+/* create/INTENT+BACKEND: record the intent, then snapshot volume i. */
+static void
+wf_snap_next(struct workflow *wf)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	char		 uuid[UUID_STR_LEN + 1], *cause;
+
+	if (wf->i == wf->nvols) {
+		if (wf->guest != 0)
+			wf_thaw(wf);
+		else
+			wf_commit_all(wf);
+		return;
+	}
+	uuid_generate_v4(uuid);
+	wf->cur = catalog_add(wf->wv->cat, uuid, wf->name, wf->vols[wf->i],
+	    uuid, wf->origin);
+	free(wf->cur->consistency);
+	wf->cur->consistency = xstrdup(wf->consistency);
+	wf->cur->created = (uint64_t)time(NULL);
+	wf->cur->state = SNAP_CREATING;
+	if (catalog_commit(wf->wv->cat, &cause) != 0) {
+		catalog_remove(wf->wv->cat, wf->cur);
+		wf->cur = NULL;
+		wf_fail(wf, EVG_INTERNAL, "cannot write the snapshot catalog: "
+		    "%s", cause);
+		free(cause);
+		return;
+	}
+	wf->state = WF_BACKEND;
+	wf_backend(wf, BACKEND_CREATE, wf_volume(vm, wf->vols[wf->i]),
+	    wf->cur->tag, wf_snap_done);
+}
+
+/* CLEANUP: a snapshot the failed create made is deleted (or left). */
+static void
+wf_cleanup_done(const struct backend_result *r, void *arg)
+{
+	struct workflow	*wf = arg;
+
+	wf->op = NULL;
+	if (r->code != EVG_OK)
+		log_warnx("vm %s: could not delete snapshot %s made by the "
+		    "failed create: %s; it stays in the backend and will be "
+		    "adopted at the next catalog check", wf->wv->uuid,
+		    wf->cur->tag, r->message);
+	catalog_remove(wf->wv->cat, wf->cur);
+	wf->cur = NULL;
+	wf_cleanup_next(wf);
+}
+
+/* CLEANUP: delete the next snapshot the failed create made, or finish. */
+static void
+wf_cleanup_next(struct workflow *wf)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	struct cat_snap	*cs;
+	char		*uuid;
+
+	wf->state = WF_CLEANUP;
+	while (wf->ndone > 0) {
+		uuid = wf->done[--wf->ndone];
+		cs = catalog_find(wf->wv->cat, uuid);
+		free(uuid);
+		if (cs == NULL)
+			continue;
+		wf->cur = cs;
+		wf_backend(wf, BACKEND_DELETE, wf_volume(vm, cs->volume),
+		    cs->tag, wf_cleanup_done);
+		return;
+	}
+	if (wf_commit(wf) != 0)
+		return;
+	wf_finish(wf, wf->fail_code, "%s", wf->fail_msg);
+}
+
+/* Any thaw answer during a failure: go on cleaning up. */
+static void
+wf_fail_thawed(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow	*wf = arg;
+
+	(void)s;
+	(void)env;
+	(void)why;
+	wf->frozen = 0;
+	wf_cleanup_next(wf);
+}
+
+/* Fail a create: thaw if frozen, delete what was made, report. */
+static void
+wf_fail(struct workflow *wf, int code, const char *fmt, ...)
+{
+	Evg__Envelope		env = EVG__ENVELOPE__INIT;
+	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
+	va_list			ap;
+
+	if (wf->fail_msg != NULL)
+		return;
+	wf->fail_code = code;
+	va_start(ap, fmt);
+	if (vasprintf(&wf->fail_msg, fmt, ap) == -1)
+		fatalx("%s: vasprintf", __func__);
+	va_end(ap);
+	if (wf->renew != NULL)
+		evtimer_del(wf->renew);
+	if (wf->frozen) {
+		wf->state = WF_THAW;
+		env.body_case = EVG__ENVELOPE__BODY_THAW;
+		env.thaw = &th;
+		if (wf_send(wf, &env, wf_fail_thawed) == 0)
+			return;
+		wf->frozen = 0;
+	}
+	wf_cleanup_next(wf);
+}
+
+/* A default snapshot name from the time, unique on the given volumes. */
+static char *
+wf_default_name(struct workflow *wf)
+{
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	char		 base[64], *name;
+	unsigned int	 n, count, clash;
+	size_t		 i;
+
+	gmtime_r(&now, &tm);
+	strftime(base, sizeof base, "snapshot-%Y%m%d-%H%M%S", &tm);
+	name = xstrdup(base);
+	for (n = 2; ; n++) {
+		clash = 0;
+		for (i = 0; i < wf->nvols; i++)
+			if (catalog_find_name(wf->wv->cat, wf->vols[i], name,
+			    &count) != NULL)
+				clash = 1;
+		if (!clash)
+			return (name);
+		free(name);
+		xasprintf(&name, "%s-%u", base, n);
+	}
+}
+
+/* The volumes a create works on: named, from disks, or all. */
+static int
+wf_create_volumes(const struct workflow_params *p, const struct reg_vm *vm,
+    char ***vols, size_t *nvols, char **cause)
+{
+	size_t	i, j;
+
+	if (p->ndisks > 0)
+		return (workflow_match_disks(vm->uuid, p->disks, p->ndisks,
+		    vols, nvols, cause));
+	for (i = 0; i < p->nvolumes; i++) {
+		if (wf_volume(vm, p->volumes[i]) == NULL) {
+			xasprintf(cause, "volume: %s is not a volume of VM %s",
+			    p->volumes[i], vm->name);
+			return (uuid_valid(p->volumes[i]) ? EVG_NOT_FOUND :
+			    EVG_INVALID_ARGUMENT);
+		}
+		for (j = 0; j < i; j++)
+			if (strcasecmp(p->volumes[i], p->volumes[j]) == 0) {
+				xasprintf(cause, "volume: %s is given twice",
+				    p->volumes[i]);
+				return (EVG_INVALID_ARGUMENT);
+			}
+	}
+	*nvols = p->nvolumes != 0 ? p->nvolumes : vm->nvolumes;
+	*vols = xcalloc(*nvols, sizeof **vols);
+	for (i = 0; i < *nvols; i++)
+		(*vols)[i] = xstrdup(p->nvolumes != 0 ?
+		    wf_volume(vm, p->volumes[i])->uuid : vm->volumes[i].uuid);
+	return (EVG_OK);
+}
+
+/* Free a volume list. */
+static void
+wf_free_vols(char **vols, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(vols[i]);
+	free(vols);
+}
+
+/* Start a create; see workflow.h. */
+int
+workflow_create(const struct workflow_params *p, workflow_done_cb cb,
+    void *arg, char **cause)
+{
+	struct wf_vm	*wv;
+	struct reg_vm	*vm;
+	struct workflow	*wf;
+	struct session	*guest = NULL;
+	const char	*why, *cons = NULL;
+	char		**vols;
+	unsigned int	 count;
+	size_t		 i, nvols;
+	int		 rc;
+
+	if (p->ndisks == 0) {
+		cons = p->consistency != NULL && *p->consistency != '\0' ?
+		    p->consistency : "crash";
+		if (strcmp(cons, "app") != 0 && strcmp(cons, "fs") != 0 &&
+		    strcmp(cons, "crash") != 0) {
+			xasprintf(cause, "consistency: '%s' is not app, fs or "
+			    "crash", cons);
+			return (EVG_INVALID_ARGUMENT);
+		}
+	}
+	if (p->name != NULL && *p->name != '\0' &&
+	    !text_valid_name(p->name, NAME_MAX_CHARS, &why)) {
+		xasprintf(cause, "name: %s (1-%d printable characters)", why,
+		    NAME_MAX_CHARS);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if ((rc = wf_begin(p->vm, WF_CREATE, &wv, &vm, cause)) != EVG_OK)
+		return (rc);
+	if (cons != NULL && strcmp(cons, "app") == 0) {
+		xasprintf(cause, "consistency 'app' needs the guest's pre/post "
+		    "hooks, which this host version does not run yet; ask for "
+		    "fs or crash");
+		return (EVG_FAILED_PRECONDITION);
+	}
+	if (vm->nvolumes == 0) {
+		xasprintf(cause, "VM %s has no volumes", vm->name);
+		return (EVG_FAILED_PRECONDITION);
+	}
+	if (p->ndisks > 0 || (cons != NULL && strcmp(cons, "fs") == 0)) {
+		if (vm->state != VM_RUNNING) {
+			xasprintf(cause, "VM %s is stopped: there is nothing "
+			    "to freeze; a stopped VM's snapshot is "
+			    "crash-consistent (ask for crash)", vm->name);
+			return (EVG_FAILED_PRECONDITION);
+		}
+		guest = vm->rt != NULL ? session_freeze_channel(wf_g.srv,
+		    vm->rt, p->requester) : NULL;
+		if (guest == NULL) {
+			xasprintf(cause, "consistency 'fs' needs the guest "
+			    "agent daemon in VM %s to freeze its filesystems, "
+			    "and none is connected", vm->name);
+			return (EVG_FAILED_PRECONDITION);
+		}
+	}
+	if ((rc = wf_create_volumes(p, vm, &vols, &nvols, cause)) != EVG_OK)
+		return (rc);
+	if (p->name != NULL && *p->name != '\0') {
+		for (i = 0; i < nvols; i++) {
+			if (catalog_find_name(wv->cat, vols[i], p->name,
+			    &count) != NULL) {
+				xasprintf(cause, "name: volume '%s' already has "
+				    "a snapshot named '%s'",
+				    wf_volume(vm, vols[i])->name, p->name);
+				wf_free_vols(vols, nvols);
+				return (EVG_ALREADY_EXISTS);
+			}
+		}
+	}
+	wf = wf_new(WF_CREATE, wv, cb, arg);
+	wf->vols = vols;
+	wf->nvols = nvols;
+	wf->consistency = cons != NULL ? xstrdup(cons) : NULL;
+	wf->origin = xstrdup(p->origin != NULL ? p->origin : "controller");
+	wf->name = p->name != NULL && *p->name != '\0' ? xstrdup(p->name) :
+	    wf_default_name(wf);
+	if (guest != NULL) {
+		wf->guest = guest->serial;
+		if (p->ndisks > 0) {
+			wf->ndisks = p->ndisks;
+			wf->disks = xcalloc(p->ndisks, sizeof *wf->disks);
+			for (i = 0; i < p->ndisks; i++)
+				wf->disks[i] = wf_copy_disk(p->disks[i]);
+		} else {
+			wf->ndisks = nvols;
+			wf->disks = xcalloc(nvols, sizeof *wf->disks);
+			for (i = 0; i < nvols; i++)
+				wf->disks[i] = wf_volume_disk(wf_volume(vm,
+				    vols[i]));
+		}
+	}
+	wf_space_next(wf);
+	return (EVG_OK);
+}
+
+/* Finish a check: the verdict and what it found, to its requester. */
+void
+wf_check_finish(struct workflow *wf, int code, const char *fmt, ...)
+{
+	struct reg_vm		 *vm = registry_find(wf_g.reg, wf->wv->uuid);
+	Evg__CheckResult	  cr = EVG__CHECK_RESULT__INIT;
+	va_list			  ap;
+	char			 *msg = NULL;
+	size_t			  i;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(&msg, fmt, ap) == -1)
+			fatalx("%s: vasprintf", __func__);
+		va_end(ap);
+	}
+	if (code == EVG_OK && wf->wv->active != NULL) {
+		code = EVG_BUSY;
+		xasprintf(&msg, "a snapshot %s is in progress for this VM",
+		    wf_kind_names[wf->wv->active->kind]);
+	}
+	cr.code = (uint32_t)code;
+	cr.message = msg != NULL ? msg : (char *)"a snapshot would go ahead";
+	cr.free_bytes = wf->free_bytes;
+	cr.need_bytes = wf->need_bytes;
+	cr.reserve_bytes = wf_g.cf->space_reserve;
+	cr.volumes = xcalloc(wf->nvols, sizeof *cr.volumes);
+	for (i = 0; vm != NULL && i < wf->nvols; i++) {
+		cr.volumes[i] = xmalloc(sizeof *cr.volumes[i]);
+		evg__volume__init(cr.volumes[i]);
+		cr.volumes[i]->uuid = wf->vols[i];
+		cr.volumes[i]->name = wf_volume(vm, wf->vols[i])->name;
+		cr.volumes[i]->backend = wf_volume(vm, wf->vols[i])->backend;
+		cr.n_volumes++;
+	}
+	if (wf->check_cb != NULL)
+		wf->check_cb(EVG_OK, NULL, &cr, wf->arg);
+	for (i = 0; i < cr.n_volumes; i++)
+		free(cr.volumes[i]);
+	free(cr.volumes);
+	free(msg);
+	wf_release(wf);
+}
+
+/* Start a pre-flight check; see workflow.h. */
+int
+workflow_check(const struct workflow_params *p, workflow_check_cb cb,
+    void *arg, char **cause)
+{
+	struct wf_vm	*wv;
+	struct reg_vm	*vm;
+	struct workflow	*wf;
+	char		**vols;
+	size_t		 nvols;
+	int		 rc;
+
+	if ((rc = wf_begin(p->vm, WF_CHECK, &wv, &vm, cause)) != EVG_OK)
+		return (rc);
+	if ((rc = workflow_match_disks(vm->uuid, p->disks, p->ndisks, &vols,
+	    &nvols, cause)) != EVG_OK)
+		return (rc);
+	wf = wf_new(WF_CHECK, wv, NULL, arg);
+	wf->check_cb = cb;
+	wf->vols = vols;
+	wf->nvols = nvols;
+	wf_space_next(wf);
+	return (EVG_OK);
+}
