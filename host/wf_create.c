@@ -816,7 +816,8 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 		return (EVG_FAILED_PRECONDITION);
 	}
 	if (p->ndisks > 0 || (cons != NULL && strcmp(cons, "fs") == 0)) {
-		if (vm->state != VM_RUNNING) {
+		/* A guest asking is running, whatever pillar last said. */
+		if (p->ndisks == 0 && vm->state != VM_RUNNING) {
 			xasprintf(cause, "VM %s is stopped: there is nothing "
 			    "to freeze; a stopped VM's snapshot is "
 			    "crash-consistent (ask for crash)", vm->name);
