@@ -115,6 +115,33 @@ jsonout_size(char *buf, size_t len, uint64_t b)
 	return (buf);
 }
 
+/* The consistency record: level, freeze time, each mount's fate. */
+static json_object *
+jsonout_consistency(const Evg__Snapshot *s)
+{
+	json_object		*o, *mounts, *m;
+	const Evg__MountReport	*r;
+	size_t			 i;
+
+	o = json_object_new_object();
+	jsonout_str(o, "level", s->consistency);
+	json_object_object_add(o, "freeze_ms",
+	    json_object_new_int64(s->freeze_ms));
+	mounts = json_object_new_array();
+	for (i = 0; i < s->n_mounts; i++) {
+		r = s->mounts[i];
+		m = json_object_new_object();
+		jsonout_str(m, "mountpoint", r->mountpoint);
+		jsonout_str(m, "fstype", r->fstype);
+		jsonout_str(m, "device", r->device);
+		jsonout_str(m, "action", r->action);
+		jsonout_str(m, "reason", r->reason);
+		json_object_array_add(mounts, m);
+	}
+	json_object_object_add(o, "mounts", mounts);
+	return (o);
+}
+
 /* One snapshot; disk is the guest's device path or NULL. */
 json_object *
 jsonout_snapshot(const Evg__Snapshot *s, const char *disk)
@@ -136,6 +163,8 @@ jsonout_snapshot(const Evg__Snapshot *s, const char *disk)
 	jsonout_str(o, "consistency", s->consistency);
 	jsonout_str(o, "origin", s->origin);
 	jsonout_str(o, "state", s->state);
+	json_object_object_add(o, "consistency_record",
+	    jsonout_consistency(s));
 	return (o);
 }
 

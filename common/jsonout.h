@@ -15,7 +15,10 @@
 
 /* A VmInfo; host-only fields appear only when set. */
 json_object	*jsonout_vm(const Evg__VmInfo *);
-/* A snapshot; "created" in RFC 3339 UTC, "disk" only when set. */
+/*
+ * A snapshot; "created" in RFC 3339 UTC, "disk" only when set, and its
+ * "consistency_record" (level, freeze_ms, mounts frozen or skipped).
+ */
 json_object	*jsonout_snapshot(const Evg__Snapshot *, const char *);
 /* {"snapshots": [...]} */
 json_object	*jsonout_snapshots(Evg__Snapshot *const *, size_t);

@@ -10,8 +10,9 @@
 #include "xmalloc.h"
 
 /*
- * Test hook (docs/snapshots.md): EVG_TEST_BACKEND_DELAY_MS delays every
- * backend result, so tests can see an operation in progress (BUSY).
+ * Test hook (docs/snapshots.md): EVG_TEST_BACKEND_DELAY_MS delays the
+ * result of every backend create, so tests can see an operation in
+ * progress (BUSY, a guest frozen during the snapshot).
  */
 #define BACKEND_DELAY_ENV	"EVG_TEST_BACKEND_DELAY_MS"
 /* Output kept from a backend command: a listing of 4096 snapshots fits. */
@@ -92,7 +93,8 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	op->ev_done = evtimer_new(op->env.base, backend_done_cb, op);
-	if ((delay = getenv(BACKEND_DELAY_ENV)) != NULL &&
+	if (op->req.verb == BACKEND_CREATE &&
+	    (delay = getenv(BACKEND_DELAY_ENV)) != NULL &&
 	    (ms = strtol(delay, NULL, 10)) > 0) {
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;

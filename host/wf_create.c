@@ -854,6 +854,9 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	wf->name = p->name != NULL && *p->name != '\0' ? xstrdup(p->name) :
 	    wf_default_name(wf);
 	if (guest != NULL) {
+		log_info("vm %s: snapshot '%s': the guest freezes over %s",
+		    vm->uuid, wf->name, guest->role == EVG__ROLE__ROLE_GUEST_DAEMON
+		    ? "its daemon's session" : "the requesting connection");
 		wf->guest = guest->serial;
 		if (p->ndisks > 0) {
 			wf->ndisks = p->ndisks;

@@ -246,6 +246,8 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 	if (wf->cb != NULL)
 		wf->cb(code, msg, list, n, wf->arg);
 	snapinfo_free_list(list, n);
+	if (wf->kind == WF_RECONCILE && --wf_g.reconciling == 0)
+		log_info("catalog check done");
 	free(msg);
 	wf_release(wf);
 }
@@ -643,6 +645,7 @@ workflow_reconcile_vm(struct reg_vm *vm)
 		return;
 	}
 	wf = wf_new(WF_RECONCILE, wv, NULL, NULL);
+	wf_g.reconciling++;
 	wf->nvols = vm->nvolumes;
 	wf->vols = xcalloc(wf->nvols, sizeof *wf->vols);
 	for (i = 0; i < wf->nvols; i++)
@@ -673,6 +676,8 @@ workflow_reconcile_all(void)
 
 	TAILQ_FOREACH(vm, &wf_g.reg->vms, entry)
 		workflow_reconcile_vm(vm);
+	if (wf_g.reconciling == 0)
+		log_info("catalog check done");
 }
 
 /* Stop calling back owner; see workflow.h. */

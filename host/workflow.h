@@ -95,7 +95,10 @@ int	workflow_check(const struct workflow_params *, workflow_check_cb,
  * freed with snapinfo_free_list()).
  */
 int	workflow_list(const char *, Evg__Snapshot ***, size_t *, char **);
-/* Reconcile every registered VM's catalog with its backends. */
+/*
+ * Reconcile every registered VM's catalog with its backends; "catalog
+ * check done" is logged when the last one finishes.
+ */
 void	workflow_reconcile_all(void);
 /*
  * A VM was just registered: reconcile its catalog if it has one from an

@@ -84,6 +84,7 @@ struct wf_globals {
 	struct server		*srv;
 	char			*catdir;
 	unsigned int		 running;
+	unsigned int		 reconciling;	/* catalog checks running */
 	TAILQ_HEAD(, wf_vm)	 vms;
 	TAILQ_HEAD(, workflow)	 all;
 };

@@ -10,6 +10,7 @@ VOLUUID2=aaaaaaaa-2222-4222-8222-222222222222
 
 PIDS=""
 CLEANUP_MOUNTS=""
+CLEANUP_LOOPS=""
 SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
 
 # fail MESSAGE: record a failed assertion and stop the test.
@@ -20,6 +21,10 @@ fail() {
 
 # Kill what this test started, newest first; used by the EXIT trap.
 cleanup() {
+	# Thaw first: a process blocked on a frozen filesystem cannot exit.
+	for m in $CLEANUP_MOUNTS; do
+		fsfreeze -u "$m" 2>/dev/null
+	done
 	for p in $PIDS; do
 		kill "$p" 2>/dev/null
 	done
@@ -31,6 +36,10 @@ cleanup() {
 		umount "$m" 2>/dev/null || umount -l "$m"
 	done
 	CLEANUP_MOUNTS=""
+	for l in $CLEANUP_LOOPS; do
+		losetup -d "$l" 2>/dev/null
+	done
+	CLEANUP_LOOPS=""
 	# Under the sanitizer build, any report in a daemon log fails the test.
 	if grep -qsE "$SANITIZER_RE" "$T"/*.log; then
 		grep -hE -A20 "$SANITIZER_RE" "$T"/*.log | head -40 >&2
@@ -47,6 +56,21 @@ setup() {
 	AGENT="$BUILD/eve-guest-agent"
 	WIRE="$BUILD/evg-wire"
 	trap 'cleanup; rm -rf "$T"' EXIT
+}
+
+# cleanup_pids_matching TEXT: stop this test's background jobs whose
+# command line contains TEXT.
+cleanup_pids_matching() {
+	local p keep=""
+	for p in $PIDS; do
+		if tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF "$1"; then
+			kill "$p" 2>/dev/null
+			wait "$p" 2>/dev/null
+		else
+			keep="$keep $p"
+		fi
+	done
+	PIDS=$keep
 }
 
 # bg CMD...: start a background process and remember its pid in LASTPID.
@@ -71,11 +95,16 @@ wait_for() {
 # with its log in $T/hostd.log; HOSTD_PID is its pid.
 start_hostd() {
 	[ -f "$T/hostd.conf" ] || : > "$T/hostd.conf"
+	local checked
+	checked=$(grep -c "catalog check done" "$T/hostd.log" 2>/dev/null)
 	bg "$BUILD/eve-guest-hostd" -f -c "$T/hostd.conf" --no-vsock \
 	    --state-dir "$T/state" --control-socket "$CTL" "$@" \
 	    >>"$T/hostd.log" 2>&1
 	HOSTD_PID=$LASTPID
 	wait_for "[ -S '$CTL' ]" || fail "hostd did not start: $(cat "$T/hostd.log")"
+	# Snapshot requests are BUSY until the start-up catalog check is done.
+	wait_for "[ \$(grep -c 'catalog check done' '$T/hostd.log') -gt ${checked:-0} ]" 10 ||
+	    fail "catalog check did not finish: $(tail -5 "$T/hostd.log")"
 }
 
 # stop_hostd: SIGTERM the daemon and wait for it.

@@ -35,7 +35,8 @@ for file in "$HERE"/t_*.sh; do
 			failed=$((failed + 1))
 			failed_names="$failed_names $t"
 			echo "FAIL $t (${secs}s)"
-			sed 's/^/    | /' "/tmp/evg-it-$t.log" | tail -25
+			grep -h "FAIL:" "/tmp/evg-it-$t.log" | sed 's/^/    | /'
+			sed 's/^/    | /' "/tmp/evg-it-$t.log" | tail -15
 		fi
 		rm -f "/tmp/evg-it-$t.log"
 	done

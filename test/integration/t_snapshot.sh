@@ -63,7 +63,7 @@ test_qcow2_offline() {
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
 	expect_rc 0
 	expect_in "$OUT" "deleted snapshot 'before upgrade'"
-	qemu-img snapshot -l "$T/disk.qcow2" | grep -q "$s" && fail "snapshot left in image"
+	if qemu-img snapshot -l "$T/disk.qcow2" | grep -q "$s"; then fail "snapshot left in image"; fi
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
 	[ "$(count_snaps)" -eq 0 ] || fail "snapshots listed: $OUT"
 	hostd_alive
@@ -127,7 +127,7 @@ test_qcow2_online_qmp() {
 	kill $qemu
 	wait $qemu 2>/dev/null
 	qemu-img snapshot -l "$T/disk.qcow2" > "$T/snaps"
-	grep -q "$s" "$T/snaps" && fail "deleted snapshot still in the image"
+	if grep -q "$s" "$T/snaps"; then fail "deleted snapshot still in the image"; fi
 	[ "$(grep -c '^[0-9]' "$T/snaps")" -eq 1 ] || fail "expected one snapshot: $(cat "$T/snaps")"
 }
 
@@ -167,7 +167,7 @@ test_crash_between_backend_and_catalog() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name crashy
 	[ "$RC" -ne 0 ] || fail "create answered although the daemon died"
 	wait "$HOSTD_PID" 2>/dev/null
-	kill -0 "$HOSTD_PID" 2>/dev/null && fail "daemon still alive"
+	if kill -0 "$HOSTD_PID" 2>/dev/null; then fail "daemon still alive"; fi
 	[ "$(qemu-img snapshot -l "$T/disk.qcow2" | grep -c '^[0-9]')" -eq 1 ] ||
 	    fail "the backend did not create the snapshot"
 	grep -q '"state":"creating"' "$T/state/catalogs/$UUID1.json" ||
