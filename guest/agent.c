@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "jsonout.h"
 #include "log.h"
 #include "output.h"
+#include "snapcmd.h"
 #include "status.h"
 #include "transport.h"
 #include "xmalloc.h"
@@ -40,10 +42,35 @@ struct agent_command {
 
 static int	agent_status(struct agent *, int, char **);
 static int	agent_daemon(struct agent *, int, char **);
+static int	agent_snapshot(struct agent *, int, char **);
 
 static const struct agent_command agent_commands[] = {
 	{ .name = "status", .run = agent_status },
 	{ .name = "daemon", .run = agent_daemon },
+	{ .name = "snapshot", .run = agent_snapshot },
+};
+
+enum agent_snapshot_op {
+	AGENT_SNAP_CREATE,
+	AGENT_SNAP_LIST,
+	AGENT_SNAP_DELETE,
+	AGENT_SNAP_ROLLBACK,
+	AGENT_SNAP_CHECK,
+};
+
+/* The snapshot subcommands and the arguments each takes. */
+static const struct {
+	const char		*name;
+	enum agent_snapshot_op	 op;
+	int			 min, max;	/* positional arguments */
+	const char		*args;		/* for usage errors */
+	int			 with_name;	/* takes --name */
+} agent_snapshot_ops[] = {
+	{ "create", AGENT_SNAP_CREATE, 1, 1, "DISK", 1 },
+	{ "list", AGENT_SNAP_LIST, 0, 1, "[DISK]", 0 },
+	{ "delete", AGENT_SNAP_DELETE, 1, 1, "UUID", 0 },
+	{ "rollback", AGENT_SNAP_ROLLBACK, 2, 2, "NAME-OR-UUID DISK", 0 },
+	{ "check", AGENT_SNAP_CHECK, 1, 1, "DISK", 0 },
 };
 
 /* Print the help text. */
@@ -62,10 +89,27 @@ agent_usage(FILE *f)
 "                      state, volumes and whether the agent daemon is\n"
 "                      connected\n"
 "  daemon [--hooks-dir DIR] [-f]\n"
-"                      serve the host's requests; stays in the foreground\n"
-"                      and reconnects with backoff.  Logs go to syslog, or\n"
-"                      to stderr with -f (--foreground).  Hooks are read\n"
-"                      from DIR (default " AGENT_HOOKS_DIR ").\n"
+"                      serve the host's requests (freeze and thaw for\n"
+"                      snapshots); stays in the foreground and reconnects\n"
+"                      with backoff.  Logs go to syslog, or to stderr with\n"
+"                      -f (--foreground).  Hooks are read from DIR\n"
+"                      (default " AGENT_HOOKS_DIR ").\n"
+"  snapshot create DISK [--name NAME]\n"
+"                      snapshot the EVE volume behind DISK (a device such\n"
+"                      as /dev/sdc; a partition or LVM device means the\n"
+"                      disks under it) while its mounted filesystems are\n"
+"                      frozen; works with or without the daemon running\n"
+"  snapshot list [DISK]\n"
+"                      this VM's snapshots (only DISK's with DISK): date,\n"
+"                      name, UUID, size and this VM's device name\n"
+"  snapshot delete UUID\n"
+"                      delete one of this VM's snapshots\n"
+"  snapshot rollback NAME-OR-UUID DISK\n"
+"                      roll DISK's volume back to a snapshot; refused while\n"
+"                      a filesystem on DISK is mounted\n"
+"  snapshot check DISK pre-flight of a create: what would be frozen, the\n"
+"                      volume, free space and whether it would go ahead\n"
+"                      (exit status as the create would meet)\n"
 "\n"
 "Options (before the command):\n"
 "  --connect ADDR      where the host listens: vsock:CID:PORT (default\n"
@@ -317,6 +361,98 @@ agent_daemon(struct agent *a, int argc, char **argv)
 	log_init(AGENT_NAME, foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 	    1 + a->verbose);
 	return (daemon_run(&conf));
+}
+
+/*
+ * snapshot SUBCOMMAND: parse, then hand over to snapcmd.c.  Options may
+ * come before or after the arguments ("--" ends them); --json is accepted
+ * here too, as after status.
+ */
+static int
+agent_snapshot(struct agent *a, int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct snapcmd_config		 conf;
+	const char			*name = NULL, *sub;
+	char				 what[32];
+	size_t				 i, k = SIZE_MAX;
+	int				 ch, nargs;
+
+	if (argc < 2) {
+		return (output_usage("snapshot: expected create, list, delete, "
+		    "rollback or check"));
+	}
+	sub = argv[1];
+	for (i = 0; i < sizeof agent_snapshot_ops /
+	    sizeof agent_snapshot_ops[0]; i++) {
+		if (strcmp(sub, agent_snapshot_ops[i].name) == 0)
+			k = i;
+	}
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		agent_usage(stdout);
+		return (output_finish());
+	}
+	if (k == SIZE_MAX) {
+		return (output_usage("snapshot: unknown subcommand '%s' "
+		    "(expected create, list, delete, rollback or check)", sub));
+	}
+	snprintf(what, sizeof what, "snapshot %s", sub);
+
+	argc--;
+	argv++;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			agent_usage(stdout);
+			return (output_finish());
+		case 'j':
+			output_init(AGENT_NAME, 1);
+			break;
+		case 'n':
+			if (!agent_snapshot_ops[k].with_name) {
+				return (output_usage("option '--name' is not "
+				    "valid for %s", what));
+			}
+			name = optarg;
+			break;
+		default:
+			return (agent_bad_option(argv, ch, what));
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	nargs = argc;
+	if (nargs > agent_snapshot_ops[k].max) {
+		return (output_usage("%s: unexpected argument '%s' (expected "
+		    "%s)", what, argv[agent_snapshot_ops[k].max],
+		    agent_snapshot_ops[k].args));
+	}
+	if (nargs < agent_snapshot_ops[k].min)
+		return (output_usage("%s: expected %s", what,
+		    agent_snapshot_ops[k].args));
+
+	memset(&conf, 0, sizeof conf);
+	conf.addr = a->addr;
+	conf.software = AGENT_SOFTWARE;
+	switch (agent_snapshot_ops[k].op) {
+	case AGENT_SNAP_CREATE:
+		return (snapcmd_create(&conf, argv[0], name));
+	case AGENT_SNAP_LIST:
+		return (snapcmd_list(&conf, nargs == 1 ? argv[0] : NULL));
+	case AGENT_SNAP_DELETE:
+		return (snapcmd_delete(&conf, argv[0]));
+	case AGENT_SNAP_ROLLBACK:
+		return (snapcmd_rollback(&conf, argv[0], argv[1]));
+	case AGENT_SNAP_CHECK:
+		return (snapcmd_check(&conf, argv[0]));
+	}
+	fatalx("%s: no such operation", __func__);
 }
 
 /* Parse the global options, then run the command. */

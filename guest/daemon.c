@@ -11,7 +11,13 @@
  * queued output before the peer reports itself lost; its timer makes sure
  * a host that stops reading cannot hold the close, and so the reconnect,
  * back forever.
+ *
+ * In READY the host's requests go to serve.c (freeze, thaw, ping), which
+ * lives as long as the daemon; a session that ends while it holds
+ * filesystems frozen thaws them at once (serve_lost()).  The daemon locks
+ * its memory so that nothing it touches while frozen waits on paging.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -31,6 +37,7 @@
 #include "frame.h"
 #include "log.h"
 #include "peer.h"
+#include "serve.h"
 #include "status.h"
 #include "transport.h"
 #include "xmalloc.h"
@@ -74,6 +81,7 @@ struct daemon {
 
 	enum daemon_state	 state;
 	struct peer		*peer;		/* owned; NULL while disconnected */
+	struct serve		*serve;		/* owned; outlives every peer */
 	int			 was_ready;	/* this peer reached READY */
 	time_t			 ready_at;	/* monotonic seconds */
 	uint64_t		 hello_id;
@@ -233,6 +241,7 @@ daemon_lost(struct daemon *d)
 	r = peer_close_reason(d->peer);
 	snprintf(reason, sizeof reason, "%s", r[0] != '\0' ? r :
 	    "connection lost");
+	serve_lost(d->serve, d->peer);
 	peer_free(d->peer);
 	d->peer = NULL;
 
@@ -340,35 +349,20 @@ daemon_event(const Evg__Event *ev)
 }
 
 /*
- * READY: answer one message from the host.  Every request gets exactly one
- * reply; one this agent does not know is answered UNSUPPORTED, naming it,
- * so that an older agent and a newer host still talk.
+ * READY: answer one message from the host.  Requests (freeze, thaw, ping
+ * and the ones this agent does not know) are serve.c's; events are logged
+ * and replies need nothing, as nothing is asked of the host here.
  */
 static void
 daemon_ready_dispatch(struct daemon *d, const Evg__Envelope *env)
 {
-	char	msg[128];
-
-	switch (env->body_case) {
-	case EVG__ENVELOPE__BODY_PING:
-		log_debug("%s: ping %" PRIu64, __func__, env->id);
-		peer_reply(d->peer, env->id, EVG_OK, "");
-		break;
-	case EVG__ENVELOPE__BODY_EVENT:
+	if (serve_dispatch(d->serve, d->peer, env))
+		return;
+	if (env->body_case == EVG__ENVELOPE__BODY_EVENT)
 		daemon_event(env->event);
-		break;
-	case EVG__ENVELOPE__BODY_REPLY:
-		/* Nothing is asked of the host in this state. */
+	else {
 		log_debug("%s: ignoring reply %" PRIu64 " to no request",
 		    __func__, env->id);
-		break;
-	default:
-		log_info("%s: unsupported %s request from the host",
-		    d->addr_name, codec_body_name(env));
-		snprintf(msg, sizeof msg, "the guest agent does not handle "
-		    "'%s' requests", codec_body_name(env));
-		peer_reply(d->peer, env->id, EVG_UNSUPPORTED, msg);
-		break;
 	}
 }
 
@@ -491,8 +485,16 @@ daemon_run(const struct daemon_config *conf)
 	d->state = DAEMON_DISCONNECTED;
 	addr_format(&conf->addr, d->addr_name, sizeof d->addr_name);
 
+	/*
+	 * Paging must not wait on a disk this daemon has frozen: keep every
+	 * page resident.  Without it the daemon still works, at that risk.
+	 */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) == -1)
+		log_warn("%s: mlockall (memory stays pageable)", __func__);
+
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new failed", __func__);
+	d->serve = serve_create(d->base, NULL);
 	d->ev_backoff = evtimer_new(d->base, daemon_backoff_cb, d);
 	d->ev_handshake = evtimer_new(d->base, daemon_handshake_timeout_cb, d);
 	d->ev_close = evtimer_new(d->base, daemon_close_timeout_cb, d);
@@ -516,8 +518,11 @@ daemon_run(const struct daemon_config *conf)
 	}
 
 	/* The loop has stopped, so no peer callback can be running. */
-	if (d->peer != NULL)
+	if (d->peer != NULL) {
+		serve_lost(d->serve, d->peer);
 		peer_free(d->peer);
+	}
+	serve_free(d->serve);
 	event_free(d->ev_backoff);
 	event_free(d->ev_handshake);
 	event_free(d->ev_close);

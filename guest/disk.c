@@ -449,11 +449,8 @@ disk_free(struct disk *disks, size_t n)
 	free(disks);
 }
 
-/*
- * Score d against the wanted identifiers: 0 if none is shared or one
- * contradicts, else higher the more specific the shared ones are.
- */
-static int
+/* Score d against the wanted identifiers; see disk.h. */
+int
 disk_match(const struct disk *d, const struct disk_id *ids, size_t n)
 {
 	const struct disk_id	*have;

@@ -70,6 +70,11 @@ void	disk_free(struct disk *, size_t);
  * by name.  Returns 0, or -1 if no disk matches or devpath is too short.
  */
 int	disk_find_by_ids(const struct disk_id *, size_t, char *, size_t);
+/*
+ * Score a disk against identifiers by the rule above: 0 if they share none
+ * or one contradicts, else higher the more specific the shared ones are.
+ */
+int	disk_match(const struct disk *, const struct disk_id *, size_t);
 
 /*
  * True (1) if block device maj:min is one of disks, a partition of one,

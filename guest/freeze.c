@@ -772,6 +772,12 @@ freeze_lease_arm(struct freeze_lease *lease, unsigned int ms)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	lease->armed = freeze_now();
+	/*
+	 * libevent times a timer from the loop's cached clock, which inside a
+	 * callback is as old as the callback; after a long sync() the lease
+	 * would otherwise be short by that long.
+	 */
+	event_base_update_cache_time(event_get_base(lease->ev));
 	if (evtimer_add(lease->ev, &tv) == -1)
 		fatalx("%s: evtimer_add failed", __func__);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
 #include "jsonout.h"
@@ -109,4 +110,113 @@ output_finish(void)
 	fprintf(stderr, "%s: writing output: %s\n", output_name,
 	    errno != 0 ? strerror(errno) : "write error");
 	return (1);
+}
+
+/* A snapshot for the snapshot commands' JSON; see output.h. */
+struct json_object *
+output_snapshot_json(const Evg__Snapshot *s, const char *disk)
+{
+	struct json_object	*o;
+
+	o = jsonout_snapshot(s, disk);
+	if (disk == NULL || *disk == '\0')
+		json_object_object_add(o, "disk", NULL);
+	return (o);
+}
+
+/* Copy s with control characters replaced; returns buf. */
+char *
+output_safe(char *buf, size_t len, const char *s)
+{
+	size_t	i;
+
+	if (len == 0)
+		return (buf);
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			buf[i] = '?';
+		else
+			buf[i] = s[i];
+	}
+	buf[i] = '\0';
+	return (buf);
+}
+
+/* Date and time in UTC for tables; returns buf. */
+char *
+output_time(char *buf, size_t len, uint64_t secs)
+{
+	time_t		t = (time_t)secs;
+	struct tm	tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	return (buf);
+}
+
+/* Append fmt to *line, allocated. */
+static void __attribute__((format(printf, 2, 3)))
+output_append(char **line, const char *fmt, ...)
+{
+	char	*old = *line, *add;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) == -1)
+		add = NULL;
+	va_end(ap);
+	if (add == NULL)
+		return;
+	xasprintf(line, "%s%s", old != NULL ? old : "", add);
+	free(old);
+	free(add);
+}
+
+/* The consistency in one line; see output.h. */
+char *
+output_consistency_text(const Evg__Snapshot *s)
+{
+	const Evg__MountReport	*r;
+	char			*line = NULL, mp[256], why[256];
+	size_t			 i, frozen = 0, skipped = 0;
+	const char		*sep = "";
+
+	for (i = 0; i < s->n_mounts; i++) {
+		if (strcmp(s->mounts[i]->action, "frozen") == 0)
+			frozen++;
+		else
+			skipped++;
+	}
+	output_append(&line, "%s", s->consistency[0] != '\0' ?
+	    s->consistency : "unknown");
+	if (frozen == 0 && strcmp(s->consistency, "crash") == 0) {
+		output_append(&line, " (no filesystem on the disk could be "
+		    "frozen");
+		sep = "; ";
+	} else if (frozen != 0) {
+		output_append(&line, " (froze ");
+		for (i = 0; i < s->n_mounts; i++) {
+			r = s->mounts[i];
+			if (strcmp(r->action, "frozen") != 0)
+				continue;
+			output_append(&line, "%s%s", sep, output_safe(mp,
+			    sizeof mp, r->mountpoint));
+			sep = ", ";
+		}
+		output_append(&line, " in %u ms", s->freeze_ms);
+		sep = "; ";
+	} else if (skipped != 0)
+		output_append(&line, " (");
+	for (i = 0; i < s->n_mounts; i++) {
+		r = s->mounts[i];
+		if (strcmp(r->action, "frozen") == 0)
+			continue;
+		output_append(&line, "%sskipped %s%s%s", sep, output_safe(mp,
+		    sizeof mp, r->mountpoint), r->reason[0] != '\0' ? ": " : "",
+		    output_safe(why, sizeof why, r->reason));
+		sep = "; ";
+	}
+	if (frozen != 0 || skipped != 0 || strcmp(s->consistency, "crash") == 0)
+		output_append(&line, ")");
+	return (line);
 }

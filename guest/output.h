@@ -8,6 +8,11 @@
 #ifndef EVG_OUTPUT_H
 #define EVG_OUTPUT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evg.pb-c.h"
+
 struct json_object;
 
 /* Program name for error lines, and whether --json was given. */
@@ -27,6 +32,23 @@ int	output_usage(const char *, ...) __attribute__((format(printf, 1, 2)));
 int	output_failure(int, const char *);
 /* Print obj as JSON on stdout; takes the caller's reference. */
 void	output_document(struct json_object *);
+/*
+ * A snapshot as `snapshot list --json` and `snapshot create --json` show
+ * it: jsonout_snapshot() with "disk" (the guest's device path, null when
+ * no disk here has the snapshot's identifiers) and "consistency_record".
+ */
+struct json_object *output_snapshot_json(const Evg__Snapshot *, const char *);
+/*
+ * The consistency of a snapshot in one line (caller frees), such as
+ * "fs (froze /mnt/data in 14 ms; skipped /boot/efi: vfat cannot be
+ * frozen)" or "crash (no filesystem on the disk could be frozen)".
+ */
+char	*output_consistency_text(const Evg__Snapshot *);
+/* Copy s into buf with control characters as '?': one terminal line. */
+char	*output_safe(char *, size_t, const char *);
+/* "2026-11-26 12:00:00" (UTC) into buf; returns buf. */
+char	*output_time(char *, size_t, uint64_t);
+
 /*
  * Flush stdout.  Returns 0, or 1 after printing why when the output could
  * not be written (a full disk or a closed pipe must not look like success).

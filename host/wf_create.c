@@ -449,19 +449,13 @@ static void
 wf_commit_all(struct workflow *wf)
 {
 	struct cat_snap	*cs;
-	size_t		 i, j;
+	size_t		 i;
 
 	for (i = 0; i < wf->ndone; i++) {
 		if ((cs = catalog_find(wf->wv->cat, wf->done[i])) == NULL)
 			continue;
 		cs->state = SNAP_READY;
 		cs->freeze_ms = wf->freeze_ms;
-		for (j = 0; wf->record != NULL && j < wf->record->nmounts; j++)
-			catalog_add_mount(cs, wf->record->mounts[j].mountpoint,
-			    wf->record->mounts[j].fstype,
-			    wf->record->mounts[j].device,
-			    wf->record->mounts[j].action,
-			    wf->record->mounts[j].reason);
 		log_info("vm %s: snapshot '%s' (%s) of volume %s created, %s",
 		    wf->wv->uuid, cs->name, cs->uuid, cs->volume,
 		    cs->consistency);
@@ -517,8 +511,16 @@ wf_thaw_reply(struct session *s, const Evg__Envelope *env, const char *why,
 		return;
 	}
 	if ((fr = wf_report(env, &code, &msg)) == NULL) {
-		wf_fail(wf, code == EVG_OK ? EVG_FREEZE_FAILED : code, "the "
-		    "guest could not thaw its filesystems: %s", msg);
+		if (code == EVG_FAILED_PRECONDITION) {
+			/* The lease ran out before the thaw: not trusted. */
+			wf->frozen = 0;
+			wf_fail(wf, EVG_TIMEOUT, "the guest's freeze lease ran "
+			    "out before the snapshot was finished (%s); nothing "
+			    "is kept", msg);
+			return;
+		}
+		wf_fail(wf, code, "the guest could not thaw its "
+		    "filesystems: %s", msg);
 		return;
 	}
 	wf->frozen = 0;
@@ -591,6 +593,7 @@ wf_snap_next(struct workflow *wf)
 {
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
 	char		 uuid[UUID_STR_LEN + 1], *cause;
+	size_t		 j;
 
 	if (wf->i == wf->nvols) {
 		if (wf->guest != 0)
@@ -606,6 +609,11 @@ wf_snap_next(struct workflow *wf)
 	wf->cur->consistency = xstrdup(wf->consistency);
 	wf->cur->created = (uint64_t)time(NULL);
 	wf->cur->state = SNAP_CREATING;
+	/* The record goes in with the intent: a crash keeps it too. */
+	for (j = 0; wf->record != NULL && j < wf->record->nmounts; j++)
+		catalog_add_mount(wf->cur, wf->record->mounts[j].mountpoint,
+		    wf->record->mounts[j].fstype, wf->record->mounts[j].device,
+		    wf->record->mounts[j].action, wf->record->mounts[j].reason);
 	if (catalog_commit(wf->wv->cat, &cause) != 0) {
 		catalog_remove(wf->wv->cat, wf->cur);
 		wf->cur = NULL;

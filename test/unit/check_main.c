@@ -22,6 +22,7 @@ static Suite *(*const main_suites[])(void) = {
 	suite_zfs,
 	suite_freeze,
 	suite_disk,
+	suite_serve,
 };
 
 int

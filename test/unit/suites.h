@@ -19,5 +19,6 @@ Suite	*suite_qmp(void);
 Suite	*suite_zfs(void);
 Suite	*suite_freeze(void);
 Suite	*suite_disk(void);
+Suite	*suite_serve(void);
 
 #endif
