@@ -182,3 +182,52 @@ jsonout_snapshots(Evg__Snapshot *const *snaps, size_t n)
 	json_object_object_add(o, "snapshots", arr);
 	return (o);
 }
+
+/* Guest facts. */
+json_object *
+jsonout_guest_info(const Evg__GuestInfo *g)
+{
+	json_object	*o, *arr, *f, *d, *ids, *id;
+	size_t		 i, j;
+
+	o = json_object_new_object();
+	jsonout_str(o, "agent_version", g->agent_version);
+	jsonout_str(o, "os", g->os);
+	jsonout_str(o, "kernel", g->kernel);
+	jsonout_str(o, "kernel_version", g->kernel_version);
+	jsonout_str(o, "hostname", g->hostname);
+	json_object_object_add(o, "uptime_seconds",
+	    json_object_new_int64((int64_t)g->uptime_seconds));
+	arr = json_object_new_array();
+	for (i = 0; i < g->n_filesystems; i++) {
+		f = json_object_new_object();
+		jsonout_str(f, "mountpoint", g->filesystems[i]->mountpoint);
+		jsonout_str(f, "fstype", g->filesystems[i]->fstype);
+		jsonout_str(f, "source", g->filesystems[i]->source);
+		json_object_object_add(f, "size_bytes", json_object_new_int64(
+		    (int64_t)g->filesystems[i]->size_bytes));
+		json_object_object_add(f, "used_bytes", json_object_new_int64(
+		    (int64_t)g->filesystems[i]->used_bytes));
+		json_object_object_add(f, "available_bytes",
+		    json_object_new_int64(
+		    (int64_t)g->filesystems[i]->available_bytes));
+		json_object_array_add(arr, f);
+	}
+	json_object_object_add(o, "filesystems", arr);
+	arr = json_object_new_array();
+	for (i = 0; i < g->n_disks; i++) {
+		d = json_object_new_object();
+		jsonout_str(d, "device", g->disks[i]->device);
+		ids = json_object_new_array();
+		for (j = 0; j < g->disks[i]->n_ids; j++) {
+			id = json_object_new_object();
+			jsonout_str(id, "kind", g->disks[i]->ids[j]->kind);
+			jsonout_str(id, "value", g->disks[i]->ids[j]->value);
+			json_object_array_add(ids, id);
+		}
+		json_object_object_add(d, "ids", ids);
+		json_object_array_add(arr, d);
+	}
+	json_object_object_add(o, "disks", arr);
+	return (o);
+}

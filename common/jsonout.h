@@ -20,6 +20,8 @@ json_object	*jsonout_vm(const Evg__VmInfo *);
  * "consistency_record" (level, freeze_ms, mounts frozen or skipped).
  */
 json_object	*jsonout_snapshot(const Evg__Snapshot *, const char *);
+/* Guest facts (agent, OS, kernel, filesystems, disks). */
+json_object	*jsonout_guest_info(const Evg__GuestInfo *);
 /* {"snapshots": [...]} */
 json_object	*jsonout_snapshots(Evg__Snapshot *const *, size_t);
 /* Format seconds since the epoch as RFC 3339 UTC into buf; returns buf. */

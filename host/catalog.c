@@ -53,6 +53,7 @@ catalog_entry_free(struct cat_snap *cs)
 
 	if (cs == NULL)
 		return;
+	free(cs->idem_key);
 	for (i = 0; i < cs->nmounts; i++) {
 		free(cs->mounts[i].mountpoint);
 		free(cs->mounts[i].fstype);
@@ -207,6 +208,9 @@ catalog_commit(struct catalog *cat, char **cause)
 	json_object_object_add(root, "format",
 	    json_object_new_int(CATALOG_FORMAT));
 	json_object_object_add(root, "vm", json_object_new_string(cat->vm));
+	if (cat->pending_rollback[0] != '\0')
+		json_object_object_add(root, "pending_rollback",
+		    json_object_new_string(cat->pending_rollback));
 	arr = json_object_new_array();
 	TAILQ_FOREACH(cs, &cat->snaps, entry) {
 		o = json_object_new_object();
@@ -227,6 +231,9 @@ catalog_commit(struct catalog *cat, char **cause)
 		    json_object_new_string(cs->origin));
 		json_object_object_add(o, "state",
 		    json_object_new_string(snap_state_name(cs->state)));
+		if (cs->idem_key != NULL)
+			json_object_object_add(o, "idempotency_key",
+			    json_object_new_string(cs->idem_key));
 		if (cs->nmounts > 0 || cs->freeze_ms > 0)
 			json_object_object_add(o, "freeze",
 			    catalog_freeze_json(cs));
@@ -320,6 +327,9 @@ catalog_snap_from_json(json_object *o)
 	cs->created = (uint64_t)created;
 	cs->size = (uint64_t)size;
 	cs->state = st;
+	if (catalog_json_str(o, "idempotency_key") != NULL)
+		cs->idem_key = xstrdup(catalog_json_str(o,
+		    "idempotency_key"));
 	catalog_freeze_from_json(cs, o);
 	return (cs);
 }
@@ -354,6 +364,9 @@ catalog_open(const char *dir, const char *vm, char **cause)
 		    cat->path);
 		goto fail;
 	}
+	if (uuid_valid(catalog_json_str(root, "pending_rollback")))
+		snprintf(cat->pending_rollback, sizeof cat->pending_rollback,
+		    "%s", catalog_json_str(root, "pending_rollback"));
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		cs = catalog_snap_from_json(json_object_array_get_idx(arr, i));

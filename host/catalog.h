@@ -53,6 +53,7 @@ struct cat_snap {
 	char		*origin;	/* guest, controller or adopted */
 	enum snap_state	 state;
 	uint32_t	 freeze_ms;	/* how long the guest was frozen */
+	char		*idem_key;	/* the create request's key, or NULL */
 	struct cat_mount *mounts;	/* consistency record */
 	size_t		 nmounts;
 	TAILQ_ENTRY(cat_snap) entry;
@@ -65,6 +66,8 @@ struct catalog {
 	char			 vm[UUID_STR_LEN + 1];
 	struct cat_snap_list	 snaps;
 	size_t			 count;
+	/* A rollback waiting for the VM to stop: snapshot UUID, or "". */
+	char			 pending_rollback[UUID_STR_LEN + 1];
 };
 
 /* What the backend lists for a volume, as reconcile needs it. */

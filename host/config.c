@@ -76,6 +76,8 @@ static const struct config_key {
 	    offsetof(struct config, freeze_lease_ms), sizeof(unsigned int) },
 	{ "guest_timeout", CONFIG_UINT, 1, 3600,
 	    offsetof(struct config, guest_timeout), sizeof(unsigned int) },
+	{ "allow_loopback_cid", CONFIG_BOOL, 0, 1,
+	    offsetof(struct config, allow_loopback_cid), sizeof(int) },
 };
 
 /* Defaults; see config.h. */

@@ -40,6 +40,7 @@ struct config {
 	unsigned int	 max_parallel_ops;	/* snapshot ops, all VMs */
 	unsigned int	 freeze_lease_ms;	/* guest auto-thaw deadline */
 	unsigned int	 guest_timeout;		/* seconds per guest request */
+	int		 allow_loopback_cid;	/* tests: accept CID 1 */
 };
 
 /* Fill with defaults (state_dir NULL: chosen by config_state_dir()). */

@@ -11,18 +11,20 @@
 #include "vminfo.h"
 #include "snapreply.h"
 #include "workflow.h"
+#include "events.h"
+#include "session.h"
 #include "xmalloc.h"
 
 static void	control_dispatch(struct peer *, Evg__Envelope *, void *);
 static void	control_timer_cb(evutil_socket_t, short, void *);
 
-/* (Re)arm the timer: handshake limit, then idle limit. */
+/* (Re)arm the timer: handshake limit, then idle limit (not following). */
 static void
 control_arm(struct control *c)
 {
 	struct timeval	tv = { 0, 0 };
 
-	if (c->state == CONTROL_CLOSING) {
+	if (c->state == CONTROL_CLOSING || c->following) {
 		evtimer_del(c->timer);
 		return;
 	}
@@ -227,6 +229,7 @@ control_vm_state(struct control *c, Evg__Envelope *env)
 	log_info("vm %s (%s) is now %s", vm->uuid, vm->name,
 	    vm_state_name(state));
 	control_reply_vm(c, env->id, vm);
+	workflow_vm_state(vm);
 }
 
 /* The requester is gone: its operations go on, their replies do not. */
@@ -235,9 +238,13 @@ control_drop_pending(struct control *c)
 {
 	struct control_pending	*p;
 
+	struct session		*s;
+
 	while ((p = TAILQ_FIRST(&c->pending)) != NULL) {
 		TAILQ_REMOVE(&c->pending, p, entry);
 		workflow_forget_owner(p);
+		TAILQ_FOREACH(s, &c->srv->sessions, entry)
+			session_forget(s, p);
 		free(p);
 	}
 }
@@ -292,6 +299,8 @@ control_snapshot_op(struct control *c, Evg__Envelope *env)
 		wp.name = env->snapshot_create->name;
 		wp.consistency = env->snapshot_create->consistency;
 		wp.origin = "controller";
+		wp.idempotency_key = env->snapshot_create->idempotency_key;
+		wp.hook_timeout_ms = env->snapshot_create->hook_timeout_ms;
 		rc = workflow_create(&wp, control_snap_done, p, &cause);
 		break;
 	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
@@ -312,6 +321,107 @@ control_snapshot_op(struct control *c, Evg__Envelope *env)
 		control_fail(c, env->id, rc, cause);
 		free(cause);
 	}
+}
+
+/* An event for a following client. */
+static void
+control_event_sink(const Evg__Event *e, void *arg)
+{
+	struct control	*c = arg;
+	Evg__Envelope	 env = EVG__ENVELOPE__INIT;
+
+	if (peer_closing(c->peer))
+		return;
+	env.body_case = EVG__ENVELOPE__BODY_EVENT;
+	env.event = (Evg__Event *)e;
+	peer_send(c->peer, &env);
+}
+
+/* events: the backlog, then (follow) every new event. */
+static void
+control_events(struct control *c, Evg__Envelope *env)
+{
+	struct codec_reply	 r;
+	Evg__EventList		 list = EVG__EVENT_LIST__INIT;
+	const Evg__Event	**backlog;
+	size_t			 n;
+
+	events_backlog(&backlog, &n);
+	list.events = (Evg__Event **)backlog;
+	list.n_events = n;
+	codec_reply_init(&r, env->id, peer_version(c->peer), EVG_OK, "");
+	r.reply.result_case = EVG__REPLY__RESULT_EVENT_LIST;
+	r.reply.event_list = &list;
+	peer_send(c->peer, &r.env);
+	if (env->events->follow && !c->following) {
+		c->following = 1;
+		control_arm(c);
+		events_subscribe(control_event_sink, c);
+	}
+}
+
+/* guest info: ask the VM's guest daemon, relay its answer. */
+static void
+control_guest_info_done(struct session *s, const Evg__Envelope *rep,
+    const char *why, void *arg)
+{
+	struct control_pending	*p = arg;
+	struct control		*c = p->c;
+	struct codec_reply	 r;
+
+	(void)s;
+	TAILQ_REMOVE(&c->pending, p, entry);
+	if (rep == NULL || rep->reply == NULL || rep->reply->status == NULL)
+		control_fail(c, p->id, EVG_UNAVAILABLE, why != NULL ? why :
+		    "no answer from the guest agent");
+	else if (rep->reply->status->code != EVG_OK ||
+	    rep->reply->result_case != EVG__REPLY__RESULT_GUEST_INFO)
+		control_fail(c, p->id, rep->reply->status->code != EVG_OK ?
+		    (int)rep->reply->status->code : EVG_INTERNAL,
+		    rep->reply->status->message);
+	else {
+		codec_reply_init(&r, p->id, peer_version(c->peer), EVG_OK, "");
+		r.reply.result_case = EVG__REPLY__RESULT_GUEST_INFO;
+		r.reply.guest_info = rep->reply->guest_info;
+		peer_send(c->peer, &r.env);
+	}
+	free(p);
+}
+
+/* vm_guest_info: forward to the guest daemon of the VM. */
+static void
+control_guest_info(struct control *c, Evg__Envelope *env)
+{
+	struct reg_vm		*vm;
+	struct session		*s;
+	struct control_pending	*p;
+	Evg__Envelope		 req = EVG__ENVELOPE__INIT;
+	Evg__GuestInfoRequest	 gi = EVG__GUEST_INFO_REQUEST__INIT;
+
+	if ((vm = control_find(c, env->id, env->vm_guest_info->vm_uuid)) ==
+	    NULL)
+		return;
+	s = vm->rt != NULL ? session_freeze_channel(c->srv, vm->rt, NULL) :
+	    NULL;
+	if (s == NULL) {
+		control_fail(c, env->id, EVG_UNAVAILABLE, "the guest agent "
+		    "daemon of this VM is not connected");
+		return;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->c = c;
+	p->id = env->id;
+	p->kind = env->body_case;
+	req.body_case = EVG__ENVELOPE__BODY_GUEST_INFO;
+	req.guest_info = &gi;
+	if (session_request(s, &req, c->srv->cf->guest_timeout * 1000,
+	    control_guest_info_done, p) != 0) {
+		free(p);
+		control_fail(c, env->id, EVG_UNAVAILABLE, "the guest agent "
+		    "daemon of this VM is not connected");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&c->pending, p, entry);
 }
 
 /* snapshot_list: answered from the catalog at once. */
@@ -360,6 +470,12 @@ control_on_request(struct control *c, Evg__Envelope *env)
 		break;
 	case EVG__ENVELOPE__BODY_SNAPSHOT_LIST:
 		control_snapshot_list(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_EVENTS:
+		control_events(c, env);
+		break;
+	case EVG__ENVELOPE__BODY_VM_GUEST_INFO:
+		control_guest_info(c, env);
 		break;
 	case EVG__ENVELOPE__BODY_PING:
 		peer_reply(c->peer, env->id, EVG_OK, "");
@@ -410,6 +526,7 @@ control_dispatch(struct peer *peer, Evg__Envelope *env, void *arg)
 		log_debug("%s: disconnected: %s", peer_name(peer),
 		    peer_close_reason(peer));
 		control_drop_pending(c);
+		events_unsubscribe(c);
 		server_conn_closed(c->srv);
 		if (c->srv->ncontrol > 0)
 			c->srv->ncontrol--;

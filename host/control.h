@@ -26,6 +26,7 @@ struct control {
 	struct peer		*peer;
 	enum control_state	 state;
 	uid_t			 uid;
+	int			 following;	/* streams events */
 	struct event		*timer;
 	TAILQ_HEAD(, control_pending) pending;	/* snapshot operations */
 	TAILQ_ENTRY(control)	 entry;

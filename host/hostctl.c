@@ -50,9 +50,13 @@ hostctl_usage(FILE *f)
 "  vm state UUID running|stopped\n"
 "  snapshot create --vm UUID [--volume UUID]... [--name NAME]\n"
 "                  [--consistency app|fs|crash]   (default: crash)\n"
+"                  [--idempotency-key KEY] [--hook-timeout SECONDS]\n"
 "  snapshot list --vm UUID\n"
 "  snapshot delete --vm UUID SNAPSHOT-UUID\n"
 "  snapshot rollback --vm UUID NAME-OR-UUID [--volume UUID]\n"
+"      (a running VM's rollback is scheduled for when it stops)\n"
+"  events [--follow]       recent events; --follow streams new ones\n"
+"  guest info --vm UUID    facts from the VM's guest agent daemon\n"
 "\n"
 "Options:\n"
 "  --socket PATH       control socket (default %s)\n"
@@ -408,6 +412,14 @@ hostctl_print_snaps(struct hostctl *hc, Evg__Envelope *rep, const char *verb)
 	if (verb != NULL) {
 		for (i = 0; i < l->n_snapshots; i++) {
 			s = l->snapshots[i];
+			if (strcmp(s->state, "rollback-scheduled") == 0) {
+				printf("rollback of volume %s to snapshot '%s' "
+				    "%s is scheduled: the VM runs, so it is "
+				    "carried out when the VM is reported "
+				    "stopped (restart the VM)\n",
+				    s->volume_name, s->name, s->uuid);
+				continue;
+			}
 			printf("%s snapshot '%s' %s of volume %s (%s, %s, %s)\n",
 			    verb, s->name, s->uuid, s->volume_name,
 			    jsonout_size(sz, sizeof sz, s->size_bytes),
@@ -442,6 +454,8 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		{ "volume", required_argument, NULL, 'v' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "consistency", required_argument, NULL, 'c' },
+		{ "idempotency-key", required_argument, NULL, 'k' },
+		{ "hook-timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	Evg__Envelope			 env = EVG__ENVELOPE__INIT, *rep;
@@ -452,6 +466,9 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 					    EVG__SNAPSHOT_ROLLBACK_REQUEST__INIT;
 	const char			*sub, *vm = NULL, *name = NULL;
 	const char			*cons = NULL, *verb = NULL;
+	const char			*key = NULL;
+	char				*end;
+	long				 hook_s = 0;
 	char				**vols = NULL;
 	size_t				 nvols = 0;
 	int				 ch, rc, want;
@@ -478,6 +495,16 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		case 'c':
 			cons = optarg;
 			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 't':
+			hook_s = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || hook_s < 1 ||
+			    hook_s > 1800)
+				hostctl_usage_error("--hook-timeout: '%s' is not "
+				    "1..1800 seconds", optarg);
+			break;
 		default:
 			hostctl_usage_error("snapshot %s: bad option", sub);
 		}
@@ -488,7 +515,8 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	if (argc - optind != want)
 		hostctl_usage_error("snapshot %s: expected %s", sub, want == 0 ?
 		    "no arguments" : "a snapshot");
-	if ((strcmp(sub, "create") != 0 && (name != NULL || cons != NULL)) ||
+	if ((strcmp(sub, "create") != 0 && (name != NULL || cons != NULL ||
+	    key != NULL || hook_s != 0)) ||
 	    (strcmp(sub, "create") != 0 && strcmp(sub, "rollback") != 0 &&
 	    nvols > 0) || (strcmp(sub, "rollback") == 0 && nvols > 1))
 		hostctl_usage_error("snapshot %s: option not valid here", sub);
@@ -498,6 +526,8 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		cr.n_volume_uuids = nvols;
 		cr.name = (char *)(name != NULL ? name : "");
 		cr.consistency = (char *)(cons != NULL ? cons : "crash");
+		cr.idempotency_key = (char *)(key != NULL ? key : "");
+		cr.hook_timeout_ms = (uint32_t)hook_s * 1000;
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_CREATE;
 		env.snapshot_create = &cr;
 		verb = "created";
@@ -526,6 +556,160 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	}
 	free(vols);
 	return (rc);
+}
+
+/* One event as a text line or a compact JSON object. */
+static void
+hostctl_print_event(struct hostctl *hc, const Evg__Event *e)
+{
+	json_object	*o;
+	char		 t[32];
+
+	jsonout_time(t, sizeof t, e->time);
+	if (hc->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "seq",
+		    json_object_new_int64((int64_t)e->seq));
+		json_object_object_add(o, "time", json_object_new_string(t));
+		json_object_object_add(o, "kind",
+		    json_object_new_string(e->kind));
+		json_object_object_add(o, "vm",
+		    json_object_new_string(e->vm_uuid));
+		if (*e->operation != '\0')
+			json_object_object_add(o, "operation",
+			    json_object_new_string(e->operation));
+		if (*e->snapshot_uuid != '\0')
+			json_object_object_add(o, "snapshot_uuid",
+			    json_object_new_string(e->snapshot_uuid));
+		if (*e->snapshot_name != '\0')
+			json_object_object_add(o, "snapshot_name",
+			    json_object_new_string(e->snapshot_name));
+		json_object_object_add(o, "code", json_object_new_int(e->code));
+		json_object_object_add(o, "message",
+		    json_object_new_string(e->message));
+		printf("%s\n", json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else
+		printf("%s %-18s vm %s%s%s%s%s%s: %s\n", t, e->kind, e->vm_uuid,
+		    *e->operation != '\0' ? " " : "", e->operation,
+		    *e->snapshot_name != '\0' ? " '" : "",
+		    *e->snapshot_name != '\0' ? e->snapshot_name : "",
+		    *e->snapshot_name != '\0' ? "'" : "", e->message);
+	fflush(stdout);
+}
+
+/* events [--follow]: the backlog, then the stream. */
+static int
+hostctl_events(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__EventsRequest	 er = EVG__EVENTS_REQUEST__INIT;
+	struct client		*c;
+	char			*cause;
+	size_t			 i;
+	int			 code;
+
+	if (argc == 2 && strcmp(argv[1], "--follow") == 0)
+		er.follow = 1;
+	else if (argc != 1)
+		hostctl_usage_error("events: expected [--follow]");
+	c = client_open(&hc->addr, EVG__ROLE__ROLE_CONTROL,
+	    "eve-guest-hostctl " EVG_VERSION, hc->timeout_ms,
+	    FRAME_MAX_CONTROL, &code, &cause);
+	if (c == NULL) {
+		code = hostctl_fail(hc, code, cause);
+		free(cause);
+		return (code);
+	}
+	env.body_case = EVG__ENVELOPE__BODY_EVENTS;
+	env.events = &er;
+	rep = client_call(c, &env, NULL, NULL, &code, &cause);
+	if (rep == NULL || code != EVG_OK ||
+	    rep->reply->result_case != EVG__REPLY__RESULT_EVENT_LIST) {
+		code = hostctl_fail(hc, rep == NULL ? CLIENT_UNREACHABLE :
+		    code != EVG_OK ? code : EVG_INTERNAL, cause != NULL ? cause :
+		    "bad reply");
+		free(cause);
+		codec_free(rep);
+		client_close(c);
+		return (code);
+	}
+	for (i = 0; i < rep->reply->event_list->n_events; i++)
+		hostctl_print_event(hc, rep->reply->event_list->events[i]);
+	codec_free(rep);
+	while (er.follow) {
+		if ((rep = client_recv(c, -1, &cause)) == NULL) {
+			code = hostctl_fail(hc, CLIENT_UNREACHABLE, cause);
+			free(cause);
+			client_close(c);
+			return (code);
+		}
+		if (rep->body_case == EVG__ENVELOPE__BODY_EVENT)
+			hostctl_print_event(hc, rep->event);
+		codec_free(rep);
+	}
+	client_close(c);
+	return (0);
+}
+
+/* guest info --vm UUID. */
+static int
+hostctl_guest(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__GuestInfoRequest	 gi = EVG__GUEST_INFO_REQUEST__INIT;
+	const Evg__GuestInfo	*g;
+	json_object		*o;
+	char			 a[32], b[32];
+	size_t			 i, j;
+	int			 rc;
+
+	if (argc != 4 || strcmp(argv[1], "info") != 0 ||
+	    strcmp(argv[2], "--vm") != 0)
+		hostctl_usage_error("guest: expected info --vm UUID");
+	gi.vm_uuid = argv[3];
+	env.body_case = EVG__ENVELOPE__BODY_VM_GUEST_INFO;
+	env.vm_guest_info = &gi;
+	if ((rep = hostctl_call(hc, &env, &rc)) == NULL)
+		return (rc);
+	if (rep->reply->result_case != EVG__REPLY__RESULT_GUEST_INFO) {
+		codec_free(rep);
+		return (hostctl_fail(hc, EVG_INTERNAL, "no guest facts in "
+		    "the reply"));
+	}
+	g = rep->reply->guest_info;
+	if (hc->json) {
+		o = jsonout_guest_info(g);
+		jsonout_print(stdout, o);
+	} else {
+		printf("Agent:     eve-guest-agent %s\n", g->agent_version);
+		printf("OS:        %s\n", g->os);
+		printf("Kernel:    %s\n", g->kernel);
+		printf("Hostname:  %s\n", g->hostname);
+		printf("Uptime:    %llu s\n", (unsigned long long)
+		    g->uptime_seconds);
+		printf("Filesystems:\n");
+		for (i = 0; i < g->n_filesystems; i++)
+			printf("  %-24s %-6s %s  %s used of %s\n",
+			    g->filesystems[i]->mountpoint,
+			    g->filesystems[i]->fstype,
+			    g->filesystems[i]->source,
+			    jsonout_size(a, sizeof a,
+			    g->filesystems[i]->used_bytes),
+			    jsonout_size(b, sizeof b,
+			    g->filesystems[i]->size_bytes));
+		printf("Disks:\n");
+		for (i = 0; i < g->n_disks; i++) {
+			printf("  %-12s", g->disks[i]->device);
+			for (j = 0; j < g->disks[i]->n_ids; j++)
+				printf(" %s:%s", g->disks[i]->ids[j]->kind,
+				    g->disks[i]->ids[j]->value);
+			printf("\n");
+		}
+	}
+	codec_free(rep);
+	return (0);
 }
 
 /* Dispatch "vm SUB ...". */
@@ -604,5 +788,9 @@ main(int argc, char **argv)
 		return (hostctl_vm(&hc, argc, argv));
 	if (strcmp(argv[0], "snapshot") == 0)
 		return (hostctl_snapshot(&hc, argc, argv));
+	if (strcmp(argv[0], "events") == 0)
+		return (hostctl_events(&hc, argc, argv));
+	if (strcmp(argv[0], "guest") == 0)
+		return (hostctl_guest(&hc, argc, argv));
 	hostctl_usage_error("unknown command '%s'", argv[0]);
 }

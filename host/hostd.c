@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "server.h"
 #include "workflow.h"
+#include "events.h"
 #include "transport.h"
 #include "xmalloc.h"
 
@@ -247,6 +248,7 @@ main(int argc, char **argv)
 	if (no_vsock)
 		h.cf.vsock = 0;
 	config_state_dir(&h.cf);
+	registry_allow_loopback(h.cf.allow_loopback_cid);
 	if (h.cf.state_dir[0] != '/' || h.cf.control_socket[0] != '/') {
 		xasprintf(&cause, "--state-dir and --control-socket need "
 		    "absolute paths (the daemon runs from /)");
@@ -307,6 +309,7 @@ main(int argc, char **argv)
 	event_base_dispatch(h.base);
 
 	workflow_shutdown();
+	events_shutdown();
 	proc_shutdown();
 	server_stop(&h.srv);
 	event_free(ev_term);

@@ -15,6 +15,7 @@
 
 #define CID_MIN			3
 #define CID_MAX			9000
+#define CID_LOOPBACK		1	/* VMADDR_CID_LOCAL: vsock_loopback */
 #define REGISTRY_MAX_VMS	4096
 #define REGISTRY_MAX_VOLUMES	64
 #define REGISTRY_MAX_DISKS	8
@@ -77,6 +78,13 @@ int		 registry_save(struct registry *, char **);
  * status code (EVG_OK or EVG_INVALID_ARGUMENT).
  */
 int		 registry_check(const struct reg_vm *, char **);
+/*
+ * Accept CID_LOOPBACK as a VM's CID in registry_check() (process-wide; off
+ * by default).  For tests that run guest and host in one kernel, where
+ * vsock_loopback reports every peer as CID 1; hostd sets it from the
+ * allow_loopback_cid key.  Never on a real host: CID 1 is the host itself.
+ */
+void		 registry_allow_loopback(int);
 /*
  * Add a record (the registry takes ownership on EVG_OK only) and persist.
  * Returns EVG_OK, EVG_INVALID_ARGUMENT, EVG_ALREADY_EXISTS (duplicate UUID,

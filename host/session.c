@@ -11,6 +11,7 @@
 #include "vminfo.h"
 #include "guestops.h"
 #include "workflow.h"
+#include "events.h"
 #include "xmalloc.h"
 
 static uint64_t	session_serial;
@@ -71,8 +72,11 @@ session_close(struct session *s, const char *why)
 	if (s->state == SESSION_CLOSING)
 		return;
 	if (s->state == SESSION_READY && s->rt != NULL &&
-	    s->role == EVG__ROLE__ROLE_GUEST_DAEMON && s->rt->ndaemons > 0)
+	    s->role == EVG__ROLE__ROLE_GUEST_DAEMON && s->rt->ndaemons > 0) {
 		s->rt->ndaemons--;
+		events_emit("guest-disconnected", s->rt->vm->uuid, NULL, NULL,
+		    NULL, 0, "guest agent daemon disconnected: %s", why);
+	}
 	s->state = SESSION_CLOSING;
 	peer_set_close_reason(s->peer, "%s", why);
 	session_arm(s);
@@ -105,6 +109,9 @@ session_on_hello(struct session *s, Evg__Envelope *env)
 	session_arm(s);
 	log_escape(sw, sizeof sw, env->hello->software,
 	    strlen(env->hello->software));
+	if (s->role == EVG__ROLE__ROLE_GUEST_DAEMON)
+		events_emit("guest-connected", s->rt->vm->uuid, NULL, NULL,
+		    NULL, 0, "guest agent daemon connected (%s)", sw);
 	log_info("%s: hello from %s (%s), protocol %u", peer_name(s->peer),
 	    sw, s->role == EVG__ROLE__ROLE_GUEST_DAEMON ?
 	    "daemon" : "cli", peer_version(s->peer));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events.h"
 #include "jsonout.h"
 #include "log.h"
 #include "server.h"
@@ -32,6 +33,8 @@ static void	wf_space_next(struct workflow *);
 static void	wf_snap_next(struct workflow *);
 static void	wf_thaw(struct workflow *);
 static void	wf_cleanup_next(struct workflow *);
+static void	wf_freeze(struct workflow *);
+static void	wf_commit_all(struct workflow *);
 static void	wf_fail(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -224,6 +227,156 @@ wf_guest_gone(struct workflow *wf, const char *step, const char *why)
 	}
 }
 
+/* An event of this create. */
+static void
+wf_event(struct workflow *wf, const char *kind, int code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+wf_event(struct workflow *wf, const char *kind, int code, const char *fmt,
+    ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("%s: vasprintf", __func__);
+	va_end(ap);
+	events_emit(kind, wf->wv->uuid, "create", NULL, wf->name, code, "%s",
+	    msg);
+	free(msg);
+}
+
+/* Hook timeout for the guest, and how long the host waits for it. */
+static unsigned int
+wf_hook_wait_ms(struct workflow *wf)
+{
+	return (wf->hook_timeout_ms + wf_g.cf->guest_timeout * 1000);
+}
+
+/* Ask the guest daemon to run the hooks of a phase. */
+static int
+wf_hook(struct workflow *wf, const char *phase, session_reply_cb cb)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__HookRequest	 hr = EVG__HOOK_REQUEST__INIT;
+	struct session		*s;
+
+	if ((s = wf_guest(wf)) == NULL)
+		return (-1);
+	hr.phase = (char *)phase;
+	hr.operation = (char *)"create";
+	hr.snapshot_name = wf->name;
+	hr.snapshot_uuid = (char *)"";
+	hr.disks = wf->disks;
+	hr.n_disks = wf->ndisks;
+	hr.timeout_ms = wf->hook_timeout_ms;
+	env.body_case = EVG__ENVELOPE__BODY_HOOK;
+	env.hook = &hr;
+	wf_event(wf, !strcmp(phase, "pre") ? "pre-started" : "post-started",
+	    0, "running the guest's %s hooks", phase);
+	return (session_request(s, &env, wf_hook_wait_ms(wf), cb, wf));
+}
+
+/*
+ * Read a hook report: 1 if the phase went well; else 0 with *msg (caller
+ * frees) naming the hook that failed, how, and the tail of its output.
+ */
+static int
+wf_hook_outcome(const Evg__Envelope *env, const char *why, int *exit_code,
+    char **msg)
+{
+	const Evg__HookReport	*hr;
+	const Evg__HookResult	*r;
+	const char		*out;
+	size_t			 i, len;
+
+	*exit_code = -1;
+	if (env == NULL) {
+		xasprintf(msg, "no answer from the guest agent: %s", why);
+		return (0);
+	}
+	if (env->reply == NULL || env->reply->status == NULL ||
+	    env->reply->status->code != EVG_OK ||
+	    env->reply->result_case != EVG__REPLY__RESULT_HOOK_REPORT) {
+		xasprintf(msg, "the guest agent could not run the hooks: %s",
+		    env->reply != NULL && env->reply->status != NULL ?
+		    env->reply->status->message : "bad reply");
+		return (0);
+	}
+	hr = env->reply->hook_report;
+	for (i = 0; i < hr->n_results; i++) {
+		r = hr->results[i];
+		if (strcmp(r->status, "ok") == 0 ||
+		    strcmp(r->status, "skipped") == 0)
+			continue;
+		*exit_code = r->exit_code;
+		out = r->output;
+		len = strlen(out);
+		while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' '))
+			len--;
+		if (len > 512) {
+			out += len - 512;
+			len = 512;
+		}
+		if (strcmp(r->status, "failed") == 0)
+			xasprintf(msg, "%s exited %d: %.*s", r->path,
+			    r->exit_code, (int)len, out);
+		else
+			xasprintf(msg, "%s %s (%s): %.*s", r->path, r->status,
+			    r->reason, (int)len, out);
+		return (0);
+	}
+	if (!hr->ok) {
+		xasprintf(msg, "the guest reports the hooks failed");
+		return (0);
+	}
+	*exit_code = 0;
+	return (1);
+}
+
+/* create/PRE done: freeze, or stop here with nothing frozen. */
+static void
+wf_pre_reply(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow	*wf = arg;
+	char		*msg;
+	int		 code;
+
+	(void)s;
+	if (!wf_hook_outcome(env, why, &code, &msg)) {
+		wf_event(wf, "pre-finished", code, "%s", msg);
+		wf_fail(wf, EVG_HOOK_FAILED, "pre hook failed, nothing was "
+		    "frozen: %s", msg);
+		free(msg);
+		return;
+	}
+	wf_event(wf, "pre-finished", 0, "pre hooks finished");
+	wf->pre_ok = 1;
+	wf_freeze(wf);
+}
+
+/* create/POST done: the snapshot stands either way. */
+static void
+wf_post_reply(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow	*wf = arg;
+	char		*msg;
+	int		 code;
+
+	(void)s;
+	wf->post_done = 1;
+	if (!wf_hook_outcome(env, why, &code, &msg)) {
+		wf_event(wf, "post-finished", code, "%s", msg);
+		wf->post_failed = msg;
+	} else
+		wf_event(wf, "post-finished", 0, "post hooks finished");
+	wf_commit_all(wf);
+}
+
 /* create/SPACE done for volume i (check: remember the tightest). */
 static void
 wf_space_done(const struct backend_result *r, void *arg)
@@ -394,8 +547,8 @@ wf_freeze_reply(struct session *s, const Evg__Envelope *env, const char *why,
 		    fr->n_mounts);
 		return;
 	}
-	log_info("vm %s: guest froze %u filesystems", wf->wv->uuid,
-	    fr->frozen_count);
+	wf_event(wf, "frozen", 0, "guest froze %u filesystems (%zu mounts "
+	    "on the disks)", fr->frozen_count, fr->n_mounts);
 	wf->state = WF_VERIFY;
 	req.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
 	req.freeze_status = &st;
@@ -433,7 +586,12 @@ wf_space_next(struct workflow *wf)
 			return;
 		}
 		wf->i = 0;
-		if (wf->guest != 0)
+		if (wf->guest != 0 && wf->app) {
+			wf->state = WF_PRE;
+			if (wf_hook(wf, "pre", wf_pre_reply) != 0)
+				wf_fail(wf, EVG_UNAVAILABLE, "the guest agent "
+				    "went away before the pre hooks");
+		} else if (wf->guest != 0)
 			wf_freeze(wf);
 		else
 			wf_snap_next(wf);
@@ -456,12 +614,22 @@ wf_commit_all(struct workflow *wf)
 			continue;
 		cs->state = SNAP_READY;
 		cs->freeze_ms = wf->freeze_ms;
+		if (wf->idem_key != NULL)
+			cs->idem_key = xstrdup(wf->idem_key);
 		log_info("vm %s: snapshot '%s' (%s) of volume %s created, %s",
 		    wf->wv->uuid, cs->name, cs->uuid, cs->volume,
 		    cs->consistency);
 	}
 	if (wf_commit(wf) != 0)
 		return;
+	wf_event(wf, "committed", 0, "%zu snapshot%s recorded, consistency %s",
+	    wf->ndone, wf->ndone == 1 ? "" : "s", wf->consistency);
+	if (wf->post_failed != NULL) {
+		wf_finish(wf, EVG_HOOK_FAILED, "the snapshot was taken and kept "
+		    "(%s), but the post hook failed: %s", wf->ndone > 0 ?
+		    wf->done[0] : "", wf->post_failed);
+		return;
+	}
 	wf_finish(wf, EVG_OK, NULL);
 }
 
@@ -488,6 +656,15 @@ wf_verify_thawed(struct session *s, const Evg__Envelope *env, const char *why,
 		wf->frozen = 1;
 		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
 		    "filesystems after the thaw");
+		return;
+	}
+	if (wf->app) {
+		wf->state = WF_POST;
+		if (wf_hook(wf, "post", wf_post_reply) != 0) {
+			wf->post_failed = xstrdup("the guest agent went away "
+			    "before the post hooks");
+			wf_commit_all(wf);
+		}
 		return;
 	}
 	wf_commit_all(wf);
@@ -525,7 +702,7 @@ wf_thaw_reply(struct session *s, const Evg__Envelope *env, const char *why,
 	}
 	wf->frozen = 0;
 	wf->freeze_ms = fr->duration_ms;
-	log_info("vm %s: guest thawed after %u ms", wf->wv->uuid,
+	wf_event(wf, "thawed", 0, "guest thawed after %u ms",
 	    fr->duration_ms);
 	wf->state = WF_VERIFY;
 	req.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
@@ -580,6 +757,8 @@ wf_snap_done(const struct backend_result *r, void *arg)
 		raise(SIGKILL);
 	}
 	wf->cur->size = r->size;
+	events_emit("backend-done", wf->wv->uuid, "create", wf->cur->uuid,
+	    wf->name, 0, "backend snapshot of volume %s made", wf->cur->volume);
 	wf->done = xreallocarray(wf->done, wf->ndone + 1, sizeof *wf->done);
 	wf->done[wf->ndone++] = xstrdup(wf->cur->uuid);
 	wf->cur = NULL;
@@ -666,10 +845,42 @@ wf_cleanup_next(struct workflow *wf)
 	}
 	if (wf_commit(wf) != 0)
 		return;
+	wf_event(wf, "failed", wf->fail_code, "%s", wf->fail_msg);
 	wf_finish(wf, wf->fail_code, "%s", wf->fail_msg);
 }
 
-/* Any thaw answer during a failure: go on cleaning up. */
+/* The abort hooks ran (or could not): clean up. */
+static void
+wf_fail_post(struct session *s, const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow	*wf = arg;
+	char		*msg;
+	int		 code;
+
+	(void)s;
+	wf->post_done = 1;
+	if (!wf_hook_outcome(env, why, &code, &msg)) {
+		wf_event(wf, "post-finished", code, "abort hooks: %s", msg);
+		free(msg);
+	} else
+		wf_event(wf, "post-finished", 0, "abort hooks finished");
+	wf_cleanup_next(wf);
+}
+
+/* After the thaw of a failure: post hooks with phase abort, if pre ran. */
+static void
+wf_fail_abort_hooks(struct workflow *wf)
+{
+	if (wf->pre_ok && !wf->post_done) {
+		wf->state = WF_POST;
+		if (wf_hook(wf, "abort", wf_fail_post) == 0)
+			return;
+	}
+	wf_cleanup_next(wf);
+}
+
+/* Any thaw answer during a failure: go on with abort hooks, cleanup. */
 static void
 wf_fail_thawed(struct session *s, const Evg__Envelope *env, const char *why,
     void *arg)
@@ -680,7 +891,7 @@ wf_fail_thawed(struct session *s, const Evg__Envelope *env, const char *why,
 	(void)env;
 	(void)why;
 	wf->frozen = 0;
-	wf_cleanup_next(wf);
+	wf_fail_abort_hooks(wf);
 }
 
 /* Fail a create: thaw if frozen, delete what was made, report. */
@@ -708,7 +919,7 @@ wf_fail(struct workflow *wf, int code, const char *fmt, ...)
 			return;
 		wf->frozen = 0;
 	}
-	wf_cleanup_next(wf);
+	wf_fail_abort_hooks(wf);
 }
 
 /* A default snapshot name from the time, unique on the given volumes. */
@@ -780,6 +991,54 @@ wf_free_vols(char **vols, size_t n)
 	free(vols);
 }
 
+/*
+ * A create whose idempotency key was seen: 1 (with *rc) when it is
+ * answered here - the earlier request's snapshots, or BUSY while it runs.
+ */
+static int
+wf_idempotent(const struct workflow_params *p, workflow_done_cb cb, void *arg,
+    char **cause, int *rc)
+{
+	struct reg_vm	 *vm;
+	struct wf_vm	 *wv;
+	struct cat_snap	 *cs;
+	struct workflow	 *wf;
+	Evg__Snapshot	**list = NULL;
+	size_t		  n = 0;
+
+	if (!uuid_valid(p->vm) || (vm = registry_find(wf_g.reg, p->vm)) ==
+	    NULL || (wv = wf_vm_get(vm->uuid, cause)) == NULL) {
+		free(*cause);
+		*cause = NULL;
+		return (0);
+	}
+	TAILQ_FOREACH(wf, &wf_g.all, entry) {
+		if (wf->wv == wv && wf->idem_key != NULL &&
+		    strcmp(wf->idem_key, p->idempotency_key) == 0) {
+			xasprintf(cause, "the request with idempotency key "
+			    "'%s' is still in progress", p->idempotency_key);
+			*rc = EVG_BUSY;
+			return (1);
+		}
+	}
+	TAILQ_FOREACH(cs, &wv->cat->snaps, entry) {
+		if (cs->idem_key == NULL ||
+		    strcmp(cs->idem_key, p->idempotency_key) != 0)
+			continue;
+		list = xreallocarray(list, n + 1, sizeof *list);
+		list[n++] = snapinfo_from_cat(cs, vm);
+	}
+	if (n == 0)
+		return (0);
+	log_info("vm %s: create with idempotency key '%s' was done before; "
+	    "answering with its %zu snapshot(s)", vm->uuid,
+	    p->idempotency_key, n);
+	cb(EVG_OK, NULL, list, n, arg);
+	snapinfo_free_list(list, n);
+	*rc = EVG_OK;
+	return (1);
+}
+
 /* Start a create; see workflow.h. */
 int
 workflow_create(const struct workflow_params *p, workflow_done_cb cb,
@@ -793,7 +1052,7 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	char		**vols;
 	unsigned int	 count;
 	size_t		 i, nvols;
-	int		 rc;
+	int		 rc, stopped = 0;
 
 	if (p->ndisks == 0) {
 		cons = p->consistency != NULL && *p->consistency != '\0' ?
@@ -811,32 +1070,28 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 		    NAME_MAX_CHARS);
 		return (EVG_INVALID_ARGUMENT);
 	}
+	if (p->idempotency_key != NULL && *p->idempotency_key != '\0' &&
+	    wf_idempotent(p, cb, arg, cause, &rc))
+		return (rc);
 	if ((rc = wf_begin(p->vm, WF_CREATE, &wv, &vm, cause)) != EVG_OK)
 		return (rc);
-	if (cons != NULL && strcmp(cons, "app") == 0) {
-		xasprintf(cause, "consistency 'app' needs the guest's pre/post "
-		    "hooks, which this host version does not run yet; ask for "
-		    "fs or crash");
-		return (EVG_FAILED_PRECONDITION);
-	}
 	if (vm->nvolumes == 0) {
 		xasprintf(cause, "VM %s has no volumes", vm->name);
 		return (EVG_FAILED_PRECONDITION);
 	}
-	if (p->ndisks > 0 || (cons != NULL && strcmp(cons, "fs") == 0)) {
+	if (p->ndisks == 0 && cons != NULL && strcmp(cons, "crash") != 0 &&
+	    vm->state != VM_RUNNING) {
+		/* A stopped VM has no guest to ask: its disks are at rest. */
+		stopped = 1;
+	} else if (p->ndisks > 0 || (cons != NULL &&
+	    strcmp(cons, "crash") != 0)) {
 		/* A guest asking is running, whatever pillar last said. */
-		if (p->ndisks == 0 && vm->state != VM_RUNNING) {
-			xasprintf(cause, "VM %s is stopped: there is nothing "
-			    "to freeze; a stopped VM's snapshot is "
-			    "crash-consistent (ask for crash)", vm->name);
-			return (EVG_FAILED_PRECONDITION);
-		}
 		guest = vm->rt != NULL ? session_freeze_channel(wf_g.srv,
 		    vm->rt, p->requester) : NULL;
 		if (guest == NULL) {
-			xasprintf(cause, "consistency 'fs' needs the guest "
-			    "agent daemon in VM %s to freeze its filesystems, "
-			    "and none is connected", vm->name);
+			xasprintf(cause, "consistency '%s' needs the guest "
+			    "agent daemon in VM %s, and none is connected",
+			    cons, vm->name);
 			return (EVG_FAILED_PRECONDITION);
 		}
 	}
@@ -857,7 +1112,15 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	wf = wf_new(WF_CREATE, wv, cb, arg);
 	wf->vols = vols;
 	wf->nvols = nvols;
-	wf->consistency = cons != NULL ? xstrdup(cons) : NULL;
+	wf->consistency = stopped ? xstrdup("crash") : cons != NULL ?
+	    xstrdup(cons) : NULL;
+	wf->app = guest != NULL && cons != NULL && strcmp(cons, "app") == 0;
+	wf->hook_timeout_ms = p->hook_timeout_ms == 0 ? HOOK_TIMEOUT_DEFAULT_MS :
+	    p->hook_timeout_ms < HOOK_TIMEOUT_MIN_MS ? HOOK_TIMEOUT_MIN_MS :
+	    p->hook_timeout_ms > HOOK_TIMEOUT_MAX_MS ? HOOK_TIMEOUT_MAX_MS :
+	    p->hook_timeout_ms;
+	if (p->idempotency_key != NULL && *p->idempotency_key != '\0')
+		wf->idem_key = xstrdup(p->idempotency_key);
 	wf->origin = xstrdup(p->origin != NULL ? p->origin : "controller");
 	wf->name = p->name != NULL && *p->name != '\0' ? xstrdup(p->name) :
 	    wf_default_name(wf);
@@ -879,6 +1142,13 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 				    vols[i]));
 		}
 	}
+	if (stopped)
+		wf_event(wf, "started", 0, "VM is stopped: no guest steps, "
+		    "recorded as crash (asked for %s)", cons);
+	else
+		wf_event(wf, "started", 0, "%s snapshot of %zu volume%s",
+		    wf->consistency != NULL ? wf->consistency : "guest-triggered",
+		    nvols, nvols == 1 ? "" : "s");
 	wf_space_next(wf);
 	return (EVG_OK);
 }

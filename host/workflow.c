@@ -20,10 +20,12 @@
 #include "workflow.h"
 #include "workflow_impl.h"
 #include "session.h"
+#include "events.h"
 #include "xmalloc.h"
 
 
 static void	wf_list_next(struct workflow *);
+static void	wf_run_pending(struct wf_vm *);
 static void	wf_redelete_next(struct workflow *);
 
 struct wf_globals wf_g;
@@ -192,6 +194,8 @@ wf_free(struct workflow *wf)
 	free(wf->disks);
 	catalog_entry_free(wf->record);
 	free(wf->fail_msg);
+	free(wf->post_failed);
+	free(wf->idem_key);
 
 	for (i = 0; i < wf->nvols; i++)
 		free(wf->vols[i]);
@@ -256,12 +260,17 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 void
 wf_release(struct workflow *wf)
 {
-	if (wf->wv->active == wf)
-		wf->wv->active = NULL;
+	struct wf_vm	*wv = wf->wv;
+
+	if (wv->active == wf)
+		wv->active = NULL;
 	TAILQ_REMOVE(&wf_g.all, wf, entry);
 	if (wf->kind != WF_CHECK)
 		wf_g.running--;
 	wf_free(wf);
+	/* A scheduled rollback goes before anything else touches the VM. */
+	if (wv->active == NULL && !wf_g.shutting_down)
+		wf_run_pending(wv);
 }
 
 /* Commit the catalog; on failure finish with INTERNAL and return -1. */
@@ -465,13 +474,97 @@ wf_rollback_done(const struct backend_result *r, void *arg)
 	struct workflow	*wf = arg;
 
 	wf->op = NULL;
+	if (strcasecmp(wf->wv->cat->pending_rollback, wf->target) == 0) {
+		/* A scheduled rollback is done, or failed: either way over. */
+		wf->wv->cat->pending_rollback[0] = '\0';
+		if (wf_commit(wf) != 0)
+			return;
+	}
 	if (r->code != EVG_OK) {
+		events_emit("rollback-failed", wf->wv->uuid, "rollback",
+		    wf->target, wf->cur->name, r->code, "%s", r->message);
 		wf_finish(wf, r->code, "%s", r->message);
 		return;
 	}
-	log_info("vm %s: volume %s rolled back to snapshot %s", wf->wv->uuid,
-	    wf->cur->volume, wf->cur->uuid);
+	events_emit("rollback-done", wf->wv->uuid, "rollback", wf->target,
+	    wf->cur->name, 0, "volume %s rolled back", wf->cur->volume);
 	wf_finish(wf, EVG_OK, NULL);
+}
+
+/*
+ * A running VM's disk cannot change under it: record the rollback, tell
+ * pillar a restart is needed, and carry it out when the VM is reported
+ * stopped (workflow_vm_state()).  Answers cb at once.
+ */
+static int
+wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
+    workflow_done_cb cb, void *arg, char **cause)
+{
+	Evg__Snapshot	*s;
+	char		*why;
+
+	snprintf(wv->cat->pending_rollback, sizeof wv->cat->pending_rollback,
+	    "%s", cs->uuid);
+	if (catalog_commit(wv->cat, &why) != 0) {
+		wv->cat->pending_rollback[0] = '\0';
+		xasprintf(cause, "cannot write the snapshot catalog: %s", why);
+		free(why);
+		return (EVG_INTERNAL);
+	}
+	events_emit("restart-required", vm->uuid, "rollback", cs->uuid,
+	    cs->name, 0, "rollback of volume %s to '%s' is scheduled: it runs "
+	    "when the VM is reported stopped (restart the VM)",
+	    wf_volume(vm, cs->volume)->name, cs->name);
+	s = snapinfo_from_cat(cs, vm);
+	free(s->state);
+	s->state = xstrdup("rollback-scheduled");
+	cb(EVG_OK, NULL, &s, 1, arg);
+	snapinfo_free(s);
+	return (EVG_OK);
+}
+
+/* Start the VM's scheduled rollback if it is stopped and free now. */
+static void
+wf_run_pending(struct wf_vm *wv)
+{
+	struct reg_vm	*vm;
+	struct workflow	*wf;
+	struct cat_snap	*cs;
+
+	if (wv->cat->pending_rollback[0] == '\0' || wv->active != NULL ||
+	    (vm = registry_find(wf_g.reg, wv->uuid)) == NULL ||
+	    vm->state != VM_STOPPED)
+		return;
+	if ((cs = catalog_find(wv->cat, wv->cat->pending_rollback)) == NULL ||
+	    wf_volume(vm, cs->volume) == NULL) {
+		log_warnx("vm %s: the scheduled rollback's snapshot %s is gone; "
+		    "dropped", wv->uuid, wv->cat->pending_rollback);
+		wv->cat->pending_rollback[0] = '\0';
+		return;
+	}
+	wf = wf_new(WF_ROLLBACK, wv, NULL, NULL);
+	wf->cur = cs;
+	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
+	wf->state = WF_BACKEND;
+	events_emit("rollback-started", wv->uuid, "rollback", cs->uuid,
+	    cs->name, 0, "the VM stopped: carrying out the scheduled rollback");
+	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, cs->volume), cs->tag,
+	    wf_rollback_done);
+}
+
+/* A VM's run state changed; see workflow.h. */
+void
+workflow_vm_state(struct reg_vm *vm)
+{
+	struct wf_vm	*wv;
+	char		*cause;
+
+	if ((wv = wf_vm_get(vm->uuid, &cause)) == NULL) {
+		log_warnx("vm %s: %s", vm->uuid, cause);
+		free(cause);
+		return;
+	}
+	wf_run_pending(wv);
 }
 
 /* Start a rollback; see workflow.h. */
@@ -495,6 +588,8 @@ workflow_rollback(const struct workflow_params *p, workflow_done_cb cb,
 		    "back to", cs->name, snap_state_name(cs->state));
 		return (EVG_FAILED_PRECONDITION);
 	}
+	if (vm->state == VM_RUNNING)
+		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
 	wf->cur = cs;
 	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
@@ -736,6 +831,7 @@ workflow_shutdown(void)
 	struct wf_vm	*wv;
 	struct workflow	*wf;
 
+	wf_g.shutting_down = 1;
 	while ((wf = TAILQ_FIRST(&wf_g.all)) != NULL) {
 		wf->cb = NULL;
 		wf->check_cb = NULL;

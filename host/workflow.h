@@ -38,6 +38,11 @@ typedef void	(*workflow_done_cb)(int, const char *, Evg__Snapshot **,
 struct server;
 struct session;
 
+/* How long the guest's hooks of one phase may run (ms). */
+#define HOOK_TIMEOUT_DEFAULT_MS	60000
+#define HOOK_TIMEOUT_MIN_MS	1000
+#define HOOK_TIMEOUT_MAX_MS	(30 * 60 * 1000)
+
 struct workflow_params {
 	const char	*vm;		/* VM UUID */
 	const char	*const *volumes;	/* create: UUIDs, none: all */
@@ -47,6 +52,8 @@ struct workflow_params {
 	const char	*origin;	/* create: guest or controller */
 	const char	*snapshot;	/* delete, rollback: UUID (or name) */
 	const char	*volume;	/* rollback: disambiguates a name */
+	const char	*idempotency_key; /* create: may be NULL/empty */
+	unsigned int	 hook_timeout_ms; /* create (app): 0 = default */
 	/* Guest-triggered: the disks the guest named (create, check,
 	 * rollback); the freeze goes to the VM's guest daemon session, or to
 	 * requester when none is connected. */
@@ -106,6 +113,12 @@ void	workflow_reconcile_all(void);
  * requests should not meet a BUSY catalog check).
  */
 void	workflow_vm_added(struct reg_vm *);
+/*
+ * A VM's run state changed (pillar's `vm state`): a rollback scheduled
+ * while it ran is carried out now that it is stopped, before anything else
+ * touches its disks.
+ */
+void	workflow_vm_state(struct reg_vm *);
 /* Stop calling back owner (the arg given at start). */
 void	workflow_forget_owner(void *);
 /* A VM was removed: cancel its operation, close its catalog (kept). */

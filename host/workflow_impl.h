@@ -22,10 +22,12 @@ enum wf_kind {
 
 enum wf_state {
 	WF_SPACE,	/* create, check: checking free space, volume i */
+	WF_PRE,		/* create (app): the guest runs its pre hooks */
 	WF_FREEZE,	/* create: asking the guest to freeze */
 	WF_VERIFY,	/* create: asking the guest for its freeze state */
 	WF_BACKEND,	/* a backend op is running for volume i */
 	WF_THAW,	/* create: asking the guest to thaw */
+	WF_POST,	/* create (app): the guest runs its post hooks */
 	WF_CLEANUP,	/* create failed: deleting what the backend made */
 	WF_LIST,	/* reconcile: listing volume i */
 	WF_REDELETE,	/* reconcile: finishing an interrupted delete */
@@ -69,6 +71,12 @@ struct workflow {
 	unsigned int		 frozen_count;
 	uint32_t		 freeze_ms;
 	struct cat_snap		*record;	/* mounts of the record */
+	int			 app;		/* run the guest's hooks */
+	int			 pre_ok;	/* pre ran: post must run */
+	int			 post_done;
+	char			*post_failed;	/* post hooks' failure */
+	uint32_t		 hook_timeout_ms;
+	char			*idem_key;
 	int			 fail_code;	/* CLEANUP: what to report */
 	char			*fail_msg;
 	uint64_t		 free_bytes;	/* check: the tightest volume */
@@ -85,6 +93,7 @@ struct wf_globals {
 	char			*catdir;
 	unsigned int		 running;
 	unsigned int		 reconciling;	/* catalog checks running */
+	int			 shutting_down;
 	TAILQ_HEAD(, wf_vm)	 vms;
 	TAILQ_HEAD(, workflow)	 all;
 };

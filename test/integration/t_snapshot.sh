@@ -110,9 +110,6 @@ test_qcow2_online_qmp() {
 	s=$(snap_uuid)
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name online-2
 	expect_rc 0
-	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 online-1
-	expect_rc 16
-	expect_in "$ERR" "while the VM runs"
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
 	expect_rc 0
 	[ ! -e "$T/qemu-img-calls" ] || fail "qemu-img ran on a held image: $(cat "$T/qemu-img-calls")"
@@ -129,6 +126,37 @@ test_qcow2_online_qmp() {
 	qemu-img snapshot -l "$T/disk.qcow2" > "$T/snaps"
 	if grep -q "$s" "$T/snaps"; then fail "deleted snapshot still in the image"; fi
 	[ "$(grep -c '^[0-9]' "$T/snaps")" -eq 1 ] || fail "expected one snapshot: $(cat "$T/snaps")"
+}
+
+# A rollback of a running VM's qcow2 is scheduled (restart-required event)
+# and carried out when pillar reports the VM stopped, before anything else.
+test_qcow2_rollback_scheduled() {
+	mkimg "$T/disk.qcow2"
+	qio "$T/disk.qcow2" "write -P 0xaa 0 1M"
+	printf '#!/bin/sh\necho "$@" >> %s/qemu-img-calls\nexec qemu-img "$@"\n' "$T" > "$T/qemu-img-spy"
+	chmod +x "$T/qemu-img-spy"
+	printf 'qemu_img = %s\n' "$T/qemu-img-spy" > "$T/hostd.conf"
+	start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name base
+	expect_rc 0
+	qio "$T/disk.qcow2" "write -P 0xbb 0 1M"
+	$HOSTCTL vm state $UUID1 running >/dev/null || fail "vm state"
+	: > "$T/qemu-img-calls"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base
+	expect_rc 0
+	expect_in "$OUT" "is scheduled"
+	run_cmd $HOSTCTL --json events
+	expect_in "$OUT" '"kind":"restart-required"'
+	[ ! -s "$T/qemu-img-calls" ] || fail "the image was touched while running"
+	$HOSTCTL vm state $UUID1 stopped >/dev/null || fail "vm state stopped"
+	wait_for "grep -q 'event rollback-done' '$T/hostd.log'" 10 ||
+	    fail "scheduled rollback did not run: $(tail -3 "$T/hostd.log")"
+	grep -q "snapshot -a" "$T/qemu-img-calls" || fail "no qemu-img -a"
+	qemu-io -f qcow2 -c "read -P 0xaa 0 1M" "$T/disk.qcow2" | grep -q "read 1048576" ||
+	    fail "data written after the snapshot survived the rollback"
+	run_cmd $HOSTCTL --json events
+	expect_in "$OUT" '"kind":"rollback-done"'
 }
 
 # NO_SPACE: the qcow2 lives on a nearly full tmpfs; the error gives both
@@ -232,8 +260,11 @@ test_snapshot_bad_input() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --volume $VOLUUID2
 	expect_rc 11
 	expect_in "$ERR" "is not a volume of VM vm-one"
+	$HOSTCTL vm state $UUID1 running >/dev/null
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency app
 	expect_rc 16
+	expect_in "$ERR" "needs the guest agent daemon"
+	$HOSTCTL vm state $UUID1 stopped >/dev/null
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency best
 	expect_rc 10
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 cccccccc-1111-4111-8111-111111111111
