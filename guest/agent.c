@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "jsonout.h"
 #include "log.h"
+#include "info.h"
 #include "output.h"
 #include "snapcmd.h"
 #include "status.h"
@@ -43,11 +44,13 @@ struct agent_command {
 static int	agent_status(struct agent *, int, char **);
 static int	agent_daemon(struct agent *, int, char **);
 static int	agent_snapshot(struct agent *, int, char **);
+static int	agent_info(struct agent *, int, char **);
 
 static const struct agent_command agent_commands[] = {
 	{ .name = "status", .run = agent_status },
 	{ .name = "daemon", .run = agent_daemon },
 	{ .name = "snapshot", .run = agent_snapshot },
+	{ .name = "info", .run = agent_info },
 };
 
 enum agent_snapshot_op {
@@ -88,9 +91,13 @@ agent_usage(FILE *f)
 "  status [--json]     show this VM as the host knows it: name, UUID, run\n"
 "                      state, volumes and whether the agent daemon is\n"
 "                      connected\n"
+"  info [--json]       this guest's facts: agent, OS, kernel, hostname,\n"
+"                      uptime, filesystems with usage, disks with their\n"
+"                      identifiers\n"
 "  daemon [--hooks-dir DIR] [-f]\n"
 "                      serve the host's requests (freeze and thaw for\n"
-"                      snapshots); stays in the foreground and reconnects\n"
+"                      snapshots, the pre/post hooks of application-\n"
+"                      consistent ones); stays in the foreground and reconnects\n"
 "                      with backoff.  Logs go to syslog, or to stderr with\n"
 "                      -f (--foreground).  Hooks are read from DIR\n"
 "                      (default " AGENT_HOOKS_DIR ").\n"
@@ -266,6 +273,30 @@ agent_status_json(const Evg__VmInfo *vm)
 	doc = json_object_new_object();
 	json_object_object_add(doc, "vm", jsonout_vm(vm));
 	output_document(doc);
+}
+
+/* info: this guest's facts (what the host's `guest info` shows too). */
+static int
+agent_info(struct agent *a, int argc, char **argv)
+{
+	struct guest_info	*gi;
+	char			*cause;
+	int			 rc;
+
+	(void)a;
+	if ((rc = agent_no_args(argc, argv)) != -1)
+		return (rc);
+	if (info_collect(&gi, &cause) != 0) {
+		rc = output_failure(EVG_INTERNAL, cause);
+		free(cause);
+		return (rc);
+	}
+	if (output_json())
+		output_document(info_json(gi));
+	else
+		info_print(stdout, gi);
+	info_free(gi);
+	return (output_finish());
 }
 
 /* status: the VM as the host knows it. */

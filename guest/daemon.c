@@ -495,6 +495,7 @@ daemon_run(const struct daemon_config *conf)
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new failed", __func__);
 	d->serve = serve_create(d->base, NULL);
+	serve_set_hooks_dir(d->serve, conf->hooks_dir);
 	d->ev_backoff = evtimer_new(d->base, daemon_backoff_cb, d);
 	d->ev_handshake = evtimer_new(d->base, daemon_handshake_timeout_cb, d);
 	d->ev_close = evtimer_new(d->base, daemon_close_timeout_cb, d);

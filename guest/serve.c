@@ -11,6 +11,8 @@
 #include "codec.h"
 #include "diskref.h"
 #include "freeze.h"
+#include "hooks.h"
+#include "info.h"
 #include "log.h"
 #include "peer.h"
 #include "serve.h"
@@ -41,6 +43,10 @@ struct serve {
 	unsigned int		 lease_ms;	/* clamped, of the last arm */
 	struct timespec		 armed;		/* last start or renew */
 	unsigned int		 ran_ms;	/* EXPIRED: how long it ran */
+	char			*hooks_dir;	/* NULL: this side runs none */
+	struct hooks_run	*hooks;		/* a phase running, or NULL */
+	struct peer		*hooks_peer;	/* who asked for it */
+	uint64_t		 hooks_id;
 };
 
 /* The target disks of a freeze, for the plan's predicate. */
@@ -170,8 +176,11 @@ serve_free(struct serve *s)
 	} else if (n > 0)
 		log_warnx("%s: thawed %d filesystems still frozen", __func__,
 		    n);
+	if (s->hooks != NULL)
+		hooks_run_cancel(s->hooks);
 	freeze_lease_stop(s->lease);
 	freeze_plan_free(s->plan);
+	free(s->hooks_dir);
 	free(s->mountinfo);
 	free(s);
 }
@@ -463,6 +472,149 @@ serve_thaw_request(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	}
 }
 
+/* Run hooks of this directory for the host (the daemon's serve only). */
+void
+serve_set_hooks_dir(struct serve *s, const char *dir)
+{
+	free(s->hooks_dir);
+	s->hooks_dir = dir != NULL ? xstrdup(dir) : NULL;
+}
+
+/* A hook phase finished: report every hook to the host. */
+static void
+serve_hook_done(const struct hooks_result *r, void *arg)
+{
+	struct serve		*s = arg;
+	struct codec_reply	 rep;
+	Evg__HookReport		 hr = EVG__HOOK_REPORT__INIT;
+	Evg__HookResult		*res, **ptrs;
+	char			**outs;
+	size_t			 i;
+
+	s->hooks = NULL;
+	res = xcalloc(r->nhooks, sizeof *res);
+	ptrs = xcalloc(r->nhooks, sizeof *ptrs);
+	outs = xcalloc(r->nhooks, sizeof *outs);
+	for (i = 0; i < r->nhooks; i++) {
+		evg__hook_result__init(&res[i]);
+		res[i].path = r->hooks[i].path;
+		res[i].status = (char *)hooks_status_name(r->hooks[i].status);
+		res[i].exit_code = r->hooks[i].exit_code;
+		outs[i] = xstrndup(r->hooks[i].output != NULL ?
+		    r->hooks[i].output : "", r->hooks[i].output_len);
+		res[i].output = outs[i];
+		res[i].reason = r->hooks[i].reason != NULL ?
+		    r->hooks[i].reason : (char *)"";
+		res[i].elapsed_ms = r->hooks[i].elapsed_ms;
+		ptrs[i] = &res[i];
+	}
+	hr.ok = r->ok;
+	hr.results = ptrs;
+	hr.n_results = r->nhooks;
+	if (s->hooks_peer != NULL) {
+		codec_reply_init(&rep, s->hooks_id, peer_version(s->hooks_peer),
+		    EVG_OK, "");
+		rep.reply.result_case = EVG__REPLY__RESULT_HOOK_REPORT;
+		rep.reply.hook_report = &hr;
+		if (peer_send(s->hooks_peer, &rep.env) != 0)
+			peer_reply(s->hooks_peer, s->hooks_id, EVG_INTERNAL,
+			    "the hooks' report does not fit in one frame");
+	}
+	s->hooks_peer = NULL;
+	for (i = 0; i < r->nhooks; i++)
+		free(outs[i]);
+	free(outs);
+	free(ptrs);
+	free(res);
+}
+
+/* The host asks for a hook phase; answered when it has run. */
+static void
+serve_hook(struct serve *s, struct peer *p, const Evg__Envelope *env)
+{
+	const Evg__HookRequest	*hr = env->hook;
+	struct hooks_params	 hp;
+	const char		*disks[HOOKS_MAX_DISKS];
+	char			 paths[HOOKS_MAX_DISKS][128];
+	char			*cause;
+	size_t			 i, n = 0;
+
+	if (s->hooks_dir == NULL) {
+		peer_reply(p, env->id, EVG_UNSUPPORTED, "hooks run in the "
+		    "guest agent daemon, not in a command");
+		return;
+	}
+	if (s->hooks != NULL) {
+		peer_reply(p, env->id, EVG_BUSY, "a hook phase is already "
+		    "running");
+		return;
+	}
+	memset(&hp, 0, sizeof hp);
+	hp.dir = s->hooks_dir;
+	if (strcmp(hr->phase, "pre") == 0)
+		hp.phase = HOOKS_PHASE_PRE;
+	else if (strcmp(hr->phase, "post") == 0)
+		hp.phase = HOOKS_PHASE_POST;
+	else if (strcmp(hr->phase, "abort") == 0)
+		hp.phase = HOOKS_PHASE_ABORT;
+	else {
+		peer_reply(p, env->id, EVG_INVALID_ARGUMENT, "phase: expected "
+		    "pre, post or abort");
+		return;
+	}
+	hp.operation = strcmp(hr->operation, "rollback") == 0 ?
+	    HOOKS_OP_ROLLBACK : HOOKS_OP_CREATE;
+	hp.name = hr->snapshot_name;
+	hp.uuid = hr->snapshot_uuid;
+	for (i = 0; i < hr->n_disks && n < HOOKS_MAX_DISKS; i++) {
+		if (diskref_find(hr->disks[i]->ids, hr->disks[i]->n_ids,
+		    paths[n], sizeof paths[n]) != NULL)
+			disks[n] = paths[n];
+		else if (*hr->disks[i]->device != '\0')
+			disks[n] = hr->disks[i]->device;
+		else
+			continue;
+		n++;
+	}
+	hp.disks = disks;
+	hp.ndisks = n;
+	hp.timeout_ms = hooks_timeout_clamp(hr->timeout_ms != 0 ?
+	    hr->timeout_ms : HOOKS_TIMEOUT_DEFAULT_MS);
+	s->hooks = hooks_run_start(s->base, &hp, serve_hook_done, s, &cause);
+	if (s->hooks == NULL) {
+		peer_reply(p, env->id, EVG_INVALID_ARGUMENT, cause);
+		free(cause);
+		return;
+	}
+	s->hooks_peer = p;
+	s->hooks_id = env->id;
+}
+
+/* The host asks for the guest's facts. */
+static void
+serve_info(struct peer *p, const Evg__Envelope *env)
+{
+	struct guest_info	*gi;
+	struct codec_reply	 rep;
+	Evg__GuestInfo		*m;
+	char			*cause;
+
+	if (info_collect(&gi, &cause) != 0) {
+		peer_reply(p, env->id, EVG_INTERNAL, cause);
+		free(cause);
+		return;
+	}
+	m = info_to_proto(gi);
+	codec_reply_init(&rep, env->id, peer_version(p), EVG_OK, "");
+	rep.reply.result_case = EVG__REPLY__RESULT_GUEST_INFO;
+	rep.reply.guest_info = m;
+	if (peer_send(p, &rep.env) != 0)
+		peer_reply(p, env->id, EVG_INTERNAL, "the guest's facts do not "
+		    "fit in one frame");
+	info_proto_free(m);
+	info_free(gi);
+}
+
 /* Answer one message from the host; see serve.h. */
 int
 serve_dispatch(struct serve *s, struct peer *p, const Evg__Envelope *env)
@@ -487,6 +639,12 @@ serve_dispatch(struct serve *s, struct peer *p, const Evg__Envelope *env)
 		break;
 	case EVG__ENVELOPE__BODY_FREEZE_STATUS:
 		serve_reply(s, p, env->id, EVG_OK, "");
+		break;
+	case EVG__ENVELOPE__BODY_HOOK:
+		serve_hook(s, p, env);
+		break;
+	case EVG__ENVELOPE__BODY_GUEST_INFO:
+		serve_info(p, env);
 		break;
 	default:
 		log_info("%s: unsupported %s request from %s", __func__,
@@ -524,5 +682,12 @@ serve_release(struct serve *s, struct peer *p, const char *why)
 void
 serve_lost(struct serve *s, struct peer *p)
 {
+	if (s->hooks != NULL && s->hooks_peer == p) {
+		log_warnx("%s: host connection lost while hooks ran; stopping "
+		    "them", __func__);
+		hooks_run_cancel(s->hooks);
+		s->hooks = NULL;
+		s->hooks_peer = NULL;
+	}
 	serve_release(s, p, "host connection lost");
 }

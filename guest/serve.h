@@ -76,6 +76,11 @@ void		 serve_lost(struct serve *, struct peer *);
  * log line ("interrupted", ...).
  */
 void		 serve_release(struct serve *, struct peer *, const char *);
+/*
+ * Run the snapshot hooks of dir when the host asks (the daemon's serve;
+ * without it hook requests are UNSUPPORTED).  dir is copied.
+ */
+void		 serve_set_hooks_dir(struct serve *, const char *);
 /* Number of filesystems frozen right now. */
 unsigned int	 serve_frozen(const struct serve *);
 

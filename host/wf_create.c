@@ -888,8 +888,13 @@ wf_fail_thawed(struct session *s, const Evg__Envelope *env, const char *why,
 	struct workflow	*wf = arg;
 
 	(void)s;
-	(void)env;
-	(void)why;
+	if (env != NULL && env->reply != NULL && env->reply->status != NULL &&
+	    env->reply->status->code == EVG_OK)
+		wf_event(wf, "thawed", 0, "guest thawed after the failure");
+	else
+		wf_event(wf, "thawed", EVG_UNAVAILABLE, "no thaw confirmed "
+		    "(%s); the guest's lease thaws it", why != NULL ? why :
+		    "refused");
 	wf->frozen = 0;
 	wf_fail_abort_hooks(wf);
 }

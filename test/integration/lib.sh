@@ -162,3 +162,37 @@ lines() {
 hostd_alive() {
 	kill -0 "$HOSTD_PID" 2>/dev/null || fail "hostd died: $(tail -5 "$T/hostd.log")"
 }
+
+# mkfs_loop NAME TYPE: an image $T/NAME.img with a TYPE filesystem, attached
+# to a loop device (LOOP_NAME) and mounted at $T/mnt/NAME.
+mkfs_loop() {
+	local name=$1 type=$2 dev
+	truncate -s 64M "$T/$name.img"
+	case $type in
+	ext4) mkfs.ext4 -q -F "$T/$name.img" >/dev/null 2>&1 || fail "mkfs.ext4" ;;
+	vfat) mkfs.vfat "$T/$name.img" >/dev/null 2>&1 || return 1 ;;
+	esac
+	dev=$(losetup --find --show "$T/$name.img") || fail "losetup"
+	CLEANUP_LOOPS="$dev $CLEANUP_LOOPS"
+	mkdir -p "$T/mnt/$name"
+	if ! mount -t "$type" "$dev" "$T/mnt/$name" 2>/dev/null; then
+		return 1
+	fi
+	CLEANUP_MOUNTS="$T/mnt/$name $CLEANUP_MOUNTS"
+	eval "LOOP_$name=$dev"
+}
+
+# frozen MNT: a write on MNT does not finish within 0.3 s.  A write blocked
+# by a freeze cannot be killed, so it is left to finish after the thaw.
+frozen() {
+	sh -c "echo x > '$1/.probe'" 2>/dev/null &
+	local p=$!
+	sleep 0.3
+	if kill -0 "$p" 2>/dev/null; then
+		PIDS="$p $PIDS"
+		return 0
+	fi
+	wait "$p"
+	return 1
+}
+
