@@ -23,6 +23,8 @@ static Suite *(*const main_suites[])(void) = {
 	suite_freeze,
 	suite_disk,
 	suite_serve,
+	suite_hooks,
+	suite_info,
 };
 
 int
