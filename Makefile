@@ -99,6 +99,7 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-asan
 	$(MAKE) test-integration
+	$(MAKE) test-vm
 
 test-unit: $(UNIT)
 	CK_FORK=yes $(UNIT)
@@ -127,5 +128,7 @@ install: all
 
 clean:
 	rm -rf build
+
+include test/vm/vm.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

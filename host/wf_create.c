@@ -474,6 +474,41 @@ wf_renew_cb(evutil_socket_t fd, short events, void *arg)
 		wf->lease_lost = 1;
 }
 
+/*
+ * The freeze report a VERIFY step got, or NULL after failing the workflow
+ * (no answer, or an error) with step named in the message.
+ */
+static const Evg__FreezeReport *
+wf_verify_report(struct workflow *wf, const Evg__Envelope *env,
+    const char *why, const char *step)
+{
+	const Evg__FreezeReport	*fr;
+	const char		*msg;
+	int			 code;
+
+	if (env == NULL) {
+		wf_guest_gone(wf, step, why);
+		return (NULL);
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL)
+		wf_fail(wf, code, "%s: %s", step, msg);
+	return (fr);
+}
+
+/* Ask the guest for its freeze state (VERIFY); then cb. */
+static void
+wf_verify(struct workflow *wf, session_reply_cb cb, const char *step)
+{
+	Evg__Envelope			env = EVG__ENVELOPE__INIT;
+	Evg__FreezeStatusRequest	st = EVG__FREEZE_STATUS_REQUEST__INIT;
+
+	wf->state = WF_VERIFY;
+	env.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
+	env.freeze_status = &st;
+	if (wf_send(wf, &env, cb) != 0)
+		wf_guest_gone(wf, step, "not connected");
+}
+
 /* create/VERIFY: the guest confirms what is frozen; snapshot now. */
 static void
 wf_verify_frozen(struct session *s, const Evg__Envelope *env, const char *why,
@@ -481,18 +516,11 @@ wf_verify_frozen(struct session *s, const Evg__Envelope *env, const char *why,
 {
 	struct workflow			*wf = arg;
 	const Evg__FreezeReport		*fr;
-	const char			*msg;
-	int				 code;
 
 	(void)s;
-	if (env == NULL) {
-		wf_guest_gone(wf, "checking the freeze", why);
+	if ((fr = wf_verify_report(wf, env, why, "checking the freeze")) ==
+	    NULL)
 		return;
-	}
-	if ((fr = wf_report(env, &code, &msg)) == NULL) {
-		wf_fail(wf, code, "checking the freeze: %s", msg);
-		return;
-	}
 	if (wf->frozen_count > 0 && !fr->frozen) {
 		wf_fail(wf, EVG_FREEZE_FAILED, "the guest reports its "
 		    "filesystems are not frozen any more (did the lease run "
@@ -512,8 +540,6 @@ wf_freeze_reply(struct session *s, const Evg__Envelope *env, const char *why,
 {
 	struct workflow			*wf = arg;
 	const Evg__FreezeReport		*fr;
-	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
-	Evg__FreezeStatusRequest	 st = EVG__FREEZE_STATUS_REQUEST__INIT;
 	const char			*msg;
 	size_t				 i;
 	int				 code;
@@ -549,11 +575,7 @@ wf_freeze_reply(struct session *s, const Evg__Envelope *env, const char *why,
 	}
 	wf_event(wf, "frozen", 0, "guest froze %u filesystems (%zu mounts "
 	    "on the disks)", fr->frozen_count, fr->n_mounts);
-	wf->state = WF_VERIFY;
-	req.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
-	req.freeze_status = &st;
-	if (wf_send(wf, &req, wf_verify_frozen) != 0)
-		wf_guest_gone(wf, "checking the freeze", "not connected");
+	wf_verify(wf, wf_verify_frozen, "checking the freeze");
 }
 
 /* create/FREEZE: ask the guest to freeze the target disks. */
@@ -640,18 +662,10 @@ wf_verify_thawed(struct session *s, const Evg__Envelope *env, const char *why,
 {
 	struct workflow		*wf = arg;
 	const Evg__FreezeReport	*fr;
-	const char		*msg;
-	int			 code;
 
 	(void)s;
-	if (env == NULL) {
-		wf_guest_gone(wf, "checking the thaw", why);
+	if ((fr = wf_verify_report(wf, env, why, "checking the thaw")) == NULL)
 		return;
-	}
-	if ((fr = wf_report(env, &code, &msg)) == NULL) {
-		wf_fail(wf, code, "checking the thaw: %s", msg);
-		return;
-	}
 	if (fr->frozen) {
 		wf->frozen = 1;
 		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
@@ -677,8 +691,6 @@ wf_thaw_reply(struct session *s, const Evg__Envelope *env, const char *why,
 {
 	struct workflow			*wf = arg;
 	const Evg__FreezeReport		*fr;
-	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
-	Evg__FreezeStatusRequest	 st = EVG__FREEZE_STATUS_REQUEST__INIT;
 	const char			*msg;
 	int				 code;
 
@@ -704,11 +716,7 @@ wf_thaw_reply(struct session *s, const Evg__Envelope *env, const char *why,
 	wf->freeze_ms = fr->duration_ms;
 	wf_event(wf, "thawed", 0, "guest thawed after %u ms",
 	    fr->duration_ms);
-	wf->state = WF_VERIFY;
-	req.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
-	req.freeze_status = &st;
-	if (wf_send(wf, &req, wf_verify_thawed) != 0)
-		wf_guest_gone(wf, "checking the thaw", "not connected");
+	wf_verify(wf, wf_verify_thawed, "checking the thaw");
 }
 
 /* create/THAW: every volume is snapshotted; let the guest go. */

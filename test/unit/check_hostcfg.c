@@ -113,6 +113,29 @@ START_TEST(test_config_missing)
 }
 END_TEST
 
+/* allow_loopback_cid is off by default and takes only a boolean. */
+START_TEST(test_config_allow_loopback_cid)
+{
+	struct config	 cf;
+	const char	*p;
+	char		*cause = NULL;
+
+	config_defaults(&cf);
+	ck_assert_int_eq(cf.allow_loopback_cid, 0);
+	p = write_conf("allow_loopback_cid = yes\n");
+	ck_assert_int_eq(config_load(&cf, p, 1, &cause), 0);
+	ck_assert_int_eq(cf.allow_loopback_cid, 1);
+	unlink(p);
+	p = write_conf("allow_loopback_cid = 1\n");
+	ck_assert_int_eq(config_load(&cf, p, 1, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, ":1: allow_loopback_cid: '1' is "
+	    "not yes or no"));
+	free(cause);
+	unlink(p);
+	config_free(&cf);
+}
+END_TEST
+
 /* A full --volume spec parses into every field, disks in order. */
 START_TEST(test_volspec_good)
 {
@@ -179,6 +202,7 @@ suite_hostcfg(void)
 	tcase_add_test(tc, test_config_good);
 	tcase_add_test(tc, test_config_bad);
 	tcase_add_test(tc, test_config_missing);
+	tcase_add_test(tc, test_config_allow_loopback_cid);
 	tcase_add_test(tc, test_volspec_good);
 	tcase_add_test(tc, test_volspec_bad);
 	suite_add_tcase(s, tc);

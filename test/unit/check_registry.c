@@ -209,6 +209,34 @@ START_TEST(test_add_find_remove)
 }
 END_TEST
 
+/*
+ * CID 1 (vsock loopback) is refused by default and accepted, by check and
+ * by add, only while registry_allow_loopback() is on; 0 and 2 never are.
+ */
+START_TEST(test_loopback_cid)
+{
+	struct registry	*reg = registry_create(NULL);
+	struct reg_vm	*vm;
+	char		*cause = NULL;
+
+	expect_invalid(make_vm(VM_UUID, VOL_UUID, CID_LOOPBACK), "cid: 1 is "
+	    "reserved");
+	registry_allow_loopback(1);
+	expect_invalid(make_vm(VM_UUID, VOL_UUID, 2), "cid: 2 is reserved");
+	expect_invalid(make_vm(VM_UUID, VOL_UUID, 0), "cid: a VM needs");
+	vm = make_vm(VM_UUID, VOL_UUID, CID_LOOPBACK);
+	ck_assert_int_eq(registry_add(reg, vm, &cause), EVG_OK);
+	ck_assert_ptr_eq(registry_find_cid(reg, CID_LOOPBACK), vm);
+	registry_allow_loopback(0);
+	vm = make_vm("11111111-2222-3333-4444-666666666666",
+	    "aaaaaaaa-2222-3333-4444-666666666666", CID_LOOPBACK);
+	ck_assert_int_eq(registry_add(reg, vm, &cause), EVG_INVALID_ARGUMENT);
+	free(cause);
+	reg_vm_free(vm);
+	registry_free(reg);
+}
+END_TEST
+
 /* Duplicate UUID, CID, hybrid socket or volume UUID is ALREADY_EXISTS. */
 START_TEST(test_duplicates)
 {
@@ -371,6 +399,7 @@ suite_registry(void)
 	tcase_add_test(tc, test_invalid_records);
 	tcase_add_test(tc, test_valid_variants);
 	tcase_add_test(tc, test_add_find_remove);
+	tcase_add_test(tc, test_loopback_cid);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_persistence);
 	tcase_add_test(tc, test_bad_file);

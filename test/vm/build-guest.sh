@@ -19,6 +19,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-build}" && pwd)
 CACHE=${EVG_VM_CACHE:-/var/cache/evg-vm}
+if [ -z "${EVG_VM_CACHE:-}" ] && ! mkdir -p "$CACHE" 2>/dev/null; then
+	CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/evg-vm
+fi
 OUT="$BUILD/vm"
 
 # Modules the tests load, by name; their dependencies come from each
@@ -84,8 +87,15 @@ build_base() {
 	# shellcheck disable=SC2064
 	trap "rm -rf '$tmp'" EXIT
 	log "downloading $pkg and busybox-static"
-	(cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root \
-	    "$pkg" busybox-static >&2)
+	# Package lists older than the archive name files it no longer has.
+	if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root \
+	    "$pkg" busybox-static >&2); then
+		log "download failed; running apt-get update and retrying"
+		apt-get update -qq >&2
+		pkg=$(pick_kernel)
+		(cd "$tmp" && apt-get download -qq \
+		    -o APT::Sandbox::User=root "$pkg" busybox-static >&2)
+	fi
 	dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/k"
 	dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/bb"
 	kver=${pkg#linux-image-}
@@ -103,6 +113,7 @@ build_base() {
 	for m in $MODULES; do
 		add_module "$m"
 	done
+	# shellcheck disable=SC2086
 	printf '%s\n' $ORDER > "$STAGE/evg/modules/load.list"
 	echo "$kver" > "$STAGE/evg/kernel-version"
 	(cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort |
@@ -126,6 +137,10 @@ build_base() {
 bundle() {
 	local f lib
 	for f in "$@"; do
+		if ldd "$f" 2>/dev/null | grep -q "not found"; then
+			log "$f: a shared library is missing: $(ldd "$f" | grep "not found")"
+			exit 1
+		fi
 		cp -L "$f" "$STAGE/usr/bin/"
 		for lib in $(ldd "$f" 2>/dev/null |
 		    sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p'); do
