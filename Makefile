@@ -99,6 +99,7 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-asan
 	$(MAKE) test-integration
+	$(MAKE) test-packaging
 	$(MAKE) test-vm
 
 test-unit: $(UNIT)
@@ -120,15 +121,14 @@ demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh $(BUILD)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(HOSTD) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0755 $(HOSTCTL) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/sbin/
+# Everything, guest and host side (packaging/packaging.mk has the parts).
+install: install-guest install-host
 
 clean:
 	rm -rf build
 
 include test/vm/vm.mk
+# After the rules above: it uses $(AGENT), $(HOSTD) and $(HOSTCTL).
+include packaging/packaging.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -508,6 +508,8 @@ daemon_run(const struct daemon_config *conf)
 	evsignal_add(d->ev_sigterm, NULL);
 	evsignal_add(d->ev_sigint, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* No settings to reload, and a hangup must not end a freeze. */
+	signal(SIGHUP, SIG_IGN);
 
 	log_info("starting %s: host %s, hooks in %s", conf->software,
 	    d->addr_name, conf->hooks_dir);

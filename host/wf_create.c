@@ -147,7 +147,7 @@ wf_copy_disk(const Evg__DiskRef *d)
 }
 
 /* Disk references for a volume from its registered identifiers. */
-static Evg__DiskRef *
+Evg__DiskRef *
 wf_volume_disk(const struct reg_volume *vol)
 {
 	Evg__DiskRef	 d = EVG__DISK_REF__INIT, *c;
@@ -172,7 +172,7 @@ wf_volume_disk(const struct reg_volume *vol)
 }
 
 /* The live session freezing for this workflow, or NULL. */
-static struct session *
+struct session *
 wf_guest(struct workflow *wf)
 {
 	return (wf->guest != 0 ? session_find(wf_g.srv, wf->guest) : NULL);
@@ -227,12 +227,8 @@ wf_guest_gone(struct workflow *wf, const char *step, const char *why)
 	}
 }
 
-/* An event of this create. */
-static void
-wf_event(struct workflow *wf, const char *kind, int code, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
-
-static void
+/* An event of this workflow. */
+void
 wf_event(struct workflow *wf, const char *kind, int code, const char *fmt,
     ...)
 {
@@ -243,7 +239,8 @@ wf_event(struct workflow *wf, const char *kind, int code, const char *fmt,
 	if (vasprintf(&msg, fmt, ap) == -1)
 		fatalx("%s: vasprintf", __func__);
 	va_end(ap);
-	events_emit(kind, wf->wv->uuid, "create", NULL, wf->name, code, "%s",
+	events_emit(kind, wf->wv->uuid, wf_kind_names[wf->kind],
+	    wf->kind == WF_CREATE ? NULL : wf->target, wf->name, code, "%s",
 	    msg);
 	free(msg);
 }
@@ -256,7 +253,7 @@ wf_hook_wait_ms(struct workflow *wf)
 }
 
 /* Ask the guest daemon to run the hooks of a phase. */
-static int
+int
 wf_hook(struct workflow *wf, const char *phase, session_reply_cb cb)
 {
 	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
@@ -266,9 +263,10 @@ wf_hook(struct workflow *wf, const char *phase, session_reply_cb cb)
 	if ((s = wf_guest(wf)) == NULL)
 		return (-1);
 	hr.phase = (char *)phase;
-	hr.operation = (char *)"create";
+	hr.operation = (char *)(wf->kind == WF_ROLLBACK ? "rollback" :
+	    "create");
 	hr.snapshot_name = wf->name;
-	hr.snapshot_uuid = (char *)"";
+	hr.snapshot_uuid = wf->target;
 	hr.disks = wf->disks;
 	hr.n_disks = wf->ndisks;
 	hr.timeout_ms = wf->hook_timeout_ms;
@@ -283,7 +281,7 @@ wf_hook(struct workflow *wf, const char *phase, session_reply_cb cb)
  * Read a hook report: 1 if the phase went well; else 0 with *msg (caller
  * frees) naming the hook that failed, how, and the tail of its output.
  */
-static int
+int
 wf_hook_outcome(const Evg__Envelope *env, const char *why, int *exit_code,
     char **msg)
 {

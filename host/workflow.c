@@ -523,6 +523,75 @@ wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
 	return (EVG_OK);
 }
 
+/* rollback/PRE done: schedule the rollback, or not. */
+static void
+wf_rollback_pre_reply(struct session *s, const Evg__Envelope *env,
+    const char *why, void *arg)
+{
+	struct workflow		*wf = arg;
+	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	struct cat_snap		*cs = catalog_find(wf->wv->cat, wf->target);
+	workflow_done_cb	 cb = wf->cb;
+	char			*msg, *cause;
+	int			 code, rc;
+
+	(void)s;
+	if (!wf_hook_outcome(env, why, &code, &msg)) {
+		wf_event(wf, "pre-finished", code, "%s", msg);
+		wf_finish(wf, EVG_HOOK_FAILED, "pre hook failed; the rollback "
+		    "is not scheduled: %s", msg);
+		free(msg);
+		return;
+	}
+	wf_event(wf, "pre-finished", 0, "pre hooks finished");
+	if (vm == NULL || cs == NULL) {
+		wf_finish(wf, EVG_NOT_FOUND, "the snapshot went away");
+		return;
+	}
+	wf->cb = NULL;
+	rc = wf_rollback_schedule(wf->wv, vm, cs, cb, wf->arg, &cause);
+	if (rc != EVG_OK) {
+		wf->cb = cb;
+		wf_finish(wf, rc, "%s", cause);
+		free(cause);
+		return;
+	}
+	wf_finish(wf, EVG_OK, NULL);
+}
+
+/*
+ * A running VM's rollback: the guest daemon (if connected) runs its pre
+ * hooks with EVE_SNAPSHOT_OPERATION=rollback first; then it is scheduled.
+ */
+static int
+wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
+    workflow_done_cb cb, void *arg, char **cause)
+{
+	struct workflow	*wf;
+	struct session	*guest;
+
+	guest = vm->rt != NULL ? session_freeze_channel(wf_g.srv, vm->rt,
+	    NULL) : NULL;
+	if (guest == NULL || guest->role != EVG__ROLE__ROLE_GUEST_DAEMON)
+		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
+	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
+	wf->cur = cs;
+	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
+	wf->name = xstrdup(cs->name);
+	wf->guest = guest->serial;
+	wf->ndisks = 1;
+	wf->disks = xcalloc(1, sizeof *wf->disks);
+	wf->disks[0] = wf_volume_disk(wf_volume(vm, cs->volume));
+	wf->hook_timeout_ms = HOOK_TIMEOUT_DEFAULT_MS;
+	wf->state = WF_PRE;
+	if (wf_hook(wf, "pre", wf_rollback_pre_reply) != 0) {
+		wf->cb = NULL;
+		wf_finish(wf, EVG_UNAVAILABLE, "guest gone");
+		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
+	}
+	return (EVG_OK);
+}
+
 /* Start the VM's scheduled rollback if it is stopped and free now. */
 static void
 wf_run_pending(struct wf_vm *wv)
@@ -589,7 +658,7 @@ workflow_rollback(const struct workflow_params *p, workflow_done_cb cb,
 		return (EVG_FAILED_PRECONDITION);
 	}
 	if (vm->state == VM_RUNNING)
-		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
+		return (wf_rollback_prepare(wv, vm, cs, cb, arg, cause));
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
 	wf->cur = cs;
 	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);

@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "catalog.h"
+#include "session.h"
 #include "workflow.h"
 
 enum wf_kind {
@@ -113,6 +114,14 @@ void		 wf_finish(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 int		 wf_commit(struct workflow *);
 void		 wf_release(struct workflow *);
+/* Guest steps shared by create and rollback (wf_create.c). */
+struct session	*wf_guest(struct workflow *);
+Evg__DiskRef	*wf_volume_disk(const struct reg_volume *);
+int		 wf_hook(struct workflow *, const char *, session_reply_cb);
+int		 wf_hook_outcome(const Evg__Envelope *, const char *, int *,
+		    char **);
+void		 wf_event(struct workflow *, const char *, int, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
 void		 wf_check_finish(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 wf_backend(struct workflow *, enum backend_verb,

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential make pkg-config protobuf-c-compiler libprotobuf-c-dev
 libevent-dev check libsubunit-dev libjson-c-dev qemu-utils
-qemu-system-x86 e2fsprogs xfsprogs dosfstools util-linux procps"
+qemu-system-x86 e2fsprogs xfsprogs dosfstools util-linux procps shellcheck lintian"
 
 missing=""
 for p in $PKGS; do

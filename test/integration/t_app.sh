@@ -183,3 +183,26 @@ test_app_guest_info() {
 	expect_rc 0
 	expect_in "$OUT" "\"hostname\":\"$(hostname)\""
 }
+
+# Controller rollback of a running VM: pre runs with operation rollback,
+# then the rollback is scheduled for the stop; a failing pre schedules
+# nothing.  The controller's snapshots are in the guest's own list.
+test_app_rollback_runs_pre() {
+	app_setup
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency fs --name base
+	expect_rc 0
+	run_cmd $AGENT --connect "unix:$T/one.sock_2210" snapshot list
+	expect_in "$OUT" "base"
+	hook pre.sh 'echo "$EVE_SNAPSHOT_OPERATION" >> "'"$T"'/ops"; [ ! -e "'"$T"'/refuse" ]'
+	touch "$T/refuse"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base
+	expect_rc 18
+	expect_in "$ERR" "not scheduled"
+	expect_not_in "$(event_kinds)" "restart-required"
+	rm "$T/refuse"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base
+	expect_rc 0
+	expect_in "$OUT" "scheduled"
+	[ "$(tr '\n' ' ' < "$T/ops")" = "rollback rollback " ] || fail "ops: $(cat "$T/ops")"
+	expect_in "$(event_kinds)" "pre-started pre-finished restart-required"
+}
