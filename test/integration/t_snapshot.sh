@@ -342,3 +342,25 @@ test_zfs_mock() {
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
 	expect_in "$OUT" "\"uuid\":\"$a\""
 }
+
+# At most max_parallel_ops snapshot operations across VMs: the next VM's
+# request is BUSY naming the limit; it goes through once the first ends.
+test_parallel_limit_across_vms() {
+	mkimg "$T/one.qcow2"
+	mkimg "$T/two.qcow2"
+	printf 'max_parallel_ops = 1\n' > "$T/hostd.conf"
+	EVG_TEST_BACKEND_DELAY_MS=1500 start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/one.qcow2" stopped
+	$HOSTCTL vm add --uuid $UUID2 --name vm-two --hybrid-socket "$T/two.sock" --state stopped \
+	    --volume "uuid=$VOLUUID2,name=data,backend=qcow2,locator=$T/two.qcow2,disk=serial:S2" \
+	    >/dev/null || fail "vm add two"
+	bg $HOSTCTL snapshot create --vm $UUID1 --name slow
+	local first=$LASTPID
+	sleep 0.5
+	run_cmd $HOSTCTL snapshot create --vm $UUID2 --name other
+	expect_rc 14
+	expect_in "$ERR" "(limit 1)"
+	wait $first || fail "the first create failed"
+	run_cmd $HOSTCTL snapshot create --vm $UUID2 --name other
+	expect_rc 0
+}
