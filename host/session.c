@@ -378,6 +378,11 @@ session_timer_cb(evutil_socket_t fd, short events, void *arg)
 	if (s->state != SESSION_READY)
 		return;
 	if (s->role != EVG__ROLE__ROLE_GUEST_DAEMON) {
+		/* Waiting for its own operation is not idleness. */
+		if (!TAILQ_EMPTY(&s->ops) || !TAILQ_EMPTY(&s->reqs)) {
+			session_arm(s);
+			return;
+		}
 		snprintf(why, sizeof why, "idle for %u s", cf->idle_timeout);
 		log_info("%s: %s; closing", peer_name(s->peer), why);
 		session_close(s, why);

@@ -185,8 +185,11 @@ wf_free(struct workflow *wf)
 	struct session	*s;
 	size_t		 i;
 
-	if (wf->guest != 0 && (s = session_find(wf_g.srv, wf->guest)) != NULL)
-		session_forget(s, wf);
+	/* Also a closing session: its lost callbacks are still to come. */
+	if (wf->guest != 0)
+		TAILQ_FOREACH(s, &wf_g.srv->sessions, entry)
+			if (s->serial == wf->guest)
+				session_forget(s, wf);
 	if (wf->renew != NULL)
 		event_free(wf->renew);
 	for (i = 0; i < wf->ndisks; i++)
@@ -425,6 +428,11 @@ wf_resolve(struct wf_vm *wv, struct reg_vm *vm, const char *snap,
 		xasprintf(cause, "no snapshot %s for VM %s", snap, vm->name);
 		return (EVG_NOT_FOUND);
 	}
+	if (wf_volume(vm, cs->volume) == NULL) {
+		xasprintf(cause, "snapshot %s is of volume %s, which VM %s no "
+		    "longer has", cs->uuid, cs->volume, vm->name);
+		return (EVG_FAILED_PRECONDITION);
+	}
 	*out = cs;
 	return (EVG_OK);
 }
@@ -448,6 +456,11 @@ workflow_delete(const struct workflow_params *p, workflow_done_cb cb,
 	if (cs->state == SNAP_CREATING || cs->state == SNAP_DELETING) {
 		xasprintf(cause, "snapshot %s is %s; the host is still "
 		    "finishing that", cs->uuid, snap_state_name(cs->state));
+		return (EVG_FAILED_PRECONDITION);
+	}
+	if (strcasecmp(wv->cat->pending_rollback, cs->uuid) == 0) {
+		xasprintf(cause, "a rollback to snapshot %s is scheduled for "
+		    "when the VM stops; it cannot be deleted before", cs->uuid);
 		return (EVG_FAILED_PRECONDITION);
 	}
 	wf = wf_new(WF_DELETE, wv, cb, arg);
@@ -515,11 +528,14 @@ wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
 	    cs->name, 0, "rollback of volume %s to '%s' is scheduled: it runs "
 	    "when the VM is reported stopped (restart the VM)",
 	    wf_volume(vm, cs->volume)->name, cs->name);
-	s = snapinfo_from_cat(cs, vm);
-	free(s->state);
-	s->state = xstrdup("rollback-scheduled");
-	cb(EVG_OK, NULL, &s, 1, arg);
-	snapinfo_free(s);
+	/* The requester may have gone while pre hooks ran. */
+	if (cb != NULL) {
+		s = snapinfo_from_cat(cs, vm);
+		free(s->state);
+		s->state = xstrdup("rollback-scheduled");
+		cb(EVG_OK, NULL, &s, 1, arg);
+		snapinfo_free(s);
+	}
 	return (EVG_OK);
 }
 
@@ -850,9 +866,12 @@ workflow_forget_owner(void *owner)
 {
 	struct workflow	*wf;
 
-	TAILQ_FOREACH(wf, &wf_g.all, entry)
-		if (wf->arg == owner)
+	TAILQ_FOREACH(wf, &wf_g.all, entry) {
+		if (wf->arg == owner) {
 			wf->cb = NULL;
+			wf->check_cb = NULL;
+		}
+	}
 }
 
 /* Cancel a workflow's backend op and finish it with code, at once. */

@@ -3,39 +3,6 @@
 # freeze, backend (the mock zfs), thaw and post, and reports every step as
 # an event.  Loop filesystems stand in for the guest's disks.
 
-# app_setup [ZFS-COMMAND]: VM one (running) with a ZFS volume whose guest
-# disk is loop A; a hooks dir; the guest daemon connected.
-app_setup() {
-	local zfs=${1:-$ZFS_MOCK}
-	mkfs_loop a ext4 || fail "mount a"
-	export EVG_MOCK_ZFS_DIR="$T/zfs"
-	mkdir -p "$EVG_MOCK_ZFS_DIR/datasets"
-	echo 1073741824 > "$EVG_MOCK_ZFS_DIR/datasets/persist%vol1"
-	printf 'zfs = %s\nspace_reserve_mib = 0\n' "$zfs" > "$T/hostd.conf"
-	start_hostd
-	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/one.sock" \
-	    --state running \
-	    --volume "uuid=$VOLUUID1,name=db,backend=zfs,locator=persist/vol1,disk=backing:$T/a.img" \
-	    >/dev/null || fail "vm add"
-	mkdir -p "$T/hooks/pre.d" "$T/hooks/post.d"
-	chmod 755 "$T/hooks" "$T/hooks/pre.d" "$T/hooks/post.d"
-	bg $AGENT --connect "unix:$T/one.sock_2210" daemon -f --hooks-dir "$T/hooks"
-	DAEMON=$LASTPID
-	wait_for "$HOSTCTL vm show $UUID1 | grep -q 'Guest agent:    connected'" ||
-	    fail "daemon did not connect"
-}
-
-# hook NAME BODY: an executable, root-owned hook script.
-hook() {
-	printf '#!/bin/sh\n%s\n' "$2" > "$T/hooks/$1"
-	chmod 755 "$T/hooks/$1"
-}
-
-# event_kinds: the kinds of the events so far, one line, in order.
-event_kinds() {
-	$HOSTCTL --json events | sed -n 's/.*"kind":"\([a-z-]*\)".*/\1/p' | tr '\n' ' '
-}
-
 # The whole app flow, with the events in order and the hooks' environment.
 test_app_success_and_event_order() {
 	app_setup
