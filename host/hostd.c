@@ -73,9 +73,9 @@ hostd_port(const char *s)
 	errno = 0;
 	n = strtoul(s, &end, 10);
 	if (errno != 0 || *s == '\0' || *end != '\0' || n == 0 ||
-	    n >= 0xffffffffUL) {
+	    n > 65535) {
 		fprintf(stderr, "eve-guest-hostd: --vsock-port: '%s' is not a "
-		    "port number\n", s);
+		    "port number (1..65535)\n", s);
 		exit(2);
 	}
 	return ((unsigned int)n);
@@ -126,6 +126,18 @@ hostd_signal_reload(evutil_socket_t sig, short events, void *arg)
 	h->cf.max_control_conns = n.max_control_conns;
 	memcpy(h->cf.control_uids, n.control_uids, sizeof n.control_uids);
 	h->cf.ncontrol_uids = n.ncontrol_uids;
+	h->cf.backend_timeout = n.backend_timeout;
+	h->cf.qmp_timeout = n.qmp_timeout;
+	h->cf.space_reserve = n.space_reserve;
+	h->cf.max_parallel_ops = n.max_parallel_ops;
+	h->cf.freeze_lease_ms = n.freeze_lease_ms;
+	h->cf.guest_timeout = n.guest_timeout;
+	/* Commands are looked up at each use: swapping them is safe. */
+	free(h->cf.qemu_img);
+	h->cf.qemu_img = n.qemu_img;
+	free(h->cf.zfs);
+	h->cf.zfs = n.zfs;
+	n.qemu_img = n.zfs = NULL;
 	config_free(&n);
 	log_warnx("reload: configuration re-read from %s", h->config_path);
 }
