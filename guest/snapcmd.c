@@ -540,6 +540,12 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 			json_object_object_add(doc, "rolled_back",
 			    output_snapshot_json(s, arg));
 		output_document(doc);
+	} else if (s != NULL && strcmp(s->state, "rollback-scheduled") == 0) {
+		printf("Rollback of %s to snapshot \"%s\" (%s) is scheduled: "
+		    "the host carries it out when this VM is stopped; restart "
+		    "the VM\n", output_safe(dev, sizeof dev, arg),
+		    output_safe(name, sizeof name, s->name),
+		    output_safe(uuid, sizeof uuid, s->uuid));
 	} else if (s != NULL) {
 		printf("Rolled back %s to snapshot \"%s\" (%s)\n",
 		    output_safe(dev, sizeof dev, arg), output_safe(name,

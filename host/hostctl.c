@@ -234,7 +234,7 @@ hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
 	size_t			 i;
 	int			 ch, rc, cid_given = 0;
 
-	optind = 1;
+	optind = 0;	/* re-initialise: options may follow arguments */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
@@ -479,7 +479,7 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	sub = argv[1];
 	argc--;
 	argv++;
-	optind = 1;
+	optind = 0;	/* re-initialise: options may follow arguments */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':

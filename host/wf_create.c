@@ -318,12 +318,13 @@ wf_hook_outcome(const Evg__Envelope *env, const char *why, int *exit_code,
 			out += len - 512;
 			len = 512;
 		}
-		if (strcmp(r->status, "failed") == 0)
-			xasprintf(msg, "%s exited %d: %.*s", r->path,
-			    r->exit_code, (int)len, out);
+		if (strcmp(r->status, "failed") == 0 && r->exit_code >= 0)
+			xasprintf(msg, "%s exited %d%s%.*s", r->path,
+			    r->exit_code, len > 0 ? ": " : "", (int)len, out);
 		else
-			xasprintf(msg, "%s %s (%s): %.*s", r->path, r->status,
-			    r->reason, (int)len, out);
+			xasprintf(msg, "%s %s (%s)%s%.*s", r->path, r->status,
+			    *r->reason != '\0' ? r->reason : "no reason given",
+			    len > 0 ? ": " : "", (int)len, out);
 		return (0);
 	}
 	if (!hr->ok) {
@@ -332,6 +333,23 @@ wf_hook_outcome(const Evg__Envelope *env, const char *why, int *exit_code,
 	}
 	*exit_code = 0;
 	return (1);
+}
+
+/* True if a hook report says some hook ran successfully. */
+static int
+wf_hooks_any_ok(const Evg__Envelope *env)
+{
+	const Evg__HookReport	*hr;
+	size_t			 i;
+
+	if (env == NULL || env->reply == NULL ||
+	    env->reply->result_case != EVG__REPLY__RESULT_HOOK_REPORT)
+		return (0);
+	hr = env->reply->hook_report;
+	for (i = 0; i < hr->n_results; i++)
+		if (strcmp(hr->results[i]->status, "ok") == 0)
+			return (1);
+	return (0);
 }
 
 /* create/PRE done: freeze, or stop here with nothing frozen. */
@@ -346,6 +364,8 @@ wf_pre_reply(struct session *s, const Evg__Envelope *env, const char *why,
 	(void)s;
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "pre-finished", code, "%s", msg);
+		/* What the hooks that did succeed set up must be undone. */
+		wf->pre_ok = wf_hooks_any_ok(env);
 		wf_fail(wf, EVG_HOOK_FAILED, "pre hook failed, nothing was "
 		    "frozen: %s", msg);
 		free(msg);

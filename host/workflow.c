@@ -268,7 +268,7 @@ wf_release(struct workflow *wf)
 	if (wv->active == wf)
 		wv->active = NULL;
 	TAILQ_REMOVE(&wf_g.all, wf, entry);
-	if (wf->kind != WF_CHECK)
+	if (wf->kind != WF_CHECK && wf->kind != WF_RECONCILE)
 		wf_g.running--;
 	wf_free(wf);
 	/* A scheduled rollback goes before anything else touches the VM. */
@@ -338,10 +338,10 @@ wf_new(enum wf_kind kind, struct wf_vm *wv, workflow_done_cb cb, void *arg)
 	wf->wv = wv;
 	wf->cb = cb;
 	wf->arg = arg;
-	if (kind != WF_CHECK) {
+	if (kind != WF_CHECK)
 		wv->active = wf;
+	if (kind != WF_CHECK && kind != WF_RECONCILE)
 		wf_g.running++;
-	}
 	TAILQ_INSERT_TAIL(&wf_g.all, wf, entry);
 	return (wf);
 }

@@ -9,7 +9,8 @@
  *              the backend made, drop the intents) -> DONE: all or nothing
  *   check:     SPACE (each volume) -> DONE (no lock taken)
  *   delete:    INTENT -> BACKEND -> COMMIT -> DONE
- *   rollback:  BACKEND -> DONE
+ *   rollback:  BACKEND -> DONE (VM stopped);  VM running: [PRE hooks] ->
+ *              scheduled (restart-required) -> BACKEND when it stops
  *   reconcile: LIST (each volume) -> [REDELETE] -> COMMIT -> DONE
  *
  * One operation per VM at a time (BUSY otherwise) and at most
