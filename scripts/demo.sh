@@ -51,6 +51,20 @@ done
 run $HOSTCTL vm show 6f1c3b9e-1d2a-4c55-9e0b-2b7a1f0c9d11
 
 echo
+echo "# Snapshots of web-01's qcow2 volume (here the VM is reported stopped, so"
+echo "# qemu-img does the work; a running VM goes through QEMU's QMP socket):"
+qemu-img create -q -f qcow2 "$T/web-01-data.qcow2" 64M
+$HOSTCTL vm state 6f1c3b9e-1d2a-4c55-9e0b-2b7a1f0c9d11 stopped >/dev/null
+run $HOSTCTL snapshot create --vm 6f1c3b9e-1d2a-4c55-9e0b-2b7a1f0c9d11 --name "before upgrade"
+run $HOSTCTL snapshot create --vm 6f1c3b9e-1d2a-4c55-9e0b-2b7a1f0c9d11 --name "after upgrade"
+run $HOSTCTL snapshot list --vm 6f1c3b9e-1d2a-4c55-9e0b-2b7a1f0c9d11
+run $HOSTCTL snapshot rollback --vm 6f1c3b9e-1d2a-4c55-9e0b-2b7a1f0c9d11 "before upgrade"
+run $HOSTCTL snapshot create --vm 6f1c3b9e-1d2a-4c55-9e0b-2b7a1f0c9d11 --name "before upgrade"
+say "qemu-img snapshot -l $T/web-01-data.qcow2"
+qemu-img snapshot -l "$T/web-01-data.qcow2"
+run $HOSTCTL events
+
+echo
 echo "# Bad input gets one clear line and a documented exit code:"
 run $HOSTCTL vm add --uuid 8b3e5d1a-3f4c-4e77-9a2d-4d9c3b2e1f33 --name bad --cid 2 \
     --volume "uuid=2d8e4b0a-7c63-4f9a-8b5e-1c3a4f5e6d73,name=d,backend=qcow2,locator=/x.qcow2,disk=serial:X"
