@@ -18,7 +18,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 
 #include "disk.h"
 #include "suites.h"
+#include "testutil.h"
 #include "xmalloc.h"
 
 #define ROOT_PORT	"sys/devices/pci0000:00/0000:00:02.0"
@@ -47,24 +47,6 @@
 static char	root[64];
 static char	nodes_why[128];	/* why device nodes are missing, or "" */
 
-/* Make every missing directory of root/rel. */
-static void
-fake_mkdirs(const char *rel)
-{
-	char	*path, *p;
-
-	xasprintf(&path, "%s/%s", root, rel);
-	for (p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST,
-		    "mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST,
-	    "mkdir %s: %s", path, strerror(errno));
-	free(path);
-}
-
 /* Write len bytes to root/rel, making its directory. */
 static void
 fake_write(const char *rel, const void *data, size_t len)
@@ -74,7 +56,7 @@ fake_write(const char *rel, const void *data, size_t len)
 
 	dir = xstrdup(rel);
 	*strrchr(dir, '/') = '\0';
-	fake_mkdirs(dir);
+	testutil_mkdirs(root, dir);
 	free(dir);
 	xasprintf(&path, "%s/%s", root, rel);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -101,7 +83,7 @@ fake_link(const char *rel, const char *target)
 
 	dir = xstrdup(rel);
 	*strrchr(dir, '/') = '\0';
-	fake_mkdirs(dir);
+	testutil_mkdirs(root, dir);
 	free(dir);
 	for (p = rel; (p = strchr(p, '/')) != NULL; p++)
 		up++;
@@ -235,7 +217,7 @@ fake_setup(void)
 	fake_blockdev(VIRT "/dm-9", 253, 9, 1);
 	fake_link(VIRT "/dm-9/slaves/dm-9", VIRT "/dm-9");
 
-	fake_mkdirs("dev/cciss");
+	testutil_mkdirs(root, "dev/cciss");
 	fake_text("dev/notdev", "root:x:0:0::/root:/bin/sh\n");
 	fake_link("dev/disk/by-id/virtio-vol-0001-part1", "dev/vda1");
 	for (i = 0; i < sizeof nodes / sizeof nodes[0]; i++)
@@ -243,21 +225,11 @@ fake_setup(void)
 		    nodes[i].min);
 }
 
-/* nftw callback: remove one entry. */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return (remove(path));
-}
-
 /* Remove the fake tree. */
 static void
 fake_teardown(void)
 {
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(root);
 }
 
 /* Each test reads the fake tree. */

@@ -32,6 +32,7 @@
 
 #include "freeze.h"
 #include "suites.h"
+#include "testutil.h"
 #include "xmalloc.h"
 
 #define IMAGE_MB	24
@@ -573,65 +574,6 @@ static struct {
 	char	 file_a[128], file_b[128];
 } fx;
 
-/* Is name an executable in PATH (or the sbin directories)? */
-static int
-fx_have(const char *name)
-{
-	char	 path[4096], *copy, *dir, *p;
-	int	 found = 0;
-
-	xasprintf(&copy, "%s:/usr/sbin:/sbin", getenv("PATH") != NULL ?
-	    getenv("PATH") : "/usr/bin:/bin");
-	for (p = copy; !found && (dir = strsep(&p, ":")) != NULL;) {
-		snprintf(path, sizeof path, "%s/%s", dir, name);
-		found = (access(path, X_OK) == 0);
-	}
-	free(copy);
-	return (found);
-}
-
-/*
- * Run argv quietly; with out, its first line of stdout (newline cut).
- * Returns the exit status, or -1.
- */
-static int
-fx_run(char *const argv[], char *out, size_t outsz)
-{
-	int	 pfd[2], status, null;
-	pid_t	 pid;
-	ssize_t	 n;
-	size_t	 len = 0;
-
-	if (pipe(pfd) == -1)
-		return (-1);
-	if ((pid = fork()) == -1) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return (-1);
-	}
-	if (pid == 0) {
-		null = open("/dev/null", O_RDWR);
-		dup2(null, STDIN_FILENO);
-		dup2(pfd[1], STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (out != NULL && len + 1 < outsz &&
-	    (n = read(pfd[0], out + len, outsz - len - 1)) > 0)
-		len += (size_t)n;
-	close(pfd[0]);
-	if (out != NULL) {
-		out[len] = '\0';
-		out[strcspn(out, "\n")] = '\0';
-	}
-	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
-		return (-1);
-	return (WEXITSTATUS(status));
-}
-
 /* Make an image of IMAGE_MB with mkfs, attach it; 0 or -1 with fx.why. */
 static int
 fx_image(int i, const char *name, const char *mkfs)
@@ -656,12 +598,12 @@ fx_image(int i, const char *name, const char *mkfs)
 		return (-1);
 	}
 	close(fd);
-	if (fx_run(strcmp(mkfs, "mkfs.ext4") == 0 ? mk : mkv, NULL, 0) != 0) {
+	if (testutil_run(strcmp(mkfs, "mkfs.ext4") == 0 ? mk : mkv, NULL, 0) != 0) {
 		snprintf(fx.why, sizeof fx.why, "%s %s failed", mkfs,
 		    fx.img[i]);
 		return (-1);
 	}
-	if (fx_run(lo, fx.loop[i], sizeof fx.loop[i]) != 0 ||
+	if (testutil_run(lo, fx.loop[i], sizeof fx.loop[i]) != 0 ||
 	    strncmp(fx.loop[i], "/dev/loop", 9) != 0) {
 		snprintf(fx.why, sizeof fx.why, "losetup %s failed: '%s'",
 		    fx.img[i], fx.loop[i]);
@@ -724,7 +666,7 @@ fx_setup(void)
 		snprintf(fx.skip, sizeof fx.skip, "not root");
 		return;
 	}
-	if (!fx_have("losetup") || !fx_have("mkfs.ext4")) {
+	if (!testutil_have("losetup") || !testutil_have("mkfs.ext4")) {
 		snprintf(fx.skip, sizeof fx.skip, "losetup or mkfs.ext4 "
 		    "missing");
 		return;
@@ -755,7 +697,7 @@ fx_setup(void)
 		goto fail_mount;
 	fx.mounted[2] = 1;
 
-	if (fx_have("mkfs.vfat") && fx_image(2, "v", "mkfs.vfat") == 0 &&
+	if (testutil_have("mkfs.vfat") && fx_image(2, "v", "mkfs.vfat") == 0 &&
 	    mount(fx.loop[2], fx.mnt_v, "vfat", 0, NULL) == 0) {
 		fx.vfat = 1;
 		fx.dev_v = fx_rdev(fx.loop[2]);
@@ -851,7 +793,7 @@ fx_teardown(void)
 	for (i = 0; i < 3; i++) {
 		if (fx.loop[i][0] != '\0') {
 			lo[2] = fx.loop[i];
-			fx_run(lo, NULL, 0);
+			testutil_run(lo, NULL, 0);
 			fx.loop[i][0] = '\0';
 		}
 		if (fx.img[i][0] != '\0')

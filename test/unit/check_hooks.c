@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 
 #include "hooks.h"
 #include "suites.h"
+#include "testutil.h"
 #include "xmalloc.h"
 
 #define UUID		"6f1c2a4e-0d3b-4c8e-9a57-2b1d0e4f5a6c"
@@ -87,17 +87,6 @@ hooks_setup(void)
 	setenv("HOME", "/root", 1);
 }
 
-/* nftw callback: remove one entry. */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return (0);
-}
-
 /* Reap every child left (orphans of killed hooks); wait at most ms. */
 static void
 reap_orphans(unsigned int ms)
@@ -124,7 +113,7 @@ hooks_teardown(void)
 	if (skip)
 		return;
 	reap_orphans(0);
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(tmp);
 }
 
 /* Say a test (its __func__, "test_x_fn") is skipped when not root. */

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,30 +23,13 @@
 #include "disk.h"
 #include "info.h"
 #include "suites.h"
+#include "testutil.h"
 #include "xmalloc.h"
 
 #define VDA_DIR		"sys/devices/pci0000:00/0000:00:05.0/virtio1/block/vda"
 #define DM_DIR		"sys/devices/virtual/block/dm-0"
 
 static char	root[64];
-
-/* Make every missing directory of root/rel. */
-static void
-fake_mkdirs(const char *rel)
-{
-	char	*path, *p;
-
-	xasprintf(&path, "%s/%s", root, rel);
-	for (p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST,
-		    "mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST,
-	    "mkdir %s: %s", path, strerror(errno));
-	free(path);
-}
 
 /* Write text to root/rel, making its directory. */
 static void
@@ -58,7 +40,7 @@ fake_text(const char *rel, const char *text)
 
 	dir = xstrdup(rel);
 	*strrchr(dir, '/') = '\0';
-	fake_mkdirs(dir);
+	testutil_mkdirs(root, dir);
 	free(dir);
 	xasprintf(&path, "%s/%s", root, rel);
 	f = fopen(path, "w");
@@ -87,7 +69,7 @@ fake_link(const char *rel, const char *target)
 
 	dir = xstrdup(rel);
 	*strrchr(dir, '/') = '\0';
-	fake_mkdirs(dir);
+	testutil_mkdirs(root, dir);
 	free(dir);
 	xasprintf(&path, "%s/%s", root, rel);
 	xasprintf(&to, "%s/%s", root, target);
@@ -107,22 +89,11 @@ fake_setup(void)
 	disk_set_root(root);
 }
 
-/* nftw callback: remove one entry. */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return (0);
-}
-
 /* Checked fixture: remove the root, read the real files again. */
 static void
 fake_teardown(void)
 {
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(root);
 	info_set_root(NULL);
 	disk_set_root(NULL);
 }
@@ -328,7 +299,7 @@ START_TEST(test_mounts)
 	size_t				 i;
 
 	fake_text("proc/self/mountinfo", mountinfo);
-	fake_mkdirs("mnt/my disk");
+	testutil_mkdirs(root, "mnt/my disk");
 	gi = collect();
 	ck_assert_uint_eq(gi->nfs, sizeof want / sizeof want[0]);
 	for (i = 0; i < gi->nfs; i++) {
@@ -390,7 +361,7 @@ fake_disks(void)
 	    "/var/lib/images/a.img\n");
 	fake_link("sys/block/loop1", "sys/devices/virtual/block/loop1");
 
-	fake_mkdirs("dev");
+	testutil_mkdirs(root, "dev");
 	xasprintf(&path, "%s/dev/vda", root);
 	if (mknod(path, S_IFBLK | 0600, makedev(252, 0)) == -1)
 		nodes = 0;
@@ -570,7 +541,7 @@ START_TEST(test_print)
 	FILE			*f;
 
 	fake_text("proc/self/mountinfo", mountinfo);
-	fake_mkdirs("mnt/my disk");
+	testutil_mkdirs(root, "mnt/my disk");
 	fake_disks();
 	gi = collect();
 	f = open_memstream(&text, &len);
