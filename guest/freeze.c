@@ -115,7 +115,7 @@ freeze_warn(const char *func, const char *msg)
 }
 
 /* Undo mountinfo's octal escapes (\040 for space and so on) in place. */
-static void
+void
 freeze_unescape(char *s)
 {
 	char	*out = s;

@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "disk.h"
+#include "freeze.h"
 #include "info.h"
 #include "jsonout.h"
 #include "log.h"
@@ -339,28 +340,6 @@ info_uptime(struct guest_info *gi)
 	free(path);
 }
 
-/* Undo mountinfo's octal escapes (\040 for space and so on) in place. */
-static void
-info_unescape(char *s)
-{
-	char	*out = s;
-	int	 v;
-
-	while (*s != '\0') {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			v = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
-			if (v != 0) {
-				*out++ = (char)v;
-				s += 4;
-				continue;
-			}
-		}
-		*out++ = *s++;
-	}
-	*out = '\0';
-}
-
 /* True if type is one of list (n entries). */
 static int
 info_type_in(const char *type, const char **list, size_t n)
@@ -422,9 +401,9 @@ info_parse_mount(char *line, struct info_mount *m)
 	if (sscanf(f[2], "%u:%u%n", &m->maj, &m->min, &len) != 2 ||
 	    f[2][len] != '\0')
 		return (-1);
-	info_unescape(f[3]);
-	info_unescape(f[4]);
-	info_unescape(source);
+	freeze_unescape(f[3]);
+	freeze_unescape(f[4]);
+	freeze_unescape(source);
 	if (f[4][0] != '/')
 		return (-1);
 	m->root = xstrdup(f[3]);
