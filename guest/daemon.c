@@ -34,6 +34,7 @@
 
 #include "codec.h"
 #include "daemon.h"
+#include "frozenrec.h"
 #include "frame.h"
 #include "log.h"
 #include "peer.h"
@@ -494,6 +495,8 @@ daemon_run(const struct daemon_config *conf)
 
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new failed", __func__);
+	/* What an agent killed mid-freeze left frozen is thawed first. */
+	frozenrec_recover();
 	d->serve = serve_create(d->base, NULL);
 	serve_set_hooks_dir(d->serve, conf->hooks_dir);
 	d->ev_backoff = evtimer_new(d->base, daemon_backoff_cb, d);

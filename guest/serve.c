@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "diskref.h"
 #include "freeze.h"
+#include "frozenrec.h"
 #include "hooks.h"
 #include "info.h"
 #include "log.h"
@@ -139,6 +140,8 @@ serve_frozen(const struct serve *s)
 static void
 serve_idle(struct serve *s)
 {
+	if (serve_frozen(s) == 0)
+		frozenrec_clear();
 	freeze_lease_stop(s->lease);
 	s->lease = NULL;
 	s->owner = NULL;
@@ -158,6 +161,7 @@ serve_thaw(struct serve *s, char **cause)
 		return (0);
 	if (freeze_thaw(s->plan, cause) == -1)
 		return (-1);
+	frozenrec_clear();
 	return ((int)before);
 }
 
@@ -290,6 +294,8 @@ serve_lease_expired(struct freeze_lease *lease, struct freeze_plan *plan,
 	if (cause != NULL)
 		log_warnx("%s: some filesystems are still frozen: %s",
 		    __func__, cause);
+	else if (serve_frozen(s) == 0)
+		frozenrec_clear();
 }
 
 /* Plan predicate: is maj:min on one of the target disks? */
@@ -380,11 +386,15 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	serve_idle(s);
 	freeze_plan_free(s->plan);
 	s->plan = plan;
+	/* Written before freezing: /run could never block, but be sure. */
+	frozenrec_write(plan);
 	if (freeze_apply(plan, &cause) == -1) {
+		frozenrec_clear();
 		serve_reply(s, p, env->id, EVG_FREEZE_FAILED, cause);
 		goto out;
 	}
 	if (serve_frozen(s) == 0) {
+		frozenrec_clear();
 		log_info("%s: no filesystem on the %zu disks can be frozen "
 		    "(%zu mounts)", __func__, t.n, freeze_plan_count(plan));
 		serve_reply(s, p, env->id, EVG_OK, "");

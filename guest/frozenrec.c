@@ -1,0 +1,149 @@
+/* Records of frozen filesystems, and thawing those a dead agent left. */
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <linux/fs.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "freeze.h"
+#include "frozenrec.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define FROZENREC_MAX	(256 * 1024)
+
+static char	frozenrec_dir[1024] = FROZENREC_DIR;
+
+/* Use another directory; see frozenrec.h. */
+void
+frozenrec_set_dir(const char *dir)
+{
+	snprintf(frozenrec_dir, sizeof frozenrec_dir, "%s",
+	    dir != NULL ? dir : FROZENREC_DIR);
+}
+
+/* This process's record path. */
+static void
+frozenrec_path(char *buf, size_t len, long pid)
+{
+	snprintf(buf, len, "%s/frozen-%ld", frozenrec_dir, pid);
+}
+
+/* Record the mount points about to be frozen (NUL-separated). */
+int
+frozenrec_write(const struct freeze_plan *plan)
+{
+	const struct freeze_entry	*e;
+	char				 path[PATH_MAX], *buf, *cause;
+	size_t				 i, len = 0, n;
+	int				 rc;
+
+	if (atomicfile_mkdirs(frozenrec_dir, 0700, &cause) != 0) {
+		log_warnx("%s: %s", __func__, cause);
+		free(cause);
+		return (-1);
+	}
+	buf = xmalloc(FROZENREC_MAX);
+	for (i = 0; i < freeze_plan_count(plan); i++) {
+		e = freeze_plan_entry(plan, i);
+		if (freeze_entry_action(e) != FREEZE_ACTION_FREEZE)
+			continue;
+		n = strlen(freeze_entry_mountpoint(e)) + 1;
+		if (len + n > FROZENREC_MAX)
+			break;
+		memcpy(buf + len, freeze_entry_mountpoint(e), n);
+		len += n;
+	}
+	frozenrec_path(path, sizeof path, (long)getpid());
+	rc = atomicfile_write(path, buf, len, 0600, &cause);
+	if (rc != 0) {
+		log_warnx("%s: %s", __func__, cause);
+		free(cause);
+	}
+	free(buf);
+	return (rc);
+}
+
+/* Drop this process's record. */
+void
+frozenrec_clear(void)
+{
+	char	path[PATH_MAX];
+
+	frozenrec_path(path, sizeof path, (long)getpid());
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("%s: unlink %s", __func__, path);
+}
+
+/* Thaw every mount point of one dead process's record. */
+static void
+frozenrec_thaw_file(const char *path, long pid)
+{
+	char	*buf, *p, *cause, esc[256];
+	size_t	 len;
+	int	 fd, n = 0;
+
+	if ((buf = atomicfile_read(path, FROZENREC_MAX, &len, &cause)) ==
+	    NULL) {
+		if (cause != NULL) {
+			log_warnx("%s: %s", __func__, cause);
+			free(cause);
+		}
+		return;
+	}
+	for (p = buf; p < buf + len; p += strlen(p) + 1) {
+		log_escape(esc, sizeof esc, p, strlen(p));
+		if ((fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+			log_warn("%s: %s", __func__, esc);
+			continue;
+		}
+		/* EINVAL: not frozen (any more); nothing to do. */
+		if (ioctl(fd, FITHAW, 0) == 0) {
+			log_warnx("thawed %s, left frozen by agent process "
+			    "%ld, which is gone", esc, pid);
+			n++;
+		} else if (errno != EINVAL)
+			log_warn("%s: FITHAW %s", __func__, esc);
+		close(fd);
+	}
+	free(buf);
+	if (unlink(path) == -1)
+		log_warn("%s: unlink %s", __func__, path);
+	(void)n;
+}
+
+/* Thaw what dead processes left frozen; see frozenrec.h. */
+void
+frozenrec_recover(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[PATH_MAX], *end;
+	long		 pid;
+
+	if ((d = opendir(frozenrec_dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "frozen-", 7) != 0)
+			continue;
+		pid = strtol(de->d_name + 7, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid())
+			continue;
+		/* A live process still owns its freeze (and its lease). */
+		if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", frozenrec_dir, de->d_name);
+		frozenrec_thaw_file(path, pid);
+	}
+	closedir(d);
+}
