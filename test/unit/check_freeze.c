@@ -464,17 +464,6 @@ expiry_cb(struct freeze_lease *lease, struct freeze_plan *plan,
 	event_base_loopbreak(x->base);
 }
 
-/* Milliseconds since start. */
-static long
-ms_since(const struct timespec *start)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((now.tv_sec - start->tv_sec) * 1000 +
-	    (now.tv_nsec - start->tv_nsec) / 1000000);
-}
-
 /* Run base for at most ms (a guard: the loop must not hang a test). */
 static void
 run_loop(struct event_base *base, unsigned int ms)
@@ -508,7 +497,7 @@ START_TEST(test_lease_expire_renew)
 	ck_assert_int_eq(x.calls, 0);
 	ck_assert_int_eq(freeze_lease_renew(lease, 200), 0);
 	run_loop(x.base, 3000);
-	ms = ms_since(&start);
+	ms = testutil_ms_since(&start);
 	ck_assert_int_eq(x.calls, 1);
 	ck_assert_int_eq(x.had_cause, 0);
 	ck_assert_ptr_eq(x.lease, lease);
@@ -880,65 +869,15 @@ fx_plan(const char *mountinfo, dev_t d1, dev_t d2)
 	return (plan);
 }
 
-/* Fork a child that appends to path and fsyncs; exits 0 if both worked. */
-static pid_t
-writer_start(const char *path)
-{
-	char	buf[4096];
-	pid_t	pid;
-	int	fd;
-
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid != 0)
-		return (pid);
-	memset(buf, 'w', sizeof buf);
-	if ((fd = open(path, O_WRONLY | O_APPEND)) == -1)
-		_exit(2);
-	if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
-		_exit(3);
-	if (fsync(fd) == -1)
-		_exit(4);
-	_exit(0);
-}
-
-/* Wait up to ms for the child: its exit code, or -1 if still running. */
-static int
-writer_wait(pid_t pid, unsigned int ms)
-{
-	struct timespec	start;
-	int		status;
-	pid_t		r;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		ck_assert_int_ne(r, -1);
-		if (r == pid)
-			return (WIFEXITED(status) ? WEXITSTATUS(status) : 128);
-		if (ms_since(&start) >= (long)ms)
-			return (-1);
-		usleep(10000);
-	}
-}
-
-/* Kill and reap a writer that never finished. */
-static void
-writer_kill(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 /* Assert a write to path completes within WRITE_MS. */
 static void
 assert_writable(const char *path)
 {
-	pid_t	pid = writer_start(path);
-	int	rc = writer_wait(pid, WRITE_MS);
+	pid_t	pid = testutil_writer_start(path);
+	int	rc = testutil_writer_wait(pid, WRITE_MS);
 
 	if (rc == -1)
-		writer_kill(pid);
+		testutil_writer_kill(pid);
 	ck_assert_msg(rc == 0, "write to %s: %s", path, rc == -1 ?
 	    "still blocked" : "failed");
 }
@@ -989,8 +928,8 @@ START_TEST(test_real_freeze_thaw)
 	ck_assert_int_eq(freeze_plan_started_at(plan)->tv_nsec,
 	    freeze_entry_frozen_at(e)->tv_nsec);
 
-	pid = writer_start(fx.file_a);
-	rc = writer_wait(pid, BLOCKED_MS);
+	pid = testutil_writer_start(fx.file_a);
+	rc = testutil_writer_wait(pid, BLOCKED_MS);
 	if (rc != -1) {
 		freeze_plan_free(plan);
 		ck_abort_msg("write to frozen A finished (%d)", rc);
@@ -1000,9 +939,9 @@ START_TEST(test_real_freeze_thaw)
 
 	ck_assert_msg(freeze_thaw(plan, &cause) == 0, "thaw: %s", cause);
 	ck_assert_uint_eq(freeze_plan_frozen_count(plan), 0);
-	rc = writer_wait(pid, WRITE_MS);
+	rc = testutil_writer_wait(pid, WRITE_MS);
 	if (rc == -1)
-		writer_kill(pid);
+		testutil_writer_kill(pid);
 	ck_assert_msg(rc == 0, "write to A after thaw: %s", rc == -1 ?
 	    "still blocked" : "failed");
 	ck_assert_uint_ge(freeze_plan_duration_ms(plan), BLOCKED_MS);
@@ -1041,7 +980,7 @@ START_TEST(test_real_lease)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	lease = freeze_lease_start(x.base, plan, 300, expiry_cb, &x);
 	run_loop(x.base, 5000);
-	ms = ms_since(&start);
+	ms = testutil_ms_since(&start);
 	ck_assert_int_eq(x.calls, 1);
 	ck_assert_int_eq(x.had_cause, 0);
 	ck_assert_uint_eq(x.frozen, 0);

@@ -69,17 +69,6 @@
 #define WRITE_MS	3000
 #define NO_SERIAL	"evg-test-serial-that-no-disk-has"
 
-/* Milliseconds since start. */
-static long
-ms_since(const struct timespec *start)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((now.tv_sec - start->tv_sec) * 1000 +
-	    (now.tv_nsec - start->tv_nsec) / 1000000);
-}
-
 /* A deep copy of an envelope a peer is about to free. */
 static Evg__Envelope *
 env_copy(const Evg__Envelope *env)
@@ -916,7 +905,7 @@ START_TEST(test_call_failures)
 	pid = fh_start(fh_script_silent, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	rep = call_run(&cc, &req, &code, &cause);
-	ms = ms_since(&start);
+	ms = testutil_ms_since(&start);
 	fh_wait(pid);
 	ck_assert_ptr_null(rep);
 	ck_assert_int_eq(code, EVG_TIMEOUT);
@@ -1348,54 +1337,12 @@ fx_assert_safe(int i)
 	return (n);
 }
 
-/* Fork a child that appends to path and fsyncs; exits 0 if both worked. */
-static pid_t
-writer_start(const char *path)
-{
-	char	buf[4096];
-	pid_t	pid;
-	int	fd;
-
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid != 0)
-		return (pid);
-	memset(buf, 'w', sizeof buf);
-	if ((fd = open(path, O_WRONLY | O_APPEND)) == -1)
-		_exit(2);
-	if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
-		_exit(3);
-	if (fsync(fd) == -1)
-		_exit(4);
-	_exit(0);
-}
-
-/* Wait up to ms for the child: its exit code, or -1 if still running. */
-static int
-writer_wait(pid_t pid, unsigned int ms)
-{
-	struct timespec	start;
-	int		status;
-	pid_t		r;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		ck_assert_int_ne(r, -1);
-		if (r == pid)
-			return (WIFEXITED(status) ? WEXITSTATUS(status) : 128);
-		if (ms_since(&start) >= (long)ms)
-			return (-1);
-		usleep(10000);
-	}
-}
-
 /* Assert a write to A completes within WRITE_MS (A is not frozen). */
 static void
 assert_writable(void)
 {
-	pid_t	pid = writer_start(fx.file_a);
-	int	rc = writer_wait(pid, WRITE_MS);
+	pid_t	pid = testutil_writer_start(fx.file_a);
+	int	rc = testutil_writer_wait(pid, WRITE_MS);
 
 	if (rc == -1) {
 		kill(pid, SIGKILL);
@@ -1471,8 +1418,8 @@ START_TEST(test_real_freeze_thaw)
 	    "lease left %u", fr->lease_left_ms);
 	ck_assert_uint_eq(serve_frozen(P.serve), 1);
 
-	pid = writer_start(fx.file_a);
-	rc = writer_wait(pid, BLOCKED_MS);
+	pid = testutil_writer_start(fx.file_a);
+	rc = testutil_writer_wait(pid, BLOCKED_MS);
 	ck_assert_msg(rc == -1, "write to frozen A finished (%d)", rc);
 
 	r = ask_freeze(fx.loop[0], "backing", fx.backing[0], 10000);
@@ -1493,7 +1440,7 @@ START_TEST(test_real_freeze_thaw)
 	ck_assert_uint_eq(fr->lease_left_ms, 0);
 	ck_assert_uint_ge(fr->duration_ms, BLOCKED_MS);
 	ck_assert_str_eq(fr->mounts[0]->action, "frozen");
-	rc = writer_wait(pid, WRITE_MS);
+	rc = testutil_writer_wait(pid, WRITE_MS);
 	if (rc == -1) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

@@ -1,14 +1,17 @@
 /* Shared unit-test helpers: fake trees, cleanup, quiet tool runs. */
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -106,4 +109,65 @@ testutil_run(char *const argv[], char *out, size_t outsz)
 	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
 		return (-1);
 	return (WEXITSTATUS(status));
+}
+
+/* Milliseconds since start. */
+long
+testutil_ms_since(const struct timespec *start)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - start->tv_sec) * 1000 +
+	    (now.tv_nsec - start->tv_nsec) / 1000000);
+}
+
+/* Fork a child that appends to path and fsyncs; exits 0 if both worked. */
+pid_t
+testutil_writer_start(const char *path)
+{
+	char	buf[4096];
+	pid_t	pid;
+	int	fd;
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid != 0)
+		return (pid);
+	memset(buf, 'w', sizeof buf);
+	if ((fd = open(path, O_WRONLY | O_APPEND)) == -1)
+		_exit(2);
+	if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
+		_exit(3);
+	if (fsync(fd) == -1)
+		_exit(4);
+	_exit(0);
+}
+
+/* Wait up to ms for the child: its exit code, or -1 if still running. */
+int
+testutil_writer_wait(pid_t pid, unsigned int ms)
+{
+	struct timespec	start;
+	int		status;
+	pid_t		r;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		ck_assert_int_ne(r, -1);
+		if (r == pid)
+			return (WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+		if (testutil_ms_since(&start) >= (long)ms)
+			return (-1);
+		usleep(10000);
+	}
+}
+
+/* Kill and reap a writer that never finished. */
+void
+testutil_writer_kill(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
