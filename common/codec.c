@@ -5,11 +5,149 @@
 
 #include "codec.h"
 #include "frame.h"
+#include "text.h"
 #include "xmalloc.h"
 
-/* Pack env as a frame; NULL with *cause if it exceeds max. */
+/* What codec_walk does to each message and string it visits. */
+enum codec_walk_mode {
+	CODEC_STRIP,		/* drop unknown fields */
+	CODEC_CHECK,		/* count strings that are not UTF-8 */
+	CODEC_FIX		/* replace invalid UTF-8 (owned copies only) */
+};
+
+static size_t	codec_walk(ProtobufCMessage *, enum codec_walk_mode);
+static uint8_t	*codec_pack_frame(const Evg__Envelope *, uint32_t, size_t *,
+		    char **);
+
+/* Visit one present field value (a message or a string pointer). */
+static size_t
+codec_walk_value(const ProtobufCFieldDescriptor *f, void **value,
+    enum codec_walk_mode mode)
+{
+	char	*str;
+	size_t	 len;
+
+	if (*value == NULL)
+		return (0);
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+		return (codec_walk(*value, mode));
+	if (f->type != PROTOBUF_C_TYPE_STRING || mode == CODEC_STRIP)
+		return (0);
+	str = *value;
+	len = strlen(str);
+	if (text_utf8_valid(str, len))
+		return (0);
+	if (mode == CODEC_FIX) {
+		*value = text_utf8_fix(str, len);
+		if (str != f->default_value)
+			free(str);
+	}
+	return (1);
+}
+
+/*
+ * Walk a message and every message inside it (oneof members only when
+ * set).  Returns the number of invalid strings seen (CHECK, FIX).
+ */
+static size_t
+codec_walk(ProtobufCMessage *m, enum codec_walk_mode mode)
+{
+	const ProtobufCMessageDescriptor	*d = m->descriptor;
+	const ProtobufCFieldDescriptor		*f;
+	char					*base = (char *)m;
+	void					**arr;
+	size_t					 i, j, n, bad = 0;
+
+	if (mode == CODEC_STRIP && m->n_unknown_fields != 0) {
+		for (i = 0; i < m->n_unknown_fields; i++)
+			free(m->unknown_fields[i].data);
+		free(m->unknown_fields);
+		m->unknown_fields = NULL;
+		m->n_unknown_fields = 0;
+	}
+	for (i = 0; i < d->n_fields; i++) {
+		f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE &&
+		    f->type != PROTOBUF_C_TYPE_STRING)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+			bad += codec_walk_value(f, (void **)(base + f->offset),
+			    mode);
+			continue;
+		}
+		n = *(size_t *)(base + f->quantifier_offset);
+		arr = *(void ***)(base + f->offset);
+		for (j = 0; j < n && arr != NULL; j++)
+			bad += codec_walk_value(f, &arr[j], mode);
+	}
+	return (bad);
+}
+
+/* Drop unknown fields everywhere in an unpacked message; see codec.h. */
+void
+codec_strip_unknown(ProtobufCMessage *m)
+{
+	codec_walk(m, CODEC_STRIP);
+}
+
+/* Count strings that are not UTF-8; see codec.h. */
+size_t
+codec_invalid_strings(const ProtobufCMessage *m)
+{
+	return (codec_walk((ProtobufCMessage *)m, CODEC_CHECK));
+}
+
+/*
+ * A copy of env, owned by the caller (codec_free), whose strings are all
+ * valid UTF-8; NULL if env does not survive a pack and unpack.
+ */
+static Evg__Envelope *
+codec_fixed_copy(const Evg__Envelope *env)
+{
+	Evg__Envelope	*copy;
+	uint8_t		*buf;
+	size_t		 len;
+
+	len = evg__envelope__get_packed_size(env);
+	buf = xmalloc(len != 0 ? len : 1);
+	evg__envelope__pack(env, buf);
+	copy = evg__envelope__unpack(NULL, len, buf);
+	free(buf);
+	if (copy != NULL)
+		codec_walk(&copy->base, CODEC_FIX);
+	return (copy);
+}
+
+/*
+ * Pack env as a frame; NULL with *cause if it exceeds max.  Strings that
+ * are not valid UTF-8 go out repaired (a proto3 peer such as Go's decoder
+ * rejects the whole message otherwise).
+ */
 uint8_t *
 codec_frame(const Evg__Envelope *env, uint32_t max, size_t *len, char **cause)
+{
+	Evg__Envelope	*fixed = NULL;
+	uint8_t		*buf;
+
+	if (codec_invalid_strings(&env->base) != 0) {
+		if ((fixed = codec_fixed_copy(env)) == NULL) {
+			xasprintf(cause, "message cannot be packed");
+			return (NULL);
+		}
+		env = fixed;
+	}
+	buf = codec_pack_frame(env, max, len, cause);
+	codec_free(fixed);
+	return (buf);
+}
+
+/* Pack env, as it is, into a frame; see codec_frame(). */
+static uint8_t *
+codec_pack_frame(const Evg__Envelope *env, uint32_t max, size_t *len,
+    char **cause)
 {
 	size_t	 plen;
 	uint8_t	*buf;
@@ -49,6 +187,8 @@ codec_unpack(const uint8_t *data, size_t len, char *err, size_t errlen)
 		codec_free(env);
 		return (NULL);
 	}
+	/* Dropped once, here: whatever is copied or relayed re-packs. */
+	codec_strip_unknown(&env->base);
 	return (env);
 }
 

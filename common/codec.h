@@ -18,18 +18,25 @@
 
 /*
  * Pack env into a new buffer holding one whole frame (header + payload).
- * Returns NULL and sets *cause (caller frees) when the payload would exceed
+ * Strings that are not valid UTF-8 are sent with each bad byte replaced by
+ * U+FFFD (env itself is not changed).  Returns NULL and sets *cause (caller frees) when the payload would exceed
  * max bytes.  The caller frees the buffer.
  */
 uint8_t		*codec_frame(const Evg__Envelope *, uint32_t, size_t *,
 		    char **);
 /*
- * Unpack one frame payload.  Returns NULL with a reason in err when the
+ * Unpack one frame payload.  Unknown fields are dropped everywhere in the
+ * result (after the body check below), so every envelope it returns, and
+ * every message inside it, re-packs and unpacks to the same thing.  Returns NULL with a reason in err when the
  * bytes are not an envelope or carry nothing at all.  An envelope whose
  * body is a field this version does not know comes back with body_case
  * NOT_SET, so the receiver can answer UNSUPPORTED.
  */
 Evg__Envelope	*codec_unpack(const uint8_t *, size_t, char *, size_t);
+/* Drop unknown fields in m and every message inside it (owned by unpack). */
+void		 codec_strip_unknown(ProtobufCMessage *);
+/* Number of strings in m and the messages inside it that are not UTF-8. */
+size_t		 codec_invalid_strings(const ProtobufCMessage *);
 /* Free an envelope from codec_unpack(); NULL is fine. */
 void		 codec_free(Evg__Envelope *);
 /* Name of the body case, for logs ("hello", "vm_add", ...). */

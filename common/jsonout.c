@@ -83,16 +83,28 @@ jsonout_print(FILE *f, json_object *o)
 	json_object_put(o);
 }
 
+/* UTC time in a strftime format; out of range is the epoch. */
+char *
+jsonout_time_fmt(char *buf, size_t len, uint64_t secs, const char *fmt)
+{
+	time_t		t;
+	struct tm	tm;
+
+	t = secs <= JSONOUT_TIME_MAX ? (time_t)secs : 0;
+	if (gmtime_r(&t, &tm) == NULL) {
+		t = 0;
+		gmtime_r(&t, &tm);
+	}
+	if (len > 0 && strftime(buf, len, fmt, &tm) == 0)
+		buf[0] = '\0';
+	return (buf);
+}
+
 /* RFC 3339 UTC time. */
 char *
 jsonout_time(char *buf, size_t len, uint64_t secs)
 {
-	time_t		t = (time_t)secs;
-	struct tm	tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return (buf);
+	return (jsonout_time_fmt(buf, len, secs, "%Y-%m-%dT%H:%M:%SZ"));
 }
 
 /* Human-readable byte count. */
@@ -155,7 +167,7 @@ jsonout_snapshot(const Evg__Snapshot *s, const char *disk)
 	json_object_object_add(o, "created", json_object_new_string(
 	    jsonout_time(t, sizeof t, s->created)));
 	json_object_object_add(o, "size_bytes",
-	    json_object_new_int64((int64_t)s->size_bytes));
+	    json_object_new_uint64(s->size_bytes));
 	jsonout_str(o, "disk", disk);
 	jsonout_str(o, "volume", s->volume_name);
 	jsonout_str(o, "volume_uuid", s->volume_uuid);
@@ -197,20 +209,19 @@ jsonout_guest_info(const Evg__GuestInfo *g)
 	jsonout_str(o, "kernel_version", g->kernel_version);
 	jsonout_str(o, "hostname", g->hostname);
 	json_object_object_add(o, "uptime_seconds",
-	    json_object_new_int64((int64_t)g->uptime_seconds));
+	    json_object_new_uint64(g->uptime_seconds));
 	arr = json_object_new_array();
 	for (i = 0; i < g->n_filesystems; i++) {
 		f = json_object_new_object();
 		jsonout_str(f, "mountpoint", g->filesystems[i]->mountpoint);
 		jsonout_str(f, "fstype", g->filesystems[i]->fstype);
 		jsonout_str(f, "source", g->filesystems[i]->source);
-		json_object_object_add(f, "size_bytes", json_object_new_int64(
-		    (int64_t)g->filesystems[i]->size_bytes));
-		json_object_object_add(f, "used_bytes", json_object_new_int64(
-		    (int64_t)g->filesystems[i]->used_bytes));
+		json_object_object_add(f, "size_bytes", json_object_new_uint64(
+		    g->filesystems[i]->size_bytes));
+		json_object_object_add(f, "used_bytes", json_object_new_uint64(
+		    g->filesystems[i]->used_bytes));
 		json_object_object_add(f, "available_bytes",
-		    json_object_new_int64(
-		    (int64_t)g->filesystems[i]->available_bytes));
+		    json_object_new_uint64(g->filesystems[i]->available_bytes));
 		json_object_array_add(arr, f);
 	}
 	json_object_object_add(o, "filesystems", arr);

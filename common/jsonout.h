@@ -24,8 +24,18 @@ json_object	*jsonout_snapshot(const Evg__Snapshot *, const char *);
 json_object	*jsonout_guest_info(const Evg__GuestInfo *);
 /* {"snapshots": [...]} */
 json_object	*jsonout_snapshots(Evg__Snapshot *const *, size_t);
-/* Format seconds since the epoch as RFC 3339 UTC into buf; returns buf. */
+/*
+ * The last second RFC 3339 can write (9999-12-31T23:59:59Z).  A time past
+ * it, from a peer or a state file, is unknown and is treated as 0.
+ */
+#define JSONOUT_TIME_MAX	253402300799ULL
+/*
+ * Format seconds since the epoch as RFC 3339 UTC into buf; returns buf.
+ * A time past JSONOUT_TIME_MAX is written as the epoch (unknown).
+ */
 char		*jsonout_time(char *, size_t, uint64_t);
+/* The same with a strftime(3) format of the caller's (date and time). */
+char		*jsonout_time_fmt(char *, size_t, uint64_t, const char *);
 /* Format bytes as "12.3 MiB" into buf; returns buf. */
 char		*jsonout_size(char *, size_t, uint64_t);
 /* {"error": {"code": NAME, "message": MSG}} */

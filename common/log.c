@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "text.h"
 
 /* Messages kept while held; older ones are dropped past this many. */
 #define LOG_HOLD_MAX	256
@@ -79,20 +80,25 @@ log_hold(int on)
 	log_nbuf = log_dropped = 0;
 }
 
-/* Format and emit or hold one message. */
+/*
+ * Format and emit or hold one message.  The finished line is escaped as a
+ * whole (text_escape), so text a peer supplied can never start a forged
+ * line, move the cursor or carry malformed UTF-8 into the log.
+ */
 static void
 log_vlog(int prio, int with_errno, const char *fmt, va_list ap)
 {
-	char	line[LOG_LINE_MAX];
+	char	raw[LOG_LINE_MAX], line[LOG_LINE_MAX];
 	int	saved = errno;
 	size_t	len;
 
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	if (with_errno) {
-		len = strlen(line);
-		snprintf(line + len, sizeof line - len, ": %s",
+		len = strlen(raw);
+		snprintf(raw + len, sizeof raw - len, ": %s",
 		    strerror(saved));
 	}
+	text_escape(line, sizeof line, raw);
 	if (log_held) {
 		if (log_nbuf == LOG_HOLD_MAX) {
 			log_dropped++;

@@ -12,6 +12,7 @@
 #include "frame.h"
 #include "log.h"
 #include "peer.h"
+#include "text.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -269,6 +270,40 @@ peer_write_cb(evutil_socket_t fd, short events, void *arg)
 		peer_lost(p);
 }
 
+/*
+ * A reply over the frame cap only because of a long status message (it
+ * may quote a guest): frame it with the message cut to fit, so the
+ * request is still answered.  NULL when that is not the case.
+ */
+static uint8_t *
+peer_frame_cut(struct peer *p, Evg__Envelope *env, size_t *len)
+{
+	Evg__Status	*st;
+	char		*orig, *cut, *cause;
+	size_t		 plen, mlen, over;
+	uint8_t		*buf;
+
+	if (env->body_case != EVG__ENVELOPE__BODY_REPLY ||
+	    env->reply == NULL || (st = env->reply->status) == NULL ||
+	    st->message == NULL)
+		return (NULL);
+	plen = evg__envelope__get_packed_size(env);
+	mlen = strlen(st->message);
+	/* Room for the mark and a few bytes of length prefixes. */
+	over = plen > p->dec.max ? plen - p->dec.max + 16 : 16;
+	if (mlen <= over)
+		return (NULL);
+	orig = st->message;
+	cut = text_cut(text_utf8_fix(orig, mlen), mlen - over);
+	st->message = cut;
+	buf = codec_frame(env, p->dec.max, len, &cause);
+	st->message = orig;
+	free(cut);
+	if (buf == NULL)
+		free(cause);
+	return (buf);
+}
+
 /* Queue an envelope; see peer.h. */
 int
 peer_send(struct peer *p, Evg__Envelope *env)
@@ -281,6 +316,10 @@ peer_send(struct peer *p, Evg__Envelope *env)
 		return (-1);
 	env->version = p->version != 0 ? p->version : PROTO_VERSION_MAX;
 	buf = codec_frame(env, p->dec.max, &len, &cause);
+	if (buf == NULL && (buf = peer_frame_cut(p, env, &len)) != NULL) {
+		log_warnx("%s: %s; sent with its message cut", p->name, cause);
+		free(cause);
+	}
 	if (buf == NULL) {
 		log_warnx("%s: %s", p->name, cause);
 		free(cause);
@@ -323,6 +362,13 @@ uint32_t
 peer_version(const struct peer *p)
 {
 	return (p->version);
+}
+
+/* Frame cap of the channel (input and output alike). */
+size_t
+peer_frame_max(const struct peer *p)
+{
+	return (p->dec.max);
 }
 
 /* Name used in log lines. */

@@ -38,8 +38,10 @@ struct peer	*peer_create(struct event_base *, int, const char *, uint32_t,
  * when the peer was never handed to libevent callbacks. */
 void		 peer_free(struct peer *);
 /*
- * Queue an envelope (its version is set to the peer's).  Returns 0, or -1
- * when the message is over the channel's frame cap (the same cap as for
+ * Queue an envelope (its version is set to the peer's).  A reply over the
+ * channel's frame cap only because of its status message goes out with the
+ * message cut to fit.  Returns 0, or -1 when the message is over the
+ * channel's frame cap (the same cap as for
  * input: the other side could not read it) or the output cap is exceeded;
  * in the latter case the peer is closed.  A closing peer that has not taken
  * its queued output within 5 s is dropped.
@@ -53,6 +55,8 @@ void		 peer_close(struct peer *);
 void		 peer_set_version(struct peer *, uint32_t);
 uint32_t	 peer_version(const struct peer *);
 const char	*peer_name(const struct peer *);
+/* The channel's frame cap: the most a message to this peer may pack to. */
+size_t		 peer_frame_max(const struct peer *);
 int		 peer_fd(const struct peer *);
 /* True once peer_close() was called or the peer failed. */
 int		 peer_closing(const struct peer *);

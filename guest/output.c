@@ -146,12 +146,7 @@ output_safe(char *buf, size_t len, const char *s)
 char *
 output_time(char *buf, size_t len, uint64_t secs)
 {
-	time_t		t = (time_t)secs;
-	struct tm	tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-	return (buf);
+	return (jsonout_time_fmt(buf, len, secs, "%Y-%m-%d %H:%M:%S"));
 }
 
 /* Append fmt to *line, allocated. */

@@ -652,12 +652,12 @@ snapcmd_check_json(const struct snapcmd_disk *d, struct freeze_plan *plan,
 	for (i = 0; i < cr->n_volumes; i++)
 		json_object_array_add(arr, snapcmd_volume_json(cr->volumes[i]));
 	json_object_object_add(doc, "volumes", arr);
-	json_object_object_add(doc, "free_bytes", json_object_new_int64(
-	    (int64_t)cr->free_bytes));
-	json_object_object_add(doc, "need_bytes", json_object_new_int64(
-	    (int64_t)cr->need_bytes));
-	json_object_object_add(doc, "reserve_bytes", json_object_new_int64(
-	    (int64_t)cr->reserve_bytes));
+	json_object_object_add(doc, "free_bytes", json_object_new_uint64(
+	    cr->free_bytes));
+	json_object_object_add(doc, "need_bytes", json_object_new_uint64(
+	    cr->need_bytes));
+	json_object_object_add(doc, "reserve_bytes", json_object_new_uint64(
+	    cr->reserve_bytes));
 	v = json_object_new_object();
 	json_object_object_add(v, "code", json_object_new_string(
 	    status_name(cr->code)));

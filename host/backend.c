@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend_impl.h"
+#include "jsonout.h"
 #include "log.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -17,6 +18,8 @@
 #define BACKEND_DELAY_ENV	"EVG_TEST_BACKEND_DELAY_MS"
 /* Output kept from a backend command: a listing of 4096 snapshots fits. */
 #define BACKEND_MAX_OUTPUT	(4 * 1024 * 1024)
+
+int	(*backend_fake_start)(struct backend_op *);
 
 static const char *backend_verb_names[] = {
 	[BACKEND_CREATE] = "create",
@@ -154,21 +157,22 @@ backend_qmp(struct backend_op *op, const char *cmd, json_object *args,
 	}
 }
 
-/* Append a listed snapshot. */
+/* Append a snapshot to a LIST result; see backend_impl.h. */
 void
-backend_add_snap(struct backend_op *op, const char *tag, const char *uuid,
-    const char *name, uint64_t created, uint64_t size)
+backend_result_add(struct backend_result *res, const char *tag,
+    const char *uuid, const char *name, uint64_t created, uint64_t size)
 {
 	struct backend_snap	*s;
 
-	op->res.snaps = xreallocarray(op->res.snaps, op->res.nsnaps + 1,
-	    sizeof *op->res.snaps);
-	s = &op->res.snaps[op->res.nsnaps++];
+	res->snaps = xreallocarray(res->snaps, res->nsnaps + 1,
+	    sizeof *res->snaps);
+	s = &res->snaps[res->nsnaps++];
 	s->tag = xstrdup(tag);
 	s->uuid = uuid != NULL ? xstrdup(uuid) : NULL;
 	s->name = name != NULL ? xstrdup(name) : NULL;
-	s->created = created;
-	s->size = size;
+	/* Out of range is unknown (0): it must survive the catalog. */
+	s->created = created <= JSONOUT_TIME_MAX ? created : 0;
+	s->size = size <= INT64_MAX ? size : 0;
 }
 
 /* Copy an optional string. */
@@ -204,7 +208,9 @@ backend_start(const struct backend_env *env, const struct backend_req *req,
 	op->req.uuid = op->uuid;
 	op->req.name = op->name;
 	op->req.qmp = op->qmp_path;
-	if (strcmp(op->vol.backend, "qcow2") == 0)
+	if (backend_fake_start != NULL)
+		backend_fake_start(op);
+	else if (strcmp(op->vol.backend, "qcow2") == 0)
 		backend_qcow2_start(op);
 	else if (strcmp(op->vol.backend, "zfs") == 0)
 		backend_zfs_start(op);

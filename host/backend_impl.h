@@ -49,11 +49,31 @@ void	backend_qmp(struct backend_op *, const char *, json_object *,
 /* Finish with a status code and message (printf-style); callback follows. */
 void	backend_finish(struct backend_op *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* Append a snapshot to the LIST result (strings copied; NULL allowed). */
-void	backend_add_snap(struct backend_op *, const char *, const char *,
-	    const char *, uint64_t, uint64_t);
 
+/*
+ * Append a snapshot to a LIST result (strings copied; NULL allowed).  A
+ * creation time past JSONOUT_TIME_MAX or a size past INT64_MAX is stored
+ * as 0 (unknown).
+ */
+void	backend_result_add(struct backend_result *, const char *, const char *,
+	    const char *, uint64_t, uint64_t);
 int	backend_qcow2_start(struct backend_op *);
+/*
+ * Pure parsers of what QEMU tells (for backend_qcow2.c and the fuzzers):
+ * the "snapshots" of a `qemu-img info --output=json` document, and of the
+ * block node named node in a query-named-block-nodes return value, are
+ * appended to res.  Every member is type- and range-checked: entries
+ * without a string name are skipped, a bad date-sec is unknown (0).
+ * Return 0, or -1 when the text is not a JSON object (info) or the node
+ * is not there (nodes).
+ */
+int	qcow2_parse_info(const char *, struct backend_result *);
+int	qcow2_parse_nodes(json_object *, const char *, struct backend_result *);
 int	backend_zfs_start(struct backend_op *);
+/*
+ * Fuzz targets only: when set, every op goes to this function instead of
+ * its backend (it must end in backend_finish(), as a backend does).
+ */
+extern int	(*backend_fake_start)(struct backend_op *);
 
 #endif

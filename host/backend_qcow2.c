@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "backend_impl.h"
+#include "jsonout.h"
+#include "jsonread.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -27,11 +29,11 @@ qcow2_allocated(const char *path)
 	return ((uint64_t)sb.st_blocks * 512);
 }
 
-/* Fill the LIST result from an ImageInfo "snapshots" array. */
+/* Append what an ImageInfo "snapshots" array holds to res. */
 static void
-qcow2_add_snapshots(struct backend_op *op, json_object *snaps)
+qcow2_add_snapshots(struct backend_result *res, json_object *snaps)
 {
-	json_object	*s, *v;
+	json_object	*s;
 	const char	*name;
 	uint64_t	 created;
 	size_t		 i, n;
@@ -41,13 +43,54 @@ qcow2_add_snapshots(struct backend_op *op, json_object *snaps)
 	n = json_object_array_length(snaps);
 	for (i = 0; i < n; i++) {
 		s = json_object_array_get_idx(snaps, i);
-		if (!json_object_object_get_ex(s, "name", &v) ||
-		    (name = json_object_get_string(v)) == NULL || *name == '\0')
+		if ((name = jsonread_str(s, "name")) == NULL || *name == '\0')
 			continue;
-		created = json_object_object_get_ex(s, "date-sec", &v) ?
-		    (uint64_t)json_object_get_int64(v) : 0;
-		backend_add_snap(op, name, NULL, NULL, created, 0);
+		if (jsonread_u64(s, "date-sec", JSONOUT_TIME_MAX, &created) != 1)
+			created = 0;
+		backend_result_add(res, name, NULL, NULL, created, 0);
 	}
+}
+
+/* Snapshots of a qemu-img info document; see backend_impl.h. */
+int
+qcow2_parse_info(const char *text, struct backend_result *res)
+{
+	json_object	*root;
+
+	root = json_tokener_parse(text);
+	if (root == NULL || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return (-1);
+	}
+	qcow2_add_snapshots(res, jsonread_typed(root, "snapshots",
+	    json_type_array));
+	json_object_put(root);
+	return (0);
+}
+
+/* Snapshots of one block node; see backend_impl.h. */
+int
+qcow2_parse_nodes(json_object *ret, const char *node,
+    struct backend_result *res)
+{
+	json_object	*image;
+	const char	*name;
+	size_t		 i, n;
+
+	n = json_object_is_type(ret, json_type_array) ?
+	    json_object_array_length(ret) : 0;
+	for (i = 0; i < n; i++) {
+		name = jsonread_str(json_object_array_get_idx(ret, i),
+		    "node-name");
+		if (name == NULL || strcmp(name, node) != 0)
+			continue;
+		image = jsonread_typed(json_object_array_get_idx(ret, i),
+		    "image", json_type_object);
+		qcow2_add_snapshots(res, jsonread_typed(image, "snapshots",
+		    json_type_array));
+		return (0);
+	}
+	return (-1);
 }
 
 /* The last step of every qemu-img command: success or its stderr. */
@@ -70,8 +113,7 @@ qcow2_img_done(struct backend_op *op, const struct proc_result *r)
 static void
 qcow2_info_done(struct backend_op *op, const struct proc_result *r)
 {
-	json_object	*root, *snaps = NULL;
-	char		*why;
+	char	*why;
 
 	if (!r->exited || r->status != 0) {
 		why = proc_describe(r);
@@ -80,14 +122,11 @@ qcow2_info_done(struct backend_op *op, const struct proc_result *r)
 		free(why);
 		return;
 	}
-	if ((root = json_tokener_parse(r->out)) == NULL) {
+	if (qcow2_parse_info(r->out, &op->res) != 0) {
 		backend_finish(op, EVG_BACKEND_ERROR, "qemu-img info of '%s': "
-		    "output is not JSON", op->vol.name);
+		    "output is not a JSON object", op->vol.name);
 		return;
 	}
-	json_object_object_get_ex(root, "snapshots", &snaps);
-	qcow2_add_snapshots(op, snaps);
-	json_object_put(root);
 	backend_finish(op, EVG_OK, NULL);
 }
 
@@ -151,24 +190,12 @@ static void
 qcow2_nodes_done(struct backend_op *op, int code, const char *msg,
     json_object *ret)
 {
-	json_object	*node, *v, *image, *snaps;
-	size_t		 i, n;
-
 	if (code != EVG_OK) {
 		backend_finish(op, code, "listing snapshots of '%s' in the "
 		    "running VM failed: %s", op->vol.name, msg);
 		return;
 	}
-	n = json_object_is_type(ret, json_type_array) ?
-	    json_object_array_length(ret) : 0;
-	for (i = 0; i < n; i++) {
-		node = json_object_array_get_idx(ret, i);
-		if (!json_object_object_get_ex(node, "node-name", &v) ||
-		    strcmp(json_object_get_string(v), op->vol.node) != 0)
-			continue;
-		if (json_object_object_get_ex(node, "image", &image) &&
-		    json_object_object_get_ex(image, "snapshots", &snaps))
-			qcow2_add_snapshots(op, snaps);
+	if (qcow2_parse_nodes(ret, op->vol.node, &op->res) == 0) {
 		backend_finish(op, EVG_OK, NULL);
 		return;
 	}

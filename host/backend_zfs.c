@@ -97,7 +97,7 @@ zfsb_list_done(struct backend_op *op, const struct proc_result *r)
 	if (zfsb_failed(op, r, "list") || zfsb_parse(op, r, &snaps, &n) != 0)
 		return;
 	for (i = 0; i < n; i++)
-		backend_add_snap(op, snaps[i].snapname, snaps[i].uuid,
+		backend_result_add(&op->res, snaps[i].snapname, snaps[i].uuid,
 		    snaps[i].name, snaps[i].creation, snaps[i].used);
 	zfs_snaps_free(snaps, n);
 	backend_finish(op, EVG_OK, NULL);

@@ -65,6 +65,15 @@ control_close(struct control *c, const char *why)
 	peer_close(c->peer);
 }
 
+/* Reply with a status and a formatted message; frees nothing. */
+static void
+control_fail(struct control *c, uint64_t id, int code, const char *msg)
+{
+	log_info("%s: request %llu: %s: %s", peer_name(c->peer),
+	    (unsigned long long)id, status_name((unsigned)code), msg);
+	peer_reply(c->peer, id, (unsigned)code, msg);
+}
+
 /* Reply with one VM. */
 static void
 control_reply_vm(struct control *c, uint64_t id, const struct reg_vm *vm)
@@ -80,17 +89,10 @@ control_reply_vm(struct control *c, uint64_t id, const struct reg_vm *vm)
 	codec_reply_init(&r, id, peer_version(c->peer), EVG_OK, "");
 	r.reply.result_case = EVG__REPLY__RESULT_VM;
 	r.reply.vm = m;
-	peer_send(c->peer, &r.env);
+	if (peer_send(c->peer, &r.env) != 0)
+		control_fail(c, id, EVG_INTERNAL, "the VM's record does not "
+		    "fit in one control frame");
 	vminfo_free(m);
-}
-
-/* Reply with a status and a formatted message; frees nothing. */
-static void
-control_fail(struct control *c, uint64_t id, int code, const char *msg)
-{
-	log_info("%s: request %llu: %s: %s", peer_name(c->peer),
-	    (unsigned long long)id, status_name((unsigned)code), msg);
-	peer_reply(c->peer, id, (unsigned)code, msg);
 }
 
 /* Find a VM named by a request, replying NOT_FOUND when absent. */
@@ -345,6 +347,7 @@ control_events(struct control *c, Evg__Envelope *env)
 	Evg__EventList		 list = EVG__EVENT_LIST__INIT;
 	const Evg__Event	**backlog;
 	size_t			 n;
+	char			 msg[160];
 
 	events_backlog(&backlog, &n);
 	list.events = (Evg__Event **)backlog;
@@ -352,7 +355,19 @@ control_events(struct control *c, Evg__Envelope *env)
 	codec_reply_init(&r, env->id, peer_version(c->peer), EVG_OK, "");
 	r.reply.result_case = EVG__REPLY__RESULT_EVENT_LIST;
 	r.reply.event_list = &list;
-	peer_send(c->peer, &r.env);
+	/* Paged, never dropped: the newest events that fit in one frame. */
+	while (list.n_events > 0 && evg__envelope__get_packed_size(&r.env) >
+	    peer_frame_max(c->peer)) {
+		list.events++;
+		list.n_events--;
+		snprintf(msg, sizeof msg, "only the newest %zu of %zu events "
+		    "fit in one reply of at most %zu bytes (max_frame_control)",
+		    list.n_events, n, peer_frame_max(c->peer));
+		r.status.message = msg;
+	}
+	if (peer_send(c->peer, &r.env) != 0)
+		control_fail(c, env->id, EVG_INTERNAL, "the event backlog "
+		    "could not be sent");
 	if (env->events->follow && !c->following) {
 		c->following = 1;
 		control_arm(c);
@@ -383,7 +398,9 @@ control_guest_info_done(struct session *s, const Evg__Envelope *rep,
 		codec_reply_init(&r, p->id, peer_version(c->peer), EVG_OK, "");
 		r.reply.result_case = EVG__REPLY__RESULT_GUEST_INFO;
 		r.reply.guest_info = rep->reply->guest_info;
-		peer_send(c->peer, &r.env);
+		if (peer_send(c->peer, &r.env) != 0)
+			control_fail(c, p->id, EVG_INTERNAL, "the guest's facts "
+			    "do not fit in one control frame");
 	}
 	free(p);
 }

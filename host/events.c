@@ -9,6 +9,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "text.h"
 #include "xmalloc.h"
 
 struct events_sub {
@@ -39,11 +40,13 @@ events_free(Evg__Event *e)
 	free(e);
 }
 
-/* Copy an optional string ("" when NULL). */
+/* Copy an optional string ("" when NULL), valid UTF-8 and capped. */
 static char *
 events_dup(const char *s)
 {
-	return (xstrdup(s != NULL ? s : ""));
+	if (s == NULL)
+		return (xstrdup(""));
+	return (text_cut(text_utf8_fix(s, strlen(s)), EVENTS_MESSAGE_MAX));
 }
 
 /* Record and broadcast; see events.h. */
@@ -56,6 +59,7 @@ events_emit(const char *kind, const char *vm, const char *op,
 	struct events_sub	*s, *next;
 	va_list			 ap;
 	size_t			 slot;
+	char			*raw;
 
 	e = xmalloc(sizeof *e);
 	evg__event__init(e);
@@ -68,9 +72,12 @@ events_emit(const char *kind, const char *vm, const char *op,
 	e->snapshot_name = events_dup(snap_name);
 	e->code = code;
 	va_start(ap, fmt);
-	if (vasprintf(&e->message, fmt, ap) == -1)
+	if (vasprintf(&raw, fmt, ap) == -1)
 		fatalx("%s: vasprintf", __func__);
 	va_end(ap);
+	e->message = text_cut(text_utf8_fix(raw, strlen(raw)),
+	    EVENTS_MESSAGE_MAX);
+	free(raw);
 	log_info("event %s: vm %s%s%s: %s", kind, e->vm_uuid,
 	    *e->operation != '\0' ? " " : "", e->operation, e->message);
 

@@ -12,6 +12,13 @@
 #include "evg.pb-c.h"
 
 #define EVENTS_BACKLOG	256
+/*
+ * An event's message often quotes the guest (freeze refusals, hook paths
+ * and output): it is kept as valid UTF-8 (bad bytes replaced) and cut to
+ * this many bytes on a character boundary, so the whole backlog fits in
+ * one control frame at the default cap.
+ */
+#define EVENTS_MESSAGE_MAX	1024
 
 typedef void	(*events_sink)(const Evg__Event *, void *);
 
@@ -26,7 +33,10 @@ void	events_emit(const char *, const char *, const char *, const char *,
 /* Add or remove a subscriber (arg identifies it). */
 void	events_subscribe(events_sink, void *);
 void	events_unsubscribe(void *);
-/* The backlog, oldest first (borrowed pointers). */
+/*
+ * The backlog, oldest first (borrowed pointers).  A control reply that
+ * cannot hold it all sends the newest that fit (events_fit()).
+ */
 void	events_backlog(const Evg__Event ***, size_t *);
 void	events_shutdown(void);
 

@@ -18,6 +18,7 @@
 #include "jsonout.h"
 #include "registry.h"
 #include "status.h"
+#include "text.h"
 #include "volspec.h"
 #include "xmalloc.h"
 
@@ -84,6 +85,21 @@ hostctl_usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+/*
+ * Text from the daemon (it may quote a guest) made safe for a terminal:
+ * controls and format characters escaped (text_escape).  Returns one of a
+ * few rotating static buffers, so one printf can take several.
+ */
+static const char *
+hostctl_esc(const char *s)
+{
+	static char	ring[8][16384];
+	static size_t	next;
+	char		*buf = ring[next++ % 8];
+
+	return (text_escape(buf, sizeof ring[0], s != NULL ? s : ""));
+}
+
 /* Report a failure (text or JSON) and return its exit code. */
 static int
 hostctl_fail(struct hostctl *hc, int code, const char *msg)
@@ -96,7 +112,7 @@ hostctl_fail(struct hostctl *hc, int code, const char *msg)
 		jsonout_print(stdout, jsonout_error(code == CLIENT_UNREACHABLE ?
 		    "UNAVAILABLE" : status_name((unsigned)code), msg));
 	else
-		fprintf(stderr, "eve-guest-hostctl: %s\n", msg);
+		fprintf(stderr, "eve-guest-hostctl: %s\n", hostctl_esc(msg));
 	return (exit_code);
 }
 
@@ -569,7 +585,7 @@ hostctl_print_event(struct hostctl *hc, const Evg__Event *e)
 	if (hc->json) {
 		o = json_object_new_object();
 		json_object_object_add(o, "seq",
-		    json_object_new_int64((int64_t)e->seq));
+		    json_object_new_uint64(e->seq));
 		json_object_object_add(o, "time", json_object_new_string(t));
 		json_object_object_add(o, "kind",
 		    json_object_new_string(e->kind));
@@ -591,11 +607,13 @@ hostctl_print_event(struct hostctl *hc, const Evg__Event *e)
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else
-		printf("%s %-18s vm %s%s%s%s%s%s: %s\n", t, e->kind, e->vm_uuid,
-		    *e->operation != '\0' ? " " : "", e->operation,
+		printf("%s %-18s vm %s%s%s%s%s%s: %s\n", t, hostctl_esc(e->kind),
+		    hostctl_esc(e->vm_uuid), *e->operation != '\0' ? " " : "",
+		    hostctl_esc(e->operation),
 		    *e->snapshot_name != '\0' ? " '" : "",
-		    *e->snapshot_name != '\0' ? e->snapshot_name : "",
-		    *e->snapshot_name != '\0' ? "'" : "", e->message);
+		    hostctl_esc(e->snapshot_name),
+		    *e->snapshot_name != '\0' ? "'" : "",
+		    hostctl_esc(e->message));
 	fflush(stdout);
 }
 
@@ -635,6 +653,10 @@ hostctl_events(struct hostctl *hc, int argc, char **argv)
 		client_close(c);
 		return (code);
 	}
+	/* A paged backlog says what was left out. */
+	if (rep->reply->status != NULL && *rep->reply->status->message != '\0')
+		fprintf(stderr, "eve-guest-hostctl: note: %s\n",
+		    hostctl_esc(rep->reply->status->message));
 	for (i = 0; i < rep->reply->event_list->n_events; i++)
 		hostctl_print_event(hc, rep->reply->event_list->events[i]);
 	codec_free(rep);
@@ -683,28 +705,30 @@ hostctl_guest(struct hostctl *hc, int argc, char **argv)
 		o = jsonout_guest_info(g);
 		jsonout_print(stdout, o);
 	} else {
-		printf("Agent:     eve-guest-agent %s\n", g->agent_version);
-		printf("OS:        %s\n", g->os);
-		printf("Kernel:    %s\n", g->kernel);
-		printf("Hostname:  %s\n", g->hostname);
+		printf("Agent:     eve-guest-agent %s\n",
+		    hostctl_esc(g->agent_version));
+		printf("OS:        %s\n", hostctl_esc(g->os));
+		printf("Kernel:    %s\n", hostctl_esc(g->kernel));
+		printf("Hostname:  %s\n", hostctl_esc(g->hostname));
 		printf("Uptime:    %llu s\n", (unsigned long long)
 		    g->uptime_seconds);
 		printf("Filesystems:\n");
 		for (i = 0; i < g->n_filesystems; i++)
 			printf("  %-24s %-6s %s  %s used of %s\n",
-			    g->filesystems[i]->mountpoint,
-			    g->filesystems[i]->fstype,
-			    g->filesystems[i]->source,
+			    hostctl_esc(g->filesystems[i]->mountpoint),
+			    hostctl_esc(g->filesystems[i]->fstype),
+			    hostctl_esc(g->filesystems[i]->source),
 			    jsonout_size(a, sizeof a,
 			    g->filesystems[i]->used_bytes),
 			    jsonout_size(b, sizeof b,
 			    g->filesystems[i]->size_bytes));
 		printf("Disks:\n");
 		for (i = 0; i < g->n_disks; i++) {
-			printf("  %-12s", g->disks[i]->device);
+			printf("  %-12s", hostctl_esc(g->disks[i]->device));
 			for (j = 0; j < g->disks[i]->n_ids; j++)
-				printf(" %s:%s", g->disks[i]->ids[j]->kind,
-				    g->disks[i]->ids[j]->value);
+				printf(" %s:%s",
+				    hostctl_esc(g->disks[i]->ids[j]->kind),
+				    hostctl_esc(g->disks[i]->ids[j]->value));
 			printf("\n");
 		}
 	}

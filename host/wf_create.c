@@ -28,6 +28,9 @@
  * that reconciliation lists it exactly once after a restart.
  */
 #define WF_KILL_ENV	"EVG_TEST_KILL_POINT"
+/* Caps on a guest's hook text relayed in errors and events (bytes). */
+#define WF_HOOK_TAIL_MAX	512
+#define WF_HOOK_FIELD_MAX	256
 
 static void	wf_space_next(struct workflow *);
 static void	wf_snap_next(struct workflow *);
@@ -128,21 +131,30 @@ workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
 	return (EVG_OK);
 }
 
-/* An owned copy of a disk reference (through the wire format). */
+/*
+ * An owned copy of a disk reference, rebuilt from its known fields (never
+ * through the wire format: nothing a guest sends may fail a copy).  Freed
+ * with evg__disk_ref__free_unpacked(), like an unpacked one.
+ */
 static Evg__DiskRef *
 wf_copy_disk(const Evg__DiskRef *d)
 {
 	Evg__DiskRef	*c;
-	uint8_t		*buf;
-	size_t		 len;
+	size_t		 i;
 
-	len = evg__disk_ref__get_packed_size(d);
-	buf = xmalloc(len);
-	evg__disk_ref__pack(d, buf);
-	c = evg__disk_ref__unpack(NULL, len, buf);
-	free(buf);
-	if (c == NULL)
-		fatalx("%s: cannot copy a disk reference", __func__);
+	c = xmalloc(sizeof *c);
+	evg__disk_ref__init(c);
+	c->device = xstrdup(d->device != NULL ? d->device : "");
+	c->ids = xcalloc(d->n_ids != 0 ? d->n_ids : 1, sizeof *c->ids);
+	for (i = 0; i < d->n_ids; i++) {
+		c->ids[i] = xmalloc(sizeof *c->ids[i]);
+		evg__disk_id__init(c->ids[i]);
+		c->ids[i]->kind = xstrdup(d->ids[i]->kind != NULL ?
+		    d->ids[i]->kind : "");
+		c->ids[i]->value = xstrdup(d->ids[i]->value != NULL ?
+		    d->ids[i]->value : "");
+	}
+	c->n_ids = d->n_ids;
 	return (c);
 }
 
@@ -288,7 +300,8 @@ wf_hook_outcome(const Evg__Envelope *env, const char *why, int *exit_code,
 	const Evg__HookReport	*hr;
 	const Evg__HookResult	*r;
 	const char		*out;
-	size_t			 i, len;
+	char			*path, *reason, *status;
+	size_t			 i, len, start;
 
 	*exit_code = -1;
 	if (env == NULL) {
@@ -298,9 +311,11 @@ wf_hook_outcome(const Evg__Envelope *env, const char *why, int *exit_code,
 	if (env->reply == NULL || env->reply->status == NULL ||
 	    env->reply->status->code != EVG_OK ||
 	    env->reply->result_case != EVG__REPLY__RESULT_HOOK_REPORT) {
-		xasprintf(msg, "the guest agent could not run the hooks: %s",
-		    env->reply != NULL && env->reply->status != NULL ?
-		    env->reply->status->message : "bad reply");
+		out = env->reply != NULL && env->reply->status != NULL ?
+		    env->reply->status->message : "bad reply";
+		xasprintf(msg, "the guest agent could not run the hooks: %.*s",
+		    (int)text_utf8_prefix(out, strlen(out), WF_HOOK_FIELD_MAX),
+		    out);
 		return (0);
 	}
 	hr = env->reply->hook_report;
@@ -314,17 +329,25 @@ wf_hook_outcome(const Evg__Envelope *env, const char *why, int *exit_code,
 		len = strlen(out);
 		while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' '))
 			len--;
-		if (len > 512) {
-			out += len - 512;
-			len = 512;
-		}
+		/* The guest's text, capped on character boundaries. */
+		start = text_utf8_suffix(out, len, WF_HOOK_TAIL_MAX);
+		out += start;
+		len -= start;
+		path = text_cut(xstrdup(r->path), WF_HOOK_FIELD_MAX);
 		if (strcmp(r->status, "failed") == 0 && r->exit_code >= 0)
-			xasprintf(msg, "%s exited %d%s%.*s", r->path,
+			xasprintf(msg, "%s exited %d%s%.*s", path,
 			    r->exit_code, len > 0 ? ": " : "", (int)len, out);
-		else
-			xasprintf(msg, "%s %s (%s)%s%.*s", r->path, r->status,
-			    *r->reason != '\0' ? r->reason : "no reason given",
-			    len > 0 ? ": " : "", (int)len, out);
+		else {
+			reason = text_cut(xstrdup(*r->reason != '\0' ?
+			    r->reason : "no reason given"), WF_HOOK_FIELD_MAX);
+			status = text_cut(xstrdup(r->status),
+			    WF_HOOK_FIELD_MAX);
+			xasprintf(msg, "%s %s (%s)%s%.*s", path, status,
+			    reason, len > 0 ? ": " : "", (int)len, out);
+			free(reason);
+			free(status);
+		}
+		free(path);
 		return (0);
 	}
 	if (!hr->ok) {

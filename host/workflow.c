@@ -230,6 +230,8 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 		if (vasprintf(&msg, fmt, ap) == -1)
 			fatalx("%s: vasprintf", __func__);
 		va_end(ap);
+		/* It may quote the guest: capped, valid UTF-8. */
+		text_cut(msg, WORKFLOW_MESSAGE_MAX);
 	}
 	if (wf->gone != NULL) {
 		list = xcalloc(1, sizeof *list);

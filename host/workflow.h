@@ -30,6 +30,12 @@
 struct workflow;
 
 /*
+ * A completion message may quote the guest (hook output, refusals); it is
+ * cut to this many bytes on a character boundary.
+ */
+#define WORKFLOW_MESSAGE_MAX	4096
+
+/*
  * Completion: a status code, a message (NULL on success) and the snapshots
  * concerned (created, deleted or rolled back to); all freed after return.
  */

@@ -16,6 +16,14 @@
  *			as above, otherwise runs until killed
  *	hold N		a valid Hello (its status printed), then keeps the
  *			connection N seconds, answering pings
+ *	baddisk		a valid Hello, then a guest snapshot create whose
+ *			DiskRef (EVG_DISK=KIND:VALUE) ends in an unknown
+ *			field with a multi-byte field-0 tag (82 00 00); prints
+ *			the reply
+ *	hostile N	a valid Hello, then N seconds as a hostile guest
+ *			daemon: guest info with ESC, a newline, cut UTF-8 and
+ *			that unknown field; freeze refused with 60 KB of such
+ *			text; hooks failing with such output; pings answered
  *
  * SOCKET is a path (or unix:PATH); AF_VSOCK is refused on purpose.  EVG_ROLE
  * (cli, daemon or control; default cli) sets the Hello role.  No wait for
@@ -559,6 +567,219 @@ wire_mode_hold(struct wire *w, uint32_t seconds)
 	}
 }
 
+/* Bytes of text in a freeze refusal: near the guest frame cap. */
+#define WIRE_HOSTILE_BIG	60000
+/* Bytes with a multi-byte field-0 tag: decodes as unknown, never re-packs. */
+static const uint8_t wire_bad_field[] = { 0x82, 0x00, 0x00 };
+/* Guest text meant to deceive: ESC sequences, a forged log line, bad UTF-8. */
+#define WIRE_HOSTILE_TEXT	"\033[31mred\033[0m\nevg: forged line \xff\xfe " \
+				"caf\xc3\xa9 \xe2\x82\xac"
+
+/* Append a varint to buf at *len (buf has room). */
+static void
+wire_varint(uint8_t *buf, size_t *len, uint64_t v)
+{
+	while (v >= 0x80) {
+		buf[(*len)++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	buf[(*len)++] = (uint8_t)v;
+}
+
+/*
+ * Pack msg (with the field named left unset), then append that field as
+ * the given bytes: how a test puts what protobuf-c would never pack
+ * (inner messages carrying raw bytes) inside a valid message.  Returns a
+ * new buffer of *len bytes.
+ */
+static uint8_t *
+wire_wrap(const ProtobufCMessage *msg, const char *field, const uint8_t *inner,
+    size_t ilen, size_t *len)
+{
+	const ProtobufCFieldDescriptor	*fd;
+	uint8_t				*buf;
+
+	fd = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor,
+	    field);
+	if (fd == NULL)
+		fatalx("no field %s", field);
+	buf = xmalloc(protobuf_c_message_get_packed_size(msg) + ilen + 20);
+	*len = protobuf_c_message_pack(msg, buf);
+	wire_varint(buf, len, ((uint64_t)fd->id << 3) | 2);
+	wire_varint(buf, len, ilen);
+	memcpy(buf + *len, inner, ilen);
+	*len += ilen;
+	return (buf);
+}
+
+/* Pack m and append the unknown field bytes; a new buffer of *len bytes. */
+static uint8_t *
+wire_pack_with_bad_field(const ProtobufCMessage *m, size_t *len)
+{
+	uint8_t	*buf;
+
+	buf = xmalloc(protobuf_c_message_get_packed_size(m) +
+	    sizeof wire_bad_field);
+	*len = protobuf_c_message_pack(m, buf);
+	memcpy(buf + *len, wire_bad_field, sizeof wire_bad_field);
+	*len += sizeof wire_bad_field;
+	return (buf);
+}
+
+/* Send an envelope (id, version) whose body field carries raw bytes. */
+static void
+wire_send_body(struct wire *w, uint64_t id, const char *body,
+    const uint8_t *inner, size_t ilen)
+{
+	Evg__Envelope	 env = EVG__ENVELOPE__INIT;
+	uint8_t		*buf;
+	size_t		 len;
+
+	env.id = id != 0 ? id : w->next_id++;
+	env.version = w->version;
+	buf = wire_wrap(&env.base, body, inner, ilen, &len);
+	wire_send_raw(w, (uint32_t)len, buf, len);
+	free(buf);
+}
+
+/* baddisk: a guest create whose DiskRef holds an unknown field. */
+static int
+wire_mode_baddisk(struct wire *w, uint32_t unused)
+{
+	Evg__GuestSnapshotCreateRequest	 req =
+	    EVG__GUEST_SNAPSHOT_CREATE_REQUEST__INIT;
+	Evg__DiskRef			 d = EVG__DISK_REF__INIT;
+	Evg__DiskId			 id = EVG__DISK_ID__INIT, *idp = &id;
+	const char			*spec = getenv("EVG_DISK");
+	char				*kind, *value;
+	uint8_t				*disk, *body;
+	size_t				 dlen, blen;
+
+	(void)unused;
+	if (spec == NULL || strchr(spec, ':') == NULL)
+		fatalx("baddisk needs EVG_DISK=KIND:VALUE");
+	kind = xstrdup(spec);
+	value = strchr(kind, ':');
+	*value++ = '\0';
+	if (wire_handshake(w) != 0)
+		return (1);
+	id.kind = kind;
+	id.value = value;
+	d.device = (char *)"/dev/hostile";
+	d.ids = &idp;
+	d.n_ids = 1;
+	req.name = (char *)"hostile";
+	disk = wire_pack_with_bad_field(&d.base, &dlen);
+	body = wire_wrap(&req.base, "disks", disk, dlen, &blen);
+	wire_send_body(w, 0, "guest_snapshot_create", body, blen);
+	free(body);
+	free(disk);
+	free(kind);
+	return (wire_report(w, wire_now_ms() + WIRE_TIMEOUT_MS));
+}
+
+/* Reply to a request with a result message packed with the bad field. */
+static void
+wire_reply_raw(struct wire *w, uint64_t id, const char *result,
+    const ProtobufCMessage *m)
+{
+	Evg__Reply	 rep = EVG__REPLY__INIT;
+	Evg__Status	 st = EVG__STATUS__INIT;
+	uint8_t		*inner, *body;
+	size_t		 ilen, blen;
+
+	rep.status = &st;
+	inner = wire_pack_with_bad_field(m, &ilen);
+	body = wire_wrap(&rep.base, result, inner, ilen, &blen);
+	wire_send_body(w, id, "reply", body, blen);
+	free(body);
+	free(inner);
+}
+
+/* Reply with a status code and message, its bytes sent as they are. */
+static void
+wire_reply(struct wire *w, uint64_t id, unsigned int code, const char *msg)
+{
+	struct codec_reply	 r;
+	uint8_t			*buf;
+	size_t			 len;
+
+	codec_reply_init(&r, id, w->version, code, msg);
+	buf = xmalloc(evg__envelope__get_packed_size(&r.env));
+	len = evg__envelope__pack(&r.env, buf);
+	wire_send_raw(w, (uint32_t)len, buf, len);
+	free(buf);
+}
+
+/* hostile N: N seconds as a guest daemon whose every answer deceives. */
+static int
+wire_mode_hostile(struct wire *w, uint32_t seconds)
+{
+	Evg__Envelope	*env;
+	Evg__GuestInfo	 gi = EVG__GUEST_INFO__INIT;
+	Evg__HookReport	 hr = EVG__HOOK_REPORT__INIT;
+	Evg__HookResult	 res = EVG__HOOK_RESULT__INIT, *resp = &res;
+	char		*big, out[600];
+	int64_t		 deadline;
+	size_t		 i;
+
+	if (wire_handshake(w) != 0)
+		return (1);
+	gi.agent_version = (char *)"9.9 " WIRE_HOSTILE_TEXT;
+	gi.os = (char *)WIRE_HOSTILE_TEXT;
+	gi.kernel = (char *)"linux";
+	gi.hostname = (char *)WIRE_HOSTILE_TEXT;
+	/* 60 KB of deception for freeze refusals. */
+	big = xmalloc(WIRE_HOSTILE_BIG + 1);
+	for (i = 0; i + sizeof WIRE_HOSTILE_TEXT < WIRE_HOSTILE_BIG;
+	    i += sizeof WIRE_HOSTILE_TEXT - 1)
+		memcpy(big + i, WIRE_HOSTILE_TEXT, sizeof WIRE_HOSTILE_TEXT - 1);
+	big[i] = '\0';
+	/* Hook output whose last 512 bytes start inside a euro sign. */
+	memset(out, 'x', sizeof out);
+	memcpy(out, WIRE_HOSTILE_TEXT, sizeof WIRE_HOSTILE_TEXT - 1);
+	memcpy(out + sizeof out - 514, "\xe2\x82\xac", 3);
+	out[sizeof out - 1] = '\0';
+	res.path = (char *)"/etc/eve/snapshots/pre.sh\033[2J";
+	res.status = (char *)"failed";
+	res.exit_code = 7;
+	res.output = out;
+	hr.results = &resp;
+	hr.n_results = 1;
+	deadline = wire_now_ms() + (int64_t)seconds * 1000;
+	for (;;) {
+		switch (wire_recv(w, deadline, &env)) {
+		case WIRE_MSG:
+			if (env->body_case == EVG__ENVELOPE__BODY_PING)
+				wire_answer_ping(w, env);
+			else if (env->body_case ==
+			    EVG__ENVELOPE__BODY_GUEST_INFO)
+				wire_reply_raw(w, env->id, "guest_info",
+				    &gi.base);
+			else if (env->body_case == EVG__ENVELOPE__BODY_HOOK)
+				wire_reply_raw(w, env->id, "hook_report",
+				    &hr.base);
+			else if (env->body_case == EVG__ENVELOPE__BODY_FREEZE)
+				wire_reply(w, env->id, EVG_FREEZE_FAILED, big);
+			else if (env->body_case != EVG__ENVELOPE__BODY_REPLY &&
+			    env->body_case != EVG__ENVELOPE__BODY_EVENT)
+				wire_reply(w, env->id, EVG_UNSUPPORTED, big);
+			codec_free(env);
+			break;
+		case WIRE_TIMEOUT:
+			free(big);
+			return (0);
+		case WIRE_CLOSED:
+		case WIRE_BAD:
+			printf("%s %s\n", w->why[0] != '\0' ? "bad" : "closed",
+			    w->why);
+			fflush(stdout);
+			free(big);
+			return (1);
+		}
+	}
+}
+
 enum wire_arg {
 	WIRE_ARG_NONE,
 	WIRE_ARG_REQUIRED,
@@ -581,6 +802,8 @@ static const struct wire_mode {
 	{ "badversion", WIRE_ARG_NONE, 0, 0, 0, wire_mode_badversion },
 	{ "idle", WIRE_ARG_NONE, 0, 0, 0, wire_mode_idle },
 	{ "hold", WIRE_ARG_REQUIRED, 0, 86400, 0, wire_mode_hold },
+	{ "baddisk", WIRE_ARG_NONE, 0, 0, 0, wire_mode_baddisk },
+	{ "hostile", WIRE_ARG_REQUIRED, 0, 86400, 0, wire_mode_hostile },
 };
 
 int
