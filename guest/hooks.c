@@ -29,6 +29,7 @@
 
 #include "hooks.h"
 #include "log.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define HOOKS_READ_CHUNK	16384
@@ -709,7 +710,8 @@ hooks_child_done(struct hooks_child *c, const struct hooks_exit *e,
 
 	if (!still_running)
 		hooks_child_drain(c);
-	n = c->len < HOOKS_OUTPUT_TAIL ? c->len : HOOKS_OUTPUT_TAIL;
+	/* The tail never begins inside a UTF-8 sequence. */
+	n = c->len - text_utf8_suffix(c->buf, c->len, HOOKS_OUTPUT_TAIL);
 	free(r->output);
 	r->output = xmalloc(n + 1);
 	memcpy(r->output, c->buf + c->len - n, n);

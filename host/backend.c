@@ -36,20 +36,28 @@ backend_verb_name(enum backend_verb v)
 	return (backend_verb_names[v]);
 }
 
+/* Free what a result holds; see backend_impl.h. */
+void
+backend_result_clear(struct backend_result *res)
+{
+	size_t	i;
+
+	for (i = 0; i < res->nsnaps; i++) {
+		free(res->snaps[i].tag);
+		free(res->snaps[i].uuid);
+		free(res->snaps[i].name);
+	}
+	free(res->snaps);
+	free(res->message);
+	free(res->where);
+	memset(res, 0, sizeof *res);
+}
+
 /* Free an op and its result. */
 static void
 backend_op_free(struct backend_op *op)
 {
-	size_t	i;
-
-	for (i = 0; i < op->res.nsnaps; i++) {
-		free(op->res.snaps[i].tag);
-		free(op->res.snaps[i].uuid);
-		free(op->res.snaps[i].name);
-	}
-	free(op->res.snaps);
-	free(op->res.message);
-	free(op->res.where);
+	backend_result_clear(&op->res);
 	if (op->ev_done != NULL)
 		event_free(op->ev_done);
 	free(op->vol.name);

@@ -57,6 +57,8 @@ void	backend_finish(struct backend_op *, int, const char *, ...)
  */
 void	backend_result_add(struct backend_result *, const char *, const char *,
 	    const char *, uint64_t, uint64_t);
+/* Free what a result holds (snapshots, message) and zero it. */
+void	backend_result_clear(struct backend_result *);
 int	backend_qcow2_start(struct backend_op *);
 /*
  * Pure parsers of what QEMU tells (for backend_qcow2.c and the fuzzers):

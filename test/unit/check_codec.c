@@ -528,6 +528,113 @@ START_TEST(test_codec_unknown_fields_ignored)
 END_TEST
 
 /*
+ * Proves the issue-10 finding 1: a DiskRef carrying an unknown field with a
+ * multi-byte field-0 tag (82 00 00) decodes, and codec_unpack drops that
+ * field everywhere, so the DiskRef (and the envelope) re-pack to bytes that
+ * unpack again; before, the re-pack was canonical (02) and failed to unpack.
+ */
+START_TEST(test_codec_unknown_field_zero_tag_dropped)
+{
+	Evg__DiskRef				 d = EVG__DISK_REF__INIT, *dc;
+	Evg__DiskId				 id = EVG__DISK_ID__INIT, *idp = &id;
+	Evg__GuestSnapshotCreateRequest		 req =
+	    EVG__GUEST_SNAPSHOT_CREATE_REQUEST__INIT;
+	Evg__Envelope				 env = EVG__ENVELOPE__INIT, *out;
+	const uint8_t				 bad[] = { 0x82, 0x00, 0x00 };
+	uint8_t					 disk[128], body[256], buf[512];
+	uint8_t					*again;
+	size_t					 dlen, blen, len;
+	char					 err[160] = "";
+
+	id.kind = (char *)"serial";
+	id.value = (char *)"HOSTILE";
+	d.device = (char *)"/dev/vdb";
+	d.ids = &idp;
+	d.n_ids = 1;
+	dlen = evg__disk_ref__pack(&d, disk);
+	memcpy(disk + dlen, bad, sizeof bad);
+	dlen += sizeof bad;
+	/* GuestSnapshotCreateRequest { disks (1) = disk } */
+	blen = evg__guest_snapshot_create_request__pack(&req, body);
+	body[blen++] = (1 << 3) | 2;
+	body[blen++] = (uint8_t)dlen;
+	memcpy(body + blen, disk, dlen);
+	blen += dlen;
+	/* Envelope { id, version, guest_snapshot_create (21) = body } */
+	env.id = 5;
+	env.version = 1;
+	len = evg__envelope__pack(&env, buf);
+	buf[len++] = (uint8_t)(((21 << 3) | 2) | 0x80);	/* key, 2 bytes */
+	buf[len++] = ((21 << 3) | 2) >> 7;
+	buf[len++] = (uint8_t)blen;
+	memcpy(buf + len, body, blen);
+	len += blen;
+
+	out = codec_unpack(buf, len, err, sizeof err);
+	ck_assert_msg(out != NULL, "codec_unpack: %s", err);
+	ck_assert_int_eq(out->body_case,
+	    EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CREATE);
+	ck_assert_uint_eq(out->guest_snapshot_create->n_disks, 1);
+	ck_assert_uint_eq(out->guest_snapshot_create->disks[0]->base.
+	    n_unknown_fields, 0);
+	ck_assert_str_eq(out->guest_snapshot_create->disks[0]->ids[0]->value,
+	    "HOSTILE");
+	/* The DiskRef alone re-packs and unpacks (what the host copies). */
+	dlen = evg__disk_ref__get_packed_size(out->guest_snapshot_create->
+	    disks[0]);
+	again = malloc(dlen + 1);
+	evg__disk_ref__pack(out->guest_snapshot_create->disks[0], again);
+	dc = evg__disk_ref__unpack(NULL, dlen, again);
+	ck_assert_ptr_nonnull(dc);
+	ck_assert_str_eq(dc->device, "/dev/vdb");
+	evg__disk_ref__free_unpacked(dc, NULL);
+	free(again);
+	codec_free(codec_roundtrip(out));
+	codec_free(out);
+}
+END_TEST
+
+/*
+ * Proves every string the daemons send is valid UTF-8: codec_frame sends a
+ * status message and a nested string with malformed bytes (a stray
+ * continuation, a cut sequence) with each bad byte as U+FFFD, valid text
+ * (a 4-byte emoji) untouched, and leaves the caller's envelope alone.
+ */
+START_TEST(test_codec_frame_repairs_utf8)
+{
+	struct codec_reply	 r;
+	Evg__VmInfo		 vm = EVG__VM_INFO__INIT;
+	Evg__Envelope		*out;
+	char			 msg[] = "a\x80z \xe2\x82 \xf0\x9f\x93\xb8";
+	char			 name[] = "bad\xff";
+	uint8_t			*frame;
+	size_t			 flen;
+	char			*cause = NULL, err[160] = "";
+
+	codec_reply_init(&r, 9, 1, 0, msg);
+	vm.uuid = (char *)T_VM_UUID;
+	vm.name = name;
+	r.reply.result_case = EVG__REPLY__RESULT_VM;
+	r.reply.vm = &vm;
+	ck_assert_uint_eq(codec_invalid_strings(&r.env.base), 2);
+	frame = codec_frame(&r.env, FRAME_MAX_CONTROL, &flen, &cause);
+	ck_assert_msg(frame != NULL, "codec_frame: %s", cause);
+	out = codec_unpack(frame + FRAME_HEADER_SIZE, flen - FRAME_HEADER_SIZE,
+	    err, sizeof err);
+	ck_assert_msg(out != NULL, "codec_unpack: %s", err);
+	ck_assert_str_eq(out->reply->status->message,
+	    "a\xef\xbf\xbdz \xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x93\xb8");
+	ck_assert_str_eq(out->reply->vm->name, "bad\xef\xbf\xbd");
+	ck_assert_uint_eq(codec_invalid_strings(&out->base), 0);
+	/* The caller's strings are not touched. */
+	ck_assert_str_eq(r.status.message, msg);
+	ck_assert_str_eq(vm.name, "bad\xff");
+	codec_free(out);
+	free(frame);
+}
+END_TEST
+
+/*
  * Proves codec_frame refuses one byte over the cap with a reason naming
  * both sizes, accepts exactly the cap, and never emits a zero-length frame
  * (which the decoder would reject).
@@ -629,6 +736,8 @@ suite_codec(void)
 	tcase_add_test(tc, test_codec_unpack_garbage);
 	tcase_add_test(tc, test_codec_unpack_no_body);
 	tcase_add_test(tc, test_codec_unknown_fields_ignored);
+	tcase_add_test(tc, test_codec_unknown_field_zero_tag_dropped);
+	tcase_add_test(tc, test_codec_frame_repairs_utf8);
 	tcase_add_test(tc, test_codec_frame_cap);
 	suite_add_tcase(s, tc);
 

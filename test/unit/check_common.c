@@ -14,6 +14,8 @@
 #include <check.h>
 
 #include "atomicfile.h"
+#include "jsonout.h"
+#include "jsonread.h"
 #include "log.h"
 #include "status.h"
 #include "suites.h"
@@ -568,6 +570,154 @@ START_TEST(test_log_escape_bounds)
 }
 END_TEST
 
+/* Proves UTF-8 checking and repair: each malformed byte becomes U+FFFD. */
+START_TEST(test_text_utf8_fix)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "\xff", "\xef\xbf\xbd" },
+		{ "a\xc3", "a\xef\xbf\xbd" },			/* cut short */
+		{ "\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },	/* overlong */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xf0\x9f\x93\xb8", "\xf0\x9f\x93\xb8" },
+	};
+	size_t	i;
+	char	*fixed;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fixed = text_utf8_fix(cases[i].in, strlen(cases[i].in));
+		ck_assert_msg(strcmp(fixed, cases[i].out) == 0, "case %zu", i);
+		ck_assert(text_utf8_valid(fixed, strlen(fixed)));
+		ck_assert_int_eq(text_utf8_valid(cases[i].in,
+		    strlen(cases[i].in)), strcmp(cases[i].in,
+		    cases[i].out) == 0);
+		free(fixed);
+	}
+}
+END_TEST
+
+/*
+ * Proves cuts never split a character: a prefix or suffix that would end
+ * or begin inside the euro sign moves to its edge, and text_cut marks the
+ * cut with "..." within the limit.
+ */
+START_TEST(test_text_cut_boundaries)
+{
+	const char	*s = "ab\xe2\x82\xac" "cd";	/* a b EUR c d: 7 bytes */
+	char		 buf[32];
+	size_t		 i;
+
+	ck_assert_uint_eq(text_utf8_prefix(s, 7, 2), 2);
+	ck_assert_uint_eq(text_utf8_prefix(s, 7, 3), 2);
+	ck_assert_uint_eq(text_utf8_prefix(s, 7, 4), 2);
+	ck_assert_uint_eq(text_utf8_prefix(s, 7, 5), 5);
+	ck_assert_uint_eq(text_utf8_prefix(s, 7, 9), 7);
+	ck_assert_uint_eq(text_utf8_suffix(s, 7, 2), 5);
+	ck_assert_uint_eq(text_utf8_suffix(s, 7, 3), 5);
+	ck_assert_uint_eq(text_utf8_suffix(s, 7, 4), 5);
+	ck_assert_uint_eq(text_utf8_suffix(s, 7, 5), 2);
+	ck_assert_uint_eq(text_utf8_suffix(s, 7, 7), 0);
+	for (i = 0; i <= 9; i++) {
+		snprintf(buf, sizeof buf, "%s", s);
+		text_cut(buf, i);
+		ck_assert_msg(strlen(buf) <= i || (i >= 7 && strlen(buf) == 7),
+		    "max %zu gave %zu bytes", i, strlen(buf));
+		ck_assert_msg(text_utf8_valid(buf, strlen(buf)), "max %zu", i);
+	}
+	snprintf(buf, sizeof buf, "%s", s);
+	ck_assert_str_eq(text_cut(buf, 6), "ab...");
+}
+END_TEST
+
+/*
+ * Proves text_escape keeps printable UTF-8 and shows, as escapes, what
+ * could deceive an operator: ESC sequences, a newline that would forge a
+ * log line, C1 controls, malformed bytes and bidi/zero-width controls.
+ */
+START_TEST(test_text_escape)
+{
+	char	buf[128];
+
+	ck_assert_str_eq(text_escape(buf, sizeof buf, "caf\xc3\xa9 ok"),
+	    "caf\xc3\xa9 ok");
+	ck_assert_str_eq(text_escape(buf, sizeof buf,
+	    "\033[31mred\nevg: forged"), "\\x1b[31mred\\x0aevg: forged");
+	ck_assert_str_eq(text_escape(buf, sizeof buf, "a\xc2\x9b" "b\xff"),
+	    "a\\xc2\\x9bb\\xff");
+	ck_assert_str_eq(text_escape(buf, sizeof buf, "x\xe2\x80\xaey"),
+	    "x\\u{202e}y");
+	ck_assert_str_eq(text_escape(buf, 8, "abcdefghij"), "abcd...");
+	ck_assert_str_eq(text_escape(buf, 8, "ab\033cdef"), "ab...");
+}
+END_TEST
+
+/*
+ * Proves typed JSON reads refuse what a hostile QEMU or state file could
+ * put where a string or a count belongs: null, numbers, arrays, negative
+ * and huge values, all as "absent or wrong", never a crash or a wrap.
+ */
+START_TEST(test_jsonread_types)
+{
+	json_object	*o;
+	uint64_t	 v = 77;
+
+	o = json_tokener_parse("{\"s\": \"x\", \"n\": null, \"i\": 5, "
+	    "\"neg\": -1, \"big\": 18446744073709551615, \"a\": [1], "
+	    "\"max\": 9223372036854775807, \"str\": \"5\"}");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(jsonread_str(o, "s"), "x");
+	ck_assert_ptr_null(jsonread_str(o, "n"));
+	ck_assert_ptr_null(jsonread_str(o, "i"));
+	ck_assert_ptr_null(jsonread_str(o, "missing"));
+	ck_assert_ptr_null(jsonread_str(NULL, "s"));
+	ck_assert_ptr_null(jsonread_str(json_object_object_get(o, "a"), "s"));
+	ck_assert_int_eq(jsonread_u64(o, "i", 10, &v), 1);
+	ck_assert_uint_eq(v, 5);
+	ck_assert_int_eq(jsonread_u64(o, "i", 4, &v), -1);
+	ck_assert_int_eq(jsonread_u64(o, "n", UINT64_MAX, &v), 0);
+	ck_assert_int_eq(jsonread_u64(o, "missing", UINT64_MAX, &v), 0);
+	ck_assert_int_eq(jsonread_u64(o, "neg", UINT64_MAX, &v), -1);
+	ck_assert_int_eq(jsonread_u64(o, "str", UINT64_MAX, &v), -1);
+	ck_assert_int_eq(jsonread_u64(o, "a", UINT64_MAX, &v), -1);
+	ck_assert_int_eq(jsonread_u64(o, "big", INT64_MAX, &v), -1);
+	ck_assert_int_eq(jsonread_u64(o, "big", UINT64_MAX, &v), 1);
+	ck_assert(v == UINT64_MAX);
+	ck_assert_int_eq(jsonread_u64(o, "max", INT64_MAX, &v), 1);
+	ck_assert(v == INT64_MAX);
+	ck_assert_uint_eq(v, INT64_MAX);
+	json_object_put(o);
+}
+END_TEST
+
+/*
+ * Proves the issue-10 finding 5: a time past year 9999 (or past what
+ * gmtime_r can take) is written as the epoch, not from an uninitialised
+ * struct tm; the last representable second is written as it is.
+ */
+START_TEST(test_jsonout_time_out_of_range)
+{
+	char	buf[32];
+
+	ck_assert_str_eq(jsonout_time(buf, sizeof buf, 0),
+	    "1970-01-01T00:00:00Z");
+	ck_assert_str_eq(jsonout_time(buf, sizeof buf, JSONOUT_TIME_MAX),
+	    "9999-12-31T23:59:59Z");
+	ck_assert_str_eq(jsonout_time(buf, sizeof buf, JSONOUT_TIME_MAX + 1),
+	    "1970-01-01T00:00:00Z");
+	ck_assert_str_eq(jsonout_time(buf, sizeof buf, (uint64_t)1 << 62),
+	    "1970-01-01T00:00:00Z");
+	ck_assert_str_eq(jsonout_time(buf, sizeof buf, UINT64_MAX),
+	    "1970-01-01T00:00:00Z");
+	ck_assert_str_eq(jsonout_time_fmt(buf, sizeof buf, UINT64_MAX,
+	    "%Y-%m-%d %H:%M:%S"), "1970-01-01 00:00:00");
+}
+END_TEST
+
 Suite *
 suite_common(void)
 {
@@ -595,6 +745,14 @@ suite_common(void)
 	tcase_add_test(tc, test_text_name_empty_and_ok);
 	tcase_add_test(tc, test_text_name_control);
 	tcase_add_test(tc, test_text_name_bad_utf8);
+	tcase_add_test(tc, test_text_utf8_fix);
+	tcase_add_test(tc, test_text_cut_boundaries);
+	tcase_add_test(tc, test_text_escape);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("json");
+	tcase_add_test(tc, test_jsonread_types);
+	tcase_add_test(tc, test_jsonout_time_out_of_range);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("atomicfile");

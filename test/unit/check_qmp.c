@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "backend_impl.h"
 #include "qmp.h"
 #include "status.h"
 #include "suites.h"
@@ -980,6 +981,71 @@ START_TEST(test_real_qemu)
 }
 END_TEST
 
+/*
+ * Proves the issue-10 finding 2: a query-named-block-nodes answer whose
+ * "node-name" is null, a number, or whose entries are not objects is
+ * skipped, not dereferenced; the real node is still found, and a node
+ * missing altogether is -1.
+ */
+START_TEST(test_qcow2_nodes_hostile)
+{
+	struct backend_result	 res;
+	json_object		*ret;
+
+	memset(&res, 0, sizeof res);
+	ret = json_tokener_parse("[{\"node-name\": null, \"image\": "
+	    "{\"snapshots\": [{\"name\": \"wrong\"}]}}, {\"node-name\": 7}, "
+	    "null, \"x\", [], {\"image\": null}, {\"node-name\": \"drive-data\","
+	    " \"image\": {\"snapshots\": [{\"name\": \"a\", \"date-sec\": 5}, "
+	    "{\"name\": null}, {\"name\": \"\"}, 3]}}]");
+	ck_assert_ptr_nonnull(ret);
+	ck_assert_int_eq(qcow2_parse_nodes(ret, "drive-data", &res), 0);
+	ck_assert_uint_eq(res.nsnaps, 1);
+	ck_assert_str_eq(res.snaps[0].tag, "a");
+	ck_assert_uint_eq(res.snaps[0].created, 5);
+	ck_assert_int_eq(qcow2_parse_nodes(ret, "drive-other", &res), -1);
+	json_object_put(ret);
+	ret = json_tokener_parse("{\"node-name\": \"drive-data\"}");
+	ck_assert_int_eq(qcow2_parse_nodes(ret, "drive-data", &res), -1);
+	json_object_put(ret);
+	backend_result_clear(&res);
+}
+END_TEST
+
+/*
+ * Proves the issue-10 finding 5 at its source: a snapshot time of -1,
+ * 2^64-1, past year 9999 or not a number, and a size past INT64_MAX, are
+ * stored as unknown (0), never as values that wrap negative in the catalog.
+ */
+START_TEST(test_qcow2_info_out_of_range)
+{
+	struct backend_result	res;
+
+	memset(&res, 0, sizeof res);
+	ck_assert_int_eq(qcow2_parse_info("{\"snapshots\": ["
+	    "{\"name\": \"neg\", \"date-sec\": -1}, "
+	    "{\"name\": \"huge\", \"date-sec\": 18446744073709551615}, "
+	    "{\"name\": \"far\", \"date-sec\": 253402300800}, "
+	    "{\"name\": \"str\", \"date-sec\": \"1\"}, "
+	    "{\"name\": \"ok\", \"date-sec\": 253402300799}]}", &res), 0);
+	ck_assert_uint_eq(res.nsnaps, 5);
+	ck_assert_uint_eq(res.snaps[0].created, 0);
+	ck_assert_uint_eq(res.snaps[1].created, 0);
+	ck_assert_uint_eq(res.snaps[2].created, 0);
+	ck_assert_uint_eq(res.snaps[3].created, 0);
+	ck_assert_uint_eq(res.snaps[4].created, 253402300799ULL);
+	backend_result_add(&res, "big", NULL, NULL, UINT64_MAX,
+	    (uint64_t)INT64_MAX + 1);
+	ck_assert_uint_eq(res.snaps[5].created, 0);
+	ck_assert_uint_eq(res.snaps[5].size, 0);
+	ck_assert_int_eq(qcow2_parse_info("[1]", &res), -1);
+	ck_assert_int_eq(qcow2_parse_info("not json", &res), -1);
+	ck_assert_int_eq(qcow2_parse_info("{\"snapshots\": null}", &res), 0);
+	ck_assert_uint_eq(res.nsnaps, 6);
+	backend_result_clear(&res);
+}
+END_TEST
+
 Suite *
 suite_qmp(void)
 {
@@ -999,6 +1065,8 @@ suite_qmp(void)
 	tcase_add_test(tc, test_listen_queue_full);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_cancel_and_bad_path);
+	tcase_add_test(tc, test_qcow2_nodes_hostile);
+	tcase_add_test(tc, test_qcow2_info_out_of_range);
 	suite_add_tcase(s, tc);
 
 	tcase_set_timeout(tq, 60);
