@@ -117,7 +117,10 @@ call_fail(struct call *c, int code, const char *fmt, ...)
 	call_done(c, "giving up on the host");
 }
 
-/* Deep copy of an envelope the peer is about to free. */
+/*
+ * Deep copy of an envelope the peer is about to free; NULL if it does not
+ * survive a pack and unpack (it came from the host: never fatal).
+ */
 static Evg__Envelope *
 call_copy(const Evg__Envelope *env)
 {
@@ -130,8 +133,6 @@ call_copy(const Evg__Envelope *env)
 	evg__envelope__pack(env, buf);
 	copy = evg__envelope__unpack(NULL, len, buf);
 	free(buf);
-	if (copy == NULL)
-		fatalx("%s: cannot unpack what was packed", __func__);
 	return (copy);
 }
 
@@ -156,7 +157,10 @@ call_result(struct call *c, const Evg__Envelope *env)
 	unsigned int	 code;
 
 	code = call_reply_code(env, &msg);
-	c->result = call_copy(env);
+	if ((c->result = call_copy(env)) == NULL) {
+		code = EVG_INTERNAL;
+		msg = "the host's answer could not be read";
+	}
 	c->code = (int)code;
 	if (code != EVG_OK) {
 		c->cause = xstrdup(msg[0] != '\0' ? msg :
