@@ -61,6 +61,15 @@ text_is_format(uint32_t cp)
 	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069));
 }
 
+/* Unicode space separators (Zs). */
+static int
+text_is_space(uint32_t cp)
+{
+	return (cp == 0x20 || cp == 0xa0 || cp == 0x1680 ||
+	    (cp >= 0x2000 && cp <= 0x200a) || cp == 0x202f || cp == 0x205f ||
+	    cp == 0x3000);
+}
+
 /* Validate a name; see text.h. */
 int
 text_valid_name(const char *s, size_t max, const char **why)
@@ -68,6 +77,7 @@ text_valid_name(const char *s, size_t max, const char **why)
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 chars = 0, n, left;
 	uint32_t		 cp;
+	int			 visible = 0;
 
 	if (s == NULL || *s == '\0') {
 		if (why != NULL)
@@ -86,6 +96,14 @@ text_valid_name(const char *s, size_t max, const char **why)
 				*why = "contains a control character";
 			return (0);
 		}
+		if (text_is_format(cp)) {
+			if (why != NULL)
+				*why = "contains a bidirectional or zero-width "
+				    "format character";
+			return (0);
+		}
+		if (!text_is_space(cp))
+			visible = 1;
 		p += n;
 		left -= n;
 		if (++chars > max) {
@@ -93,6 +111,11 @@ text_valid_name(const char *s, size_t max, const char **why)
 				*why = "is too long";
 			return (0);
 		}
+	}
+	if (!visible) {
+		if (why != NULL)
+			*why = "must not be only spaces";
+		return (0);
 	}
 	return (1);
 }

@@ -104,7 +104,32 @@ transport_set_nonblock(int fd, int on)
 	return (fcntl(fd, F_SETFL, flags));
 }
 
-/* Listen on a Unix path; replaces a stale socket, never another file. */
+/*
+ * True if something accepts connections on the Unix socket at sun: a live
+ * daemon, not a stale file left by a dead one (ECONNREFUSED).  A full
+ * listen queue (EAGAIN) is live too.
+ */
+static int
+transport_unix_live(const struct sockaddr_un *sun)
+{
+	int	fd, rc;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return (0);
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+	if (rc == -1 && errno != EAGAIN && errno != EINPROGRESS)
+		rc = 0;
+	else
+		rc = 1;
+	close(fd);
+	return (rc);
+}
+
+/*
+ * Listen on a Unix path; replaces a stale socket, never another file and
+ * never a socket another process still listens on.
+ */
 int
 transport_listen_unix(const char *path, mode_t mode, int backlog,
     char **cause)
@@ -118,16 +143,21 @@ transport_listen_unix(const char *path, mode_t mode, int backlog,
 		    path, sizeof sun.sun_path - 1);
 		return (-1);
 	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
 			xasprintf(cause, "%s: exists and is not a socket", path);
 			return (-1);
 		}
+		if (transport_unix_live(&sun)) {
+			xasprintf(cause, "%s: another process is listening "
+			    "there (a daemon already running?)", path);
+			return (-1);
+		}
 		unlink(path);
 	}
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		xasprintf(cause, "socket: %s", strerror(errno));

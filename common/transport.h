@@ -31,7 +31,10 @@ int	addr_parse(const char *, struct evg_addr *, char **);
 /* Format an address back to text into buf; returns buf. */
 char	*addr_format(const struct evg_addr *, char *, size_t);
 
-/* Listen on a Unix path (a stale socket there is replaced) with mode. */
+/*
+ * Listen on a Unix path with mode.  A stale socket there is replaced; a
+ * socket another process still listens on is refused (-1, *cause).
+ */
 int	transport_listen_unix(const char *, mode_t, int, char **);
 /* Listen on AF_VSOCK VMADDR_CID_ANY:port. */
 int	transport_listen_vsock(unsigned int, int, char **);

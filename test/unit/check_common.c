@@ -286,6 +286,31 @@ START_TEST(test_text_name_control)
 END_TEST
 
 /*
+ * Proves names that hide what they are (issue 11): only spaces (ASCII or
+ * Unicode), and bidirectional or zero-width format characters, which can
+ * make "exe.txt" read as "txt.exe" in a table, are refused; a name with
+ * spaces inside, or around visible characters, is fine.
+ */
+START_TEST(test_text_name_deceptive)
+{
+	const char	*why = NULL;
+
+	text_refused(" ", "must not be only spaces");
+	text_refused("    ", "must not be only spaces");
+	text_refused("\xc2\xa0\xe3\x80\x80", "must not be only spaces");
+	text_refused("a\xe2\x80\xae" "b", "contains a bidirectional or zero-width "
+	    "format character");
+	text_refused("\xe2\x81\xa6x", "contains a bidirectional or zero-width "
+	    "format character");
+	text_refused("x\xe2\x80\x8b", "contains a bidirectional or zero-width "
+	    "format character");
+	ck_assert(text_valid_name(" Weekly backup ", NAME_MAX_CHARS, &why));
+	ck_assert(text_valid_name("caf\xc3\xa9\xc2\xa0" "bar", NAME_MAX_CHARS,
+	    &why));
+}
+END_TEST
+
+/*
  * Proves malformed UTF-8 is refused: stray continuation bytes, bytes that
  * never start a sequence, truncated sequences, overlong encodings,
  * surrogates and code points past U+10FFFF.
@@ -745,6 +770,7 @@ suite_common(void)
 	tcase_add_test(tc, test_text_name_empty_and_ok);
 	tcase_add_test(tc, test_text_name_control);
 	tcase_add_test(tc, test_text_name_bad_utf8);
+	tcase_add_test(tc, test_text_name_deceptive);
 	tcase_add_test(tc, test_text_utf8_fix);
 	tcase_add_test(tc, test_text_cut_boundaries);
 	tcase_add_test(tc, test_text_escape);
