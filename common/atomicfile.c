@@ -39,7 +39,7 @@ atomicfile_write(const char *path, const void *data, size_t len, mode_t mode,
 	char		*tmp;
 	const char	*p = data;
 	ssize_t		 n;
-	int		 fd;
+	int		 fd, saved;
 
 	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	/* A leftover temp file (an earlier crash) is replaced, never reused. */
@@ -47,8 +47,10 @@ atomicfile_write(const char *path, const void *data, size_t len, mode_t mode,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    mode);
 	if (fd == -1) {
+		saved = errno;
 		xasprintf(cause, "create %s: %s", tmp, strerror(errno));
 		free(tmp);
+		errno = saved;
 		return (-1);
 	}
 	while (len > 0) {
@@ -56,8 +58,9 @@ atomicfile_write(const char *path, const void *data, size_t len, mode_t mode,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			xasprintf(cause, "write %s: %s", tmp,
-			    n == 0 ? "short write" : strerror(errno));
+			if (n == 0)
+				errno = ENOSPC;
+			xasprintf(cause, "write %s: %s", tmp, strerror(errno));
 			goto fail;
 		}
 		p += n;
@@ -83,10 +86,12 @@ atomicfile_write(const char *path, const void *data, size_t len, mode_t mode,
 		log_warn("%s: fsync of the directory of %s", __func__, path);
 	return (0);
 fail:
+	saved = errno;
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);
 	free(tmp);
+	errno = saved;
 	return (-1);
 }
 

@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Returns 0, or -1 with *cause set (caller frees). */
+/*
+ * Returns 0, or -1 with *cause set (caller frees) and errno as the failing
+ * call left it (ENOSPC, EDQUOT: the state directory is full).
+ */
 int	atomicfile_write(const char *, const void *, size_t, mode_t, char **);
 /* Read a whole file (at most max bytes) into a new NUL-terminated buffer.
  * Returns NULL with errno ENOENT for a missing file, or with *cause. */

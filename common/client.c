@@ -68,7 +68,8 @@ client_send(struct client *c, Evg__Envelope *env, char **cause)
 	if (env->id == 0)
 		env->id = c->next_id++;
 	env->version = c->version != 0 ? c->version : PROTO_VERSION_MAX;
-	if ((buf = codec_frame(env, c->dec.max, &len, cause)) == NULL)
+	if ((buf = codec_frame_verbatim(env, c->dec.max, &len, cause)) ==
+	    NULL)
 		return (-1);
 	rc = client_write_all(c->fd, buf, len);
 	free(buf);

@@ -16,8 +16,6 @@ enum codec_walk_mode {
 };
 
 static size_t	codec_walk(ProtobufCMessage *, enum codec_walk_mode);
-static uint8_t	*codec_pack_frame(const Evg__Envelope *, uint32_t, size_t *,
-		    char **);
 
 /* Visit one present field value (a message or a string pointer). */
 static size_t
@@ -139,14 +137,14 @@ codec_frame(const Evg__Envelope *env, uint32_t max, size_t *len, char **cause)
 		}
 		env = fixed;
 	}
-	buf = codec_pack_frame(env, max, len, cause);
+	buf = codec_frame_verbatim(env, max, len, cause);
 	codec_free(fixed);
 	return (buf);
 }
 
-/* Pack env, as it is, into a frame; see codec_frame(). */
-static uint8_t *
-codec_pack_frame(const Evg__Envelope *env, uint32_t max, size_t *len,
+/* Pack env, as it is, into a frame; see codec.h. */
+uint8_t *
+codec_frame_verbatim(const Evg__Envelope *env, uint32_t max, size_t *len,
     char **cause)
 {
 	size_t	 plen;

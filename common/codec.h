@@ -25,6 +25,13 @@
 uint8_t		*codec_frame(const Evg__Envelope *, uint32_t, size_t *,
 		    char **);
 /*
+ * The same without the repair: a client's request goes out as the user
+ * typed it, so the daemon, which checks every name, names what is wrong
+ * (a repaired name would be accepted with U+FFFD in it).
+ */
+uint8_t		*codec_frame_verbatim(const Evg__Envelope *, uint32_t, size_t *,
+		    char **);
+/*
  * Unpack one frame payload.  Unknown fields are dropped everywhere in the
  * result (after the body check below), so every envelope it returns, and
  * every message inside it, re-packs and unpacks to the same thing.  Returns NULL with a reason in err when the

@@ -76,17 +76,21 @@ xstrndup(const char *s, size_t n)
 	return (p);
 }
 
-/* Format into a new string stored in *ret; returns its length. */
+/*
+ * Format into a new string stored in *ret; returns its length.  errno is
+ * left as it was, so a cause can be written before errno is looked at.
+ */
 int
 xasprintf(char **ret, const char *fmt, ...)
 {
 	va_list	 ap;
-	int	 n;
+	int	 n, saved = errno;
 
 	va_start(ap, fmt);
 	n = vasprintf(ret, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		xmalloc_die(__func__, 0);
+	errno = saved;
 	return (n);
 }

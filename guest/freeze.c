@@ -486,7 +486,7 @@ freeze_thaw(struct freeze_plan *plan, char **cause)
  * Returns the descriptor, or -1 with *cause.
  */
 static int
-freeze_open(struct freeze_entry *e, char **cause)
+freeze_open(const struct freeze_entry *e, char **cause)
 {
 	struct statx	stx;
 	struct stat	st;
@@ -513,6 +513,13 @@ freeze_open(struct freeze_entry *e, char **cause)
 		return (-1);
 	}
 	return (fd);
+}
+
+/* Open an entry's mount point, checked; see freeze.h. */
+int
+freeze_entry_open(const struct freeze_entry *e, char **cause)
+{
+	return (freeze_open(e, cause));
 }
 
 /* Turn an entry and its bind mounts into SKIP with reason. */

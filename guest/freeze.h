@@ -119,6 +119,11 @@ const char	*freeze_entry_reason(const struct freeze_entry *);
 int		 freeze_entry_frozen(const struct freeze_entry *);
 /* When this entry was last frozen (CLOCK_MONOTONIC); zero if never. */
 const struct timespec *freeze_entry_frozen_at(const struct freeze_entry *);
+/*
+ * Open an entry's mount point (O_RDONLY, close-on-exec), checked to be the
+ * planned mount still.  Returns the descriptor, or -1 with *cause.
+ */
+int		 freeze_entry_open(const struct freeze_entry *, char **);
 /* "freeze" or "skip". */
 const char	*freeze_action_name(enum freeze_action);
 

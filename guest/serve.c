@@ -12,6 +12,7 @@
 #include "diskref.h"
 #include "freeze.h"
 #include "frozenrec.h"
+#include "guardian.h"
 #include "hooks.h"
 #include "info.h"
 #include "log.h"
@@ -40,6 +41,7 @@ struct serve {
 	enum serve_state	 state;
 	struct freeze_plan	*plan;		/* the last freeze's, or NULL */
 	struct freeze_lease	*lease;		/* FROZEN only */
+	struct guardian		*guardian;	/* while anything may be frozen */
 	struct peer		*owner;		/* FROZEN, EXPIRED: who froze */
 	unsigned int		 lease_ms;	/* clamped, of the last arm */
 	struct timespec		 armed;		/* last start or renew */
@@ -136,6 +138,27 @@ serve_frozen(const struct serve *s)
 	return ((unsigned int)freeze_plan_frozen_count(s->plan));
 }
 
+/*
+ * The freeze is over as far as this process can tell: release the
+ * guardian when nothing is frozen, else hand it over (it thaws and
+ * retries until that works, even after this process is gone).
+ */
+static void
+serve_guardian_done(struct serve *s)
+{
+	if (s->guardian == NULL)
+		return;
+	if (serve_frozen(s) == 0)
+		guardian_release(s->guardian);
+	else {
+		log_warnx("%s: %u filesystems still frozen; the freeze guardian "
+		    "(pid %ld) thaws them", __func__, serve_frozen(s),
+		    guardian_pid(s->guardian));
+		guardian_handover(s->guardian);
+	}
+	s->guardian = NULL;
+}
+
 /* FROZEN or EXPIRED -> IDLE: disarm the lease and forget the owner. */
 static void
 serve_idle(struct serve *s)
@@ -157,11 +180,16 @@ serve_thaw(struct serve *s, char **cause)
 {
 	unsigned int	before = serve_frozen(s);
 
-	if (before == 0)
+	if (before == 0) {
+		serve_guardian_done(s);
 		return (0);
-	if (freeze_thaw(s->plan, cause) == -1)
+	}
+	if (freeze_thaw(s->plan, cause) == -1) {
+		serve_guardian_done(s);
 		return (-1);
+	}
 	frozenrec_clear();
+	serve_guardian_done(s);
 	return ((int)before);
 }
 
@@ -296,6 +324,7 @@ serve_lease_expired(struct freeze_lease *lease, struct freeze_plan *plan,
 		    __func__, cause);
 	else if (serve_frozen(s) == 0)
 		frozenrec_clear();
+	serve_guardian_done(s);
 }
 
 /* Plan predicate: is maj:min on one of the target disks? */
@@ -384,23 +413,31 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 
 	/* A new freeze: the last one is over, whatever became of it. */
 	serve_idle(s);
+	serve_guardian_done(s);
 	freeze_plan_free(s->plan);
 	s->plan = plan;
+	ms = serve_lease_ms(req->lease_ms);
+	/* No freeze without a guardian: it thaws if this process dies. */
+	if ((s->guardian = guardian_start(plan, ms, &cause)) == NULL) {
+		serve_reply(s, p, env->id, EVG_FREEZE_FAILED, cause);
+		goto out;
+	}
 	/* Written before freezing: /run could never block, but be sure. */
 	frozenrec_write(plan);
 	if (freeze_apply(plan, &cause) == -1) {
 		frozenrec_clear();
+		serve_guardian_done(s);
 		serve_reply(s, p, env->id, EVG_FREEZE_FAILED, cause);
 		goto out;
 	}
 	if (serve_frozen(s) == 0) {
 		frozenrec_clear();
+		serve_guardian_done(s);
 		log_info("%s: no filesystem on the %zu disks can be frozen "
 		    "(%zu mounts)", __func__, t.n, freeze_plan_count(plan));
 		serve_reply(s, p, env->id, EVG_OK, "");
 		goto out;
 	}
-	ms = serve_lease_ms(req->lease_ms);
 	s->lease = freeze_lease_start(s->base, plan, ms, serve_lease_expired,
 	    s);
 	s->lease_ms = ms;
@@ -430,6 +467,9 @@ serve_renew(struct serve *s, struct peer *p, const Evg__Envelope *env)
 		ms = serve_lease_ms(env->freeze_renew->lease_ms);
 		if (freeze_lease_renew(s->lease, ms) == -1)
 			fatalx("%s: lease expired while frozen", __func__);
+		if (s->guardian != NULL &&
+		    guardian_renew(s->guardian, ms) == -1)
+			log_warnx("%s: the freeze guardian is gone", __func__);
 		s->lease_ms = ms;
 		s->armed = serve_now();
 		log_debug("%s: lease renewed for %u ms", __func__, ms);

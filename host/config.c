@@ -76,6 +76,8 @@ static const struct config_key {
 	    offsetof(struct config, freeze_lease_ms), sizeof(unsigned int) },
 	{ "guest_timeout", CONFIG_UINT, 1, 3600,
 	    offsetof(struct config, guest_timeout), sizeof(unsigned int) },
+	{ "reconcile_retry", CONFIG_UINT, 1, 86400,
+	    offsetof(struct config, reconcile_retry), sizeof(unsigned int) },
 	{ "allow_loopback_cid", CONFIG_BOOL, 0, 1,
 	    offsetof(struct config, allow_loopback_cid), sizeof(int) },
 };
@@ -107,6 +109,7 @@ config_defaults(struct config *cf)
 	cf->max_parallel_ops = 4;
 	cf->freeze_lease_ms = 10000;
 	cf->guest_timeout = 60;
+	cf->reconcile_retry = 60;
 }
 
 /* Free the strings. */

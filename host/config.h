@@ -40,6 +40,8 @@ struct config {
 	unsigned int	 max_parallel_ops;	/* snapshot ops, all VMs */
 	unsigned int	 freeze_lease_ms;	/* guest auto-thaw deadline */
 	unsigned int	 guest_timeout;		/* seconds per guest request */
+	unsigned int	 reconcile_retry;	/* seconds between retries of
+						   unfinished catalog entries */
 	int		 allow_loopback_cid;	/* tests: accept CID 1 */
 };
 

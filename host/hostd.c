@@ -132,6 +132,7 @@ hostd_signal_reload(evutil_socket_t sig, short events, void *arg)
 	h->cf.max_parallel_ops = n.max_parallel_ops;
 	h->cf.freeze_lease_ms = n.freeze_lease_ms;
 	h->cf.guest_timeout = n.guest_timeout;
+	h->cf.reconcile_retry = n.reconcile_retry;
 	/* Commands are looked up at each use: swapping them is safe. */
 	free(h->cf.qemu_img);
 	h->cf.qemu_img = n.qemu_img;

@@ -4,6 +4,7 @@
  * group on timeout.  Everything runs from the event loop; nothing here
  * waits for a child except proc_shutdown(), after SIGKILL.
  */
+#include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -124,17 +125,21 @@ proc_child_close_from(int lowfd)
 }
 
 /*
- * The child after fork: own process group, default signals, stdin from
- * /dev/null, stdout and stderr to the pipes, nothing else open, exec.
- * Only system calls here (the parent's heap is not ours to touch).
+ * The child after fork: own process group, default signals, killed when
+ * the daemon dies (a backend step must never outlive the daemon that
+ * would catalog it), stdin from /dev/null, stdout and stderr to the
+ * pipes, nothing else open, exec.  Only system calls here (the parent's
+ * heap is not ours to touch).
  */
 static __attribute__((noreturn)) void
-proc_child(char *const argv[], int null, int out, int err)
+proc_child(char *const argv[], int null, int out, int err, pid_t parent)
 {
 	struct sigaction	sa;
 	sigset_t		set;
 	int			sig, saved;
 
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(127);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -456,7 +461,7 @@ proc_spawn(char *const argv[], unsigned int timeout_ms, size_t max_output,
 	sigset_t	 all, old;
 	int		 outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int		 null = -1, saved;
-	pid_t		 pid;
+	pid_t		 pid, parent;
 
 	if (proc_base == NULL)
 		fatalx("%s: proc_init() was not called", __func__);
@@ -476,9 +481,10 @@ proc_spawn(char *const argv[], unsigned int timeout_ms, size_t max_output,
 	/* No handler may run in the child before it resets them all. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
+	parent = getpid();
 	pid = fork();
 	if (pid == 0)
-		proc_child(argv, null, outp[1], errp[1]);
+		proc_child(argv, null, outp[1], errp[1], parent);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {

@@ -822,6 +822,7 @@ wf_snap_next(struct workflow *wf)
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
 	char		 uuid[UUID_STR_LEN + 1], *cause;
 	size_t		 j;
+	int		 code;
 
 	if (wf->i == wf->nvols) {
 		if (wf->guest != 0)
@@ -843,10 +844,11 @@ wf_snap_next(struct workflow *wf)
 		    wf->record->mounts[j].fstype, wf->record->mounts[j].device,
 		    wf->record->mounts[j].action, wf->record->mounts[j].reason);
 	if (catalog_commit(wf->wv->cat, &cause) != 0) {
+		code = wf_write_status();
 		catalog_remove(wf->wv->cat, wf->cur);
 		wf->cur = NULL;
-		wf_fail(wf, EVG_INTERNAL, "cannot write the snapshot catalog: "
-		    "%s", cause);
+		wf_fail(wf, code, "cannot write the snapshot catalog: %s",
+		    cause);
 		free(cause);
 		return;
 	}

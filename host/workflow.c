@@ -2,6 +2,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -278,7 +279,28 @@ wf_release(struct workflow *wf)
 		wf_run_pending(wv);
 }
 
-/* Commit the catalog; on failure finish with INTERNAL and return -1. */
+/*
+ * Finish after a failed catalog write (errno as the write left it): with
+ * NO_SPACE when the state directory is full, else INTERNAL, naming the
+ * file.  Frees cause.
+ */
+static void
+wf_commit_failed(struct workflow *wf, char *cause)
+{
+	wf_finish(wf, wf_write_status(), "cannot write the snapshot catalog: "
+	    "%s", cause);
+	free(cause);
+}
+
+/* Status of a failed state write; see workflow_impl.h. */
+int
+wf_write_status(void)
+{
+	return (errno == ENOSPC || errno == EDQUOT ? EVG_NO_SPACE :
+	    EVG_INTERNAL);
+}
+
+/* Commit the catalog; on failure finish (wf_commit_failed), return -1. */
 int
 wf_commit(struct workflow *wf)
 {
@@ -286,9 +308,7 @@ wf_commit(struct workflow *wf)
 
 	if (catalog_commit(wf->wv->cat, &cause) == 0)
 		return (0);
-	wf_finish(wf, EVG_INTERNAL, "cannot write the snapshot catalog: %s",
-	    cause);
-	free(cause);
+	wf_commit_failed(wf, cause);
 	return (-1);
 }
 
@@ -448,6 +468,7 @@ workflow_delete(const struct workflow_params *p, workflow_done_cb cb,
 	struct reg_vm	*vm;
 	struct workflow	*wf;
 	struct cat_snap	*cs;
+	char		*why;
 	int		 rc;
 
 	if ((rc = wf_begin(p->vm, WF_DELETE, &wv, &vm, cause)) != EVG_OK)
@@ -474,8 +495,12 @@ workflow_delete(const struct workflow_params *p, workflow_done_cb cb,
 		return (EVG_OK);
 	}
 	cs->state = SNAP_DELETING;
-	if (wf_commit(wf) != 0)
+	if (catalog_commit(wv->cat, &why) != 0) {
+		/* Nothing happened: the entry is as it was, a retry works. */
+		cs->state = SNAP_READY;
+		wf_commit_failed(wf, why);
 		return (EVG_OK);
+	}
 	wf->state = WF_BACKEND;
 	wf_backend(wf, BACKEND_DELETE, wf_volume(vm, cs->volume), cs->tag,
 	    wf_delete_done);
@@ -850,6 +875,54 @@ workflow_vm_added(struct reg_vm *vm)
 		workflow_reconcile_vm(vm);
 }
 
+/* True if the catalog holds an entry an interrupted operation left. */
+static int
+wf_unfinished(const struct catalog *cat)
+{
+	const struct cat_snap	*cs;
+
+	TAILQ_FOREACH(cs, &cat->snaps, entry)
+		if (cs->state == SNAP_CREATING || cs->state == SNAP_DELETING)
+			return (1);
+	return (0);
+}
+
+/* Arm the retry timer for reconcile_retry seconds from now. */
+static void
+wf_retry_arm(void)
+{
+	struct timeval	tv = { (time_t)wf_g.cf->reconcile_retry, 0 };
+
+	evtimer_add(wf_g.retry, &tv);
+}
+
+/*
+ * Timer: check again every idle VM whose catalog still holds creating or
+ * deleting entries (the start-up check could not reach the backend, or
+ * an op died with the daemon), so no entry stays stuck and no snapshot
+ * stays uncatalogued longer than one retry period.
+ */
+static void
+wf_retry_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct wf_vm	*wv;
+	struct reg_vm	*vm;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	TAILQ_FOREACH(wv, &wf_g.vms, entry) {
+		if (wv->active != NULL || wv->cat == NULL ||
+		    !wf_unfinished(wv->cat) ||
+		    (vm = registry_find(wf_g.reg, wv->uuid)) == NULL)
+			continue;
+		log_warnx("vm %s: its catalog holds unfinished entries; "
+		    "checking it against the backend again", vm->uuid);
+		workflow_reconcile_vm(vm);
+	}
+	wf_retry_arm();
+}
+
 /* Reconcile every VM; see workflow.h. */
 void
 workflow_reconcile_all(void)
@@ -860,6 +933,10 @@ workflow_reconcile_all(void)
 		workflow_reconcile_vm(vm);
 	if (wf_g.reconciling == 0)
 		log_info("catalog check done");
+	if (wf_g.retry == NULL &&
+	    (wf_g.retry = evtimer_new(wf_g.base, wf_retry_cb, NULL)) == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
+	wf_retry_arm();
 }
 
 /* Stop calling back owner; see workflow.h. */
@@ -922,6 +999,9 @@ workflow_shutdown(void)
 	struct workflow	*wf;
 
 	wf_g.shutting_down = 1;
+	if (wf_g.retry != NULL)
+		event_free(wf_g.retry);
+	wf_g.retry = NULL;
 	while ((wf = TAILQ_FIRST(&wf_g.all)) != NULL) {
 		wf->cb = NULL;
 		wf->check_cb = NULL;

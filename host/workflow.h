@@ -111,7 +111,9 @@ int	workflow_check(const struct workflow_params *, workflow_check_cb,
 int	workflow_list(const char *, Evg__Snapshot ***, size_t *, char **);
 /*
  * Reconcile every registered VM's catalog with its backends; "catalog
- * check done" is logged when the last one finishes.
+ * check done" is logged when the last one finishes.  From then on, every
+ * reconcile_retry seconds, a VM whose catalog still holds creating or
+ * deleting entries is checked again (when no operation runs on it).
  */
 void	workflow_reconcile_all(void);
 /*

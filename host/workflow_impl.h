@@ -94,6 +94,7 @@ struct wf_globals {
 	char			*catdir;
 	unsigned int		 running;
 	unsigned int		 reconciling;	/* catalog checks running */
+	struct event		*retry;		/* unfinished entries timer */
 	int			 shutting_down;
 	TAILQ_HEAD(, wf_vm)	 vms;
 	TAILQ_HEAD(, workflow)	 all;
@@ -113,6 +114,11 @@ struct workflow	*wf_new(enum wf_kind, struct wf_vm *, workflow_done_cb,
 void		 wf_finish(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 int		 wf_commit(struct workflow *);
+/*
+ * The status of a state write that just failed, from errno: NO_SPACE when
+ * the state directory is full (ENOSPC, EDQUOT), else INTERNAL.
+ */
+int		 wf_write_status(void);
 void		 wf_release(struct workflow *);
 /* Guest steps shared by create and rollback (wf_create.c). */
 struct session	*wf_guest(struct workflow *);

@@ -230,3 +230,43 @@ event_kinds() {
 	$HOSTCTL --json events | sed -n 's/.*"kind":"\([a-z-]*\)".*/\1/p' | tr '\n' ' '
 }
 
+# A qcow2 image of SIZE (default 64M) at PATH.
+mkimg() {
+	qemu-img create -q -f qcow2 "$1" "${2:-64M}" || fail "qemu-img create"
+}
+
+# qemu-io PATH CMD: run one qemu-io command on an image no one holds.
+qio() {
+	qemu-io -f qcow2 -c "$2" "$1" >/dev/null || fail "qemu-io $2 on $1"
+}
+
+# add_qcow2_vm UUID NAME IMG STATE [EXTRA...]: a VM with one qcow2 volume.
+add_qcow2_vm() {
+	local uuid=$1 name=$2 img=$3 state=$4
+	shift 4
+	$HOSTCTL vm add --uuid "$uuid" --name "$name" --hybrid-socket "$T/$name.sock" \
+	    --state "$state" \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$img,disk=serial:S1$*" \
+	    >/dev/null || fail "vm add $name"
+}
+
+# guest_setup: VM one owns disk A (qcow2 volume), VM two owns disk B; the
+# host runs with extra config lines given as arguments.
+guest_setup() {
+	mkfs_loop a ext4 || fail "mount a"
+	mkfs_loop b ext4 || fail "mount b"
+	qemu-img create -q -f qcow2 "$T/vol-a.qcow2" 64M
+	qemu-img create -q -f qcow2 "$T/vol-b.qcow2" 64M
+	printf '%s\n' "$@" > "$T/hostd.conf"
+	start_hostd
+	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/one.sock" \
+	    --state stopped \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/vol-a.qcow2,disk=backing:$T/a.img" \
+	    >/dev/null || fail "vm add one"
+	$HOSTCTL vm add --uuid $UUID2 --name vm-two --hybrid-socket "$T/two.sock" \
+	    --state stopped \
+	    --volume "uuid=$VOLUUID2,name=data,backend=qcow2,locator=$T/vol-b.qcow2,disk=backing:$T/b.img" \
+	    >/dev/null || fail "vm add two"
+	G1="$AGENT --connect unix:$T/one.sock_2210"
+	G2="$AGENT --connect unix:$T/two.sock_2210"
+}

@@ -2,26 +2,6 @@
 # files, a real qemu-system-x86_64 holding an image (online, via QMP), the
 # mock zfs command for ZFS, crash recovery and bad input.
 
-# A qcow2 image of SIZE (default 64M) at PATH.
-mkimg() {
-	qemu-img create -q -f qcow2 "$1" "${2:-64M}" || fail "qemu-img create"
-}
-
-# qemu-io PATH CMD: run one qemu-io command on an image no one holds.
-qio() {
-	qemu-io -f qcow2 -c "$2" "$1" >/dev/null || fail "qemu-io $2 on $1"
-}
-
-# add_qcow2_vm UUID NAME IMG STATE [EXTRA...]: a VM with one qcow2 volume.
-add_qcow2_vm() {
-	local uuid=$1 name=$2 img=$3 state=$4
-	shift 4
-	$HOSTCTL vm add --uuid "$uuid" --name "$name" --hybrid-socket "$T/$name.sock" \
-	    --state "$state" \
-	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$img,disk=serial:S1$*" \
-	    >/dev/null || fail "vm add $name"
-}
-
 # count_snaps: how many snapshots the last run's JSON output holds.
 count_snaps() {
 	printf '%s' "$OUT" | grep -c '"uuid":'

@@ -1,0 +1,317 @@
+/*
+ * The freeze guardian (see guardian.h): a double-forked process that
+ * thaws a plan's filesystems when its owner dies, stalls past the lease,
+ * or hands over.
+ */
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <linux/fs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guardian.h"
+#include "xmalloc.h"
+
+/* Messages from the owner: one byte of op, four of milliseconds. */
+#define GUARDIAN_RENEW		'R'
+#define GUARDIAN_RELEASE	'X'
+#define GUARDIAN_MSG_LEN	5
+/* Thaw retries: first after 10 ms, doubling up to once a second. */
+#define GUARDIAN_RETRY_MIN_MS	10
+#define GUARDIAN_RETRY_MAX_MS	1000
+
+struct guardian {
+	int	 wfd;		/* the owner's end of the pipe */
+	pid_t	 pid;
+};
+
+static volatile sig_atomic_t	guardian_term;
+
+/* SIGTERM in the guardian: thaw and go. */
+static void
+guardian_sigterm(int sig)
+{
+	(void)sig;
+	guardian_term = 1;
+}
+
+/* Milliseconds on the monotonic clock. */
+static int64_t
+guardian_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Thaw every descriptor, last frozen first, until each one thawed or says
+ * it is not frozen (EINVAL), retrying the others with a growing pause.
+ */
+static void
+guardian_thaw_all(const int *fds, size_t n)
+{
+	struct timespec	 pause;
+	unsigned char	*done;
+	size_t		 i, left = n;
+	long		 ms = GUARDIAN_RETRY_MIN_MS;
+
+	done = calloc(n != 0 ? n : 1, 1);
+	if (done == NULL)
+		return;
+	for (;;) {
+		for (i = n; i > 0; i--) {
+			if (done[i - 1])
+				continue;
+			if (ioctl(fds[i - 1], FITHAW, 0) == 0 ||
+			    errno == EINVAL || errno == EBADF) {
+				done[i - 1] = 1;
+				left--;
+			}
+		}
+		if (left == 0)
+			break;
+		pause.tv_sec = ms / 1000;
+		pause.tv_nsec = (ms % 1000) * 1000000;
+		nanosleep(&pause, NULL);
+		if ((ms *= 2) > GUARDIAN_RETRY_MAX_MS)
+			ms = GUARDIAN_RETRY_MAX_MS;
+	}
+	free(done);
+}
+
+/* Compare ints, for qsort. */
+static int
+guardian_cmp_int(const void *a, const void *b)
+{
+	int	x = *(const int *)a, y = *(const int *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/*
+ * In the guardian: stdio to /dev/null, every descriptor closed but the
+ * pipe and the mount points, so it holds nothing of the owner's.
+ */
+static void
+guardian_close_others(int rfd, const int *fds, size_t n)
+{
+	int	*keep, null, prev = 2;
+	size_t	 i;
+
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if ((keep = malloc((n + 1) * sizeof *keep)) == NULL)
+		return;
+	memcpy(keep, fds, n * sizeof *keep);
+	keep[n] = rfd;
+	qsort(keep, n + 1, sizeof *keep, guardian_cmp_int);
+	for (i = 0; i <= n; i++) {
+		if (keep[i] > prev + 1)
+			close_range((unsigned int)prev + 1,
+			    (unsigned int)keep[i] - 1, 0);
+		prev = keep[i];
+	}
+	close_range((unsigned int)prev + 1, ~0U, 0);
+	free(keep);
+}
+
+/*
+ * The guardian itself: wait for a message, end-of-file or the deadline;
+ * thaw on anything but a release.  Never returns.
+ */
+static __attribute__((noreturn)) void
+guardian_main(int rfd, const int *fds, size_t n, unsigned int lease_ms)
+{
+	struct sigaction	sa;
+	struct pollfd		pfd;
+	unsigned char		msg[GUARDIAN_MSG_LEN];
+	int64_t			deadline, now;
+	uint32_t		ms;
+	ssize_t			got;
+	int			rc;
+
+	setsid();
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = guardian_sigterm;
+	sigaction(SIGTERM, &sa, NULL);
+	guardian_close_others(rfd, fds, n);
+	/* Nothing of it may wait on a frozen disk to be paged in. */
+	mlockall(MCL_CURRENT | MCL_FUTURE);
+
+	deadline = guardian_now_ms() + lease_ms;
+	pfd.fd = rfd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if (guardian_term)
+			break;
+		now = guardian_now_ms();
+		if (now >= deadline)
+			break;
+		rc = poll(&pfd, 1, (int)(deadline - now));
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == 0)
+			continue;
+		if (rc == -1)
+			break;
+		got = read(rfd, msg, sizeof msg);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got != GUARDIAN_MSG_LEN)
+			break;		/* end-of-file: the owner is gone */
+		if (msg[0] == GUARDIAN_RELEASE)
+			_exit(0);
+		if (msg[0] != GUARDIAN_RENEW)
+			break;
+		memcpy(&ms, msg + 1, sizeof ms);
+		deadline = guardian_now_ms() + ms;
+	}
+	guardian_thaw_all(fds, n);
+	_exit(0);
+}
+
+/* Start a guardian; see guardian.h. */
+struct guardian *
+guardian_start(const struct freeze_plan *plan, unsigned int lease_ms,
+    char **cause)
+{
+	const struct freeze_entry	*e;
+	struct guardian			*g = NULL;
+	int				*fds, p[2] = { -1, -1 };
+	int				 r[2] = { -1, -1 }, status;
+	size_t				 i, n = 0;
+	pid_t				 mid, gpid = -1;
+
+	fds = xcalloc(freeze_plan_count(plan) + 1, sizeof *fds);
+	for (i = 0; i < freeze_plan_count(plan); i++) {
+		e = freeze_plan_entry(plan, i);
+		if (freeze_entry_action(e) != FREEZE_ACTION_FREEZE)
+			continue;
+		if ((fds[n] = freeze_entry_open(e, cause)) == -1)
+			goto out;
+		n++;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(r, O_CLOEXEC) == -1) {
+		xasprintf(cause, "freeze guardian: pipe: %s", strerror(errno));
+		goto out;
+	}
+	if ((mid = fork()) == -1) {
+		xasprintf(cause, "freeze guardian: fork: %s", strerror(errno));
+		goto out;
+	}
+	if (mid == 0) {
+		/* The middle child: fork the guardian, tell its pid, go. */
+		close(p[1]);
+		close(r[0]);
+		gpid = fork();
+		if (gpid == 0) {
+			close(r[1]);
+			guardian_main(p[0], fds, n, lease_ms);
+		}
+		if (write(r[1], &gpid, sizeof gpid) != sizeof gpid)
+			_exit(1);
+		_exit(gpid == -1);
+	}
+	close(p[0]);
+	p[0] = -1;
+	close(r[1]);
+	r[1] = -1;
+	while (waitpid(mid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (read(r[0], &gpid, sizeof gpid) != sizeof gpid || gpid <= 0) {
+		xasprintf(cause, "freeze guardian: it could not be started");
+		goto out;
+	}
+	fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+	g = xcalloc(1, sizeof *g);
+	g->wfd = p[1];
+	g->pid = gpid;
+	p[1] = -1;
+out:
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	if (p[0] != -1)
+		close(p[0]);
+	if (p[1] != -1)
+		close(p[1]);
+	if (r[0] != -1)
+		close(r[0]);
+	if (r[1] != -1)
+		close(r[1]);
+	return (g);
+}
+
+/* Send one message; -1 if the guardian is gone. */
+static int
+guardian_send(struct guardian *g, unsigned char op, uint32_t ms)
+{
+	unsigned char	msg[GUARDIAN_MSG_LEN];
+	ssize_t		n;
+
+	msg[0] = op;
+	memcpy(msg + 1, &ms, sizeof ms);
+	do
+		n = write(g->wfd, msg, sizeof msg);
+	while (n == -1 && errno == EINTR);
+	return (n == (ssize_t)sizeof msg ? 0 : -1);
+}
+
+/* Push the deadline; see guardian.h. */
+int
+guardian_renew(struct guardian *g, unsigned int lease_ms)
+{
+	return (guardian_send(g, GUARDIAN_RENEW, lease_ms));
+}
+
+/* End untouched; see guardian.h. */
+void
+guardian_release(struct guardian *g)
+{
+	if (g == NULL)
+		return;
+	guardian_send(g, GUARDIAN_RELEASE, 0);
+	close(g->wfd);
+	free(g);
+}
+
+/* Thaw now, with retries; see guardian.h. */
+void
+guardian_handover(struct guardian *g)
+{
+	if (g == NULL)
+		return;
+	/* Its end-of-file is the signal to thaw. */
+	close(g->wfd);
+	free(g);
+}
+
+/* The guardian's pid. */
+long
+guardian_pid(const struct guardian *g)
+{
+	return ((long)g->pid);
+}
