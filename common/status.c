@@ -1,4 +1,5 @@
 /* Status code names, descriptions and CLI exit codes. */
+#include <errno.h>
 #include <string.h>
 
 #include "status.h"
@@ -66,4 +67,11 @@ status_exit_code(unsigned int code)
 	if (code > EVG_STATUS_MAX)
 		code = EVG_INTERNAL;
 	return (status_table[code].exit_code);
+}
+
+/* Status of a failed state write; see status.h. */
+int
+status_of_write_error(int err)
+{
+	return (err == ENOSPC || err == EDQUOT ? EVG_NO_SPACE : EVG_INTERNAL);
 }

@@ -37,5 +37,10 @@ int		 status_from_name(const char *);
 const char	*status_description(unsigned int);
 /* Exit code a CLI uses for a code (0 for OK, never 2 or 3 otherwise). */
 int		 status_exit_code(unsigned int);
+/*
+ * The status of a state-file write that failed with errno err: NO_SPACE
+ * when the filesystem is full (ENOSPC, EDQUOT), else INTERNAL.
+ */
+int		 status_of_write_error(int);
 
 #endif

@@ -402,9 +402,10 @@ registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 	TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
 	reg->count++;
 	if (registry_save(reg, cause) != 0) {
+		rc = status_of_write_error(errno);
 		TAILQ_REMOVE(&reg->vms, vm, entry);
 		reg->count--;
-		return (EVG_INTERNAL);
+		return (rc);
 	}
 	return (EVG_OK);
 }
@@ -413,12 +414,15 @@ registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 int
 registry_remove(struct registry *reg, struct reg_vm *vm, char **cause)
 {
+	int	rc;
+
 	TAILQ_REMOVE(&reg->vms, vm, entry);
 	reg->count--;
 	if (registry_save(reg, cause) != 0) {
+		rc = status_of_write_error(errno);
 		TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
 		reg->count++;
-		return (EVG_INTERNAL);
+		return (rc);
 	}
 	return (EVG_OK);
 }
@@ -433,7 +437,7 @@ registry_set_state(struct registry *reg, struct reg_vm *vm,
 	vm->state = state;
 	if (registry_save(reg, cause) != 0) {
 		vm->state = old;
-		return (EVG_INTERNAL);
+		return (status_of_write_error(errno));
 	}
 	return (EVG_OK);
 }

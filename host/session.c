@@ -244,6 +244,8 @@ session_drop_pending(struct session *s, const char *why)
 		workflow_forget_owner(op);
 		free(op);
 	}
+	/* A create frozen through this session ends now, not at its end. */
+	workflow_guest_gone(s->serial);
 }
 
 /* Find a live session by serial. */

@@ -4,6 +4,7 @@
  * (session_request()); the session is looked up by serial at every step,
  * so a guest that goes away is noticed, never dereferenced.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ static void	wf_thaw(struct workflow *);
 static void	wf_cleanup_next(struct workflow *);
 static void	wf_freeze(struct workflow *);
 static void	wf_commit_all(struct workflow *);
+static void	wf_guest_lost(struct workflow *, int, const char *);
 static void	wf_fail(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -463,6 +465,16 @@ wf_space_done(const struct backend_result *r, void *arg)
 	wf_space_next(wf);
 }
 
+/* Why a create fails when the guest's lease ran out while frozen. */
+static void
+wf_lease_lost_message(char *buf, size_t len)
+{
+	snprintf(buf, len, "the guest's freeze lease ran out before the "
+	    "snapshot was finished, so the snapshot is not filesystem-"
+	    "consistent; nothing is kept (freeze_lease_ms is %u)",
+	    wf_g.cf->freeze_lease_ms);
+}
+
 /* The workflow's renewal period: a third of the lease. */
 static void
 wf_renew_arm(struct workflow *wf)
@@ -482,6 +494,7 @@ wf_renew_reply(struct session *s, const Evg__Envelope *env, const char *why,
 {
 	struct workflow	*wf = arg;
 	int		 code = EVG_UNAVAILABLE;
+	char		 msg[256];
 
 	(void)s;
 	if (env != NULL && env->reply != NULL && env->reply->status != NULL)
@@ -492,6 +505,11 @@ wf_renew_reply(struct session *s, const Evg__Envelope *env, const char *why,
 		    env->reply->status != NULL ? env->reply->status->message :
 		    why);
 		wf->lease_lost = 1;
+		/* Refused: the guest thawed; no need to wait for the backend. */
+		if (env != NULL && wf->state == WF_BACKEND) {
+			wf_lease_lost_message(msg, sizeof msg);
+			wf_guest_lost(wf, EVG_TIMEOUT, msg);
+		}
 		return;
 	}
 	if (wf->state == WF_BACKEND)
@@ -766,13 +784,12 @@ wf_thaw(struct workflow *wf)
 {
 	Evg__Envelope		env = EVG__ENVELOPE__INIT;
 	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
+	char			msg[256];
 
 	evtimer_del(wf->renew);
 	if (wf->lease_lost) {
-		wf_fail(wf, EVG_TIMEOUT, "the guest's freeze lease ran out "
-		    "before the snapshot was finished, so the snapshot is not "
-		    "filesystem-consistent; nothing is kept (freeze_lease_ms "
-		    "is %u)", wf_g.cf->freeze_lease_ms);
+		wf_lease_lost_message(msg, sizeof msg);
+		wf_fail(wf, EVG_TIMEOUT, "%s", msg);
 		return;
 	}
 	wf->state = WF_THAW;
@@ -844,7 +861,7 @@ wf_snap_next(struct workflow *wf)
 		    wf->record->mounts[j].fstype, wf->record->mounts[j].device,
 		    wf->record->mounts[j].action, wf->record->mounts[j].reason);
 	if (catalog_commit(wf->wv->cat, &cause) != 0) {
-		code = wf_write_status();
+		code = status_of_write_error(errno);
 		catalog_remove(wf->wv->cat, wf->cur);
 		wf->cur = NULL;
 		wf_fail(wf, code, "cannot write the snapshot catalog: %s",
@@ -976,6 +993,45 @@ wf_fail(struct workflow *wf, int code, const char *fmt, ...)
 		wf->frozen = 0;
 	}
 	wf_fail_abort_hooks(wf);
+}
+
+/*
+ * BACKEND -> failure: the freezing guest is gone, so the snapshot being
+ * made is no longer filesystem-consistent.  Cancel the backend step, have
+ * the cleanup delete what it may have made, and fail now.
+ */
+static void
+wf_guest_lost(struct workflow *wf, int code, const char *why)
+{
+	if (wf->op != NULL) {
+		backend_cancel(wf->op);
+		wf->op = NULL;
+	}
+	if (wf->cur != NULL) {
+		/* It may exist in the backend: the cleanup deletes it. */
+		wf->done = xreallocarray(wf->done, wf->ndone + 1,
+		    sizeof *wf->done);
+		wf->done[wf->ndone++] = xstrdup(wf->cur->uuid);
+		wf->cur = NULL;
+	}
+	wf->frozen = 0;
+	wf_fail(wf, code, "%s", why);
+}
+
+/* A guest session went away; see workflow.h. */
+void
+workflow_guest_gone(uint64_t serial)
+{
+	struct workflow	*wf, *next;
+
+	for (wf = TAILQ_FIRST(&wf_g.all); wf != NULL; wf = next) {
+		next = TAILQ_NEXT(wf, entry);
+		if (wf->kind == WF_CREATE && wf->guest == serial &&
+		    wf->state == WF_BACKEND && wf->fail_msg == NULL)
+			wf_guest_lost(wf, EVG_UNAVAILABLE, "the guest agent went "
+			    "away while its filesystems were frozen; nothing is "
+			    "kept");
+	}
 }
 
 /* A default snapshot name from the time, unique on the given volumes. */

@@ -287,18 +287,12 @@ wf_release(struct workflow *wf)
 static void
 wf_commit_failed(struct workflow *wf, char *cause)
 {
-	wf_finish(wf, wf_write_status(), "cannot write the snapshot catalog: "
-	    "%s", cause);
+	wf_finish(wf, status_of_write_error(errno), "cannot write the "
+	    "snapshot catalog: %s", cause);
 	free(cause);
 }
 
-/* Status of a failed state write; see workflow_impl.h. */
-int
-wf_write_status(void)
-{
-	return (errno == ENOSPC || errno == EDQUOT ? EVG_NO_SPACE :
-	    EVG_INTERNAL);
-}
+
 
 /* Commit the catalog; on failure finish (wf_commit_failed), return -1. */
 int

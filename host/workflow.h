@@ -130,6 +130,12 @@ void	workflow_vm_added(struct reg_vm *);
 void	workflow_vm_state(struct reg_vm *);
 /* Stop calling back owner (the arg given at start). */
 void	workflow_forget_owner(void *);
+/*
+ * The guest session with this serial went away.  A create frozen through
+ * it ends at once with UNAVAILABLE: its backend step is cancelled and
+ * whatever the backend made is deleted (the guest thawed on its own).
+ */
+void	workflow_guest_gone(uint64_t);
 /* A VM was removed: cancel its operation, close its catalog (kept). */
 void	workflow_vm_removed(const char *);
 

@@ -114,11 +114,6 @@ struct workflow	*wf_new(enum wf_kind, struct wf_vm *, workflow_done_cb,
 void		 wf_finish(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 int		 wf_commit(struct workflow *);
-/*
- * The status of a state write that just failed, from errno: NO_SPACE when
- * the state directory is full (ENOSPC, EDQUOT), else INTERNAL.
- */
-int		 wf_write_status(void);
 void		 wf_release(struct workflow *);
 /* Guest steps shared by create and rollback (wf_create.c). */
 struct session	*wf_guest(struct workflow *);

@@ -121,7 +121,15 @@ test_fault_state_dir_full_delete() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name full
 	expect_rc 13
 	expect_in "$ERR" "cannot write the snapshot catalog"
+	# Registering a VM on a full state directory: NO_SPACE, not added.
+	run_cmd $HOSTCTL vm add --uuid $UUID2 --name vm-two --hybrid-socket "$T/two.sock" \
+	    --volume "uuid=$VOLUUID2,name=d,backend=qcow2,locator=$T/disk2.qcow2,disk=serial:S2"
+	expect_rc 13
+	expect_in "$ERR" "$T/state/registry.json"
+	expect_in "$ERR" "No space left on device"
 	rm -f "$T/state/filler"
+	run_cmd $HOSTCTL vm list
+	expect_not_in "$OUT" "vm-two"
 	[ "$(qemu-img snapshot -l "$T/disk.qcow2" | grep -c '^[0-9]')" -eq 0 ] ||
 	    fail "the failed create left a snapshot"
 	hostd_alive
@@ -227,4 +235,37 @@ test_fault_daemon_and_guardian_killed() {
 	bg $G1 daemon -f
 	wait_for "! frozen '$T/mnt/a'" 5 ||
 	    fail "a restarted daemon did not thaw what the dead one froze"
+}
+
+# Proves a guest daemon killed in the middle of a create ends it at once
+# with UNAVAILABLE (it used to wait for the backend, then say TIMEOUT "the
+# freeze lease ran out"), and that what the backend made is deleted.
+test_fault_daemon_killed_mid_create() {
+	guest_setup "freeze_lease_ms = 3000"
+	stop_hostd
+	EVG_TEST_BACKEND_DELAY_MS=6000 start_hostd
+	bg $G1 daemon -f
+	local daemon=$LASTPID
+	wait_for "$HOSTCTL vm show $UUID1 | grep -q 'Guest agent:    connected'" ||
+	    fail "daemon did not connect"
+	$G1 snapshot create "$LOOP_a" --name victim >"$T/cli.out" 2>"$T/cli.err" &
+	local cli=$!
+	PIDS="$cli $PIDS"
+	wait_for "frozen '$T/mnt/a'" 6 || fail "never froze"
+	local start
+	start=$(date +%s%N)
+	kill -9 "$daemon"
+	wait "$cli"
+	local rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$rc" -eq 17 ] || fail "exit $rc, expected 17 (UNAVAILABLE): $(cat "$T/cli.err")"
+	grep -q "went away while its filesystems were frozen" "$T/cli.err" ||
+	    fail "unexpected error: $(cat "$T/cli.err")"
+	[ "$ms" -lt 2000 ] || fail "the create took $ms ms to fail after the guest died"
+	writable_within 2 "$T/mnt/a" || fail "still frozen"
+	# The catalog equals the image: nothing kept.
+	wait_for "[ \$(qemu-img snapshot -l '$T/vol-a.qcow2' | grep -c '^[0-9]') -eq 0 ]" 10 ||
+	    fail "a snapshot was left in the image: $(qemu-img snapshot -l "$T/vol-a.qcow2")"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_not_in "$OUT" '"name":"victim"'
+	hostd_alive
 }
