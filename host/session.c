@@ -170,10 +170,11 @@ session_request(struct session *s, Evg__Envelope *env, unsigned int timeout_ms,
 	struct timeval		 tv;
 
 	if (s->state != SESSION_READY || peer_closing(s->peer))
-		return (-1);
+		return (SESSION_REQ_GONE);
 	env->id = s->next_id++;
 	if (peer_send(s->peer, env) != 0)
-		return (-1);
+		return (peer_closing(s->peer) ? SESSION_REQ_GONE :
+		    SESSION_REQ_TOO_BIG);
 	r = xcalloc(1, sizeof *r);
 	r->s = s;
 	r->id = env->id;

@@ -77,9 +77,12 @@ struct session	*session_find(struct server *, uint64_t);
 void	session_free(struct session *);
 /* Close because the VM went away (detached). */
 void	session_detach(struct session *, const char *);
+/* Why session_request() could not send. */
+#define SESSION_REQ_GONE	(-1)	/* the session is closing */
+#define SESSION_REQ_TOO_BIG	(-2)	/* over the guest channel's frame cap */
 /*
  * Send a request to the guest and track it (timeout_ms 0: none).  Returns
- * 0, or -1 when the session cannot take it (closing); cb does not run then.
+ * 0, or SESSION_REQ_GONE or SESSION_REQ_TOO_BIG; cb does not run then.
  */
 int	session_request(struct session *, Evg__Envelope *, unsigned int,
 	    session_reply_cb, void *);

@@ -192,14 +192,17 @@ wf_guest(struct workflow *wf)
 	return (wf->guest != 0 ? session_find(wf_g.srv, wf->guest) : NULL);
 }
 
-/* Send a request to the freezing guest; -1 if it is gone. */
+/*
+ * Send a request to the freezing guest; 0, or SESSION_REQ_GONE (also when
+ * there is no session) or SESSION_REQ_TOO_BIG.
+ */
 static int
 wf_send(struct workflow *wf, Evg__Envelope *env, session_reply_cb cb)
 {
 	struct session	*s;
 
 	if ((s = wf_guest(wf)) == NULL)
-		return (-1);
+		return (SESSION_REQ_GONE);
 	return (session_request(s, env, wf_g.cf->guest_timeout * 1000, cb,
 	    wf));
 }
@@ -275,7 +278,7 @@ wf_hook(struct workflow *wf, const char *phase, session_reply_cb cb)
 	struct session		*s;
 
 	if ((s = wf_guest(wf)) == NULL)
-		return (-1);
+		return (SESSION_REQ_GONE);
 	hr.phase = (char *)phase;
 	hr.operation = (char *)(wf->kind == WF_ROLLBACK ? "rollback" :
 	    "create");
@@ -643,6 +646,7 @@ wf_freeze(struct workflow *wf)
 {
 	Evg__Envelope		env = EVG__ENVELOPE__INIT;
 	Evg__FreezeRequest	fr = EVG__FREEZE_REQUEST__INIT;
+	int			rc;
 
 	wf->state = WF_FREEZE;
 	fr.disks = wf->disks;
@@ -650,7 +654,12 @@ wf_freeze(struct workflow *wf)
 	fr.lease_ms = wf_g.cf->freeze_lease_ms;
 	env.body_case = EVG__ENVELOPE__BODY_FREEZE;
 	env.freeze = &fr;
-	if (wf_send(wf, &env, wf_freeze_reply) != 0)
+	rc = wf_send(wf, &env, wf_freeze_reply);
+	if (rc == SESSION_REQ_TOO_BIG)
+		wf_fail(wf, EVG_INVALID_ARGUMENT, "the disks named do not fit "
+		    "in one freeze request (%zu disks over the guest frame "
+		    "cap); nothing was frozen", wf->ndisks);
+	else if (rc != 0)
 		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent is not connected "
 		    "any more; nothing was frozen");
 }
