@@ -269,3 +269,38 @@ test_fault_daemon_killed_mid_create() {
 	expect_not_in "$OUT" '"name":"victim"'
 	hostd_alive
 }
+
+# Proves a QEMU that stops answering during the start-up check leaves the
+# daemon serving and the interrupted entry "creating", and that the entry
+# resolves against the backend at a retry once QEMU answers again.
+test_fault_stalled_qemu() {
+	mkimg "$T/d.qcow2"
+	echo '{}' > "$T/qmp.reply"
+	bg $BUILD/fake-qmp "$T/qmp.sock" "$T/qmp.reply" >"$T/qmp.log"
+	wait_for "[ -S '$T/qmp.sock' ]" || fail "fake QMP did not start"
+	printf 'qmp_timeout = 1\nreconcile_retry = 1\n' > "$T/hostd.conf"
+	EVG_TEST_KILL_POINT=after-backend-create start_hostd
+	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/one.sock" \
+	    --state running --qmp "$T/qmp.sock" \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/d.qcow2,disk=serial:ONE,node=drive-data" \
+	    >/dev/null || fail "vm add"
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name interrupted
+	wait "$HOSTD_PID" 2>/dev/null
+	local tag
+	tag=$(grep -o '"tag":"[0-9a-f-]*"' "$T/state/catalogs/$UUID1.json" | cut -d'"' -f4)
+	[ -n "$tag" ] || fail "no intent recorded"
+	echo stall > "$T/qmp.reply"
+	start_hostd
+	grep -q "cannot check volume" "$T/hostd.log" || fail "the check did not give up"
+	run_cmd $HOSTCTL vm list
+	expect_rc 0
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_in "$OUT" '"state":"creating"'
+	echo "[{\"node-name\": \"drive-data\", \"image\": {\"snapshots\": [{\"name\": \"$tag\", \"date-sec\": 1700000000}]}}]" > "$T/qmp.reply"
+	wait_for "$HOSTCTL --json snapshot list --vm $UUID1 | grep -q '\"state\":\"ready\"'" 8 ||
+	    fail "the entry did not resolve: $($HOSTCTL --json snapshot list --vm $UUID1)"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	[ "$(printf '%s' "$OUT" | grep -c '"name":"interrupted"')" -eq 1 ] ||
+	    fail "expected exactly one 'interrupted': $OUT"
+	hostd_alive
+}

@@ -8,8 +8,9 @@
  *
  *	fake-qmp SOCKET REPLY-FILE
  *
- * Each command's name is printed on stdout, one line each.  Runs until
- * killed.
+ * A REPLY-FILE holding just "stall" makes it answer nothing to commands
+ * (a QEMU that hangs).  Each command's name is printed on stdout, one line
+ * each.  Runs until killed.
  */
 #include <sys/socket.h>
 
@@ -83,6 +84,10 @@ fake_answer(int fd, json_object *msg, const char *reply_file)
 	fflush(stdout);
 	content = cmd != NULL && strcmp(cmd, "qmp_capabilities") != 0 ?
 	    fake_content(reply_file) : xstrdup("{}");
+	if (strncmp(content, "stall", 5) == 0) {
+		free(content);
+		return (0);
+	}
 	xasprintf(&line, "{\"return\": %s, \"id\": %s}\r\n", content,
 	    id != NULL ? json_object_to_json_string(id) : "null");
 	rc = fake_write(fd, line, strlen(line));
