@@ -137,7 +137,7 @@ guardian_close_others(int rfd, const int *fds, size_t n)
  * thaw on anything but a release.  Never returns.
  */
 static __attribute__((noreturn)) void
-guardian_main(int rfd, const int *fds, size_t n, unsigned int lease_ms)
+guardian_main(int rfd, const int *fds, size_t n)
 {
 	struct sigaction	sa;
 	struct pollfd		pfd;
@@ -161,16 +161,17 @@ guardian_main(int rfd, const int *fds, size_t n, unsigned int lease_ms)
 	/* Nothing of it may wait on a frozen disk to be paged in. */
 	mlockall(MCL_CURRENT | MCL_FUTURE);
 
-	deadline = guardian_now_ms() + lease_ms;
+	/* No deadline until the first renewal (the freeze is in place). */
+	deadline = -1;
 	pfd.fd = rfd;
 	pfd.events = POLLIN;
 	for (;;) {
 		if (guardian_term)
 			break;
 		now = guardian_now_ms();
-		if (now >= deadline)
+		if (deadline != -1 && now >= deadline)
 			break;
-		rc = poll(&pfd, 1, (int)(deadline - now));
+		rc = poll(&pfd, 1, deadline == -1 ? -1 : (int)(deadline - now));
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == 0)
@@ -195,8 +196,7 @@ guardian_main(int rfd, const int *fds, size_t n, unsigned int lease_ms)
 
 /* Start a guardian; see guardian.h. */
 struct guardian *
-guardian_start(const struct freeze_plan *plan, unsigned int lease_ms,
-    char **cause)
+guardian_start(const struct freeze_plan *plan, char **cause)
 {
 	const struct freeze_entry	*e;
 	struct guardian			*g = NULL;
@@ -229,7 +229,7 @@ guardian_start(const struct freeze_plan *plan, unsigned int lease_ms,
 		gpid = fork();
 		if (gpid == 0) {
 			close(r[1]);
-			guardian_main(p[0], fds, n, lease_ms);
+			guardian_main(p[0], fds, n);
 		}
 		if (write(r[1], &gpid, sizeof gpid) != sizeof gpid)
 			_exit(1);

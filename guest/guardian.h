@@ -31,14 +31,15 @@
 struct guardian;
 
 /*
- * Start a guardian for the FREEZE entries of plan (not yet applied), with
- * a deadline of lease_ms from now.  Returns NULL and *cause when it could
- * not be started (a mount point could not be opened, fork failed): the
- * caller must then not freeze.
+ * Start a guardian for the FREEZE entries of plan (not yet applied).  It
+ * has no deadline until the first guardian_renew(), which the owner sends
+ * once the freeze is in place (freezing begins with a sync() that may
+ * take long); until then only the owner's death makes it thaw.  Returns
+ * NULL and *cause when it could not be started (a mount point could not
+ * be opened, fork failed): the caller must then not freeze.
  */
-struct guardian	*guardian_start(const struct freeze_plan *, unsigned int,
-		    char **);
-/* Push the deadline to lease_ms from now.  -1 if the guardian is gone. */
+struct guardian	*guardian_start(const struct freeze_plan *, char **);
+/* Set the deadline to lease_ms from now.  -1 if the guardian is gone. */
 int		 guardian_renew(struct guardian *, unsigned int);
 /* The owner thawed everything: the guardian exits untouched.  Frees g. */
 void		 guardian_release(struct guardian *);

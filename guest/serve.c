@@ -418,7 +418,7 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	s->plan = plan;
 	ms = serve_lease_ms(req->lease_ms);
 	/* No freeze without a guardian: it thaws if this process dies. */
-	if ((s->guardian = guardian_start(plan, ms, &cause)) == NULL) {
+	if ((s->guardian = guardian_start(plan, &cause)) == NULL) {
 		serve_reply(s, p, env->id, EVG_FREEZE_FAILED, cause);
 		goto out;
 	}
@@ -440,6 +440,8 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	}
 	s->lease = freeze_lease_start(s->base, plan, ms, serve_lease_expired,
 	    s);
+	if (guardian_renew(s->guardian, ms) == -1)
+		log_warnx("%s: the freeze guardian is gone", __func__);
 	s->lease_ms = ms;
 	s->armed = serve_now();
 	s->owner = p;
