@@ -5,6 +5,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <linux/fs.h>
@@ -31,7 +32,7 @@
 #define GUARDIAN_RETRY_MAX_MS	1000
 
 struct guardian {
-	int	 wfd;		/* the owner's end of the pipe */
+	int	 wfd;		/* the owner's end of the socket pair */
 	pid_t	 pid;
 };
 
@@ -102,7 +103,7 @@ guardian_cmp_int(const void *a, const void *b)
 
 /*
  * In the guardian: stdio to /dev/null, every descriptor closed but the
- * pipe and the mount points, so it holds nothing of the owner's.
+ * socket and the mount points, so it holds nothing of the owner's.
  */
 static void
 guardian_close_others(int rfd, const int *fds, size_t n)
@@ -214,8 +215,12 @@ guardian_start(const struct freeze_plan *plan, char **cause)
 			goto out;
 		n++;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1 || pipe2(r, O_CLOEXEC) == -1) {
-		xasprintf(cause, "freeze guardian: pipe: %s", strerror(errno));
+	/* A socket pair, not a pipe: a write to a gone guardian is EPIPE,
+	 * never SIGPIPE (MSG_NOSIGNAL). */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) == -1 ||
+	    pipe2(r, O_CLOEXEC) == -1) {
+		xasprintf(cause, "freeze guardian: socketpair: %s",
+		    strerror(errno));
 		goto out;
 	}
 	if ((mid = fork()) == -1) {
@@ -245,7 +250,6 @@ guardian_start(const struct freeze_plan *plan, char **cause)
 		xasprintf(cause, "freeze guardian: it could not be started");
 		goto out;
 	}
-	fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
 	g = xcalloc(1, sizeof *g);
 	g->wfd = p[1];
 	g->pid = gpid;
@@ -275,7 +279,7 @@ guardian_send(struct guardian *g, unsigned char op, uint32_t ms)
 	msg[0] = op;
 	memcpy(msg + 1, &ms, sizeof ms);
 	do
-		n = write(g->wfd, msg, sizeof msg);
+		n = send(g->wfd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
 	return (n == (ssize_t)sizeof msg ? 0 : -1);
 }

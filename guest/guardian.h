@@ -4,13 +4,13 @@
  * Before the first FIFREEZE, the agent that freezes (the CLI or the
  * daemon, through serve.c) starts a guardian: a process of its own (double
  * forked, in its own session, memory locked) holding an open descriptor on
- * every filesystem the plan will freeze and the read end of a pipe whose
- * only write end the owner keeps (close-on-exec, closed in every other
- * child).  The guardian thaws them all (FITHAW, retried until it succeeds
+ * every filesystem the plan will freeze and one end of a socket pair
+ * whose other end only the owner keeps (close-on-exec, closed in every
+ * other child).  The guardian thaws them all (FITHAW, retried until it succeeds
  * or the filesystem says it is not frozen) when, whichever comes first:
  *
- *   - the owner dies, however (SIGKILL, a crash, fatal(), exit): the pipe
- *     reads end-of-file;
+ *   - the owner dies, however (SIGKILL, a crash, fatal(), exit): its
+ *     socket reads end-of-file;
  *   - the lease runs out without a renewal (the owner is stopped or
  *     stuck);
  *   - the owner hands over (guardian_handover(): its own thaw failed).

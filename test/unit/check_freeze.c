@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "freeze.h"
+#include "guardian.h"
 #include "suites.h"
 #include "testutil.h"
 #include "xmalloc.h"
@@ -1138,6 +1139,115 @@ START_TEST(test_real_changed_mount)
 }
 END_TEST
 
+/*
+ * Proves a freeze cannot outlive its owner (issue 11): an owner that froze
+ * A with a guardian and a 10 s lease dies by SIGKILL without thawing; the
+ * guardian thaws A at once, long before the lease.
+ */
+START_TEST(test_real_guardian_owner_killed)
+{
+	struct freeze_plan	*plan;
+	struct guardian		*g;
+	struct timespec		 start;
+	char			*cause = NULL;
+	pid_t			 owner;
+	int			 status;
+
+	if (!fx_ready(__func__))
+		return;
+	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	if ((owner = fork()) == 0) {
+		if ((g = guardian_start(plan, &cause)) == NULL ||
+		    fx_apply(plan, &cause) != 0 ||
+		    guardian_renew(g, 10000) != 0)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	ck_assert_int_eq(waitpid(owner, &status, 0), owner);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the owner did not freeze (status %d)", status);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	assert_writable(fx.file_a);
+	ck_assert_int_lt(testutil_ms_since(&start), 2000);
+	freeze_plan_free(plan);
+}
+END_TEST
+
+/*
+ * Proves the guardian thaws when the lease runs out and the owner, alive
+ * but stuck, neither renews nor thaws; and that a thaw it already did is
+ * harmless to the owner afterwards.
+ */
+START_TEST(test_real_guardian_lease)
+{
+	struct freeze_plan	*plan;
+	struct guardian		*g;
+	char			*cause = NULL;
+	pid_t			 pid;
+	int			 rc;
+
+	if (!fx_ready(__func__))
+		return;
+	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	g = guardian_start(plan, &cause);
+	ck_assert_msg(g != NULL, "guardian_start: %s", cause);
+	ck_assert_msg(fx_apply(plan, &cause) == 0, "apply: %s", cause);
+	ck_assert_int_eq(guardian_renew(g, 1500), 0);
+	pid = testutil_writer_start(fx.file_a);
+	ck_assert_msg(testutil_writer_wait(pid, BLOCKED_MS) == -1,
+	    "A was not frozen");
+	/* The guardian thaws about 1 s later: the blocked write ends. */
+	rc = testutil_writer_wait(pid, WRITE_MS);
+	if (rc == -1)
+		testutil_writer_kill(pid);
+	ck_assert_msg(rc == 0, "the guardian did not thaw at the lease");
+	ck_assert_int_eq(freeze_thaw(plan, &cause), 0);
+	guardian_release(g);
+	freeze_plan_free(plan);
+}
+END_TEST
+
+/*
+ * Proves a released guardian touches nothing: after the owner thawed and
+ * released it, a later freeze of A by someone else stays in place past
+ * the released guardian's lease.
+ */
+START_TEST(test_real_guardian_release)
+{
+	struct freeze_plan	*plan, *again;
+	struct guardian		*g;
+	char			*cause = NULL;
+	pid_t			 pid;
+	int			 rc;
+
+	if (!fx_ready(__func__))
+		return;
+	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	g = guardian_start(plan, &cause);
+	ck_assert_msg(g != NULL, "guardian_start: %s", cause);
+	ck_assert_msg(fx_apply(plan, &cause) == 0, "apply: %s", cause);
+	ck_assert_int_eq(guardian_renew(g, 300), 0);
+	ck_assert_int_eq(freeze_thaw(plan, &cause), 0);
+	guardian_release(g);
+	again = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	ck_assert_msg(fx_apply(again, &cause) == 0, "apply: %s", cause);
+	/* Past the released guardian's 300 ms lease, A stays frozen. */
+	pid = testutil_writer_start(fx.file_a);
+	rc = testutil_writer_wait(pid, 800);
+	ck_assert_int_eq(freeze_thaw(again, &cause), 0);
+	if (rc != -1)
+		ck_abort_msg("the released guardian thawed a freeze that was "
+		    "not its own");
+	rc = testutil_writer_wait(pid, WRITE_MS);
+	if (rc == -1)
+		testutil_writer_kill(pid);
+	ck_assert_int_eq(rc, 0);
+	freeze_plan_free(again);
+	freeze_plan_free(plan);
+}
+END_TEST
+
 Suite *
 suite_freeze(void)
 {
@@ -1172,6 +1282,9 @@ suite_freeze(void)
 	tcase_add_test(tr, test_real_busy);
 	tcase_add_test(tr, test_real_unsupported);
 	tcase_add_test(tr, test_real_changed_mount);
+	tcase_add_test(tr, test_real_guardian_owner_killed);
+	tcase_add_test(tr, test_real_guardian_lease);
+	tcase_add_test(tr, test_real_guardian_release);
 	suite_add_tcase(s, tr);
 	return (s);
 }
