@@ -1,6 +1,7 @@
 # eve-guest-agent build.  `make` builds everything into build/; `make test`
 # installs missing Debian packages, then runs the unit tests (plain and
-# under ASan/UBSan) and the integration tests; `make demo` runs the demo.
+# under ASan/UBSan), a short run of the fuzz targets and the integration
+# tests; `make demo` runs the demo.
 
 VERSION		:= 0.1.0
 PREFIX		?= /usr/local
@@ -98,6 +99,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) test-unit
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 	$(MAKE) test-integration
 	$(MAKE) test-packaging
 	$(MAKE) test-vm
@@ -128,6 +130,8 @@ clean:
 	rm -rf build
 
 include test/vm/vm.mk
+# libFuzzer targets: `make fuzz`, `make test-fuzz` (docs/fuzzing.md).
+include test/fuzz/fuzz.mk
 # After the rules above: it uses $(AGENT), $(HOSTD) and $(HOSTCTL).
 include packaging/packaging.mk
 

@@ -93,18 +93,12 @@ disk_trim(char *s)
 	return (s);
 }
 
-/*
- * Read a text attribute into buf, trimmed.  Returns buf, or NULL if the
- * file is missing, too long or empty (virtio-blk prints an empty serial
- * when the host set none).
- */
-static char *
-disk_read_text(const char *dir, const char *file, char *buf, size_t size)
+/* A text attribute, trimmed in place; see disk.h. */
+char *
+disk_parse_text(char *buf)
 {
 	char	*s;
 
-	if (disk_read(dir, file, buf, size) == -1)
-		return (NULL);
 	s = disk_trim(buf);
 	if (*s == '\0')
 		return (NULL);
@@ -113,24 +107,30 @@ disk_read_text(const char *dir, const char *file, char *buf, size_t size)
 }
 
 /*
- * The serial from a SCSI unit serial number VPD page (0x80) as the kernel
- * caches it in vpd_pg80: byte 1 the page code, bytes 2-3 the page length,
- * the ASCII serial from byte 4, space padded.  Returns buf, or NULL if
- * the page is missing, malformed or blank.
+ * Read a text attribute into buf, trimmed.  Returns buf, or NULL if the
+ * file is missing, too long or empty (virtio-blk prints an empty serial
+ * when the host set none).
  */
 static char *
-disk_vpd_serial(const char *dir, char *buf, size_t size)
+disk_read_text(const char *dir, const char *file, char *buf, size_t size)
 {
-	unsigned char	page[4 + 256];
-	size_t		len, i;
-	ssize_t		r;
-	char		*s;
+	if (disk_read(dir, file, buf, size) == -1)
+		return (NULL);
+	return (disk_parse_text(buf));
+}
 
-	if ((r = disk_read(dir, "device/vpd_pg80", (char *)page,
-	    sizeof page)) < 4 || page[1] != 0x80)
+/* The serial of a VPD page 0x80; see disk.h. */
+char *
+disk_parse_vpd80(const unsigned char *page, size_t r, char *buf,
+    size_t size)
+{
+	size_t	 len, i;
+	char	*s;
+
+	if (r < 4 || page[1] != 0x80)
 		return (NULL);
 	len = ((size_t)page[2] << 8) | page[3];
-	if (4 + len > (size_t)r || len >= size)
+	if (4 + len > r || len >= size)
 		return (NULL);
 	for (i = 0; i < len && page[4 + i] != '\0'; i++)
 		buf[i] = (char)page[4 + i];
@@ -140,6 +140,23 @@ disk_vpd_serial(const char *dir, char *buf, size_t size)
 		return (NULL);
 	memmove(buf, s, strlen(s) + 1);
 	return (buf);
+}
+
+/*
+ * The serial from a SCSI unit serial number VPD page (0x80) as the kernel
+ * caches it in vpd_pg80.  Returns buf, or NULL if the page is missing,
+ * malformed or blank.
+ */
+static char *
+disk_vpd_serial(const char *dir, char *buf, size_t size)
+{
+	unsigned char	page[4 + 256];
+	ssize_t		r;
+
+	if ((r = disk_read(dir, "device/vpd_pg80", (char *)page,
+	    sizeof page)) == -1)
+		return (NULL);
+	return (disk_parse_vpd80(page, (size_t)r, buf, size));
 }
 
 /* True if the len bytes at s are a PCI function address, DDDD:BB:SS.F. */
@@ -169,15 +186,25 @@ disk_is_pci(const char *s, size_t len)
 static char *
 disk_pci(const char *dir, char *buf, size_t size)
 {
-	char		*link, *path;
-	const char	*p, *end, *found = NULL;
-	size_t		 foundlen = 0;
+	char	*link, *path, *found;
 
 	xasprintf(&link, "%s/device", dir);
 	path = realpath(link, NULL);
 	free(link);
 	if (path == NULL)
 		return (NULL);
+	found = disk_parse_pci(path, buf, size);
+	free(path);
+	return (found);
+}
+
+/* The last PCI function address in a sysfs path; see disk.h. */
+char *
+disk_parse_pci(const char *path, char *buf, size_t size)
+{
+	const char	*p, *end, *found = NULL;
+	size_t		 foundlen = 0;
+
 	for (p = path; *p != '\0'; p = end) {
 		while (*p == '/')
 			p++;
@@ -188,21 +215,15 @@ disk_pci(const char *dir, char *buf, size_t size)
 			foundlen = (size_t)(end - p);
 		}
 	}
-	if (found == NULL || foundlen >= size) {
-		free(path);
+	if (found == NULL || foundlen >= size)
 		return (NULL);
-	}
 	memcpy(buf, found, foundlen);
 	buf[foundlen] = '\0';
-	free(path);
 	return (buf);
 }
 
-/*
- * Add an identifier to d.  One with control characters is dropped: the
- * value goes into log lines, terminal output and the host's registry.
- */
-static void
+/* Add an identifier to d unless it is unfit; see disk.h. */
+void
 disk_add_id(struct disk *d, const char *kind, const char *value)
 {
 	struct disk_id	*id;
@@ -271,13 +292,20 @@ disk_fill(struct disk *d, const char *dir, int identify, char **cause)
 			*p = '/';
 	}
 	if (disk_read(dir, "dev", buf, sizeof buf) == -1 ||
-	    sscanf(buf, "%u:%u", &d->maj, &d->min) != 2) {
+	    disk_parse_dev(buf, &d->maj, &d->min) == -1) {
 		xasprintf(cause, "%s: no device number in sysfs", d->name);
 		return (-1);
 	}
 	if (identify)
 		disk_identify(d, dir);
 	return (0);
+}
+
+/* A dev attribute, "MAJ:MIN"; see disk.h. */
+int
+disk_parse_dev(const char *buf, unsigned *maj, unsigned *min)
+{
+	return (sscanf(buf, "%u:%u", maj, min) == 2 ? 0 : -1);
 }
 
 /* Add the whole disk at dir to the set unless it is already there. */

@@ -84,4 +84,38 @@ int	disk_match(const struct disk *, const struct disk_id *, size_t);
  */
 int	disk_holds_dev(const struct disk *, size_t, unsigned, unsigned);
 
+/*
+ * The parsers of what is read from sysfs, for tests and fuzzing; each
+ * takes the bytes of one file (or path) and does no I/O.
+ */
+/*
+ * A text attribute (serial, wwid, loop/backing_file), NUL-terminated:
+ * white space trimmed in place.  Returns buf, or NULL if it is blank
+ * (virtio-blk prints an empty serial when the host set none).
+ */
+char	*disk_parse_text(char *);
+/*
+ * The serial in the len bytes of a SCSI unit serial number VPD page
+ * (0x80) as the kernel caches it in vpd_pg80: byte 1 the page code, bytes
+ * 2-3 the page length, the ASCII serial from byte 4, space padded.
+ * Returns buf (size bytes, NUL-terminated, trimmed), or NULL if the page
+ * is malformed, blank or its serial does not fit.
+ */
+char	*disk_parse_vpd80(const unsigned char *, size_t, char *, size_t);
+/* The device number in a dev attribute ("8:32\n"); 0, or -1. */
+int	disk_parse_dev(const char *, unsigned *, unsigned *);
+/*
+ * The last PCI function address (DDDD:BB:SS.F, a longer domain behind a
+ * VMD controller) among the components of a resolved sysfs device path,
+ * into buf (size bytes).  Returns buf, or NULL if there is none or it
+ * does not fit.
+ */
+char	*disk_parse_pci(const char *, char *, size_t);
+/*
+ * Add an identifier (copied) to d unless it holds control characters (the
+ * value goes into log lines, terminal output and the host's registry),
+ * does not fit in a disk_id or d already has DISK_MAX_IDS.
+ */
+void	disk_add_id(struct disk *, const char *, const char *);
+
 #endif

@@ -351,40 +351,64 @@ int
 freeze_plan(const char *path, freeze_holds_cb holds, void *arg,
     struct freeze_plan **out, char **cause)
 {
-	struct freeze_plan	*plan;
-	struct freeze_entry	*e;
-	FILE			*f;
-	char			*line = NULL, mp[256], dev[256], why[512];
-	size_t			 size = 0, lineno = 0, i;
-	ssize_t			 len;
-	int			 saved;
+	FILE	*f;
+	char	*text = NULL;
+	size_t	 len = 0, cap = 0, n;
+	int	 rc;
 
 	*out = NULL;
 	if ((f = fopen(path, "re")) == NULL) {
 		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
 		return (-1);
 	}
-	plan = xcalloc(1, sizeof *plan);
-	for (;;) {
-		errno = 0;
-		if ((len = getline(&line, &size, f)) == -1) {
-			if (errno != 0 || ferror(f)) {
-				saved = errno;
-				xasprintf(cause, "cannot read %s: %s", path,
-				    strerror(saved != 0 ? saved : EIO));
-				goto fail;
-			}
-			break;
+	/* proc files have no size: read to the end. */
+	do {
+		if (len == cap) {
+			cap = cap == 0 ? 16384 : cap * 2;
+			text = xreallocarray(text, cap, 1);
 		}
+		len += (n = fread(text + len, 1, cap - len, f));
+	} while (n != 0);
+	if (ferror(f)) {
+		xasprintf(cause, "cannot read %s: %s", path,
+		    strerror(errno != 0 ? errno : EIO));
+		rc = -1;
+	} else
+		rc = freeze_plan_text(text, len, path, holds, arg, out, cause);
+	free(text);
+	fclose(f);
+	return (rc);
+}
+
+/* Build a plan from mountinfo text; see freeze.h. */
+int
+freeze_plan_text(const char *text, size_t len, const char *name,
+    freeze_holds_cb holds, void *arg, struct freeze_plan **out, char **cause)
+{
+	struct freeze_plan	*plan;
+	struct freeze_entry	*e;
+	const char		*p = text, *end = text + len, *nl;
+	char			*line, mp[256], dev[256], why[512];
+	size_t			 lineno = 0, i;
+
+	*out = NULL;
+	plan = xcalloc(1, sizeof *plan);
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
 		lineno++;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (len == 0)
+		/* As getline() then string functions saw it: up to a NUL. */
+		line = nl == p ? NULL : xstrndup(p, (size_t)(nl - p));
+		p = nl == end ? end : nl + 1;
+		if (line == NULL)
 			continue;
-		if ((e = freeze_parse_line(line)) == NULL) {
+		e = freeze_parse_line(line);
+		free(line);
+		if (e == NULL) {
 			xasprintf(cause, "%s: line %zu: malformed mount entry",
-			    path, lineno);
-			goto fail;
+			    name, lineno);
+			freeze_plan_free(plan);
+			return (-1);
 		}
 		freeze_resolve_device(e);
 		if (!holds(e->maj, e->min, arg)) {
@@ -396,8 +420,6 @@ freeze_plan(const char *path, freeze_holds_cb holds, void *arg,
 		    sizeof *plan->entries);
 		plan->entries[plan->n++] = e;
 	}
-	free(line);
-	fclose(f);
 
 	freeze_decide(plan);
 	if (plan->n != 0)
@@ -415,11 +437,6 @@ freeze_plan(const char *path, freeze_holds_cb holds, void *arg,
 	}
 	*out = plan;
 	return (0);
-fail:
-	free(line);
-	fclose(f);
-	freeze_plan_free(plan);
-	return (-1);
 }
 
 /* Append one message to a "; "-separated list. */

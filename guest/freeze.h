@@ -66,6 +66,12 @@ typedef void	(*freeze_lease_cb)(struct freeze_lease *, struct freeze_plan *,
  */
 int		 freeze_plan(const char *, freeze_holds_cb, void *,
 		    struct freeze_plan **, char **);
+/*
+ * The same from the len bytes of mountinfo text; name is the file's name
+ * for *cause.  Reads nothing but stat() of a major-0 mount's source.
+ */
+int		 freeze_plan_text(const char *, size_t, const char *,
+		    freeze_holds_cb, void *, struct freeze_plan **, char **);
 /* Thaw anything still frozen, then free the plan.  NULL is allowed. */
 void		 freeze_plan_free(struct freeze_plan *);
 /*

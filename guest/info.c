@@ -60,7 +60,6 @@ struct info_mount {
 	unsigned int	 maj;
 	unsigned int	 min;
 	char		*root;		/* of the mount in its filesystem */
-	int		 remote;
 };
 
 /* Set the root; a trailing slash is dropped so paths join cleanly. */
@@ -246,11 +245,8 @@ info_os_value(const char *v)
 	return (out);
 }
 
-/*
- * The OS from os-release text: PRETTY_NAME, else NAME and VERSION, with
- * NAME defaulting to "Linux" as os-release(5) says.  Returns a new string.
- */
-static char *
+/* The OS from os-release text; see info.h. */
+char *
 info_os_parse(char *text)
 {
 	char	*line, *eq, *pretty = NULL, *name = NULL, *version = NULL;
@@ -410,7 +406,6 @@ info_parse_mount(char *line, struct info_mount *m)
 	m->fs.mountpoint = xstrdup(f[4]);
 	m->fs.fstype = xstrdup(type);
 	m->fs.source = xstrdup(source);
-	m->remote = info_fs_remote(type);
 	return (0);
 }
 
@@ -427,20 +422,20 @@ info_below(const char *path, const char *top)
 }
 
 /*
- * Fill in the usage of mount i, unless it or a mount above it is remote:
- * reaching a path below an NFS mount may itself wait on the server.
+ * Fill in the usage of filesystem i, unless it or a mount above it is
+ * remote: reaching a path below an NFS mount may itself wait on the server.
  */
 static void
-info_usage(struct guest_info *gi, struct info_mount *ms, size_t n, size_t i)
+info_usage(struct guest_info *gi, size_t i)
 {
-	struct info_fs	*fs = &ms[i].fs;
+	struct info_fs	*fs = &gi->fs[i];
 	struct statvfs	 sv;
 	char		*path;
 	size_t		 j;
 
-	for (j = 0; j < n; j++) {
-		if (ms[j].remote && info_below(fs->mountpoint,
-		    ms[j].fs.mountpoint))
+	for (j = 0; j < gi->nfs; j++) {
+		if (info_fs_remote(gi->fs[j].fstype) &&
+		    info_below(fs->mountpoint, gi->fs[j].mountpoint))
 			return;
 	}
 	xasprintf(&path, "%s%s", info_root, fs->mountpoint);
@@ -469,14 +464,12 @@ info_mount_clear(struct info_mount *m, int with_fs)
 	}
 }
 
-/* The filesystems from proc/self/mountinfo; see info.h. */
+/* The filesystems from proc/self/mountinfo, with usage; see info.h. */
 static void
 info_mounts(struct guest_info *gi)
 {
-	struct info_mount	*ms = NULL, m;
-	char			*path, *text, *why, *p, *line;
-	size_t			 n = 0, i, j, lineno = 0;
-	int			 dup;
+	char	*path, *text, *why;
+	size_t	 i;
 
 	path = info_path("proc/self/mountinfo");
 	if (info_read_file(path, INFO_MOUNTINFO_MAX, &text, &why) == -1) {
@@ -485,7 +478,24 @@ info_mounts(struct guest_info *gi)
 		free(path);
 		return;
 	}
-	p = text;
+	info_parse_mountinfo(gi, text, path);
+	free(text);
+	free(path);
+	for (i = 0; i < gi->nfs; i++)
+		info_usage(gi, i);
+}
+
+/* The filesystems in mountinfo text, without usage; see info.h. */
+void
+info_parse_mountinfo(struct guest_info *gi, const char *text,
+    const char *name)
+{
+	struct info_mount	*ms = NULL, m;
+	char			*copy, *p, *line;
+	size_t			 n = 0, i, j, lineno = 0;
+	int			 dup;
+
+	p = copy = xstrdup(text);
 	while ((line = strsep(&p, "\n")) != NULL) {
 		lineno++;
 		if (*line == '\0')
@@ -493,7 +503,7 @@ info_mounts(struct guest_info *gi)
 		memset(&m, 0, sizeof m);
 		if (info_parse_mount(line, &m) == -1) {
 			info_error(gi, "%s: line %zu: malformed mount entry",
-			    path, lineno);
+			    name, lineno);
 			continue;
 		}
 		dup = 0;
@@ -514,12 +524,10 @@ info_mounts(struct guest_info *gi)
 		ms = xreallocarray(ms, n + 1, sizeof *ms);
 		ms[n++] = m;
 	}
-	free(text);
-	free(path);
+	free(copy);
 
 	gi->fs = xcalloc(n == 0 ? 1 : n, sizeof *gi->fs);
 	for (i = 0; i < n; i++) {
-		info_usage(gi, ms, n, i);
 		gi->fs[i] = ms[i].fs;
 		info_mount_clear(&ms[i], 0);
 	}

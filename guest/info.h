@@ -110,6 +110,18 @@ int		 info_collect(struct guest_info **, char **);
 /* Free a guest_info; NULL is fine. */
 void		 info_free(struct guest_info *);
 /*
+ * The parsers info_collect() feeds its sources to, for tests and fuzzing.
+ * info_os_parse(): the OS from os-release text (modified in place):
+ * PRETTY_NAME, else NAME and VERSION, NAME defaulting to "Linux" as
+ * os-release(5) says; control characters become '?'.  Returns a new
+ * string.  info_parse_mountinfo(): fill gi->fs (which must be empty) from
+ * mountinfo text as described above, without usage; malformed lines go to
+ * gi->errors, naming the file as name.
+ */
+char		*info_os_parse(char *);
+void		 info_parse_mountinfo(struct guest_info *, const char *,
+		    const char *);
+/*
  * {"agent_version", "os", "kernel", "kernel_version", "hostname",
  * "uptime_seconds", "filesystems": [{"mountpoint", "fstype", "source",
  * "size_bytes", "used_bytes", "available_bytes"}], "disks": [{"device",

@@ -8,6 +8,7 @@
 
 #include "atomicfile.h"
 #include "catalog.h"
+#include "jsonout.h"
 #include "log.h"
 #include "text.h"
 #include "xmalloc.h"
@@ -195,14 +196,13 @@ catalog_freeze_json(const struct cat_snap *cs)
 	return (o);
 }
 
-/* Write the catalog atomically. */
-int
-catalog_commit(struct catalog *cat, char **cause)
+/* The catalog as the JSON text of its file; see catalog.h. */
+char *
+catalog_text(struct catalog *cat)
 {
 	json_object	*root, *arr, *o;
 	struct cat_snap	*cs;
-	const char	*text;
-	int		 rc;
+	char		*text;
 
 	root = json_object_new_object();
 	json_object_object_add(root, "format",
@@ -221,10 +221,11 @@ catalog_commit(struct catalog *cat, char **cause)
 		json_object_object_add(o, "volume",
 		    json_object_new_string(cs->volume));
 		json_object_object_add(o, "tag", json_object_new_string(cs->tag));
-		json_object_object_add(o, "created",
-		    json_object_new_int64((int64_t)cs->created));
-		json_object_object_add(o, "size_bytes",
-		    json_object_new_int64((int64_t)cs->size));
+		/* Never write what catalog_open() would refuse. */
+		json_object_object_add(o, "created", json_object_new_int64(
+		    cs->created <= JSONOUT_TIME_MAX ? (int64_t)cs->created : 0));
+		json_object_object_add(o, "size_bytes", json_object_new_int64(
+		    cs->size <= INT64_MAX ? (int64_t)cs->size : 0));
 		json_object_object_add(o, "consistency",
 		    json_object_new_string(cs->consistency));
 		json_object_object_add(o, "origin",
@@ -240,10 +241,22 @@ catalog_commit(struct catalog *cat, char **cause)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "snapshots", arr);
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	rc = atomicfile_write(cat->path, text, strlen(text), 0600, cause);
+	text = xstrdup(json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
+	return (text);
+}
+
+/* Write the catalog atomically. */
+int
+catalog_commit(struct catalog *cat, char **cause)
+{
+	char	*text;
+	int	 rc;
+
+	text = catalog_text(cat);
+	rc = atomicfile_write(cat->path, text, strlen(text), 0600, cause);
+	free(text);
 	return (rc);
 }
 
@@ -339,25 +352,39 @@ struct catalog *
 catalog_open(const char *dir, const char *vm, char **cause)
 {
 	struct catalog	*cat;
+	char		*path, *text, *why;
+	size_t		 len;
+
+	xasprintf(&path, "%s/%s.json", dir, vm);
+	if ((text = atomicfile_read(path, CATALOG_FILE_MAX, &len,
+	    &why)) == NULL && why != NULL) {
+		*cause = why;
+		free(path);
+		return (NULL);
+	}
+	cat = catalog_parse(path, vm, text, cause);
+	free(text);
+	free(path);
+	return (cat);
+}
+
+/* A catalog from its file's text; see catalog.h. */
+struct catalog *
+catalog_parse(const char *path, const char *vm, const char *text,
+    char **cause)
+{
+	struct catalog	*cat;
 	struct cat_snap	*cs;
 	json_object	*root, *arr;
-	char		*text, *why;
-	size_t		 len, i, n;
+	size_t		 i, n;
 
 	cat = xcalloc(1, sizeof *cat);
 	snprintf(cat->vm, sizeof cat->vm, "%s", vm);
-	xasprintf(&cat->path, "%s/%s.json", dir, vm);
+	cat->path = xstrdup(path);
 	TAILQ_INIT(&cat->snaps);
-	if ((text = atomicfile_read(cat->path, CATALOG_FILE_MAX, &len,
-	    &why)) == NULL) {
-		if (why == NULL)
-			return (cat);
-		*cause = why;
-		catalog_free(cat);
-		return (NULL);
-	}
+	if (text == NULL)
+		return (cat);
 	root = json_tokener_parse(text);
-	free(text);
 	if (root == NULL || !json_object_object_get_ex(root, "snapshots",
 	    &arr) || !json_object_is_type(arr, json_type_array)) {
 		xasprintf(cause, "%s: not a snapshot catalog (bad JSON)",

@@ -94,9 +94,19 @@ struct cat_reconcile {
  * NULL with *cause when the file exists but cannot be used.
  */
 struct catalog	*catalog_open(const char *, const char *, char **);
+/*
+ * The catalog of vm, kept at path (both copied), from the NUL-terminated
+ * text of its file, or empty when text is NULL: what catalog_open() does
+ * once the file is read.  Returns NULL with *cause when the text is not a
+ * usable catalog.
+ */
+struct catalog	*catalog_parse(const char *, const char *, const char *,
+		    char **);
 void		 catalog_free(struct catalog *);
 /* Write the catalog atomically; 0 or -1 with *cause. */
 int		 catalog_commit(struct catalog *, char **);
+/* The file's JSON text for the catalog (caller frees). */
+char		*catalog_text(struct catalog *);
 
 /* New entry (caller fills it) appended to the catalog, not yet written. */
 struct cat_snap	*catalog_add(struct catalog *, const char *, const char *,

@@ -278,11 +278,10 @@ int
 config_load(struct config *cf, const char *path, int must_exist,
     char **cause)
 {
-	FILE				*f;
-	char				*line = NULL, *key, *val, *eq, *why;
-	size_t				 cap = 0, i, lineno = 0;
-	const struct config_key		*k;
-	int				 rc = 0;
+	FILE	*f;
+	char	*text = NULL;
+	size_t	 len = 0, cap = 0, n;
+	int	 rc;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !must_exist)
@@ -290,40 +289,73 @@ config_load(struct config *cf, const char *path, int must_exist,
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return (-1);
 	}
-	while (getline(&line, &cap, f) != -1) {
+	do {
+		if (len == cap) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			text = xreallocarray(text, cap, 1);
+		}
+		len += (n = fread(text + len, 1, cap - len, f));
+	} while (n != 0);
+	if (ferror(f)) {
+		xasprintf(cause, "%s: read error", path);
+		rc = -1;
+	} else
+		rc = config_parse(cf, text, len, path, cause);
+	free(text);
+	fclose(f);
+	return (rc);
+}
+
+/* Parse config file text; see config.h. */
+int
+config_parse(struct config *cf, const char *text, size_t len,
+    const char *name, char **cause)
+{
+	const char			*p = text, *end = text + len, *nl;
+	char				*line, *key, *val, *eq, *why;
+	size_t				 i, lineno = 0;
+	const struct config_key		*k;
+	int				 rc = 0;
+
+	while (p < end && rc == 0) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
 		lineno++;
+		/* As getline() then string functions saw it: up to a NUL. */
+		line = xstrndup(p, (size_t)(nl - p));
+		p = nl == end ? end : nl + 1;
 		if ((eq = strchr(line, '#')) != NULL)
 			*eq = '\0';
 		key = config_trim(line);
-		if (*key == '\0')
+		if (*key == '\0') {
+			free(line);
 			continue;
+		}
+		k = NULL;
 		if ((eq = strchr(key, '=')) == NULL) {
-			xasprintf(cause, "%s:%zu: expected 'key = value'", path,
+			xasprintf(cause, "%s:%zu: expected 'key = value'", name,
 			    lineno);
 			rc = -1;
-			break;
+		} else {
+			*eq = '\0';
+			key = config_trim(key);
+			val = config_trim(eq + 1);
+			for (i = 0; i < sizeof config_keys /
+			    sizeof config_keys[0]; i++)
+				if (strcmp(config_keys[i].name, key) == 0)
+					k = &config_keys[i];
+			if (k == NULL) {
+				xasprintf(cause, "%s:%zu: unknown key '%s'",
+				    name, lineno, key);
+				rc = -1;
+			} else if (config_set(cf, k, val, &why) != 0) {
+				xasprintf(cause, "%s:%zu: %s", name, lineno,
+				    why);
+				free(why);
+				rc = -1;
+			}
 		}
-		*eq = '\0';
-		key = config_trim(key);
-		val = config_trim(eq + 1);
-		k = NULL;
-		for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++)
-			if (strcmp(config_keys[i].name, key) == 0)
-				k = &config_keys[i];
-		if (k == NULL) {
-			xasprintf(cause, "%s:%zu: unknown key '%s'", path,
-			    lineno, key);
-			rc = -1;
-			break;
-		}
-		if (config_set(cf, k, val, &why) != 0) {
-			xasprintf(cause, "%s:%zu: %s", path, lineno, why);
-			free(why);
-			rc = -1;
-			break;
-		}
+		free(line);
 	}
-	free(line);
-	fclose(f);
 	return (rc);
 }

@@ -52,6 +52,14 @@ void	config_defaults(struct config *);
  * when must_exist is 0.  Returns 0, or -1 with *cause "FILE:LINE: ...".
  */
 int	config_load(struct config *, const char *, int, char **);
+/*
+ * Apply the len bytes of config file text over the current values, as
+ * config_load() does once the file is read; name is the file's name for
+ * *cause.  Returns 0, or -1 with *cause "NAME:LINE: ..." (the lines
+ * before the bad one are applied).
+ */
+int	config_parse(struct config *, const char *, size_t, const char *,
+	    char **);
 /* Pick the state directory (DESIGN.md fallback rule) if none is set. */
 void	config_state_dir(struct config *);
 void	config_free(struct config *);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "jsonread.h"
 #include "qmp.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -41,7 +42,11 @@ struct qmp {
 	char			*command;
 	json_object		*args;
 	unsigned int		 timeout_ms;
-	unsigned int		 id;		/* of the request in flight */
+	/*
+	 * Of the request in flight: 1, 2, ... on each connection (replies
+	 * come on the connection asked), so tests and fuzzers know them.
+	 */
+	unsigned int		 id;
 
 	json_tokener		*tok;
 	size_t			 pending;	/* bytes of the message parsed */
@@ -65,13 +70,14 @@ struct qmp {
 	void			*arg;
 };
 
-static unsigned int	qmp_next_id;
-
 static void	qmp_read_cb(evutil_socket_t, short, void *);
 static void	qmp_write_cb(evutil_socket_t, short, void *);
 static void	qmp_timeout_cb(evutil_socket_t, short, void *);
 static void	qmp_retry_cb(evutil_socket_t, short, void *);
 static void	qmp_done_event(evutil_socket_t, short, void *);
+static struct qmp *qmp_new(struct event_base *, const char *, const char *,
+		    json_object *, unsigned int, qmp_done_cb, void *);
+static void	qmp_feed_json(struct qmp *, const char *, size_t);
 
 /* What the client waits for in a state, for messages. */
 static const char *
@@ -194,7 +200,7 @@ qmp_send(struct qmp *q, const char *execute, json_object *args)
 	const char	*s;
 	size_t		 len;
 
-	q->id = ++qmp_next_id;
+	q->id++;
 	req = json_object_new_object();
 	json_object_object_add(req, "execute", json_object_new_string(execute));
 	if (args != NULL)
@@ -207,7 +213,8 @@ qmp_send(struct qmp *q, const char *execute, json_object *args)
 	memcpy(q->out + q->out_len + len, "\r\n", 2);
 	q->out_len += len + 2;
 	json_object_put(req);
-	event_add(q->ev_write, NULL);
+	if (q->ev_write != NULL)	/* NULL: detached, see qmp.h */
+		event_add(q->ev_write, NULL);
 }
 
 /* CONNECTING -> GREETING: the socket is connected. */
@@ -323,7 +330,8 @@ qmp_message(struct qmp *q, json_object *msg)
 	}
 	if (json_object_object_get_ex(msg, "event", &v)) {
 		log_debug("%s: %s: skipping event %s", __func__, q->path,
-		    json_object_get_string(v));
+		    jsonread_str(msg, "event") != NULL ? json_object_get_string(v) :
+		    "(not a string)");
 		return;
 	}
 	switch (q->state) {
@@ -347,12 +355,52 @@ qmp_message(struct qmp *q, json_object *msg)
 static void
 qmp_feed(struct qmp *q, const char *buf, size_t len)
 {
+	const char	*nul;
+
+	/*
+	 * JSON text holds no NUL byte, and json-c takes one for the end of
+	 * its input: what it reports then depends on where reads split the
+	 * stream.  A NUL is a protocol error where it stands.
+	 */
+	if ((nul = memchr(buf, '\0', len)) == NULL) {
+		qmp_feed_json(q, buf, len);
+		return;
+	}
+	qmp_feed_json(q, buf, (size_t)(nul - buf));
+	if (q->state != QMP_DONE)
+		qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: protocol error: a NUL "
+		    "byte in the stream", q->path);
+}
+
+/* Feed bytes without a NUL to the tokener; see qmp_feed(). */
+static void
+qmp_feed_json(struct qmp *q, const char *buf, size_t len)
+{
 	json_object		*msg;
 	enum json_tokener_error	 jerr;
 	size_t			 off = 0, used;
 	char			 esc[64];
 
 	while (off < len && q->state != QMP_DONE) {
+		/*
+		 * A message is an object: anything else is refused at its
+		 * first byte, not whenever json-c notices (which depends on
+		 * where reads split the stream).
+		 */
+		if (q->pending == 0) {
+			while (off < len && (buf[off] == ' ' ||
+			    buf[off] == '\t' || buf[off] == '\r' ||
+			    buf[off] == '\n'))
+				off++;
+			if (off == len)
+				return;
+			if (buf[off] != '{') {
+				qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: "
+				    "protocol error: a message is not a JSON "
+				    "object", q->path);
+				return;
+			}
+		}
 		msg = json_tokener_parse_ex(q->tok, buf + off, (int)(len - off));
 		jerr = json_tokener_get_error(q->tok);
 		if (msg == NULL && jerr == json_tokener_continue) {
@@ -524,7 +572,6 @@ qmp_execute(struct event_base *base, const char *path, const char *command,
     char **cause)
 {
 	struct qmp	*q;
-	struct timeval	 tv;
 
 	if (path == NULL || *path == '\0') {
 		xasprintf(cause, "QMP: no socket path");
@@ -544,6 +591,24 @@ qmp_execute(struct event_base *base, const char *path, const char *command,
 		goto fail;
 	}
 
+	q = qmp_new(base, path, command, args, timeout_ms, cb, arg);
+	log_debug("%s: %s: %s", __func__, path, command);
+	qmp_connect(q);
+	return (q);
+
+fail:
+	json_object_put(args);
+	return (NULL);
+}
+
+/* A client with its timer armed, not yet connecting: no state yet. */
+static struct qmp *
+qmp_new(struct event_base *base, const char *path, const char *command,
+    json_object *args, unsigned int timeout_ms, qmp_done_cb cb, void *arg)
+{
+	struct qmp	*q;
+	struct timeval	 tv;
+
 	q = xcalloc(1, sizeof *q);
 	q->base = base;
 	q->fd = -1;
@@ -555,6 +620,13 @@ qmp_execute(struct event_base *base, const char *path, const char *command,
 	q->arg = arg;
 	if ((q->tok = json_tokener_new_ex(QMP_JSON_DEPTH)) == NULL)
 		fatalx("%s: json_tokener_new_ex failed", __func__);
+	/*
+	 * QEMU writes plain JSON.  Without STRICT, json-c reads comments
+	 * after a message and drops the message when one is malformed, or
+	 * not, depending on where reads split the stream.
+	 */
+	json_tokener_set_flags(q->tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	q->ev_timeout = evtimer_new(base, qmp_timeout_cb, q);
 	q->ev_retry = evtimer_new(base, qmp_retry_cb, q);
 	q->ev_done = event_new(base, -1, 0, qmp_done_event, q);
@@ -565,13 +637,27 @@ qmp_execute(struct event_base *base, const char *path, const char *command,
 		tv.tv_usec = (timeout_ms % 1000) * 1000;
 		evtimer_add(q->ev_timeout, &tv);
 	}
-	log_debug("%s: %s: %s", __func__, path, command);
-	qmp_connect(q);
 	return (q);
+}
 
-fail:
-	json_object_put(args);
-	return (NULL);
+/* A client on no socket, waiting for the greeting; see qmp.h. */
+struct qmp *
+qmp_detached(struct event_base *base, const char *command, qmp_done_cb cb,
+    void *arg)
+{
+	struct qmp	*q;
+
+	q = qmp_new(base, "(detached)", command, NULL, 0, cb, arg);
+	q->state = QMP_GREETING;
+	return (q);
+}
+
+/* Input as if QEMU sent it; see qmp.h. */
+int
+qmp_input(struct qmp *q, const char *buf, size_t len)
+{
+	qmp_feed(q, buf, len);
+	return (q->state == QMP_DONE);
 }
 
 /* Close without a callback; see qmp.h. */

@@ -32,4 +32,17 @@ struct qmp	*qmp_execute(struct event_base *, const char *, const char *,
 /* Close without a callback (no-op inside the callback itself). */
 void		 qmp_cancel(struct qmp *);
 
+/*
+ * For tests and fuzzing: a client on no socket, waiting for the greeting,
+ * that is to run command.  qmp_input() hands it what QEMU would send; what
+ * it would send back is dropped (qmp_capabilities with id 1, then command
+ * with id 2, as on every connection).  There is no timeout.  The callback runs
+ * from the loop as for qmp_execute(); qmp_cancel() frees a client whose
+ * outcome is not known (or not yet called back).
+ */
+struct qmp	*qmp_detached(struct event_base *, const char *, qmp_done_cb,
+		    void *);
+/* Bytes as if read from the monitor; 1 once the outcome is known, else 0. */
+int		 qmp_input(struct qmp *, const char *, size_t);
+
 #endif

@@ -474,18 +474,15 @@ registry_volume_json(const struct reg_volume *vol)
 	return (o);
 }
 
-/* Write the registry file atomically. */
-int
-registry_save(struct registry *reg, char **cause)
+/* The registry as the JSON text of its file; see registry.h. */
+char *
+registry_text(struct registry *reg)
 {
 	json_object	*root, *vms, *o, *vols;
 	struct reg_vm	*vm;
-	const char	*text;
+	char		*text;
 	size_t		 i;
-	int		 rc;
 
-	if (reg->path == NULL)
-		return (0);
 	root = json_object_new_object();
 	json_object_object_add(root, "format",
 	    json_object_new_int(REGISTRY_FORMAT));
@@ -507,10 +504,24 @@ registry_save(struct registry *reg, char **cause)
 		json_object_array_add(vms, o);
 	}
 	json_object_object_add(root, "vms", vms);
-	text = json_object_to_json_string_ext(root,
-	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	rc = atomicfile_write(reg->path, text, strlen(text), 0600, cause);
+	text = xstrdup(json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
+	return (text);
+}
+
+/* Write the registry file atomically. */
+int
+registry_save(struct registry *reg, char **cause)
+{
+	char	*text;
+	int	 rc;
+
+	if (reg->path == NULL)
+		return (0);
+	text = registry_text(reg);
+	rc = atomicfile_write(reg->path, text, strlen(text), 0600, cause);
+	free(text);
 	return (rc);
 }
 
@@ -639,26 +650,40 @@ fail:
 int
 registry_load(struct registry *reg, char **cause)
 {
-	json_object		*root = NULL, *vms;
-	json_tokener		*tok;
-	struct reg_vm		*vm;
-	char			*text, *why;
-	size_t			 len, i, n;
-	int			 rc;
+	char	*text;
+	size_t	 len;
+	int	 rc;
 
 	if (reg->path == NULL)
 		return (0);
 	if ((text = atomicfile_read(reg->path, REGISTRY_FILE_MAX, &len,
 	    cause)) == NULL)
 		return (*cause == NULL ? 0 : -1);
+	rc = registry_load_buf(reg, text, len, reg->path, cause);
+	free(text);
+	return (rc);
+}
+
+/* Load records from registry file text; see registry.h. */
+int
+registry_load_buf(struct registry *reg, const char *text, size_t len,
+    const char *name, char **cause)
+{
+	json_object		*root = NULL, *vms;
+	json_tokener		*tok;
+	struct reg_vm		*vm;
+	char			*why;
+	size_t			 i, n;
+	int			 rc;
+
 	tok = json_tokener_new();
-	root = json_tokener_parse_ex(tok, text, (int)len);
+	root = len > REGISTRY_FILE_MAX ? NULL :
+	    json_tokener_parse_ex(tok, text, (int)len);
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success
 	    || !json_object_is_type(root, json_type_object) ||
 	    !json_object_object_get_ex(root, "vms", &vms) ||
 	    !json_object_is_type(vms, json_type_array)) {
-		xasprintf(cause, "%s: not a registry file (bad JSON)",
-		    reg->path);
+		xasprintf(cause, "%s: not a registry file (bad JSON)", name);
 		goto fail;
 	}
 	n = json_object_array_length(vms);
@@ -666,12 +691,12 @@ registry_load(struct registry *reg, char **cause)
 		vm = registry_vm_from_json(json_object_array_get_idx(vms, i), i,
 		    &why);
 		if (vm == NULL) {
-			xasprintf(cause, "%s: %s", reg->path, why);
+			xasprintf(cause, "%s: %s", name, why);
 			free(why);
 			goto fail;
 		}
 		if ((rc = registry_conflict(reg, vm, &why)) != EVG_OK) {
-			xasprintf(cause, "%s: vms[%zu]: %s", reg->path, i, why);
+			xasprintf(cause, "%s: vms[%zu]: %s", name, i, why);
 			free(why);
 			reg_vm_free(vm);
 			goto fail;
@@ -681,7 +706,6 @@ registry_load(struct registry *reg, char **cause)
 	}
 	json_tokener_free(tok);
 	json_object_put(root);
-	free(text);
 	return (0);
 fail:
 	while ((vm = TAILQ_FIRST(&reg->vms)) != NULL) {
@@ -691,6 +715,5 @@ fail:
 	reg->count = 0;
 	json_tokener_free(tok);
 	json_object_put(root);
-	free(text);
 	return (-1);
 }

@@ -69,8 +69,18 @@ struct registry	*registry_create(const char *);
 void		 registry_free(struct registry *);
 /* Load the file (missing is fine: empty registry).  0 or -1 + *cause. */
 int		 registry_load(struct registry *, char **);
+/*
+ * Load the records in len bytes of registry file text (what
+ * registry_load() does once the file is read; name is the file's name for
+ * *cause).  Every record is checked as registry_add() would.  Returns 0,
+ * or -1 with *cause and the registry emptied.
+ */
+int		 registry_load_buf(struct registry *, const char *, size_t,
+		    const char *, char **);
 /* Write the file atomically.  0 or -1 + *cause. */
 int		 registry_save(struct registry *, char **);
+/* The file's JSON text for the records (caller frees). */
+char		*registry_text(struct registry *);
 
 /*
  * Check a record on its own: every field, naming the first bad one in

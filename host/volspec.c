@@ -6,12 +6,17 @@
 #include "volspec.h"
 #include "xmalloc.h"
 
-/* Set a single-valued string field, refusing a repeat. */
+/* Set a single-valued string field, refusing a repeat or nothing. */
 static int
 volspec_set(char **field, const char *key, const char *value, char **cause)
 {
 	if (*field != protobuf_c_empty_string) {
 		xasprintf(cause, "--volume: %s= given twice", key);
+		return (-1);
+	}
+	/* On the wire an empty string is no value at all. */
+	if (*value == '\0') {
+		xasprintf(cause, "--volume: %s= is empty", key);
 		return (-1);
 	}
 	*field = xstrdup(value);

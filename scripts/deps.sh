@@ -3,9 +3,12 @@
 # only those that are missing.  Needs root (or sudo) when something is.
 set -eu
 
+# clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
+# llvm-symbolizer (llvm-14) are for the fuzz targets (docs/fuzzing.md).
 PKGS="build-essential make pkg-config protobuf-c-compiler libprotobuf-c-dev
 libevent-dev check libsubunit-dev libjson-c-dev qemu-utils
-qemu-system-x86 e2fsprogs xfsprogs dosfstools util-linux procps shellcheck lintian"
+qemu-system-x86 e2fsprogs xfsprogs dosfstools util-linux procps shellcheck lintian
+clang libclang-rt-14-dev llvm-14"
 
 missing=""
 for p in $PKGS; do

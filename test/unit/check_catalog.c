@@ -120,6 +120,46 @@ START_TEST(test_catalog_corrupt)
 END_TEST
 
 /*
+ * catalog_parse() reads catalog text with no file involved (NULL: a new
+ * catalog), and catalog_text() writes what it read back the same way.
+ */
+START_TEST(test_catalog_parse)
+{
+	static const char	 text[] = "{\"snapshots\": [{\"uuid\": \"" S1
+	    "\", \"name\": \"weekly\", \"volume\": \"" VOL "\", \"tag\": "
+	    "\"t1\", \"created\": 7, \"size_bytes\": 9, \"consistency\": "
+	    "\"fs\", \"origin\": \"guest\", \"state\": \"ready\"}]}";
+	struct catalog		*cat, *again;
+	char			*cause = NULL, *saved, *saved2;
+
+	cat = catalog_parse("/x/" VM ".json", VM, NULL, &cause);
+	ck_assert_ptr_nonnull(cat);
+	ck_assert_uint_eq(cat->count, 0);
+	ck_assert_str_eq(cat->path, "/x/" VM ".json");
+	catalog_free(cat);
+
+	cat = catalog_parse("/x/" VM ".json", VM, text, &cause);
+	ck_assert_msg(cat != NULL, "parse: %s", cause);
+	ck_assert_uint_eq(cat->count, 1);
+	ck_assert_uint_eq(catalog_find(cat, S1)->size, 9);
+	saved = catalog_text(cat);
+	again = catalog_parse("/x/" VM ".json", VM, saved, &cause);
+	ck_assert_ptr_nonnull(again);
+	saved2 = catalog_text(again);
+	ck_assert_str_eq(saved, saved2);
+	free(saved2);
+	free(saved);
+	catalog_free(again);
+	catalog_free(cat);
+
+	ck_assert_ptr_null(catalog_parse("/x/" VM ".json", VM, "[]", &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "/x/" VM ".json: not a snapshot "
+	    "catalog"));
+	free(cause);
+}
+END_TEST
+
+/*
  * A snapshot the backend made just before a crash (intent "creating"
  * written, outcome not) is listed exactly once after reconcile, ready.
  */
@@ -260,6 +300,7 @@ suite_catalog(void)
 	tcase_add_test(tc, test_catalog_roundtrip);
 	tcase_add_test(tc, test_catalog_find_name);
 	tcase_add_test(tc, test_catalog_corrupt);
+	tcase_add_test(tc, test_catalog_parse);
 	tcase_add_test(tc, test_reconcile_finishes_creation);
 	tcase_add_test(tc, test_reconcile_cleans_creation);
 	tcase_add_test(tc, test_reconcile_missing_and_found);

@@ -545,6 +545,46 @@ START_TEST(test_find_by_ids_shared_pci)
 END_TEST
 
 /*
+ * The sysfs parsers on bytes alone: a text trimmed or blank, a VPD 0x80
+ * serial within its stated length (not past what was read), a dev
+ * number, the last PCI function of a path, and identifiers with control
+ * characters or past DISK_MAX_IDS left out.
+ */
+START_TEST(test_parsers)
+{
+	static const unsigned char	 page[] = { 0, 0x80, 0, 6, ' ', 'S',
+					    'N', '1', ' ', ' ', 'x' };
+	struct disk			 d;
+	char				 text[] = " \tABC \n", blank[] = " \n";
+	char				 buf[16];
+	unsigned			 maj, min;
+	size_t				 i;
+
+	ck_assert_str_eq(disk_parse_text(text), "ABC");
+	ck_assert_ptr_null(disk_parse_text(blank));
+	ck_assert_str_eq(disk_parse_vpd80(page, sizeof page, buf, sizeof buf),
+	    "SN1");
+	ck_assert_ptr_null(disk_parse_vpd80(page, 9, buf, sizeof buf));
+	ck_assert_ptr_null(disk_parse_vpd80(page, sizeof page, buf, 6));
+	ck_assert_int_eq(disk_parse_dev("8:32\n", &maj, &min), 0);
+	ck_assert_uint_eq(maj, 8);
+	ck_assert_uint_eq(min, 32);
+	ck_assert_int_eq(disk_parse_dev("8\n", &maj, &min), -1);
+	ck_assert_str_eq(disk_parse_pci("/sys/devices/pci0000:00/0000:00:1c.0/"
+	    "0000:02:00.0/virtio3/block/vda", buf, sizeof buf), "0000:02:00.0");
+	ck_assert_ptr_null(disk_parse_pci("/sys/devices/virtual/block/loop0",
+	    buf, sizeof buf));
+
+	memset(&d, 0, sizeof d);
+	disk_add_id(&d, DISK_ID_SERIAL, "A\033[2J");
+	ck_assert_uint_eq(d.nids, 0);
+	for (i = 0; i < DISK_MAX_IDS + 2; i++)
+		disk_add_id(&d, DISK_ID_SERIAL, "A");
+	ck_assert_uint_eq(d.nids, DISK_MAX_IDS);
+}
+END_TEST
+
+/*
  * A mount's device is on the target disks if it is one of them, a
  * partition of one or a dm device stacked on one at any depth; other
  * disks, their partitions and numbers sysfs does not know (tmpfs 0:N)
@@ -787,6 +827,7 @@ suite_disk(void)
 	tcase_add_test(tc, test_find_by_ids);
 	tcase_add_test(tc, test_find_by_ids_shared_pci);
 	tcase_add_test(tc, test_holds_dev);
+	tcase_add_test(tc, test_parsers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("loop");

@@ -427,6 +427,33 @@ START_TEST(test_plan_malformed)
 }
 END_TEST
 
+/*
+ * Proves freeze_plan_text() plans from text as freeze_plan() does from the
+ * file (a line ends at a NUL byte for the parser, the last needs no
+ * newline) and names the name given in a malformed line's cause.
+ */
+START_TEST(test_plan_text)
+{
+	static const char	 text[] = "22 27 0:21 / /proc rw - proc proc "
+	    "rw\0 junk\n\n40 27 7:0 / /mnt/data rw - ext4 /dev/loop0 rw";
+	struct devset		 ds = { .n = 0 };
+	struct freeze_plan	*plan = NULL;
+	char			*cause = NULL;
+
+	devset_add(&ds, 7, 0);
+	ck_assert_int_eq(freeze_plan_text(text, sizeof text - 1, "mi",
+	    devset_holds, &ds, &plan, &cause), 0);
+	ck_assert_uint_eq(freeze_plan_count(plan), 1);
+	assert_entry(plan, "/mnt/data", FREEZE_ACTION_FREEZE, NULL);
+	freeze_plan_free(plan);
+	ck_assert_int_eq(freeze_plan_text("\n\nx\n", 5, "mi", devset_holds,
+	    &ds, &plan, &cause), -1);
+	ck_assert_ptr_null(plan);
+	ck_assert_str_eq(cause, "mi: line 3: malformed mount entry");
+	free(cause);
+}
+END_TEST
+
 /* Proves the lease bounds: below and above are clamped. */
 START_TEST(test_lease_clamp)
 {
@@ -1266,6 +1293,7 @@ suite_freeze(void)
 	tcase_add_test(tp, test_plan_escapes);
 	tcase_add_test(tp, test_plan_anonymous_dev);
 	tcase_add_test(tp, test_plan_malformed);
+	tcase_add_test(tp, test_plan_text);
 	suite_add_tcase(s, tp);
 
 	tcase_set_timeout(tl, 20);

@@ -97,6 +97,32 @@ START_TEST(test_config_bad)
 }
 END_TEST
 
+/*
+ * config_parse() reads text as config_load() reads a file: a last line
+ * without a newline counts, a line ends for the parser at a NUL byte, and
+ * an error names the name given and the line.
+ */
+START_TEST(test_config_parse)
+{
+	static const char	 text[] = "# c\nvsock = no\0 junk\n\n"
+	    "vsock_port = 3000";
+	struct config		 cf;
+	char			*cause = NULL;
+
+	config_defaults(&cf);
+	ck_assert_int_eq(config_parse(&cf, text, sizeof text - 1, "t.conf",
+	    &cause), 0);
+	ck_assert_int_eq(cf.vsock, 0);
+	ck_assert_uint_eq(cf.vsock_port, 3000);
+	ck_assert_int_eq(config_parse(&cf, "\n\nvsock_port = 0\n", 17,
+	    "t.conf", &cause), -1);
+	ck_assert_str_eq(cause, "t.conf:3: vsock_port: '0' is not a number in "
+	    "1..65535");
+	free(cause);
+	config_free(&cf);
+}
+END_TEST
+
 /* A missing file is an error only when it was asked for. */
 START_TEST(test_config_missing)
 {
@@ -175,6 +201,9 @@ START_TEST(test_volspec_bad)
 		{ "disk=serial", "expected disk=KIND:VALUE" },
 		{ "disk=:x", "expected disk=KIND:VALUE" },
 		{ "disk=serial:", "expected disk=KIND:VALUE" },
+		{ "uuid=,name=b", "uuid= is empty" },
+		{ "uuid=a,name=b,backend=zfs,locator=p/v,disk=a:b,node=",
+		    "node= is empty" },
 	};
 	Evg__Volume	*v;
 	char		*cause;
@@ -202,6 +231,7 @@ suite_hostcfg(void)
 	tcase_add_test(tc, test_config_good);
 	tcase_add_test(tc, test_config_bad);
 	tcase_add_test(tc, test_config_missing);
+	tcase_add_test(tc, test_config_parse);
 	tcase_add_test(tc, test_config_allow_loopback_cid);
 	tcase_add_test(tc, test_volspec_good);
 	tcase_add_test(tc, test_volspec_bad);

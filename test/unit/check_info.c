@@ -214,6 +214,34 @@ START_TEST(test_os_release_fallback)
 }
 END_TEST
 
+/*
+ * Proves the parsers info_collect() uses read text with no file behind
+ * it: info_os_parse() on os-release text, info_parse_mountinfo() on
+ * mountinfo (no usage asked, a bad line noted under the name given).
+ */
+START_TEST(test_parsers)
+{
+	struct guest_info	*gi;
+	char			 text[] = "NAME=Gentoo\nVERSION=2.15\n";
+	char			*os;
+
+	os = info_os_parse(text);
+	ck_assert_str_eq(os, "Gentoo 2.15");
+	free(os);
+
+	gi = xcalloc(1, sizeof *gi);
+	info_parse_mountinfo(gi, "22 27 0:21 / /proc rw - proc proc rw\n"
+	    "bad line\n"
+	    "27 1 254:1 / / rw - ext4 /dev/vda1 rw\n", "mi");
+	ck_assert_uint_eq(gi->nfs, 1);
+	ck_assert_str_eq(gi->fs[0].mountpoint, "/");
+	ck_assert_int_eq(gi->fs[0].has_usage, 0);
+	ck_assert_uint_eq(gi->nerrors, 1);
+	ck_assert_str_eq(gi->errors[0], "mi: line 2: malformed mount entry");
+	info_free(gi);
+}
+END_TEST
+
 /* Proves proc/uptime parsing: whole seconds; malformed is unknown. */
 START_TEST(test_uptime)
 {
@@ -633,6 +661,7 @@ suite_info(void)
 	tcase_add_test(tf, test_os_release_values);
 	tcase_add_test(tf, test_os_release_fallback);
 	tcase_add_test(tf, test_uptime);
+	tcase_add_test(tf, test_parsers);
 	tcase_add_test(tf, test_mounts);
 	tcase_add_test(tf, test_disks);
 	tcase_add_test(tf, test_json);

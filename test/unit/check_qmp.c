@@ -1046,6 +1046,77 @@ START_TEST(test_qcow2_info_out_of_range)
 }
 END_TEST
 
+/* Feed a detached client the pieces, then run its callback if due. */
+static void
+detached_run(const char *const *pieces, struct outcome *o)
+{
+	struct qmp	*q;
+	int		 finished = 0;
+
+	memset(o, 0, sizeof *o);
+	q = qmp_detached(w.base, "query-status", done_cb, o);
+	for (; *pieces != NULL && !finished; pieces++)
+		finished = qmp_input(q, *pieces, strlen(*pieces));
+	if (!finished) {
+		qmp_cancel(q);
+		return;
+	}
+	ck_assert_int_eq(o->calls, 0);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(o->calls, 1);
+}
+
+/*
+ * Proves a detached client (no socket) runs the exchange from the
+ * greeting on what it is handed, its requests numbered 1 and 2; and that
+ * a NUL byte, a message that is not an object or a comment after one are
+ * protocol errors however the stream is split.
+ */
+START_TEST(test_detached)
+{
+	static const char *const	 ok[] = { GREETING, "{\"return\": {}, ",
+					    "\"id\": 1}\r\n" EVENT "{\"ret",
+					    "urn\": {\"running\": true}, "
+					    "\"id\": 2}", NULL };
+	static const char *const	 partial[] = { GREETING, "{\"ret",
+					    NULL };
+	static const char *const	 bad[][3] = {
+		{ GREETING "{\"return\": {}, \"id\": 1}\r\n-", "-", NULL },
+		{ GREETING "{\"return\": {}, \"id\": 1}/", "x", NULL },
+		{ GREETING "{\"return\": {}, \"id\": 1}/x", NULL },
+	};
+	struct outcome			 o;
+	struct qmp			*q;
+	size_t				 i;
+
+	world_setup();
+	detached_run(ok, &o);
+	ck_assert_int_eq(o.status, EVG_OK);
+	ck_assert_str_eq(o.ret, "{\"running\":true}");
+	outcome_free(&o);
+	detached_run(partial, &o);
+	ck_assert_int_eq(o.calls, 0);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		detached_run(bad[i], &o);
+		ck_assert_msg(o.calls == 1 && o.status == EVG_BACKEND_ERROR,
+		    "case %zu: %d calls, status %d", i, o.calls, o.status);
+		assert_prefix(o.message, "QMP (detached): protocol error: ");
+		outcome_free(&o);
+	}
+
+	memset(&o, 0, sizeof o);
+	q = qmp_detached(w.base, "query-status", done_cb, &o);
+	ck_assert_int_eq(qmp_input(q, GREETING, strlen(GREETING)), 0);
+	ck_assert_int_eq(qmp_input(q, "{\"return\"\0: {}}", 15), 1);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(o.status, EVG_BACKEND_ERROR);
+	ck_assert_str_eq(o.message, "QMP (detached): protocol error: a NUL "
+	    "byte in the stream");
+	outcome_free(&o);
+	world_teardown();
+}
+END_TEST
+
 Suite *
 suite_qmp(void)
 {
@@ -1067,6 +1138,7 @@ suite_qmp(void)
 	tcase_add_test(tc, test_cancel_and_bad_path);
 	tcase_add_test(tc, test_qcow2_nodes_hostile);
 	tcase_add_test(tc, test_qcow2_info_out_of_range);
+	tcase_add_test(tc, test_detached);
 	suite_add_tcase(s, tc);
 
 	tcase_set_timeout(tq, 60);

@@ -372,6 +372,45 @@ START_TEST(test_bad_file)
 }
 END_TEST
 
+/*
+ * registry_load_buf() reads registry file text with no file involved, and
+ * registry_text() writes what it loaded back in the same form; a bad text
+ * is refused naming the name given, the registry left empty.
+ */
+START_TEST(test_load_buf)
+{
+	static const char	 text[] = "{\"format\": 1, \"vms\": "
+	    "[{\"uuid\": \"" VM_UUID "\", \"name\": \"web-01\", \"cid\": 5, "
+	    "\"state\": \"stopped\", \"volumes\": []}]}";
+	struct registry		*reg, *again;
+	char			*cause = NULL, *saved, *saved2;
+
+	reg = registry_create(NULL);
+	ck_assert_int_eq(registry_load_buf(reg, text, strlen(text), "r.json",
+	    &cause), 0);
+	ck_assert_uint_eq(reg->count, 1);
+	ck_assert_uint_eq(registry_find(reg, VM_UUID)->cid, 5);
+	saved = registry_text(reg);
+	again = registry_create(NULL);
+	ck_assert_int_eq(registry_load_buf(again, saved, strlen(saved),
+	    "saved", &cause), 0);
+	saved2 = registry_text(again);
+	ck_assert_str_eq(saved, saved2);
+	free(saved2);
+	free(saved);
+	registry_free(again);
+	registry_free(reg);
+
+	reg = registry_create(NULL);
+	ck_assert_int_eq(registry_load_buf(reg, text, 20, "r.json", &cause),
+	    -1);
+	ck_assert_str_eq(cause, "r.json: not a registry file (bad JSON)");
+	free(cause);
+	ck_assert_uint_eq(reg->count, 0);
+	registry_free(reg);
+}
+END_TEST
+
 /* A save that cannot be written leaves the registry unchanged. */
 START_TEST(test_save_failure_rolls_back)
 {
@@ -404,6 +443,7 @@ suite_registry(void)
 	tcase_add_test(tc, test_persistence);
 	tcase_add_test(tc, test_bad_file);
 	tcase_add_test(tc, test_save_failure_rolls_back);
+	tcase_add_test(tc, test_load_buf);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -1,0 +1,34 @@
+/*
+ * Helpers shared by the libFuzzer targets (test/fuzz/fuzz_*.c): taking an
+ * input apart and failing an oracle loudly.  Linked into every target, so
+ * nothing here defines a libFuzzer entry point.
+ */
+#ifndef EVG_FUZZUTIL_H
+#define EVG_FUZZUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Most cut points fuzz_cuts() takes. */
+#define FUZZ_CUTS_MAX	16
+
+/* An oracle failed: print why on stdout and abort (libFuzzer reports). */
+__attribute__((noreturn, format(printf, 1, 2)))
+void	fuzz_fail(const char *, ...);
+
+/* Fail with the expression and its place unless it holds. */
+#define FUZZ_CHECK(e)	((e) ? (void)0 : \
+	fuzz_fail("%s:%d: oracle failed: %s", __FILE__, __LINE__, #e))
+
+/* A NUL-terminated copy of size bytes (the caller frees). */
+char	*fuzz_cstr(const uint8_t *, size_t);
+
+/*
+ * Take cut points off the front of the input: one byte for how many (up
+ * to FUZZ_CUTS_MAX), two for each.  *data and *size are left on the rest,
+ * the stream the cuts fall in; cuts[] gets offsets into it, ascending,
+ * each at most *size (repeats are empty pieces).  Returns how many.
+ */
+size_t	fuzz_cuts(const uint8_t **, size_t *, size_t *);
+
+#endif
