@@ -368,6 +368,30 @@ catalog_open(const char *dir, const char *vm, char **cause)
 	return (cat);
 }
 
+/*
+ * True (with a log line naming the file) if cs, entry i of the file,
+ * repeats one already loaded: the same UUID, or the same backend snapshot
+ * (volume and tag).  The first one wins; a twin would be listed twice,
+ * and deleting one would leave the other "ready" with nothing behind it.
+ */
+static int
+catalog_duplicate(struct catalog *cat, const struct cat_snap *cs, size_t i)
+{
+	const struct cat_snap	*o;
+
+	TAILQ_FOREACH(o, &cat->snaps, entry) {
+		if (strcasecmp(o->uuid, cs->uuid) == 0 ||
+		    (strcasecmp(o->volume, cs->volume) == 0 &&
+		    strcmp(o->tag, cs->tag) == 0)) {
+			log_warnx("catalog %s: snapshots[%zu] repeats snapshot "
+			    "%s (%s of volume %s); the first entry is kept",
+			    cat->path, i, o->uuid, o->tag, o->volume);
+			return (1);
+		}
+	}
+	return (0);
+}
+
 /* A catalog from its file's text; see catalog.h. */
 struct catalog *
 catalog_parse(const char *path, const char *vm, const char *text,
@@ -401,6 +425,10 @@ catalog_parse(const char *path, const char *vm, const char *text,
 			xasprintf(cause, "%s: snapshots[%zu]: malformed entry",
 			    cat->path, i);
 			goto fail;
+		}
+		if (catalog_duplicate(cat, cs, i)) {
+			catalog_entry_free(cs);
+			continue;
 		}
 		TAILQ_INSERT_TAIL(&cat->snaps, cs, entry);
 		cat->count++;

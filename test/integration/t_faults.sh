@@ -304,3 +304,33 @@ test_fault_stalled_qemu() {
 	    fail "expected exactly one 'interrupted': $OUT"
 	hostd_alive
 }
+
+# Proves a catalog with a duplicated entry loads with the twin merged
+# (logged with the file's name): listed once, and a delete leaves nothing
+# behind, neither in the catalog nor in the image.
+test_fault_duplicate_catalog_entry() {
+	mkimg "$T/disk.qcow2"
+	start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name twin
+	expect_rc 0
+	local s cat="$T/state/catalogs/$UUID1.json"
+	s=$(printf '%s' "$OUT" | grep -o '"uuid":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4)
+	stop_hostd
+	tr -d '\n' < "$cat" | sed 's/"snapshots": *\[\(.*\)\]/"snapshots":[\1,\1]/' > "$T/dup.json"
+	[ "$(grep -o "\"uuid\": *\"$s\"" "$T/dup.json" | wc -l)" -eq 2 ] ||
+	    fail "the test could not duplicate the entry: $(cat "$T/dup.json")"
+	cp "$T/dup.json" "$cat"
+	start_hostd
+	grep -q "catalog $cat: snapshots\[1\] repeats snapshot $s" "$T/hostd.log" ||
+	    fail "the merge was not logged: $(grep catalog "$T/hostd.log" | tail -3)"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	[ "$(printf '%s' "$OUT" | grep -c '"name":"twin"')" -eq 1 ] ||
+	    fail "listed twice: $OUT"
+	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
+	expect_rc 0
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_not_in "$OUT" "twin"
+	[ "$(qemu-img snapshot -l "$T/disk.qcow2" | grep -c '^[0-9]')" -eq 0 ] ||
+	    fail "the image still holds it"
+}

@@ -159,6 +159,35 @@ START_TEST(test_catalog_parse)
 }
 END_TEST
 
+/* One catalog entry as JSON text (uuid, tag). */
+#define ENTRY(uuid, tag)	"{\"uuid\": \"" uuid "\", \"name\": \"n\", " \
+	"\"volume\": \"" VOL "\", \"tag\": \"" tag "\", \"created\": 7, " \
+	"\"size_bytes\": 9, \"consistency\": \"fs\", \"origin\": \"guest\", " \
+	"\"state\": \"ready\"}"
+
+/*
+ * Proves duplicated catalog entries (issue 11) are merged, the first one
+ * kept: the same UUID twice, or two UUIDs for one backend snapshot (same
+ * volume and tag).  They used to load as twins: listed twice, and
+ * deleting one left a "ready" twin with nothing behind it.
+ */
+START_TEST(test_catalog_duplicates_merged)
+{
+	static const char	 text[] = "{\"snapshots\": [" ENTRY(S1, "t1")
+	    ", " ENTRY(S1, "t1") ", " ENTRY(S2, "t1") ", " ENTRY(S1, "t9")
+	    "]}";
+	struct catalog		*cat;
+	char			*cause = NULL;
+
+	cat = catalog_parse("/x/" VM ".json", VM, text, &cause);
+	ck_assert_msg(cat != NULL, "parse: %s", cause);
+	ck_assert_uint_eq(cat->count, 1);
+	ck_assert_str_eq(catalog_find(cat, S1)->tag, "t1");
+	ck_assert_ptr_null(catalog_find(cat, S2));
+	catalog_free(cat);
+}
+END_TEST
+
 /*
  * A snapshot the backend made just before a crash (intent "creating"
  * written, outcome not) is listed exactly once after reconcile, ready.
@@ -301,6 +330,7 @@ suite_catalog(void)
 	tcase_add_test(tc, test_catalog_find_name);
 	tcase_add_test(tc, test_catalog_corrupt);
 	tcase_add_test(tc, test_catalog_parse);
+	tcase_add_test(tc, test_catalog_duplicates_merged);
 	tcase_add_test(tc, test_reconcile_finishes_creation);
 	tcase_add_test(tc, test_reconcile_cleans_creation);
 	tcase_add_test(tc, test_reconcile_missing_and_found);
