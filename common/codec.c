@@ -98,12 +98,9 @@ codec_invalid_strings(const ProtobufCMessage *m)
 	return (codec_walk((ProtobufCMessage *)m, CODEC_CHECK));
 }
 
-/*
- * A copy of env, owned by the caller (codec_free), whose strings are all
- * valid UTF-8; NULL if env does not survive a pack and unpack.
- */
-static Evg__Envelope *
-codec_fixed_copy(const Evg__Envelope *env)
+/* Deep copy through the wire format; see codec.h. */
+Evg__Envelope *
+codec_copy(const Evg__Envelope *env)
 {
 	Evg__Envelope	*copy;
 	uint8_t		*buf;
@@ -114,7 +111,19 @@ codec_fixed_copy(const Evg__Envelope *env)
 	evg__envelope__pack(env, buf);
 	copy = evg__envelope__unpack(NULL, len, buf);
 	free(buf);
-	if (copy != NULL)
+	return (copy);
+}
+
+/*
+ * A copy of env, owned by the caller (codec_free), whose strings are all
+ * valid UTF-8; NULL if env does not survive a pack and unpack.
+ */
+static Evg__Envelope *
+codec_fixed_copy(const Evg__Envelope *env)
+{
+	Evg__Envelope	*copy;
+
+	if ((copy = codec_copy(env)) != NULL)
 		codec_walk(&copy->base, CODEC_FIX);
 	return (copy);
 }

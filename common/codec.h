@@ -40,6 +40,12 @@ uint8_t		*codec_frame_verbatim(const Evg__Envelope *, uint32_t, size_t *,
  * NOT_SET, so the receiver can answer UNSUPPORTED.
  */
 Evg__Envelope	*codec_unpack(const uint8_t *, size_t, char *, size_t);
+/*
+ * A deep copy of env through the wire format, owned by the caller
+ * (codec_free()); NULL if it does not survive a pack and unpack (never
+ * for one from codec_unpack(), whose unknown fields are gone).
+ */
+Evg__Envelope	*codec_copy(const Evg__Envelope *);
 /* Drop unknown fields in m and every message inside it (owned by unpack). */
 void		 codec_strip_unknown(ProtobufCMessage *);
 /* Number of strings in m and the messages inside it that are not UTF-8. */

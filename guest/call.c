@@ -117,24 +117,6 @@ call_fail(struct call *c, int code, const char *fmt, ...)
 	call_done(c, "giving up on the host");
 }
 
-/*
- * Deep copy of an envelope the peer is about to free; NULL if it does not
- * survive a pack and unpack (it came from the host: never fatal).
- */
-static Evg__Envelope *
-call_copy(const Evg__Envelope *env)
-{
-	Evg__Envelope	*copy;
-	uint8_t		*buf;
-	size_t		 len;
-
-	len = evg__envelope__get_packed_size(env);
-	buf = xmalloc(len != 0 ? len : 1);
-	evg__envelope__pack(env, buf);
-	copy = evg__envelope__unpack(NULL, len, buf);
-	free(buf);
-	return (copy);
-}
 
 /* Status code and message of a reply (INTERNAL if it carries none). */
 static unsigned int
@@ -157,7 +139,8 @@ call_result(struct call *c, const Evg__Envelope *env)
 	unsigned int	 code;
 
 	code = call_reply_code(env, &msg);
-	if ((c->result = call_copy(env)) == NULL) {
+	/* The peer frees env; from the host, so a failure is never fatal. */
+	if ((c->result = codec_copy(env)) == NULL) {
 		code = EVG_INTERNAL;
 		msg = "the host's answer could not be read";
 	}

@@ -270,3 +270,22 @@ guest_setup() {
 	G1="$AGENT --connect unix:$T/one.sock_2210"
 	G2="$AGENT --connect unix:$T/two.sock_2210"
 }
+
+# fake_qmp_start: a 16M qcow2 $T/d.qcow2 and a scripted QEMU monitor on
+# $T/qmp.sock answering commands with $T/qmp.reply (test/tools/fake-qmp.c;
+# its log, one command a line, in $T/qmp.log).
+fake_qmp_start() {
+	qemu-img create -q -f qcow2 "$T/d.qcow2" 16M || fail "qemu-img create"
+	[ -f "$T/qmp.reply" ] || echo '{}' > "$T/qmp.reply"
+	bg $BUILD/fake-qmp "$T/qmp.sock" "$T/qmp.reply" >"$T/qmp.log"
+	wait_for "[ -S '$T/qmp.sock' ]" || fail "fake QMP did not start"
+}
+
+# add_qmp_vm: VM one, running, its qcow2 volume $T/d.qcow2 held by the fake
+# QEMU (node drive-data).
+add_qmp_vm() {
+	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/one.sock" \
+	    --state running --qmp "$T/qmp.sock" \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/d.qcow2,disk=serial:ONE,node=drive-data" \
+	    >/dev/null || fail "vm add"
+}

@@ -274,16 +274,10 @@ test_fault_daemon_killed_mid_create() {
 # daemon serving and the interrupted entry "creating", and that the entry
 # resolves against the backend at a retry once QEMU answers again.
 test_fault_stalled_qemu() {
-	mkimg "$T/d.qcow2"
-	echo '{}' > "$T/qmp.reply"
-	bg $BUILD/fake-qmp "$T/qmp.sock" "$T/qmp.reply" >"$T/qmp.log"
-	wait_for "[ -S '$T/qmp.sock' ]" || fail "fake QMP did not start"
+	fake_qmp_start
 	printf 'qmp_timeout = 1\nreconcile_retry = 1\n' > "$T/hostd.conf"
 	EVG_TEST_KILL_POINT=after-backend-create start_hostd
-	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/one.sock" \
-	    --state running --qmp "$T/qmp.sock" \
-	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/d.qcow2,disk=serial:ONE,node=drive-data" \
-	    >/dev/null || fail "vm add"
+	add_qmp_vm
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name interrupted
 	wait "$HOSTD_PID" 2>/dev/null
 	local tag

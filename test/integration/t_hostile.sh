@@ -152,14 +152,9 @@ test_hostile_qmp_null_node_name() {
 	echo '[{"node-name": null, "image": {"snapshots": [{"name": "a"}]}},
 	       {"node-name": 7}, {"image": null}, null, "x",
 	       {"node-name": "drive-data", "image": {"snapshots": null}}]' > "$T/qmp.reply"
-	qemu-img create -q -f qcow2 "$T/d.qcow2" 16M || fail "qemu-img create"
-	bg $BUILD/fake-qmp "$T/qmp.sock" "$T/qmp.reply" >"$T/qmp.log"
-	wait_for "[ -S '$T/qmp.sock' ]" || fail "fake QMP did not start"
+	fake_qmp_start
 	start_hostd
-	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/one.sock" \
-	    --state running --qmp "$T/qmp.sock" \
-	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/d.qcow2,disk=serial:ONE,node=drive-data" \
-	    >/dev/null || fail "vm add"
+	add_qmp_vm
 	# A catalog, so the start-up check looks at this VM.
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name first
 	stop_hostd
@@ -184,14 +179,9 @@ test_hostile_time_out_of_range() {
 	       {"name": "huge", "date-sec": 18446744073709551615},
 	       {"name": "far", "date-sec": 9223372036854775807},
 	       {"name": "str", "date-sec": "yesterday"}]}}]' > "$T/qmp.reply"
-	qemu-img create -q -f qcow2 "$T/d.qcow2" 16M || fail "qemu-img create"
-	bg $BUILD/fake-qmp "$T/qmp.sock" "$T/qmp.reply" >"$T/qmp.log"
-	wait_for "[ -S '$T/qmp.sock' ]" || fail "fake QMP did not start"
+	fake_qmp_start
 	start_hostd
-	$HOSTCTL vm add --uuid $UUID1 --name vm-one --hybrid-socket "$T/one.sock" \
-	    --state running --qmp "$T/qmp.sock" \
-	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/d.qcow2,disk=serial:ONE,node=drive-data" \
-	    >/dev/null || fail "vm add"
+	add_qmp_vm
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name first
 	# Restart: the start-up check adopts what the backend holds.
 	stop_hostd
