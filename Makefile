@@ -67,9 +67,17 @@ $(BUILD)/obj/gen/evg.pb-c.o: $(BUILD)/gen/evg.pb-c.c $(BUILD)/gen/evg.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
+# The build enforces the layers: common/ sees only common/, guest/ and
+# host/ see common/ and themselves, so a stray include fails to compile.
+# Tests and tools see everything.
+$(BUILD)/obj/common/%.o: LAYER_INC :=
+$(BUILD)/obj/guest/%.o: LAYER_INC := -Iguest
+$(BUILD)/obj/host/%.o: LAYER_INC := -Ihost
+$(BUILD)/obj/test/%.o: LAYER_INC := -Ihost -Iguest
+
 $(BUILD)/obj/%.o: %.c $(BUILD)/gen/evg.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -Ihost -Iguest -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP $(LAYER_INC) -c -o $@ $<
 
 $(HOSTD): $(BUILD)/obj/host/hostd.o $(HOST_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
