@@ -524,6 +524,11 @@ control_timer_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	/* Waiting for its own operation is not idleness. */
+	if (c->state == CONTROL_READY && !TAILQ_EMPTY(&c->pending)) {
+		control_arm(c);
+		return;
+	}
 	snprintf(why, sizeof why, c->state == CONTROL_HANDSHAKE ?
 	    "no hello within %u s" : "idle for %u s",
 	    c->state == CONTROL_HANDSHAKE ? c->srv->cf->handshake_timeout :

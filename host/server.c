@@ -148,41 +148,49 @@ server_guest_conn(struct server *srv, struct vm_runtime *rt, int fd,
 	session_create(srv, rt, fd, name);
 }
 
-/* Accept on the control socket, checking the peer's uid. */
+/* Take a control connection, checking its uid; see server.h. */
+void
+server_adopt_control(struct server *srv, int fd)
+{
+	uid_t	uid;
+	char	msg[128];
+
+	if (server_over_cap(srv, fd))
+		return;
+	if (transport_peer_uid(fd, &uid) == -1 ||
+	    !config_uid_allowed(srv->cf, uid)) {
+		snprintf(msg, sizeof msg, "uid %ld may not use the control "
+		    "socket", transport_peer_uid(fd, &uid) == -1 ? -1L :
+		    (long)uid);
+		log_warnx("control: %s", msg);
+		server_reject(fd, EVG_PERMISSION_DENIED, msg);
+		return;
+	}
+	if (srv->ncontrol >= srv->cf->max_control_conns) {
+		snprintf(msg, sizeof msg, "too many control connections "
+		    "(limit %u)", srv->cf->max_control_conns);
+		log_warnx("control: %s", msg);
+		server_reject(fd, EVG_UNAVAILABLE, msg);
+		return;
+	}
+	srv->nconns++;
+	srv->ncontrol++;
+	control_create(srv, fd, uid);
+}
+
+/* Accept on the control socket. */
 static void
 server_accept_control(evutil_socket_t lfd, short events, void *arg)
 {
 	struct server	*srv = arg;
 	unsigned int	 cid, i;
-	uid_t		 uid;
 	int		 fd;
-	char		 msg[128];
 
 	(void)events;
 	for (i = 0; i < SERVER_ACCEPT_BURST; i++) {
 		if ((fd = server_accept_one(srv, lfd, &cid)) == -1)
 			return;
-		if (server_over_cap(srv, fd))
-			continue;
-		if (transport_peer_uid(fd, &uid) == -1 ||
-		    !config_uid_allowed(srv->cf, uid)) {
-			snprintf(msg, sizeof msg, "uid %ld may not use the "
-			    "control socket", transport_peer_uid(fd, &uid) ==
-			    -1 ? -1L : (long)uid);
-			log_warnx("control: %s", msg);
-			server_reject(fd, EVG_PERMISSION_DENIED, msg);
-			continue;
-		}
-		if (srv->ncontrol >= srv->cf->max_control_conns) {
-			snprintf(msg, sizeof msg, "too many control "
-			    "connections (limit %u)", srv->cf->max_control_conns);
-			log_warnx("control: %s", msg);
-			server_reject(fd, EVG_UNAVAILABLE, msg);
-			continue;
-		}
-		srv->nconns++;
-		srv->ncontrol++;
-		control_create(srv, fd, uid);
+		server_adopt_control(srv, fd);
 	}
 }
 
@@ -243,7 +251,7 @@ server_vm_attach(struct server *srv, struct reg_vm *vm, char **cause)
 	rt->srv = srv;
 	rt->vm = vm;
 	rt->hybrid_fd = -1;
-	if (vm->hybrid != NULL) {
+	if (vm->hybrid != NULL && srv->listening) {
 		xasprintf(&rt->hybrid_path, "%s_%u", vm->hybrid,
 		    srv->cf->vsock_port);
 		rt->hybrid_fd = transport_listen_unix(rt->hybrid_path, 0600,
@@ -284,6 +292,14 @@ server_vm_detach(struct server *srv, struct reg_vm *vm)
 	free(rt->hybrid_path);
 	free(rt);
 	vm->rt = NULL;
+}
+
+/* Take a guest connection of vm; see server.h. */
+void
+server_adopt_guest(struct server *srv, struct reg_vm *vm, int fd)
+{
+	if (!server_over_cap(srv, fd))
+		server_guest_conn(srv, vm->rt, fd, "adopted");
 }
 
 /* Count one connection fewer. */
@@ -337,14 +353,11 @@ refuse:
 	return (-1);
 }
 
-/* Start listening; see server.h. */
-int
-server_start(struct server *srv, struct event_base *base, struct config *cf,
-    struct registry *reg, char **cause)
+/* Set up without listeners; see server.h. */
+void
+server_init(struct server *srv, struct event_base *base, struct config *cf,
+    struct registry *reg)
 {
-	struct reg_vm	*vm;
-	char		*why;
-
 	memset(srv, 0, sizeof *srv);
 	srv->base = base;
 	srv->cf = cf;
@@ -353,6 +366,18 @@ server_start(struct server *srv, struct event_base *base, struct config *cf,
 	TAILQ_INIT(&srv->sessions);
 	TAILQ_INIT(&srv->controls);
 	srv->ev_resume = evtimer_new(base, server_resume, srv);
+}
+
+/* Start listening; see server.h. */
+int
+server_start(struct server *srv, struct event_base *base, struct config *cf,
+    struct registry *reg, char **cause)
+{
+	struct reg_vm	*vm;
+	char		*why;
+
+	server_init(srv, base, cf, reg);
+	srv->listening = 1;
 
 	/* Non-root uids in control_uids need to reach the SO_PEERCRED check. */
 	srv->control_fd = transport_listen_unix(cf->control_socket,

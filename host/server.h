@@ -43,15 +43,30 @@ struct server {
 	struct event		*ev_vsock;
 	struct event		*ev_resume;	/* accept pause timer */
 	int			 paused;
+	int			 listening;	/* VMs get hybrid listeners */
 	unsigned int		 nconns;	/* every accepted peer */
 	unsigned int		 ncontrol;
 	struct session_list	 sessions;
 	struct control_list	 controls;
 };
 
+/*
+ * Set up a server that listens nowhere: attached VMs get no hybrid socket
+ * and connections arrive only through server_adopt_*() (fuzz targets).
+ * server_start() does this, then opens the listeners.
+ */
+void	server_init(struct server *, struct event_base *, struct config *,
+	    struct registry *);
 /* Open every listener and attach registered VMs. 0 or -1 + *cause. */
 int	server_start(struct server *, struct event_base *, struct config *,
 	    struct registry *, char **);
+/*
+ * Take a connected fd as if accepted: a guest connection of vm (attached),
+ * or a control connection (its SO_PEERCRED uid checked).  The same caps
+ * apply; a refused fd is answered and closed.
+ */
+void	server_adopt_guest(struct server *, struct reg_vm *, int);
+void	server_adopt_control(struct server *, int);
 /* Close everything and unlink the sockets the server created. */
 void	server_stop(struct server *);
 /* Create a VM's runtime and its hybrid listener, if it has one. */
