@@ -291,16 +291,19 @@ peer_frame_cut(struct peer *p, Evg__Envelope *env, size_t *len)
 	mlen = strlen(st->message);
 	/* Room for the mark and a few bytes of length prefixes. */
 	over = plen > p->dec.max ? plen - p->dec.max + 16 : 16;
-	if (mlen <= over)
-		return (NULL);
 	orig = st->message;
-	cut = text_cut(text_utf8_fix(orig, mlen), mlen - over);
-	st->message = cut;
-	buf = codec_frame(env, p->dec.max, len, &cause);
-	st->message = orig;
-	free(cut);
-	if (buf == NULL)
-		free(cause);
+	buf = NULL;
+	/* Halve what is left while other repaired strings still overflow. */
+	while (buf == NULL && mlen > over) {
+		cut = text_cut(text_utf8_fix(orig, strlen(orig)), mlen - over);
+		st->message = cut;
+		buf = codec_frame(env, p->dec.max, len, &cause);
+		st->message = orig;
+		free(cut);
+		if (buf == NULL)
+			free(cause);
+		over += (mlen - over) / 2 + 1;
+	}
 	return (buf);
 }
 

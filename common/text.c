@@ -57,7 +57,7 @@ text_is_control(uint32_t cp)
 static int
 text_is_format(uint32_t cp)
 {
-	return ((cp >= 0x200b && cp <= 0x200f) ||
+	return (cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) ||
 	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069));
 }
 

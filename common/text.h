@@ -13,7 +13,7 @@
 /*
  * True if s is 1..max characters of printable UTF-8: well-formed, no
  * control characters, no bidirectional or zero-width format characters
- * (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069), not only spaces.  On
+ * (U+061C, U+200B-U+200F, U+202A-U+202E, U+2066-U+2069), not only spaces.  On
  * failure, why (if not NULL) is set to a static reason.
  */
 int	text_valid_name(const char *, size_t, const char **);

@@ -105,9 +105,9 @@ transport_set_nonblock(int fd, int on)
 }
 
 /*
- * True if something accepts connections on the Unix socket at sun: a live
- * daemon, not a stale file left by a dead one (ECONNREFUSED).  A full
- * listen queue (EAGAIN) is live too.
+ * True unless the Unix socket at sun is a stale file left by a dead daemon
+ * (ECONNREFUSED): a live one, a full listen queue (EAGAIN) or a socket we
+ * may not connect to (EACCES) are never replaced.
  */
 static int
 transport_unix_live(const struct sockaddr_un *sun)
@@ -117,11 +117,9 @@ transport_unix_live(const struct sockaddr_un *sun)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (0);
+	/* Only a refused connection proves nobody listens there. */
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
-	if (rc == -1 && errno != EAGAIN && errno != EINPROGRESS)
-		rc = 0;
-	else
-		rc = 1;
+	rc = rc == -1 && (errno == ECONNREFUSED || errno == ENOENT) ? 0 : 1;
 	close(fd);
 	return (rc);
 }

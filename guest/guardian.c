@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -61,16 +62,12 @@ guardian_now_ms(void)
  * it is not frozen (EINVAL), retrying the others with a growing pause.
  */
 static void
-guardian_thaw_all(const int *fds, size_t n)
+guardian_thaw_all(const int *fds, unsigned char *done, size_t n)
 {
 	struct timespec	 pause;
-	unsigned char	*done;
 	size_t		 i, left = n;
 	long		 ms = GUARDIAN_RETRY_MIN_MS;
 
-	done = calloc(n != 0 ? n : 1, 1);
-	if (done == NULL)
-		return;
 	for (;;) {
 		for (i = n; i > 0; i--) {
 			if (done[i - 1])
@@ -89,7 +86,18 @@ guardian_thaw_all(const int *fds, size_t n)
 		if ((ms *= 2) > GUARDIAN_RETRY_MAX_MS)
 			ms = GUARDIAN_RETRY_MAX_MS;
 	}
-	free(done);
+}
+
+/* Close descriptors lo..hi; one by one where close_range() is missing. */
+static void
+guardian_close_range(int lo, int hi)
+{
+	int	fd;
+
+	if (close_range((unsigned int)lo, (unsigned int)hi, 0) == 0)
+		return;
+	for (fd = lo; fd <= hi; fd++)
+		close(fd);
 }
 
 /* Compare ints, for qsort. */
@@ -106,11 +114,22 @@ guardian_cmp_int(const void *a, const void *b)
  * socket and the mount points, so it holds nothing of the owner's.
  */
 static void
-guardian_close_others(int rfd, const int *fds, size_t n)
+guardian_close_others(int *rfd, int *fds, size_t n)
 {
-	int	*keep, null, prev = 2;
+	int	*keep, null, prev = 2, fd;
 	size_t	 i;
+	long	 max;
 
+	/* An owner started with stdio closed: move ours above 2 first. */
+	for (i = 0; i <= n; i++) {
+		fd = i < n ? fds[i] : *rfd;
+		if (fd > STDERR_FILENO || (fd = fcntl(fd, F_DUPFD, 3)) == -1)
+			continue;
+		if (i < n)
+			fds[i] = fd;
+		else
+			*rfd = fd;
+	}
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
@@ -121,15 +140,16 @@ guardian_close_others(int rfd, const int *fds, size_t n)
 	if ((keep = malloc((n + 1) * sizeof *keep)) == NULL)
 		return;
 	memcpy(keep, fds, n * sizeof *keep);
-	keep[n] = rfd;
+	keep[n] = *rfd;
 	qsort(keep, n + 1, sizeof *keep, guardian_cmp_int);
 	for (i = 0; i <= n; i++) {
 		if (keep[i] > prev + 1)
-			close_range((unsigned int)prev + 1,
-			    (unsigned int)keep[i] - 1, 0);
+			guardian_close_range(prev + 1, keep[i] - 1);
 		prev = keep[i];
 	}
-	close_range((unsigned int)prev + 1, ~0U, 0);
+	if ((max = sysconf(_SC_OPEN_MAX)) == -1 || max > INT_MAX)
+		max = 65536;
+	guardian_close_range(prev + 1, (int)max);
 	free(keep);
 }
 
@@ -138,7 +158,7 @@ guardian_close_others(int rfd, const int *fds, size_t n)
  * thaw on anything but a release.  Never returns.
  */
 static __attribute__((noreturn)) void
-guardian_main(int rfd, const int *fds, size_t n)
+guardian_main(int rfd, int *fds, unsigned char *done, size_t n)
 {
 	struct sigaction	sa;
 	struct pollfd		pfd;
@@ -146,11 +166,16 @@ guardian_main(int rfd, const int *fds, size_t n)
 	int64_t			deadline, now;
 	uint32_t		ms;
 	ssize_t			got;
-	int			rc;
+	sigset_t		none;
+	int			rc, sig;
 
 	setsid();
+	/* The owner's handlers (libevent's) are not ours: defaults first. */
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -158,7 +183,9 @@ guardian_main(int rfd, const int *fds, size_t n)
 	sigaction(SIGQUIT, &sa, NULL);
 	sa.sa_handler = guardian_sigterm;
 	sigaction(SIGTERM, &sa, NULL);
-	guardian_close_others(rfd, fds, n);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	guardian_close_others(&rfd, fds, n);
 	/* Nothing of it may wait on a frozen disk to be paged in. */
 	mlockall(MCL_CURRENT | MCL_FUTURE);
 
@@ -170,9 +197,11 @@ guardian_main(int rfd, const int *fds, size_t n)
 		if (guardian_term)
 			break;
 		now = guardian_now_ms();
-		if (deadline != -1 && now >= deadline)
+		/* At the deadline, a message already sent still counts. */
+		rc = poll(&pfd, 1, deadline == -1 ? -1 : deadline <= now ? 0 :
+		    (int)(deadline - now));
+		if (rc == 0 && deadline != -1 && guardian_now_ms() >= deadline)
 			break;
-		rc = poll(&pfd, 1, deadline == -1 ? -1 : (int)(deadline - now));
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == 0)
@@ -189,9 +218,9 @@ guardian_main(int rfd, const int *fds, size_t n)
 		if (msg[0] != GUARDIAN_RENEW)
 			break;
 		memcpy(&ms, msg + 1, sizeof ms);
-		deadline = guardian_now_ms() + ms;
+		deadline = guardian_now_ms() + freeze_lease_clamp(ms);
 	}
-	guardian_thaw_all(fds, n);
+	guardian_thaw_all(fds, done, n);
 	_exit(0);
 }
 
@@ -203,10 +232,14 @@ guardian_start(const struct freeze_plan *plan, char **cause)
 	struct guardian			*g = NULL;
 	int				*fds, p[2] = { -1, -1 };
 	int				 r[2] = { -1, -1 }, status;
+	unsigned char			*done;
 	size_t				 i, n = 0;
 	pid_t				 mid, gpid = -1;
+	sigset_t			 all, old;
 
 	fds = xcalloc(freeze_plan_count(plan) + 1, sizeof *fds);
+	/* Allocated here: the guardian must not fail to thaw for memory. */
+	done = xcalloc(freeze_plan_count(plan) + 1, 1);
 	for (i = 0; i < freeze_plan_count(plan); i++) {
 		e = freeze_plan_entry(plan, i);
 		if (freeze_entry_action(e) != FREEZE_ACTION_FREEZE)
@@ -223,7 +256,11 @@ guardian_start(const struct freeze_plan *plan, char **cause)
 		    strerror(errno));
 		goto out;
 	}
+	/* No handler of the owner's may run in the children. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	if ((mid = fork()) == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		xasprintf(cause, "freeze guardian: fork: %s", strerror(errno));
 		goto out;
 	}
@@ -234,12 +271,13 @@ guardian_start(const struct freeze_plan *plan, char **cause)
 		gpid = fork();
 		if (gpid == 0) {
 			close(r[1]);
-			guardian_main(p[0], fds, n);
+			guardian_main(p[0], fds, done, n);
 		}
 		if (write(r[1], &gpid, sizeof gpid) != sizeof gpid)
 			_exit(1);
 		_exit(gpid == -1);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[0]);
 	p[0] = -1;
 	close(r[1]);
@@ -258,6 +296,7 @@ out:
 	for (i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);
+	free(done);
 	if (p[0] != -1)
 		close(p[0]);
 	if (p[1] != -1)

@@ -327,6 +327,30 @@ serve_lease_expired(struct freeze_lease *lease, struct freeze_plan *plan,
 	serve_guardian_done(s);
 }
 
+/*
+ * FROZEN -> EXPIRED before the lease timer ran: the deadline has passed
+ * (the timer is queued behind this request), or the guardian is gone (it
+ * thawed on its deadline).  The snapshot can no longer be consistent:
+ * thaw what is left and go EXPIRED, as the timer would.  Returns 1 if so.
+ */
+static int
+serve_overdue(struct serve *s)
+{
+	char	*cause = NULL;
+
+	if (s->state != SERVE_FROZEN ||
+	    (serve_lease_left(s) > 0 && s->guardian != NULL))
+		return (0);
+	log_warnx("%s: the lease ran out (or its guardian thawed) before "
+	    "this request", __func__);
+	if (freeze_thaw(s->plan, &cause) == -1) {
+		serve_lease_expired(s->lease, s->plan, cause, s);
+		free(cause);
+	} else
+		serve_lease_expired(s->lease, s->plan, NULL, s);
+	return (1);
+}
+
 /* Plan predicate: is maj:min on one of the target disks? */
 static int
 serve_holds(unsigned int maj, unsigned int min, void *arg)
@@ -438,10 +462,17 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 		serve_reply(s, p, env->id, EVG_OK, "");
 		goto out;
 	}
+	if (guardian_renew(s->guardian, ms) == -1) {
+		/* Never frozen without a guardian. */
+		serve_guardian_done(s);
+		freeze_thaw(plan, &cause);
+		frozenrec_clear();
+		serve_reply(s, p, env->id, EVG_FREEZE_FAILED, "the freeze "
+		    "guardian went away; nothing stays frozen");
+		goto out;
+	}
 	s->lease = freeze_lease_start(s->base, plan, ms, serve_lease_expired,
 	    s);
-	if (guardian_renew(s->guardian, ms) == -1)
-		log_warnx("%s: the freeze guardian is gone", __func__);
 	s->lease_ms = ms;
 	s->armed = serve_now();
 	s->owner = p;
@@ -464,14 +495,22 @@ serve_renew(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	char		msg[128];
 	unsigned int	ms;
 
+	serve_overdue(s);
 	switch (s->state) {
 	case SERVE_FROZEN:
 		ms = serve_lease_ms(env->freeze_renew->lease_ms);
 		if (freeze_lease_renew(s->lease, ms) == -1)
 			fatalx("%s: lease expired while frozen", __func__);
-		if (s->guardian != NULL &&
-		    guardian_renew(s->guardian, ms) == -1)
-			log_warnx("%s: the freeze guardian is gone", __func__);
+		if (guardian_renew(s->guardian, ms) == -1) {
+			/* It thawed, or is about to: no renewal. */
+			guardian_handover(s->guardian);
+			s->guardian = NULL;
+			serve_overdue(s);
+			serve_expired_message(s, msg, sizeof msg);
+			serve_idle(s);
+			serve_reply(s, p, env->id, EVG_FAILED_PRECONDITION, msg);
+			break;
+		}
 		s->lease_ms = ms;
 		s->armed = serve_now();
 		log_debug("%s: lease renewed for %u ms", __func__, ms);
@@ -497,6 +536,7 @@ serve_thaw_request(struct serve *s, struct peer *p, const Evg__Envelope *env)
 {
 	char	*cause = NULL, msg[128];
 
+	serve_overdue(s);
 	switch (s->state) {
 	case SERVE_FROZEN:
 		if (serve_thaw(s, &cause) == -1) {

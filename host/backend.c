@@ -104,6 +104,8 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	op->ev_done = evtimer_new(op->env.base, backend_done_cb, op);
+	if (op->ev_done == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
 	if (op->req.verb == BACKEND_CREATE &&
 	    (delay = getenv(BACKEND_DELAY_ENV)) != NULL &&
 	    (ms = strtol(delay, NULL, 10)) > 0) {

@@ -48,7 +48,8 @@ control_create(struct server *srv, int fd, uid_t uid)
 	snprintf(name, sizeof name, "control (uid %ld)", (long)uid);
 	c->peer = peer_create(srv->base, fd, name, srv->cf->max_frame_control,
 	    srv->cf->max_output, control_dispatch, c);
-	c->timer = evtimer_new(srv->base, control_timer_cb, c);
+	if ((c->timer = evtimer_new(srv->base, control_timer_cb, c)) == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
 	TAILQ_INSERT_TAIL(&srv->controls, c, entry);
 	control_arm(c);
 }

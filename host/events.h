@@ -35,7 +35,7 @@ void	events_subscribe(events_sink, void *);
 void	events_unsubscribe(void *);
 /*
  * The backlog, oldest first (borrowed pointers).  A control reply that
- * cannot hold it all sends the newest that fit (events_fit()).
+ * cannot hold it all sends the newest that fit (control.c).
  */
 void	events_backlog(const Evg__Event ***, size_t *);
 void	events_shutdown(void);

@@ -263,6 +263,8 @@ server_vm_attach(struct server *srv, struct reg_vm *vm, char **cause)
 		}
 		rt->ev_hybrid = event_new(srv->base, rt->hybrid_fd,
 		    EV_READ | EV_PERSIST, server_accept_hybrid, rt);
+		if (rt->ev_hybrid == NULL)
+			fatalx("%s: event_new failed", __func__);
 		if (!srv->paused)
 			event_add(rt->ev_hybrid, NULL);
 		log_info("vm %s: listening on %s", vm->name, rt->hybrid_path);
@@ -365,7 +367,8 @@ server_init(struct server *srv, struct event_base *base, struct config *cf,
 	srv->vsock_fd = srv->control_fd = -1;
 	TAILQ_INIT(&srv->sessions);
 	TAILQ_INIT(&srv->controls);
-	srv->ev_resume = evtimer_new(base, server_resume, srv);
+	if ((srv->ev_resume = evtimer_new(base, server_resume, srv)) == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
 }
 
 /* Start listening; see server.h. */
@@ -387,6 +390,8 @@ server_start(struct server *srv, struct event_base *base, struct config *cf,
 		return (-1);
 	srv->ev_control = event_new(base, srv->control_fd,
 	    EV_READ | EV_PERSIST, server_accept_control, srv);
+	if (srv->ev_control == NULL)
+		fatalx("%s: event_new failed", __func__);
 	event_add(srv->ev_control, NULL);
 
 	if (cf->vsock) {
@@ -396,6 +401,8 @@ server_start(struct server *srv, struct event_base *base, struct config *cf,
 			return (-1);
 		srv->ev_vsock = event_new(base, srv->vsock_fd,
 		    EV_READ | EV_PERSIST, server_accept_vsock, srv);
+		if (srv->ev_vsock == NULL)
+			fatalx("%s: event_new failed", __func__);
 		event_add(srv->ev_vsock, NULL);
 	}
 	TAILQ_FOREACH(vm, &reg->vms, entry) {

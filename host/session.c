@@ -59,7 +59,8 @@ session_create(struct server *srv, struct vm_runtime *rt, int fd,
 	TAILQ_INIT(&s->ops);
 	s->peer = peer_create(srv->base, fd, name, srv->cf->max_frame_guest,
 	    srv->cf->max_output, session_dispatch, s);
-	s->timer = evtimer_new(srv->base, session_timer_cb, s);
+	if ((s->timer = evtimer_new(srv->base, session_timer_cb, s)) == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	session_arm(s);
 	log_info("%s: connected", name);
@@ -182,6 +183,8 @@ session_request(struct session *s, Evg__Envelope *env, unsigned int timeout_ms,
 	r->arg = arg;
 	if (timeout_ms != 0) {
 		r->timer = evtimer_new(s->srv->base, session_req_timeout, r);
+		if (r->timer == NULL)
+			fatalx("%s: evtimer_new failed", __func__);
 		tv.tv_sec = timeout_ms / 1000;
 		tv.tv_usec = (timeout_ms % 1000) * 1000;
 		evtimer_add(r->timer, &tv);

@@ -39,7 +39,7 @@ static void	wf_thaw(struct workflow *);
 static void	wf_cleanup_next(struct workflow *);
 static void	wf_freeze(struct workflow *);
 static void	wf_commit_all(struct workflow *);
-static void	wf_guest_lost(struct workflow *, int, const char *);
+static void	wf_freeze_lost(struct workflow *, int, const char *);
 static void	wf_fail(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -508,10 +508,10 @@ wf_renew_reply(struct session *s, const Evg__Envelope *env, const char *why,
 		    env->reply->status != NULL ? env->reply->status->message :
 		    why);
 		wf->lease_lost = 1;
-		/* Refused: the guest thawed; no need to wait for the backend. */
-		if (env != NULL && wf->state == WF_BACKEND) {
+		/* Refused as run out: the guest thawed; fail now. */
+		if (code == EVG_FAILED_PRECONDITION && wf->state == WF_BACKEND) {
 			wf_lease_lost_message(msg, sizeof msg);
-			wf_guest_lost(wf, EVG_TIMEOUT, msg);
+			wf_freeze_lost(wf, EVG_TIMEOUT, msg);
 		}
 		return;
 	}
@@ -890,12 +890,15 @@ wf_cleanup_done(const struct backend_result *r, void *arg)
 	struct workflow	*wf = arg;
 
 	wf->op = NULL;
-	if (r->code != EVG_OK)
+	if (r->code != EVG_OK) {
+		/* Kept as a delete to finish: the retry timer does it. */
 		log_warnx("vm %s: could not delete snapshot %s made by the "
-		    "failed create: %s; it stays in the backend and will be "
-		    "adopted at the next catalog check", wf->wv->uuid,
-		    wf->cur->tag, r->message);
-	catalog_remove(wf->wv->cat, wf->cur);
+		    "failed create: %s; it stays in the catalog as deleting "
+		    "and is deleted again every %u s", wf->wv->uuid,
+		    wf->cur->tag, r->message, wf_g.cf->reconcile_retry);
+		wf->cur->state = SNAP_DELETING;
+	} else
+		catalog_remove(wf->wv->cat, wf->cur);
 	wf->cur = NULL;
 	wf_cleanup_next(wf);
 }
@@ -1010,7 +1013,7 @@ wf_fail(struct workflow *wf, int code, const char *fmt, ...)
  * the cleanup delete what it may have made, and fail now.
  */
 static void
-wf_guest_lost(struct workflow *wf, int code, const char *why)
+wf_freeze_lost(struct workflow *wf, int code, const char *why)
 {
 	if (wf->op != NULL) {
 		backend_cancel(wf->op);
@@ -1037,7 +1040,7 @@ workflow_guest_gone(uint64_t serial)
 		next = TAILQ_NEXT(wf, entry);
 		if (wf->kind == WF_CREATE && wf->guest == serial &&
 		    wf->state == WF_BACKEND && wf->fail_msg == NULL)
-			wf_guest_lost(wf, EVG_UNAVAILABLE, "the guest agent went "
+			wf_freeze_lost(wf, EVG_UNAVAILABLE, "the guest agent went "
 			    "away while its filesystems were frozen; nothing is "
 			    "kept");
 	}
