@@ -8,6 +8,7 @@
 
 #include "client.h"
 #include "jsonout.h"
+#include "text.h"
 #include "output.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -124,22 +125,11 @@ output_snapshot_json(const Evg__Snapshot *s, const char *disk)
 	return (o);
 }
 
-/* Copy s with control characters replaced; returns buf. */
+/* Escape s for a terminal; see output.h. */
 char *
 output_safe(char *buf, size_t len, const char *s)
 {
-	size_t	i;
-
-	if (len == 0)
-		return (buf);
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			buf[i] = '?';
-		else
-			buf[i] = s[i];
-	}
-	buf[i] = '\0';
-	return (buf);
+	return (text_escape(buf, len, s));
 }
 
 /* Date and time in UTC for tables; returns buf. */

@@ -44,7 +44,7 @@ struct json_object *output_snapshot_json(const Evg__Snapshot *, const char *);
  * frozen)" or "crash (no filesystem on the disk could be frozen)".
  */
 char	*output_consistency_text(const Evg__Snapshot *);
-/* Copy s into buf with control characters as '?': one terminal line. */
+/* s escaped for one terminal line (text_escape()); returns buf. */
 char	*output_safe(char *, size_t, const char *);
 /* "2026-11-26 12:00:00" (UTC) into buf; returns buf. */
 char	*output_time(char *, size_t, uint64_t);

@@ -465,6 +465,7 @@ catalog_adopt(struct catalog *cat, const char *volume,
 {
 	struct cat_snap	*cs;
 	char		 uuid[UUID_STR_LEN + 1], *name;
+	const char	*base;
 	unsigned int	 count;
 
 	if (s->uuid != NULL && uuid_valid(s->uuid) &&
@@ -474,12 +475,22 @@ catalog_adopt(struct catalog *cat, const char *volume,
 		snprintf(uuid, sizeof uuid, "%s", s->tag);
 	else
 		uuid_generate_v4(uuid);
-	name = xstrdup(s->name != NULL && text_valid_name(s->name,
-	    NAME_MAX_CHARS, NULL) ? s->name : s->tag);
-	if (catalog_find_name(cat, volume, name, &count) != NULL) {
+	/* The catalog holds valid names only, whatever the backend had. */
+	if (s->name != NULL && text_valid_name(s->name, NAME_MAX_CHARS, NULL))
+		base = s->name;
+	else if (text_valid_name(s->tag, NAME_MAX_CHARS, NULL))
+		base = s->tag;
+	else
+		base = NULL;
+	if (base != NULL)
+		name = xstrdup(base);
+	else
+		xasprintf(&name, "adopted (%.8s)", uuid);
+	if (base != NULL && catalog_find_name(cat, volume, name, &count) !=
+	    NULL) {
 		free(name);
-		xasprintf(&name, "%.100s (%.8s)", s->name != NULL ? s->name :
-		    s->tag, uuid);
+		xasprintf(&name, "%.*s (%.8s)", (int)text_utf8_prefix(base,
+		    strlen(base), 100), base, uuid);
 	}
 	cs = catalog_add(cat, uuid, name, volume, s->tag, "adopted");
 	cs->created = s->created;

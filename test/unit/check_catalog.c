@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "text.h"
 #include "suites.h"
 #include "xmalloc.h"
 
@@ -249,6 +250,35 @@ START_TEST(test_reconcile_missing_and_found)
 END_TEST
 
 /*
+ * Proves a backend snapshot whose name and tag are not valid names (an
+ * ESC sequence, a bidi override, only spaces) is adopted under a name the
+ * host makes, so the catalog never holds one that would reach a terminal
+ * or a peer raw.
+ */
+START_TEST(test_reconcile_adopt_hostile_names)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = {
+		{ "\x1b[31mred", NULL, "x\xe2\x80\xae" "y", 1, 0 },
+		{ "   ", NULL, NULL, 2, 0 },
+	};
+	struct cat_snap		*cs;
+	const char		*why;
+
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 2, &r), 2);
+	ck_assert_uint_eq(r.adopted, 2);
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		ck_assert_msg(text_valid_name(cs->name, NAME_MAX_CHARS, &why),
+		    "adopted as '%s': %s", cs->name, why);
+		ck_assert_msg(strncmp(cs->name, "adopted (", 9) == 0,
+		    "adopted as '%s'", cs->name);
+	}
+	catalog_free(cat);
+}
+END_TEST
+
+/*
  * An unknown backend snapshot is adopted once, keeping its recorded UUID
  * and name; a second reconcile adds nothing; other volumes are untouched.
  */
@@ -331,6 +361,7 @@ suite_catalog(void)
 	tcase_add_test(tc, test_catalog_corrupt);
 	tcase_add_test(tc, test_catalog_parse);
 	tcase_add_test(tc, test_catalog_duplicates_merged);
+	tcase_add_test(tc, test_reconcile_adopt_hostile_names);
 	tcase_add_test(tc, test_reconcile_finishes_creation);
 	tcase_add_test(tc, test_reconcile_cleans_creation);
 	tcase_add_test(tc, test_reconcile_missing_and_found);
