@@ -326,15 +326,9 @@ control_seeds(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*dir;
-
 	(void)argc;
 	(void)argv;
-	fuzzhost_init(FUZZHOST_CONTROL);
-	if ((dir = getenv("EVG_FUZZ_SEEDS")) != NULL) {
-		control_seeds(dir);
-		exit(0);
-	}
+	fuzzhost_init(FUZZHOST_CONTROL, control_seeds);
 	return (0);
 }
 

@@ -23,80 +23,26 @@
 #include "codec.h"
 #include "frame.h"
 #include "fuzzutil.h"
-#include "text.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* Fail unless m and every message inside it have no unknown fields. */
+/*
+ * Fail if m or a message inside it keeps unknown fields, or (utf8) if a
+ * string in it is not valid UTF-8.
+ */
 static void
-check_no_unknown(const ProtobufCMessage *m)
+check_message(const ProtobufCMessage *m, int utf8)
 {
-	const ProtobufCMessageDescriptor	*d = m->descriptor;
-	const ProtobufCFieldDescriptor		*f;
-	const char				*base = (const char *)m;
-	void *const				*arr;
-	size_t					 i, j, n;
+	const char	*bad;
+	size_t		 unknown = 0;
 
-	FUZZ_CHECK(m->n_unknown_fields == 0);
-	for (i = 0; i < d->n_fields; i++) {
-		f = &d->fields[i];
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			continue;
-		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-			if (*(void *const *)(base + f->offset) != NULL)
-				check_no_unknown(*(void *const *)(base +
-				    f->offset));
-			continue;
-		}
-		n = *(const size_t *)(base + f->quantifier_offset);
-		arr = *(void *const *const *)(base + f->offset);
-		for (j = 0; j < n; j++)
-			check_no_unknown(arr[j]);
-	}
-}
-
-/* Fail unless every string in m and the messages inside it is UTF-8. */
-static void
-check_utf8(const ProtobufCMessage *m)
-{
-	const ProtobufCMessageDescriptor	*d = m->descriptor;
-	const ProtobufCFieldDescriptor		*f;
-	const char				*base = (const char *)m;
-	const char				*s;
-	void *const				*arr;
-	size_t					 i, j, n;
-
-	for (i = 0; i < d->n_fields; i++) {
-		f = &d->fields[i];
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE &&
-		    f->type != PROTOBUF_C_TYPE_STRING)
-			continue;
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			continue;
-		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-			n = 1;
-			arr = (void *const *)(base + f->offset);
-		} else {
-			n = *(const size_t *)(base + f->quantifier_offset);
-			arr = *(void *const *const *)(base + f->offset);
-		}
-		for (j = 0; j < n; j++) {
-			if (arr[j] == NULL)
-				continue;
-			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-				check_utf8(arr[j]);
-				continue;
-			}
-			s = arr[j];
-			if (!text_utf8_valid(s, strlen(s)))
-				fuzz_fail("%s.%s: string is not UTF-8",
-				    d->name, f->name);
-		}
-	}
+	bad = fuzz_bad_string(m, &unknown);
+	if (unknown != 0)
+		fuzz_fail("%s: %zu unknown fields left", m->descriptor->name,
+		    unknown);
+	if (utf8 && bad != NULL)
+		fuzz_fail("%s: string field %s is not UTF-8",
+		    m->descriptor->name, bad);
 }
 
 /* libFuzzer entry point. */
@@ -113,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	}
 	FUZZ_CHECK(codec_body_name(env) != NULL);
-	check_no_unknown(&env->base);
+	check_message(&env->base, 0);
 
 	/* An envelope with nothing left in it cannot be framed: fine. */
 	if ((frame = codec_frame(env, FRAME_MAX_LIMIT, &len, &cause)) == NULL) {
@@ -138,8 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	}
 	FUZZ_CHECK(again->body_case == env->body_case);
-	check_no_unknown(&again->base);
-	check_utf8(&again->base);
+	check_message(&again->base, 1);
 
 	frame2 = codec_frame(again, FRAME_MAX_LIMIT, &len2, &cause);
 	FUZZ_CHECK(frame2 != NULL);

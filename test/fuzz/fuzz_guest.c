@@ -430,15 +430,9 @@ guest_seeds(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*dir;
-
 	(void)argc;
 	(void)argv;
-	fuzzhost_init(FUZZHOST_GUEST);
-	if ((dir = getenv("EVG_FUZZ_SEEDS")) != NULL) {
-		guest_seeds(dir);
-		exit(0);
-	}
+	fuzzhost_init(FUZZHOST_GUEST, guest_seeds);
 	return (0);
 }
 

@@ -25,6 +25,7 @@
 #include "events.h"
 #include "frame.h"
 #include "fuzzhost.h"
+#include "fuzzutil.h"
 #include "log.h"
 #include "registry.h"
 #include "server.h"
@@ -153,86 +154,6 @@ fh_fail(const struct fh_conn *c, const uint8_t *frame, size_t len,
 	}
 	fflush(stdout);
 	abort();
-}
-
-/* Strict UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
-static int
-fh_utf8_valid(const char *str)
-{
-	const unsigned char	*s = (const unsigned char *)str;
-	unsigned int		 cp, n, i;
-
-	while (*s != '\0') {
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if (*s >= 0xc2 && *s <= 0xdf) {
-			n = 1;
-			cp = *s & 0x1f;
-		} else if (*s >= 0xe0 && *s <= 0xef) {
-			n = 2;
-			cp = *s & 0x0f;
-		} else if (*s >= 0xf0 && *s <= 0xf4) {
-			n = 3;
-			cp = *s & 0x07;
-		} else
-			return (0);
-		for (i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return (0);
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 &&
-		    cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return (0);
-		s += n + 1;
-	}
-	return (1);
-}
-
-/*
- * The first string field in m (or a message inside it) that is not valid
- * UTF-8, by name; NULL when all are.  *unknown counts unknown fields.
- */
-static const char *
-fh_bad_string(const ProtobufCMessage *m, size_t *unknown)
-{
-	const ProtobufCMessageDescriptor	*d = m->descriptor;
-	const ProtobufCFieldDescriptor		*f;
-	const char				*base = (const char *)m, *bad;
-	void *const				*vals;
-	size_t					 i, j, n;
-
-	*unknown += m->n_unknown_fields;
-	for (i = 0; i < d->n_fields; i++) {
-		f = &d->fields[i];
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE &&
-		    f->type != PROTOBUF_C_TYPE_STRING)
-			continue;
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			n = *(const size_t *)(base + f->quantifier_offset);
-			vals = *(void *const *const *)(base + f->offset);
-		} else {
-			n = 1;
-			vals = (void *const *)(base + f->offset);
-		}
-		for (j = 0; j < n && vals != NULL; j++) {
-			if (vals[j] == NULL)
-				continue;
-			if (f->type == PROTOBUF_C_TYPE_STRING) {
-				if (!fh_utf8_valid(vals[j]))
-					return (f->name);
-			} else if ((bad = fh_bad_string(vals[j], unknown)) !=
-			    NULL)
-				return (bad);
-		}
-	}
-	return (NULL);
 }
 
 /* The counter of request id on c, or NULL when c tracks too many. */
@@ -430,7 +351,7 @@ fh_check_frame(struct fh_conn *c, const uint8_t *p, uint32_t len)
 	if ((raw = evg__envelope__unpack(NULL, len, p)) == NULL)
 		fh_fail(c, p, len, "codec_unpack() takes a frame protobuf-c "
 		    "refuses");
-	if ((bad = fh_bad_string(&raw->base, &unknown)) != NULL)
+	if ((bad = fuzz_bad_string(&raw->base, &unknown)) != NULL)
 		fh_fail(c, p, len, "string field '%s' is not valid UTF-8", bad);
 	if (unknown != 0)
 		fh_fail(c, p, len, "a frame carries %zu unknown fields (bytes "
@@ -1168,11 +1089,16 @@ fh_cleanup(void)
 
 /* Set up once; see fuzzhost.h. */
 void
-fuzzhost_init(enum fuzzhost_channel ch)
+fuzzhost_init(enum fuzzhost_channel ch, void (*seeds)(const char *))
 {
 	struct event_config	*ec;
 	const char		*tmp;
 	char			*tmpl;
+
+	if ((tmp = getenv("EVG_FUZZ_SEEDS")) != NULL) {
+		seeds(tmp);
+		exit(0);
+	}
 
 	fh.ch = ch;
 	if (getenv("EVG_FUZZ_LOG") != NULL)

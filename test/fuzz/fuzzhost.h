@@ -123,8 +123,11 @@ enum fuzzhost_channel {
 #define FH_SNAP_CREATING "5a0e1c2d-3b4f-4a6e-8d7c-9b0a1f2e3d04"
 #define FH_SNAP_DB	"5a0e1c2d-3b4f-4a6e-8d7c-9b0a1f2e3d05"
 
-/* Set up once per process for the fuzzed channel. */
-void	fuzzhost_init(enum fuzzhost_channel);
+/*
+ * Set up once per process for the fuzzed channel.  With EVG_FUZZ_SEEDS=DIR
+ * in the environment, call seeds(DIR) instead and exit.
+ */
+void	fuzzhost_init(enum fuzzhost_channel, void (*)(const char *));
 /* Run one input (any bytes); aborts when the oracle fails. */
 void	fuzzhost_input(const uint8_t *, size_t);
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 /* Most cut points fuzz_cuts() takes. */
 #define FUZZ_CUTS_MAX	16
 
@@ -30,5 +32,18 @@ char	*fuzz_cstr(const uint8_t *, size_t);
  * each at most *size (repeats are empty pieces).  Returns how many.
  */
 size_t	fuzz_cuts(const uint8_t **, size_t *, size_t *);
+
+/*
+ * Strict UTF-8 (RFC 3629: no overlongs, surrogates or code points past
+ * U+10FFFF), written apart from common/text.c so that an oracle does not
+ * trust the code it checks.
+ */
+int	fuzz_utf8_valid(const char *);
+/*
+ * The name of the first string field in m (or a message inside it; oneof
+ * members only when set) that is not valid UTF-8, or NULL when all are;
+ * *unknown is increased by the unknown fields met on the way.
+ */
+const char *fuzz_bad_string(const ProtobufCMessage *, size_t *);
 
 #endif

@@ -1202,6 +1202,23 @@ START_TEST(test_real_guardian_owner_killed)
 END_TEST
 
 /*
+ * Start a guardian for plan, apply the plan (checked safe), then arm the
+ * guardian's lease of lease_ms, as serve.c does; each step must work.
+ */
+static struct guardian *
+fx_guarded_apply(struct freeze_plan *plan, unsigned int lease_ms)
+{
+	struct guardian	*g;
+	char		*cause = NULL;
+
+	g = guardian_start(plan, &cause);
+	ck_assert_msg(g != NULL, "guardian_start: %s", cause);
+	ck_assert_msg(fx_apply(plan, &cause) == 0, "apply: %s", cause);
+	ck_assert_int_eq(guardian_renew(g, lease_ms), 0);
+	return (g);
+}
+
+/*
  * Proves the guardian thaws when the lease runs out and the owner, alive
  * but stuck, neither renews nor thaws; and that a thaw it already did is
  * harmless to the owner afterwards.
@@ -1217,10 +1234,7 @@ START_TEST(test_real_guardian_lease)
 	if (!fx_ready(__func__))
 		return;
 	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
-	g = guardian_start(plan, &cause);
-	ck_assert_msg(g != NULL, "guardian_start: %s", cause);
-	ck_assert_msg(fx_apply(plan, &cause) == 0, "apply: %s", cause);
-	ck_assert_int_eq(guardian_renew(g, 1500), 0);
+	g = fx_guarded_apply(plan, 1500);
 	pid = testutil_writer_start(fx.file_a);
 	ck_assert_msg(testutil_writer_wait(pid, BLOCKED_MS) == -1,
 	    "A was not frozen");
@@ -1251,10 +1265,7 @@ START_TEST(test_real_guardian_release)
 	if (!fx_ready(__func__))
 		return;
 	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
-	g = guardian_start(plan, &cause);
-	ck_assert_msg(g != NULL, "guardian_start: %s", cause);
-	ck_assert_msg(fx_apply(plan, &cause) == 0, "apply: %s", cause);
-	ck_assert_int_eq(guardian_renew(g, 300), 0);
+	g = fx_guarded_apply(plan, 300);
 	ck_assert_int_eq(freeze_thaw(plan, &cause), 0);
 	guardian_release(g);
 	again = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
