@@ -138,19 +138,6 @@ client_recv(struct client *c, int timeout_ms, char **cause)
 	}
 }
 
-/* Code and message of a reply envelope (code INTERNAL if none). */
-static unsigned int
-client_reply_code(const Evg__Envelope *env, const char **msg)
-{
-	const Evg__Reply	*r = env->reply;
-
-	*msg = "";
-	if (r == NULL || r->status == NULL)
-		return (EVG_INTERNAL);
-	*msg = r->status->message;
-	return (r->status->code);
-}
-
 /* Send a request and wait for its reply; see client.h. */
 Evg__Envelope *
 client_call(struct client *c, Evg__Envelope *req, client_event_cb cb,
@@ -169,7 +156,7 @@ client_call(struct client *c, Evg__Envelope *req, client_event_cb cb,
 		if (env != NULL && env->body_case ==
 		    EVG__ENVELOPE__BODY_REPLY && env->id == 0) {
 			free(*cause);
-			*code = (int)client_reply_code(env, &msg);
+			*code = (int)codec_reply_code(env, &msg);
 			xasprintf(cause, "%s", msg[0] != '\0' ? msg :
 			    status_description((unsigned)*code));
 			return (env);
@@ -187,7 +174,7 @@ client_call(struct client *c, Evg__Envelope *req, client_event_cb cb,
 		}
 		if (env->body_case == EVG__ENVELOPE__BODY_REPLY &&
 		    (env->id == id || env->id == 0)) {
-			*code = (int)client_reply_code(env, &msg);
+			*code = (int)codec_reply_code(env, &msg);
 			if (*code != EVG_OK)
 				xasprintf(cause, "%s", msg[0] != '\0' ? msg :
 				    status_description((unsigned)*code));

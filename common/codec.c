@@ -5,6 +5,7 @@
 
 #include "codec.h"
 #include "frame.h"
+#include "status.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -208,6 +209,23 @@ codec_free(Evg__Envelope *env)
 }
 
 /* Body name for log lines. */
+/* Code and message of a reply; see codec.h. */
+unsigned int
+codec_reply_code(const Evg__Envelope *env, const char **msg)
+{
+	const Evg__Reply	*r;
+
+	if (msg != NULL)
+		*msg = "";
+	r = env != NULL && env->body_case == EVG__ENVELOPE__BODY_REPLY ?
+	    env->reply : NULL;
+	if (r == NULL || r->status == NULL)
+		return (EVG_INTERNAL);
+	if (msg != NULL && r->status->message != NULL)
+		*msg = r->status->message;
+	return (r->status->code);
+}
+
 const char *
 codec_body_name(const Evg__Envelope *env)
 {

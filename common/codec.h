@@ -66,6 +66,12 @@ struct codec_reply {
 };
 void		 codec_reply_init(struct codec_reply *, uint64_t, uint32_t,
 		    unsigned int, const char *);
+/*
+ * Status code and message of a reply envelope: EVG_INTERNAL and "" when
+ * env is not a reply or carries no status.  *msg (may be NULL) points
+ * into env.
+ */
+unsigned int	 codec_reply_code(const Evg__Envelope *, const char **);
 
 /*
  * Pick the highest version in both [min, max] and ours.  Returns 0 when the

@@ -118,19 +118,6 @@ call_fail(struct call *c, int code, const char *fmt, ...)
 }
 
 
-/* Status code and message of a reply (INTERNAL if it carries none). */
-static unsigned int
-call_reply_code(const Evg__Envelope *env, const char **msg)
-{
-	const Evg__Reply	*r = env->reply;
-
-	*msg = "";
-	if (r == NULL || r->status == NULL)
-		return (EVG_INTERNAL);
-	*msg = r->status->message;
-	return (r->status->code);
-}
-
 /* WAITING -> DONE: the final reply arrived. */
 static void
 call_result(struct call *c, const Evg__Envelope *env)
@@ -138,7 +125,7 @@ call_result(struct call *c, const Evg__Envelope *env)
 	const char	*msg;
 	unsigned int	 code;
 
-	code = call_reply_code(env, &msg);
+	code = codec_reply_code(env, &msg);
 	/* The peer frees env; from the host, so a failure is never fatal. */
 	if ((c->result = codec_copy(env)) == NULL) {
 		code = EVG_INTERNAL;
@@ -177,7 +164,7 @@ call_handshake_reply(struct call *c, const Evg__Envelope *env)
 	const char		*msg;
 	unsigned int		 code;
 
-	code = call_reply_code(env, &msg);
+	code = codec_reply_code(env, &msg);
 	if (code != EVG_OK) {
 		call_fail(c, (int)code, "%s", msg[0] != '\0' ? msg :
 		    status_description(code));
@@ -235,7 +222,7 @@ call_salvage(struct call *c, int fd)
 			    (env->id == 0 || env->id == want)) {
 				if (c->state == CALL_WAITING)
 					call_result(c, env);
-				else if (call_reply_code(env, &msg) != EVG_OK)
+				else if (codec_reply_code(env, &msg) != EVG_OK)
 					call_handshake_reply(c, env);
 			}
 			codec_free(env);

@@ -318,9 +318,8 @@ daemon_handshake_dispatch(struct daemon *d, const Evg__Envelope *env)
 		    "handshake finished", codec_body_name(env), env->id);
 		return;
 	}
-	code = r->status != NULL ? r->status->code : EVG_INTERNAL;
+	code = codec_reply_code(env, &msg);
 	if (code != EVG_OK) {
-		msg = r->status != NULL ? r->status->message : "";
 		log_escape(esc, sizeof esc, msg, strlen(msg));
 		daemon_drop(d, "the host refused the session: %s: %s",
 		    status_name(code),
