@@ -11,6 +11,7 @@
 
 #include "atomicfile.h"
 #include "log.h"
+#include "readfile.h"
 #include "xmalloc.h"
 
 /* fsync the directory holding path so a rename survives a crash. */
@@ -99,40 +100,21 @@ fail:
 char *
 atomicfile_read(const char *path, size_t max, size_t *lenp, char **cause)
 {
-	struct stat	 sb;
-	char		*buf;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd;
+	char	*buf;
+	int	 saved;
 
 	*cause = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno != ENOENT)
-			xasprintf(cause, "open %s: %s", path, strerror(errno));
-		return (NULL);
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    (size_t)sb.st_size > max) {
+	if ((buf = readfile_alloc(path, max, lenp, NULL)) != NULL)
+		return (buf);
+	saved = errno;
+	if (saved == EINVAL || saved == EFBIG) {
 		xasprintf(cause, "%s: not a regular file of at most %zu bytes",
 		    path, max);
-		close(fd);
-		errno = EINVAL;
-		return (NULL);
-	}
-	buf = xmalloc((size_t)sb.st_size + 1);
-	while (len < (size_t)sb.st_size) {
-		n = read(fd, buf + len, (size_t)sb.st_size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
-	return (buf);
+		saved = EINVAL;
+	} else if (saved != ENOENT)
+		xasprintf(cause, "open %s: %s", path, strerror(saved));
+	errno = saved;
+	return (NULL);
 }
 
 /* Create a directory and its parents. */

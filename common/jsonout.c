@@ -180,19 +180,49 @@ jsonout_snapshot(const Evg__Snapshot *s, const char *disk)
 	return (o);
 }
 
-/* A snapshot list document. */
+/* A guest snapshot: "disk" null when unknown; see jsonout.h. */
 json_object *
-jsonout_snapshots(Evg__Snapshot *const *snaps, size_t n)
+jsonout_guest_snapshot(const Evg__Snapshot *s, const char *disk)
+{
+	json_object	*o;
+
+	o = jsonout_snapshot(s, disk);
+	if (disk == NULL || *disk == '\0')
+		json_object_object_add(o, "disk", NULL);
+	return (o);
+}
+
+/* A snapshot list; with disks, as the guest shows it. */
+static json_object *
+jsonout_snapshot_list(Evg__Snapshot *const *snaps, const char *const *disks,
+    size_t n)
 {
 	json_object	*o, *arr;
 	size_t		 i;
 
 	arr = json_object_new_array();
 	for (i = 0; i < n; i++)
-		json_object_array_add(arr, jsonout_snapshot(snaps[i], NULL));
+		json_object_array_add(arr, disks == NULL ?
+		    jsonout_snapshot(snaps[i], NULL) :
+		    jsonout_guest_snapshot(snaps[i], disks[i]));
 	o = json_object_new_object();
 	json_object_object_add(o, "snapshots", arr);
 	return (o);
+}
+
+/* A snapshot list document. */
+json_object *
+jsonout_snapshots(Evg__Snapshot *const *snaps, size_t n)
+{
+	return (jsonout_snapshot_list(snaps, NULL, n));
+}
+
+/* A snapshot list document as the guest shows it; see jsonout.h. */
+json_object *
+jsonout_guest_snapshots(Evg__Snapshot *const *snaps,
+    const char *const *disks, size_t n)
+{
+	return (jsonout_snapshot_list(snaps, disks, n));
 }
 
 /* Guest facts. */

@@ -25,6 +25,15 @@ json_object	*jsonout_guest_info(const Evg__GuestInfo *);
 /* {"snapshots": [...]} */
 json_object	*jsonout_snapshots(Evg__Snapshot *const *, size_t);
 /*
+ * A snapshot as the guest shows it: jsonout_snapshot() with "disk" always
+ * there, the guest's device path or null when no disk of the guest has
+ * the snapshot's identifiers.
+ */
+json_object	*jsonout_guest_snapshot(const Evg__Snapshot *, const char *);
+/* {"snapshots": [...]} as the guest shows them, disks[i] for snaps[i]. */
+json_object	*jsonout_guest_snapshots(Evg__Snapshot *const *,
+		    const char *const *, size_t);
+/*
  * The last second RFC 3339 can write (9999-12-31T23:59:59Z).  A time past
  * it, from a peer or a state file, is unknown and is treated as 0.
  */

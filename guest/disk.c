@@ -21,6 +21,7 @@
 
 #include "disk.h"
 #include "log.h"
+#include "readfile.h"
 #include "xmalloc.h"
 
 /* Largest sysfs file read: an identifier longer than this is dropped. */
@@ -53,70 +54,24 @@ static ssize_t
 disk_read(const char *dir, const char *file, char *buf, size_t size)
 {
 	char	*path;
-	size_t	 len = 0;
-	ssize_t	 r;
-	int	 fd;
+	ssize_t	 n;
 
 	xasprintf(&path, "%s/%s", dir, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = readfile_buf(path, buf, size);
 	free(path);
-	if (fd == -1)
-		return (-1);
-	for (;;) {
-		r = read(fd, buf + len, size - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		if (len == size)
-			break;
-	}
-	close(fd);
-	if (r == -1 || len == size)
-		return (-1);
-	buf[len] = '\0';
-	return ((ssize_t)len);
+	return (n);
 }
 
-/* Strip leading and trailing white space in place; returns the start. */
-static char *
-disk_trim(char *s)
-{
-	size_t	len;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	len = strlen(s);
-	while (len > 0 && isspace((unsigned char)s[len - 1]))
-		s[--len] = '\0';
-	return (s);
-}
-
-/* A text attribute, trimmed in place; see disk.h. */
-char *
-disk_parse_text(char *buf)
-{
-	char	*s;
-
-	s = disk_trim(buf);
-	if (*s == '\0')
-		return (NULL);
-	memmove(buf, s, strlen(s) + 1);
-	return (buf);
-}
-
-/*
- * Read a text attribute into buf, trimmed.  Returns buf, or NULL if the
- * file is missing, too long or empty (virtio-blk prints an empty serial
- * when the host set none).
- */
+/* Read a text attribute into buf, trimmed; see readfile_text(). */
 static char *
 disk_read_text(const char *dir, const char *file, char *buf, size_t size)
 {
-	if (disk_read(dir, file, buf, size) == -1)
-		return (NULL);
-	return (disk_parse_text(buf));
+	char	*path, *s;
+
+	xasprintf(&path, "%s/%s", dir, file);
+	s = readfile_text(path, buf, size);
+	free(path);
+	return (s);
 }
 
 /* The serial of a VPD page 0x80; see disk.h. */
@@ -124,8 +79,7 @@ char *
 disk_parse_vpd80(const unsigned char *page, size_t r, char *buf,
     size_t size)
 {
-	size_t	 len, i;
-	char	*s;
+	size_t	len, i;
 
 	if (r < 4 || page[1] != 0x80)
 		return (NULL);
@@ -135,11 +89,7 @@ disk_parse_vpd80(const unsigned char *page, size_t r, char *buf,
 	for (i = 0; i < len && page[4 + i] != '\0'; i++)
 		buf[i] = (char)page[4 + i];
 	buf[i] = '\0';
-	s = disk_trim(buf);
-	if (*s == '\0')
-		return (NULL);
-	memmove(buf, s, strlen(s) + 1);
-	return (buf);
+	return (readfile_trim(buf));
 }
 
 /*

@@ -89,12 +89,6 @@ int	disk_holds_dev(const struct disk *, size_t, unsigned, unsigned);
  * takes the bytes of one file (or path) and does no I/O.
  */
 /*
- * A text attribute (serial, wwid, loop/backing_file), NUL-terminated:
- * white space trimmed in place.  Returns buf, or NULL if it is blank
- * (virtio-blk prints an empty serial when the host set none).
- */
-char	*disk_parse_text(char *);
-/*
  * The serial in the len bytes of a SCSI unit serial number VPD page
  * (0x80) as the kernel caches it in vpd_pg80: byte 1 the page code, bytes
  * 2-3 the page length, the ASCII serial from byte 4, space padded.

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 
 #include "freeze.h"
 #include "log.h"
+#include "mountinfo.h"
+#include "readfile.h"
 #include "xmalloc.h"
 
 struct freeze_entry {
@@ -114,28 +117,6 @@ freeze_warn(const char *func, const char *msg)
 	    strlen(msg)));
 }
 
-/* Undo mountinfo's octal escapes (\040 for space and so on) in place. */
-void
-freeze_unescape(char *s)
-{
-	char	*out = s;
-	int	 v;
-
-	while (*s != '\0') {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			v = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
-			if (v != 0) {
-				*out++ = (char)v;
-				s += 4;
-				continue;
-			}
-		}
-		*out++ = *s++;
-	}
-	*out = '\0';
-}
-
 /* True if the comma-separated list opts holds "ro". */
 static int
 freeze_has_ro(const char *opts)
@@ -197,59 +178,30 @@ freeze_entry_free(struct freeze_entry *e)
 }
 
 /*
- * Parse one mountinfo line (modified in place):
- *	id parent maj:min root mountpoint options [optional...] - type source
- *	superoptions
- * Returns the entry, or NULL if the line is malformed.
+ * Parse one mountinfo line (modified in place).  The planner is stricter
+ * than info: it also needs the mount id and the super options.  Returns
+ * the entry, or NULL if the line is malformed.
  */
 static struct freeze_entry *
 freeze_parse_line(char *line)
 {
 	struct freeze_entry	*e;
-	char			*f[6], *type, *source, *sopts, *opt, *end;
-	unsigned long		 id;
-	unsigned int		 maj, min;
-	size_t			 i;
-	int			 len;
+	struct mountinfo_line	 m;
 
-	for (i = 0; i < 6; i++) {
-		if ((f[i] = strsep(&line, " ")) == NULL || *f[i] == '\0')
-			return (NULL);
-	}
-	do {
-		if ((opt = strsep(&line, " ")) == NULL)
-			return (NULL);
-	} while (strcmp(opt, "-") != 0);
-	type = strsep(&line, " ");
-	source = strsep(&line, " ");
-	sopts = strsep(&line, " ");
-	if (type == NULL || source == NULL || sopts == NULL || *type == '\0')
+	if (mountinfo_parse_line(line, &m) == -1 || !m.id_ok ||
+	    m.superoptions == NULL)
 		return (NULL);
-
-	errno = 0;
-	id = strtoul(f[0], &end, 10);
-	if (errno != 0 || *end != '\0' || id > 0xffffffffUL)
-		return (NULL);
-	if (sscanf(f[2], "%u:%u%n", &maj, &min, &len) != 2 ||
-	    f[2][len] != '\0')
-		return (NULL);
-	freeze_unescape(f[3]);
-	freeze_unescape(f[4]);
-	freeze_unescape(source);
-	if (f[4][0] != '/')
-		return (NULL);
-
 	e = xcalloc(1, sizeof *e);
 	e->fd = -1;
-	e->mnt_id = (unsigned int)id;
-	e->sb_maj = e->maj = maj;
-	e->sb_min = e->min = min;
-	e->root = xstrdup(f[3]);
-	e->mountpoint = xstrdup(f[4]);
-	e->mount_ro = freeze_has_ro(f[5]);
-	e->fstype = xstrdup(type);
-	e->device = xstrdup(source);
-	e->super_ro = freeze_has_ro(sopts);
+	e->mnt_id = m.id;
+	e->sb_maj = e->maj = m.maj;
+	e->sb_min = e->min = m.min;
+	e->root = xstrdup(m.root);
+	e->mountpoint = xstrdup(m.mountpoint);
+	e->mount_ro = freeze_has_ro(m.options);
+	e->fstype = xstrdup(m.fstype);
+	e->device = xstrdup(m.source);
+	e->super_ro = freeze_has_ro(m.superoptions);
 	e->depth = freeze_depth(e->mountpoint);
 	return (e);
 }
@@ -351,32 +303,16 @@ int
 freeze_plan(const char *path, freeze_holds_cb holds, void *arg,
     struct freeze_plan **out, char **cause)
 {
-	FILE	*f;
-	char	*text = NULL;
-	size_t	 len = 0, cap = 0, n;
+	char	*text;
+	size_t	 len;
 	int	 rc;
 
 	*out = NULL;
-	if ((f = fopen(path, "re")) == NULL) {
-		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
+	/* However many mounts there are, each must be looked at. */
+	if ((text = readfile_alloc(path, SIZE_MAX / 2, &len, cause)) == NULL)
 		return (-1);
-	}
-	/* proc files have no size: read to the end. */
-	do {
-		if (len == cap) {
-			cap = cap == 0 ? 16384 : cap * 2;
-			text = xreallocarray(text, cap, 1);
-		}
-		len += (n = fread(text + len, 1, cap - len, f));
-	} while (n != 0);
-	if (ferror(f)) {
-		xasprintf(cause, "cannot read %s: %s", path,
-		    strerror(errno != 0 ? errno : EIO));
-		rc = -1;
-	} else
-		rc = freeze_plan_text(text, len, path, holds, arg, out, cause);
+	rc = freeze_plan_text(text, len, path, holds, arg, out, cause);
 	free(text);
-	fclose(f);
 	return (rc);
 }
 
@@ -387,21 +323,13 @@ freeze_plan_text(const char *text, size_t len, const char *name,
 {
 	struct freeze_plan	*plan;
 	struct freeze_entry	*e;
-	const char		*p = text, *end = text + len, *nl;
+	const char		*p = text, *end = text + len;
 	char			*line, mp[256], dev[256], why[512];
 	size_t			 lineno = 0, i;
 
 	*out = NULL;
 	plan = xcalloc(1, sizeof *plan);
-	while (p < end) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		lineno++;
-		/* As getline() then string functions saw it: up to a NUL. */
-		line = nl == p ? NULL : xstrndup(p, (size_t)(nl - p));
-		p = nl == end ? end : nl + 1;
-		if (line == NULL)
-			continue;
+	while ((line = mountinfo_next(&p, end, &lineno)) != NULL) {
 		e = freeze_parse_line(line);
 		free(line);
 		if (e == NULL) {

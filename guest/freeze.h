@@ -152,7 +152,4 @@ int		 freeze_lease_expired(const struct freeze_lease *);
 /* Disarm and free the lease; does not thaw.  NULL is allowed. */
 void		 freeze_lease_stop(struct freeze_lease *);
 
-/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
-void	freeze_unescape(char *);
-
 #endif

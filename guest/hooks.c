@@ -1,23 +1,15 @@
 /*
  * Snapshot hooks: plan a phase (list and check its hooks), then run them
- * one at a time from the event loop.  Each hook is one child watched on
- * its own (a pidfd, or a waitpid(pid) poll): the daemon may have other
- * children, and reaping anything else here would steal their statuses.
- *
- * A child outlives its run when the run is cancelled or a killed hook
- * does not die: it is then detached (its run pointer cleared) and frees
- * itself once reaped.  While it belongs to a run, its process group is
- * signalled only before it is reaped, so the group id cannot have been
- * reused by then.
+ * one at a time from the event loop, each through common/proc.c (which
+ * watches it on its own, so the daemon's other children are left alone).
+ * This file keeps the policy: which hooks, the checks, the order, the
+ * environment and what a result means.
  */
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +21,9 @@
 
 #include "hooks.h"
 #include "log.h"
-#include "text.h"
+#include "proc.h"
 #include "xmalloc.h"
 
-#define HOOKS_READ_CHUNK	16384
-/* Reads of what is left in the pipe once the hook has exited. */
-#define HOOKS_DRAIN_READS	16
 /* Most bytes of a hook's last output line quoted in a failure. */
 #define HOOKS_FAILURE_LINE	200
 
@@ -43,26 +32,6 @@ enum hooks_state {
 	HOOKS_RUNNING,		/* a hook is running */
 	HOOKS_FINISHING,	/* callback scheduled */
 	HOOKS_CALLING,		/* callback running; freed when it returns */
-};
-
-/* How a child ended, as waitid() or waitpid() told. */
-struct hooks_exit {
-	int	lost;		/* reaped elsewhere: nothing known */
-	int	exited;
-	int	code;
-	int	signo;
-};
-
-struct hooks_child {
-	struct hooks_run	*run;		/* NULL once detached */
-	pid_t			 pid;		/* also its process group */
-	int			 pidfd;		/* -1: polling waitpid() */
-	int			 outfd;		/* -1 once closed */
-	struct event		*ev_out;
-	struct event		*ev_wait;
-	char			*buf;		/* output tail */
-	size_t			 len;
-	struct timespec		 start;
 };
 
 struct hooks_run {
@@ -78,7 +47,7 @@ struct hooks_run {
 	char			*pending;	/* results[i] still to run */
 	size_t			 n;
 	size_t			 current;	/* the running hook */
-	struct hooks_child	*child;
+	struct proc		*child;		/* the running hook */
 	int			 timed_out;
 	char			*failure;
 
@@ -91,31 +60,6 @@ struct hooks_run {
 static void	hooks_next(struct hooks_run *);
 static void	hooks_log_result(const struct hooks_run *,
 		    const struct hook_result *);
-static void	hooks_child_wait_cb(evutil_socket_t, short, void *);
-
-/* Milliseconds on the monotonic clock since start, rounded. */
-static unsigned int
-hooks_elapsed(const struct timespec *start)
-{
-	struct timespec	now;
-	long long	ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = ((long long)(now.tv_sec - start->tv_sec) * 1000000000 +
-	    (now.tv_nsec - start->tv_nsec) + 500000) / 1000000;
-	return (ms < 0 ? 0 : (unsigned int)ms);
-}
-
-/* A timeval of ms milliseconds. */
-static struct timeval
-hooks_tv(unsigned int ms)
-{
-	struct timeval	tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	return (tv);
-}
 
 /* The phase's name. */
 const char *
@@ -484,174 +428,6 @@ hooks_params_check(const struct hooks_params *p, char **cause)
 	return (0);
 }
 
-/* Append n bytes of output to a child's tail, dropping what is too old. */
-static void
-hooks_child_append(struct hooks_child *c, const char *data, size_t n)
-{
-	size_t	keep;
-
-	if (n >= HOOKS_OUTPUT_TAIL) {
-		memcpy(c->buf, data + n - HOOKS_OUTPUT_TAIL, HOOKS_OUTPUT_TAIL);
-		c->len = HOOKS_OUTPUT_TAIL;
-		return;
-	}
-	/* buf holds twice the tail: one memmove per tail's worth read. */
-	if (c->len + n > 2 * HOOKS_OUTPUT_TAIL) {
-		keep = HOOKS_OUTPUT_TAIL - n;
-		memmove(c->buf, c->buf + c->len - keep, keep);
-		c->len = keep;
-	}
-	memcpy(c->buf + c->len, data, n);
-	c->len += n;
-}
-
-/* Stop reading a child's output and close the pipe (idempotent). */
-static void
-hooks_child_close_output(struct hooks_child *c)
-{
-	if (c->ev_out != NULL) {
-		event_free(c->ev_out);
-		c->ev_out = NULL;
-	}
-	if (c->outfd != -1) {
-		close(c->outfd);
-		c->outfd = -1;
-	}
-}
-
-/*
- * Read once from a child's output.  Returns 1 if bytes were read, 0 if
- * none were ready, -1 once the pipe reached EOF or failed (and was closed).
- */
-static int
-hooks_child_read(struct hooks_child *c)
-{
-	char	buf[HOOKS_READ_CHUNK];
-	ssize_t	n;
-
-	n = read(c->outfd, buf, sizeof buf);
-	if (n > 0) {
-		hooks_child_append(c, buf, (size_t)n);
-		return (1);
-	}
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return (0);
-	if (n == -1)
-		log_warn("%s: pid %ld", __func__, (long)c->pid);
-	hooks_child_close_output(c);
-	return (-1);
-}
-
-/* Output is ready on a child's pipe. */
-static void
-hooks_child_output_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct hooks_child	*c = arg;
-
-	(void)fd;
-	(void)events;
-	hooks_child_read(c);
-}
-
-/*
- * Once the hook exited: read what it left in the pipe, then close it even
- * if a background process it started still holds the write end.
- */
-static void
-hooks_child_drain(struct hooks_child *c)
-{
-	int	i;
-
-	for (i = 0; i < HOOKS_DRAIN_READS && c->outfd != -1; i++) {
-		if (hooks_child_read(c) <= 0)
-			break;
-	}
-	hooks_child_close_output(c);
-}
-
-/* SIGKILL a child's process group (or the child, should it have none). */
-static void
-hooks_child_kill(struct hooks_child *c)
-{
-	if (kill(-c->pid, SIGKILL) == -1 && errno == ESRCH)
-		kill(c->pid, SIGKILL);
-}
-
-/* Free a child that was reaped (or is being abandoned). */
-static void
-hooks_child_free(struct hooks_child *c)
-{
-	hooks_child_close_output(c);
-	if (c->ev_wait != NULL)
-		event_free(c->ev_wait);
-	if (c->pidfd != -1)
-		close(c->pidfd);
-	free(c->buf);
-	free(c);
-}
-
-/* Let a killed child go: it frees itself once reaped. */
-static void
-hooks_child_detach(struct hooks_child *c)
-{
-	c->run = NULL;
-	hooks_child_close_output(c);
-}
-
-/*
- * Reap a child if it has exited.  Returns 1 with *e filled, or 0 if it is
- * still running.
- */
-static int
-hooks_child_reap(struct hooks_child *c, struct hooks_exit *e)
-{
-	siginfo_t	si;
-	pid_t		pid;
-	int		status;
-
-	memset(e, 0, sizeof *e);
-	while (c->pidfd != -1) {
-		memset(&si, 0, sizeof si);
-		if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si,
-		    WEXITED | WNOHANG) == 0) {
-			if (si.si_pid == 0)
-				return (0);
-			if (si.si_code == CLD_EXITED) {
-				e->exited = 1;
-				e->code = si.si_status;
-			} else
-				e->signo = si.si_status;
-			return (1);
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == ECHILD) {
-			e->lost = 1;
-			return (1);
-		}
-		/* Linux 5.3 has pidfd_open() but not P_PIDFD: use the pid. */
-		break;
-	}
-	for (;;) {
-		pid = waitpid(c->pid, &status, WNOHANG);
-		if (pid == -1 && errno == EINTR)
-			continue;
-		if (pid == 0)
-			return (0);
-		if (pid == -1) {
-			e->lost = 1;
-			return (1);
-		}
-		break;
-	}
-	if (WIFEXITED(status)) {
-		e->exited = 1;
-		e->code = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status))
-		e->signo = WTERMSIG(status);
-	return (1);
-}
-
 /* The last non-blank line of out, control characters as '?'; caller frees. */
 static char *
 hooks_last_line(const char *out, size_t len)
@@ -696,239 +472,76 @@ hooks_log_result(const struct hooks_run *run, const struct hook_result *r)
 		    hooks_status_name(r->status), why, r->elapsed_ms);
 }
 
-/*
- * The running hook's child ended (or, with still_running, was killed and
- * would not die): record its result and go on with the phase.
- */
+/* The running hook ended (or was killed and would not die): go on. */
 static void
-hooks_child_done(struct hooks_child *c, const struct hooks_exit *e,
-    int still_running)
+hooks_child_done(const struct proc_result *pr, void *arg)
 {
-	struct hooks_run	*run = c->run;
+	struct hooks_run	*run = arg;
 	struct hook_result	*r = &run->results[run->current];
-	size_t			 n;
 
-	if (!still_running)
-		hooks_child_drain(c);
-	/* The tail never begins inside a UTF-8 sequence. */
-	n = c->len - text_utf8_suffix(c->buf, c->len, HOOKS_OUTPUT_TAIL);
 	free(r->output);
-	r->output = xmalloc(n + 1);
-	memcpy(r->output, c->buf + c->len - n, n);
-	r->output[n] = '\0';
-	r->output_len = n;
-	r->elapsed_ms = hooks_elapsed(&c->start);
+	r->output = xmalloc(pr->out_len + 1);
+	memcpy(r->output, pr->out, pr->out_len + 1);
+	r->output_len = pr->out_len;
+	r->elapsed_ms = pr->elapsed_ms;
 	run->child = NULL;
 
-	if (still_running) {
+	if (pr->exited)
+		r->exit_code = pr->status;
+	r->signo = pr->signo;
+	if (pr->still_running) {
 		r->status = HOOK_TIMEOUT;
-		r->signo = SIGKILL;
 		xasprintf(&r->reason, "timed out after %u ms; still running "
 		    "%u ms after SIGKILL", run->timeout_ms,
 		    HOOKS_KILL_GRACE_MS);
-		hooks_child_detach(c);
+	} else if (run->timed_out) {
+		r->status = HOOK_TIMEOUT;
+		xasprintf(&r->reason, "timed out after %u ms", run->timeout_ms);
+	} else if (pr->lost) {
+		r->status = HOOK_FAILED;
+		r->reason = xstrdup("exit status lost (the process was reaped "
+		    "elsewhere)");
+	} else if (pr->exited && pr->status == 0)
+		r->status = HOOK_OK;
+	else if (pr->exited) {
+		r->status = HOOK_FAILED;
+		xasprintf(&r->reason, "exit %d", pr->status);
 	} else {
-		if (e->exited)
-			r->exit_code = e->code;
-		r->signo = e->signo;
-		if (run->timed_out) {
-			r->status = HOOK_TIMEOUT;
-			xasprintf(&r->reason, "timed out after %u ms",
-			    run->timeout_ms);
-		} else if (e->lost) {
-			r->status = HOOK_FAILED;
-			r->reason = xstrdup("exit status lost (the process "
-			    "was reaped elsewhere)");
-		} else if (e->exited && e->code == 0)
-			r->status = HOOK_OK;
-		else if (e->exited) {
-			r->status = HOOK_FAILED;
-			xasprintf(&r->reason, "exit %d", e->code);
-		} else {
-			r->status = HOOK_FAILED;
-			xasprintf(&r->reason, "killed by signal %d (%s)",
-			    e->signo, strsignal(e->signo));
-		}
-		hooks_child_free(c);
+		r->status = HOOK_FAILED;
+		xasprintf(&r->reason, "killed by signal %d (%s)", pr->signo,
+		    strsignal(pr->signo));
 	}
 	hooks_log_result(run, r);
 	hooks_next(run);
 }
 
-/* A child may have exited (pidfd readable, or the poll timer fired). */
-static void
-hooks_child_wait_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct hooks_child	*c = arg;
-	struct hooks_exit	 e;
-
-	(void)fd;
-	(void)events;
-	if (hooks_child_reap(c, &e) == 0)
-		return;
-	if (c->run == NULL) {
-		log_debug("%s: detached hook pid %ld reaped", __func__,
-		    (long)c->pid);
-		hooks_child_free(c);
-		return;
-	}
-	hooks_child_done(c, &e, 0);
-}
-
-/* Write s to stderr from the child; errors are ignored (nothing to do). */
-static void
-hooks_child_write(const char *s)
-{
-	size_t	len = strlen(s);
-	ssize_t	n;
-
-	while (len > 0) {
-		n = write(STDERR_FILENO, s, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /*
- * The child after fork: default signals, own process group, cwd "/",
- * stdin from /dev/null, stdout and stderr to the pipe, nothing else
- * open, exec.  Only system calls here: the parent's heap is not ours.
+ * Start the hook at path: executed as it is (no shell), cwd "/", umask
+ * 022, only the run's environment, stdout and stderr merged, done when
+ * it exits (what it left in the background is neither waited for nor
+ * killed).  Returns the child, or NULL with *reason.
  */
-static __attribute__((noreturn)) void
-hooks_child_exec(const char *path, char *const env[], int null, int out)
-{
-	struct sigaction	 sa;
-	sigset_t		 set;
-	char			*argv[2];
-	int			 sig, fd, saved;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
-	setpgid(0, 0);
-	umask(022);
-
-	/* Above 2 first, so that the dup2s cannot overwrite one another. */
-	if ((null = fcntl(null, F_DUPFD_CLOEXEC, 3)) == -1 ||
-	    (out = fcntl(out, F_DUPFD_CLOEXEC, 3)) == -1)
-		_exit(127);
-	if (dup2(null, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
-	    dup2(out, STDERR_FILENO) == -1)
-		_exit(127);
-	if (close_range(3, ~0U, 0) == -1) {
-		for (fd = 3; fd < 1024; fd++)
-			close(fd);
-	}
-	if (chdir("/") == -1) {
-		hooks_child_write("cannot change directory to /\n");
-		_exit(127);
-	}
-
-	argv[0] = (char *)path;
-	argv[1] = NULL;
-	execve(path, argv, env);
-	saved = errno;
-	hooks_child_write("cannot run ");
-	hooks_child_write(path);
-	hooks_child_write(": ");
-	hooks_child_write(strerror(saved));
-	hooks_child_write("\n");
-	_exit(127);
-}
-
-/* Watch a new child: a pidfd if the kernel has them, else a poll. */
-static void
-hooks_child_watch(struct hooks_child *c, struct event_base *base)
-{
-	struct timeval	tv;
-
-	c->pidfd = -1;
-#ifdef SYS_pidfd_open
-	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-#endif
-	if (c->pidfd != -1) {
-		c->ev_wait = event_new(base, c->pidfd, EV_READ | EV_PERSIST,
-		    hooks_child_wait_cb, c);
-		if (c->ev_wait == NULL)
-			fatalx("%s: event_new failed", __func__);
-		event_add(c->ev_wait, NULL);
-		return;
-	}
-	log_debug("%s: no pidfd (%s); polling pid %ld", __func__,
-	    strerror(errno), (long)c->pid);
-	c->ev_wait = event_new(base, -1, EV_PERSIST, hooks_child_wait_cb, c);
-	if (c->ev_wait == NULL)
-		fatalx("%s: event_new failed", __func__);
-	tv = hooks_tv(HOOKS_POLL_MS);
-	event_add(c->ev_wait, &tv);
-}
-
-/*
- * Start the hook at path.  Returns the child, or NULL with *reason when
- * it could not be started.
- */
-static struct hooks_child *
+static struct proc *
 hooks_spawn(struct hooks_run *run, const char *path, char **reason)
 {
-	struct hooks_child	*c;
-	sigset_t		 all, old;
-	int			 p[2] = { -1, -1 }, null, flags, saved;
-	pid_t			 pid;
+	char			*argv[2] = { (char *)path, NULL };
+	struct proc_spec	 spec = {
+		.base = run->base,
+		.argv = argv,
+		.envp = run->env,
+		.cwd = "/",
+		.umask = 022,
+		.grace_ms = HOOKS_KILL_GRACE_MS,
+		.max_output = HOOKS_OUTPUT_TAIL,
+		.flags = PROC_MERGE_OUTPUT | PROC_EXIT_ONLY | PROC_TAIL_UTF8 |
+		    PROC_EXEC_PATH | PROC_SET_UMASK,
+	};
+	struct proc		*c;
 
-	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
-		xasprintf(reason, "cannot open /dev/null: %s", strerror(errno));
+	if ((c = proc_start(&spec, hooks_child_done, run, reason)) == NULL)
 		return (NULL);
-	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		xasprintf(reason, "cannot make a pipe: %s", strerror(errno));
-		close(null);
-		return (NULL);
-	}
-	/* Only the read end: the hook writes to a blocking pipe. */
-	if ((flags = fcntl(p[0], F_GETFL)) == -1 ||
-	    fcntl(p[0], F_SETFL, flags | O_NONBLOCK) == -1)
-		fatal("%s: fcntl", __func__);
-
-	/* No handler may run in the child before it resets them all. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		hooks_child_exec(path, run->env, null, p[1]);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(null);
-	close(p[1]);
-	if (pid == -1) {
-		xasprintf(reason, "cannot fork: %s", strerror(saved));
-		close(p[0]);
-		return (NULL);
-	}
-	/* Also here, so that a kill right after this finds the group. */
-	setpgid(pid, pid);
-
-	c = xcalloc(1, sizeof *c);
-	c->run = run;
-	c->pid = pid;
-	c->outfd = p[0];
-	c->buf = xmalloc(2 * HOOKS_OUTPUT_TAIL);
-	clock_gettime(CLOCK_MONOTONIC, &c->start);
-	c->ev_out = event_new(run->base, c->outfd, EV_READ | EV_PERSIST,
-	    hooks_child_output_cb, c);
-	if (c->ev_out == NULL)
-		fatalx("%s: event_new failed", __func__);
-	event_add(c->ev_out, NULL);
-	hooks_child_watch(c, run->base);
 	log_debug("%s: %s phase: %s: pid %ld", __func__,
-	    hooks_phase_name(run->phase), path, (long)pid);
+	    hooks_phase_name(run->phase), path, (long)proc_pid(c));
 	return (c);
 }
 
@@ -988,7 +601,7 @@ hooks_finish(struct hooks_run *run)
 		xasprintf(&run->failure, "the %s phase timed out after %u ms",
 		    hooks_phase_name(run->phase), run->timeout_ms);
 	log_info("hooks: %s phase %s after %u ms", hooks_phase_name(run->phase),
-	    run->failure == NULL ? "ok" : "failed", hooks_elapsed(&run->start));
+	    run->failure == NULL ? "ok" : "failed", proc_elapsed_ms(&run->start));
 	run->state = HOOKS_FINISHING;
 	event_del(run->ev_timeout);
 	event_active(run->ev_step, 0, 0);
@@ -1050,14 +663,14 @@ hooks_next(struct hooks_run *run)
 	hooks_finish(run);
 }
 
-/* Free a run and what it owns; a child still attached is detached. */
+/* Free a run and what it owns; a hook still running is killed. */
 static void
 hooks_run_free(struct hooks_run *run)
 {
 	size_t	i;
 
 	if (run->child != NULL) {
-		hooks_child_detach(run->child);
+		proc_cancel(run->child);
 		run->child = NULL;
 	}
 	for (i = 0; i < run->n; i++) {
@@ -1098,43 +711,33 @@ hooks_step_cb(evutil_socket_t fd, short events, void *arg)
 	res.failure = run->failure;
 	res.hooks = run->results;
 	res.nhooks = run->n;
-	res.elapsed_ms = hooks_elapsed(&run->start);
+	res.elapsed_ms = proc_elapsed_ms(&run->start);
 	run->state = HOOKS_CALLING;
 	run->cb(&res, run->arg);
 	hooks_run_free(run);
 }
 
 /*
- * The phase's time ran out: kill the running hook's group and wait a
- * little for it to die; if the grace runs out too, leave it behind.
+ * The phase's time ran out: kill the running hook's group; the runner
+ * gives it HOOKS_KILL_GRACE_MS to die before it is left behind.
  */
 static void
 hooks_timeout_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct hooks_run	*run = arg;
-	struct timeval		 tv;
 
 	(void)fd;
 	(void)events;
-	if (run->state == HOOKS_FINISHING || run->state == HOOKS_CALLING)
+	if (run->state == HOOKS_FINISHING || run->state == HOOKS_CALLING ||
+	    run->timed_out)
 		return;
-	if (!run->timed_out) {
-		run->timed_out = 1;
-		if (run->child == NULL)
-			return;
-		log_warnx("hooks: %s phase timed out after %u ms; killing the "
-		    "process group of pid %ld", hooks_phase_name(run->phase),
-		    run->timeout_ms, (long)run->child->pid);
-		hooks_child_kill(run->child);
-		tv = hooks_tv(HOOKS_KILL_GRACE_MS);
-		evtimer_add(run->ev_timeout, &tv);
+	run->timed_out = 1;
+	if (run->child == NULL)
 		return;
-	}
-	if (run->child != NULL) {
-		log_warnx("hooks: pid %ld still running after SIGKILL; leaving "
-		    "it", (long)run->child->pid);
-		hooks_child_done(run->child, NULL, 1);
-	}
+	log_warnx("hooks: %s phase timed out after %u ms; killing the process "
+	    "group of pid %ld", hooks_phase_name(run->phase), run->timeout_ms,
+	    (long)proc_pid(run->child));
+	proc_expire(run->child);
 }
 
 /* Start a phase; see hooks.h. */
@@ -1168,7 +771,8 @@ hooks_run_start(struct event_base *base, const struct hooks_params *p,
 		fatalx("%s: event_new failed", __func__);
 	/* From now, not from when this loop iteration began. */
 	event_base_update_cache_time(base);
-	tv = hooks_tv(run->timeout_ms);
+	tv.tv_sec = run->timeout_ms / 1000;
+	tv.tv_usec = (run->timeout_ms % 1000) * 1000;
 	evtimer_add(run->ev_timeout, &tv);
 
 	hooks_plan(run);
@@ -1189,8 +793,7 @@ hooks_run_cancel(struct hooks_run *run)
 	if (run->child != NULL) {
 		log_info("hooks: %s phase cancelled; killing the process group "
 		    "of pid %ld", hooks_phase_name(run->phase),
-		    (long)run->child->pid);
-		hooks_child_kill(run->child);
+		    (long)proc_pid(run->child));
 	}
 	hooks_run_free(run);
 }

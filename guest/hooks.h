@@ -47,10 +47,9 @@
  * every hook runs even if one failed (teardown must be attempted).  The
  * phase is ok when no hook failed, timed out or was refused.
  *
- * Children are watched one at a time through a pidfd (polled with
- * waitpid(pid, WNOHANG) every HOOKS_POLL_MS where pidfd_open() is
- * missing); nothing here installs a SIGCHLD handler or reaps any other
- * child.  The process must not set SIGCHLD to SIG_IGN or reap with
+ * Each hook runs through the child-process runner (common/proc.h), which
+ * watches it alone: nothing here installs a SIGCHLD handler or reaps any
+ * other child.  The process must not set SIGCHLD to SIG_IGN or reap with
  * waitpid(-1): a hook reaped elsewhere is FAILED, "exit status lost".
  *
  *	STARTING --first step, from the loop--> RUNNING
@@ -95,8 +94,6 @@
 #define HOOKS_MAX_VALUE			1024
 /* How long a hook killed on timeout may take to die before it is left. */
 #define HOOKS_KILL_GRACE_MS		5000
-/* waitpid() poll interval where pidfd_open() is not available. */
-#define HOOKS_POLL_MS			50
 
 enum hooks_phase {
 	HOOKS_PHASE_PRE,

@@ -21,10 +21,11 @@
 #include <json-c/json.h>
 
 #include "disk.h"
-#include "freeze.h"
 #include "info.h"
 #include "jsonout.h"
 #include "log.h"
+#include "mountinfo.h"
+#include "readfile.h"
 #include "xmalloc.h"
 
 /* Largest mountinfo read (the kernel's, but thousands of mounts happen). */
@@ -120,98 +121,16 @@ info_safe(const char *s)
 	return (out);
 }
 
-/*
- * Read a regular file of at most max bytes into *buf (NUL-terminated,
- * caller frees).  Opened non-blocking: a FIFO planted in its place is
- * refused, not waited on.  Returns 0, or -1 with *why (caller frees).
- */
-static int
-info_read_file(const char *path, size_t max, char **buf, char **why)
-{
-	struct stat	 st;
-	char		*data;
-	size_t		 len = 0, size = 4096;
-	ssize_t		 n;
-	int		 fd;
-
-	*buf = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd == -1) {
-		xasprintf(why, "cannot open %s: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		xasprintf(why, "%s: not a regular file", path);
-		close(fd);
-		return (-1);
-	}
-	data = xmalloc(size);
-	for (;;) {
-		if (len + 1 == size) {
-			if (size > max) {
-				xasprintf(why, "%s: larger than %zu bytes",
-				    path, max);
-				goto fail;
-			}
-			size *= 2;
-			data = xreallocarray(data, size, 1);
-		}
-		n = read(fd, data + len, size - len - 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			xasprintf(why, "cannot read %s: %s", path,
-			    strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > max) {
-		xasprintf(why, "%s: larger than %zu bytes", path, max);
-		free(data);
-		return (-1);
-	}
-	data[len] = '\0';
-	*buf = data;
-	return (0);
-fail:
-	close(fd);
-	free(data);
-	return (-1);
-}
-
-/*
- * Read a small sysfs attribute, root + rel, trimmed of white space, into
- * buf.  Returns buf, or NULL if missing, empty or too long.
- */
+/* Read a sysfs attribute at rel under the root, trimmed; see readfile.h. */
 static char *
 info_read_attr(const char *rel, char *buf, size_t size)
 {
-	char	*path, *data, *why = NULL, *s;
-	size_t	 len;
+	char	*path, *s;
 
 	path = info_path(rel);
-	if (info_read_file(path, INFO_ATTR_MAX, &data, &why) == -1) {
-		free(why);
-		free(path);
-		return (NULL);
-	}
+	s = readfile_text(path, buf, size);
 	free(path);
-	s = data + strspn(data, " \t\n");
-	len = strlen(s);
-	while (len > 0 && strchr(" \t\n", s[len - 1]) != NULL)
-		len--;
-	if (len == 0 || len >= size) {
-		free(data);
-		return (NULL);
-	}
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	free(data);
-	return (buf);
+	return (s);
 }
 
 /*
@@ -292,7 +211,8 @@ info_os_release(struct guest_info *gi)
 
 	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
 		path = info_path(files[i]);
-		if (info_read_file(path, INFO_READ_MAX, &text, &why) == 0) {
+		text = readfile_alloc(path, INFO_READ_MAX, NULL, &why);
+		if (text != NULL) {
 			free(path);
 			gi->os = info_os_parse(text);
 			free(text);
@@ -317,7 +237,8 @@ info_uptime(struct guest_info *gi)
 	unsigned long long	 secs;
 
 	path = info_path("proc/uptime");
-	if (info_read_file(path, INFO_READ_MAX, &text, &why) == -1) {
+	if ((text = readfile_alloc(path, INFO_READ_MAX, NULL,
+	    &why)) == NULL) {
 		info_error(gi, "uptime unknown: %s", why);
 		free(why);
 		free(path);
@@ -370,42 +291,22 @@ info_fs_remote(const char *type)
 }
 
 /*
- * Parse one mountinfo line (modified in place) into m:
- *	id parent maj:min root mountpoint options [optional...] - type source
- *	superoptions
- * Returns 0, or -1 if the line is malformed.
+ * Parse one mountinfo line (modified in place) into m.  Returns 0, or -1
+ * if the line is malformed.
  */
 static int
 info_parse_mount(char *line, struct info_mount *m)
 {
-	char	*f[6], *opt, *type, *source;
-	size_t	 i;
-	int	 len;
+	struct mountinfo_line	l;
 
-	for (i = 0; i < 6; i++) {
-		if ((f[i] = strsep(&line, " ")) == NULL || *f[i] == '\0')
-			return (-1);
-	}
-	do {
-		if ((opt = strsep(&line, " ")) == NULL)
-			return (-1);
-	} while (strcmp(opt, "-") != 0);
-	type = strsep(&line, " ");
-	source = strsep(&line, " ");
-	if (type == NULL || source == NULL || *type == '\0')
+	if (mountinfo_parse_line(line, &l) == -1)
 		return (-1);
-	if (sscanf(f[2], "%u:%u%n", &m->maj, &m->min, &len) != 2 ||
-	    f[2][len] != '\0')
-		return (-1);
-	freeze_unescape(f[3]);
-	freeze_unescape(f[4]);
-	freeze_unescape(source);
-	if (f[4][0] != '/')
-		return (-1);
-	m->root = xstrdup(f[3]);
-	m->fs.mountpoint = xstrdup(f[4]);
-	m->fs.fstype = xstrdup(type);
-	m->fs.source = xstrdup(source);
+	m->maj = l.maj;
+	m->min = l.min;
+	m->root = xstrdup(l.root);
+	m->fs.mountpoint = xstrdup(l.mountpoint);
+	m->fs.fstype = xstrdup(l.fstype);
+	m->fs.source = xstrdup(l.source);
 	return (0);
 }
 
@@ -472,7 +373,8 @@ info_mounts(struct guest_info *gi)
 	size_t	 i;
 
 	path = info_path("proc/self/mountinfo");
-	if (info_read_file(path, INFO_MOUNTINFO_MAX, &text, &why) == -1) {
+	if ((text = readfile_alloc(path, INFO_MOUNTINFO_MAX, NULL,
+	    &why)) == NULL) {
 		info_error(gi, "filesystems unknown: %s", why);
 		free(why);
 		free(path);
@@ -491,17 +393,16 @@ info_parse_mountinfo(struct guest_info *gi, const char *text,
     const char *name)
 {
 	struct info_mount	*ms = NULL, m;
-	char			*copy, *p, *line;
+	const char		*p = text, *end = text + strlen(text);
+	char			*line;
 	size_t			 n = 0, i, j, lineno = 0;
-	int			 dup;
+	int			 dup, rc;
 
-	p = copy = xstrdup(text);
-	while ((line = strsep(&p, "\n")) != NULL) {
-		lineno++;
-		if (*line == '\0')
-			continue;
+	while ((line = mountinfo_next(&p, end, &lineno)) != NULL) {
 		memset(&m, 0, sizeof m);
-		if (info_parse_mount(line, &m) == -1) {
+		rc = info_parse_mount(line, &m);
+		free(line);
+		if (rc == -1) {
 			info_error(gi, "%s: line %zu: malformed mount entry",
 			    name, lineno);
 			continue;
@@ -524,7 +425,6 @@ info_parse_mountinfo(struct guest_info *gi, const char *text,
 		ms = xreallocarray(ms, n + 1, sizeof *ms);
 		ms[n++] = m;
 	}
-	free(copy);
 
 	gi->fs = xcalloc(n == 0 ? 1 : n, sizeof *gi->fs);
 	for (i = 0; i < n; i++) {

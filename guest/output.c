@@ -113,18 +113,6 @@ output_finish(void)
 	return (1);
 }
 
-/* A snapshot for the snapshot commands' JSON; see output.h. */
-struct json_object *
-output_snapshot_json(const Evg__Snapshot *s, const char *disk)
-{
-	struct json_object	*o;
-
-	o = jsonout_snapshot(s, disk);
-	if (disk == NULL || *disk == '\0')
-		json_object_object_add(o, "disk", NULL);
-	return (o);
-}
-
 /* Escape s for a terminal; see output.h. */
 char *
 output_safe(char *buf, size_t len, const char *s)

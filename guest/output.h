@@ -33,12 +33,6 @@ int	output_failure(int, const char *);
 /* Print obj as JSON on stdout; takes the caller's reference. */
 void	output_document(struct json_object *);
 /*
- * A snapshot as `snapshot list --json` and `snapshot create --json` show
- * it: jsonout_snapshot() with "disk" (the guest's device path, null when
- * no disk here has the snapshot's identifiers) and "consistency_record".
- */
-struct json_object *output_snapshot_json(const Evg__Snapshot *, const char *);
-/*
  * The consistency of a snapshot in one line (caller frees), such as
  * "fs (froze /mnt/data in 14 ms; skipped /boot/efi: vfat cannot be
  * frozen)" or "crash (no filesystem on the disk could be frozen)".

@@ -184,9 +184,9 @@ snapcmd_create(const struct snapcmd_config *conf, const char *arg,
 	    EVG__GUEST_SNAPSHOT_CREATE_REQUEST__INIT;
 	const Evg__SnapshotList			*list;
 	struct snapcmd_disk			 d;
-	struct json_object			*doc, *arr;
 	const char				*why, *dev;
 	char					*cause = NULL, buf[128];
+	char					**devs;
 	size_t					 i;
 	int					 code;
 
@@ -215,16 +215,17 @@ snapcmd_create(const struct snapcmd_config *conf, const char *arg,
 	}
 
 	if (output_json()) {
-		arr = json_object_new_array();
+		devs = xcalloc(list->n_snapshots, sizeof *devs);
 		for (i = 0; i < list->n_snapshots; i++) {
 			dev = snapcmd_device(list->snapshots[i], buf,
 			    sizeof buf, arg);
-			json_object_array_add(arr, output_snapshot_json(
-			    list->snapshots[i], dev));
+			devs[i] = dev != NULL ? xstrdup(dev) : NULL;
 		}
-		doc = json_object_new_object();
-		json_object_object_add(doc, "snapshots", arr);
-		output_document(doc);
+		output_document(jsonout_guest_snapshots(list->snapshots,
+		    (const char *const *)devs, list->n_snapshots));
+		for (i = 0; i < list->n_snapshots; i++)
+			free(devs[i]);
+		free(devs);
 	} else {
 		for (i = 0; i < list->n_snapshots; i++) {
 			if (i != 0)
@@ -283,7 +284,6 @@ snapcmd_list(const struct snapcmd_config *conf, const char *arg)
 	    EVG__GUEST_SNAPSHOT_LIST_REQUEST__INIT;
 	const Evg__SnapshotList		*list;
 	struct snapcmd_disk		 d;
-	struct json_object		*doc, *arr;
 	Evg__Snapshot			**keep = NULL;
 	char				*cause = NULL, **devs = NULL;
 	char				 buf[128];
@@ -315,16 +315,10 @@ snapcmd_list(const struct snapcmd_config *conf, const char *arg)
 		devs[n] = dev != NULL ? xstrdup(dev) : NULL;
 		n++;
 	}
-	if (output_json()) {
-		arr = json_object_new_array();
-		for (i = 0; i < n; i++) {
-			json_object_array_add(arr, output_snapshot_json(keep[i],
-			    devs[i]));
-		}
-		doc = json_object_new_object();
-		json_object_object_add(doc, "snapshots", arr);
-		output_document(doc);
-	} else
+	if (output_json())
+		output_document(jsonout_guest_snapshots(keep,
+		    (const char *const *)devs, n));
+	else
 		snapcmd_list_text(keep, devs, n);
 	for (i = 0; i < n; i++)
 		free(devs[i]);
@@ -372,7 +366,7 @@ snapcmd_delete(const struct snapcmd_config *conf, const char *uuid)
 
 	if (output_json()) {
 		if (s != NULL)
-			o = output_snapshot_json(s, snapcmd_device(s, buf,
+			o = jsonout_guest_snapshot(s, snapcmd_device(s, buf,
 			    sizeof buf, NULL));
 		else {
 			o = json_object_new_object();
@@ -538,7 +532,7 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 		    json_object_new_string(arg));
 		if (s != NULL)
 			json_object_object_add(doc, "rolled_back",
-			    output_snapshot_json(s, arg));
+			    jsonout_guest_snapshot(s, arg));
 		output_document(doc);
 	} else if (s != NULL && strcmp(s->state, "rollback-scheduled") == 0) {
 		printf("Rollback of %s to snapshot \"%s\" (%s) is scheduled: "

@@ -1,10 +1,14 @@
-/* Backend dispatch, op lifecycle and the step machinery. */
+/*
+ * Backend dispatch (through backend_kinds[]), op lifecycle and the step
+ * machinery.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend_impl.h"
+#include "backend_kind.h"
 #include "jsonout.h"
 #include "log.h"
 #include "status.h"
@@ -197,7 +201,8 @@ struct backend_op *
 backend_start(const struct backend_env *env, const struct backend_req *req,
     backend_cb cb, void *arg)
 {
-	struct backend_op	*op;
+	struct backend_op		*op;
+	const struct backend_kind	*kind;
 
 	op = xcalloc(1, sizeof *op);
 	op->env = *env;
@@ -220,10 +225,8 @@ backend_start(const struct backend_env *env, const struct backend_req *req,
 	op->req.qmp = op->qmp_path;
 	if (backend_fake_start != NULL)
 		backend_fake_start(op);
-	else if (strcmp(op->vol.backend, "qcow2") == 0)
-		backend_qcow2_start(op);
-	else if (strcmp(op->vol.backend, "zfs") == 0)
-		backend_zfs_start(op);
+	else if ((kind = backend_kind_find(op->vol.backend)) != NULL)
+		kind->start(op);
 	else
 		backend_finish(op, EVG_UNSUPPORTED, "unknown backend '%s'",
 		    op->vol.backend);

@@ -1,8 +1,10 @@
 /*
  * Snapshot backends behind one asynchronous interface: qcow2 (internal
  * snapshots: QMP while the VM runs, qemu-img while it is stopped) and ZFS
- * (zfs commands on the zvol).  Nothing here blocks the event loop: backend
- * work runs as child processes (proc.h) or QMP exchanges (qmp.h).
+ * (zfs commands on the zvol), each a row of backend_kinds[]
+ * (backend_kind.h) that backend_start() dispatches on by the volume's
+ * backend name.  Nothing here blocks the event loop: backend work runs as
+ * child processes (proc.h) or QMP exchanges (qmp.h).
  *
  * backend_start() copies what it needs from the request and returns an op;
  * the callback runs exactly once, from the event loop (never from inside

@@ -59,7 +59,14 @@ void	backend_result_add(struct backend_result *, const char *, const char *,
 	    const char *, uint64_t, uint64_t);
 /* Free what a result holds (snapshots, message) and zero it. */
 void	backend_result_clear(struct backend_result *);
+
+/*
+ * The backends' start functions and locator checks, for their rows in
+ * backend_kinds[] (backend_kind.c); backend_start() calls the start.
+ */
 int	backend_qcow2_start(struct backend_op *);
+/* True if s can be a qcow2 image: an absolute path (registry's rules). */
+int	qcow2_locator_valid(const char *);
 /*
  * Pure parsers of what QEMU tells (for backend_qcow2.c and the fuzzers):
  * the "snapshots" of a `qemu-img info --output=json` document, and of the
@@ -74,7 +81,8 @@ int	qcow2_parse_nodes(json_object *, const char *, struct backend_result *);
 int	backend_zfs_start(struct backend_op *);
 /*
  * Fuzz targets only: when set, every op goes to this function instead of
- * its backend (it must end in backend_finish(), as a backend does).
+ * its backend's start in backend_kinds[], whatever the volume's backend
+ * (it must end in backend_finish(), as a backend does).
  */
 extern int	(*backend_fake_start)(struct backend_op *);
 

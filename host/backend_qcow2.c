@@ -261,6 +261,13 @@ qcow2_space(struct backend_op *op)
 	backend_finish(op, EVG_OK, NULL);
 }
 
+/* A qcow2 locator; see backend_impl.h. */
+int
+qcow2_locator_valid(const char *s)
+{
+	return (registry_path_valid(s, REGISTRY_PATH_MAX));
+}
+
 /* Start a qcow2 op. */
 int
 backend_qcow2_start(struct backend_op *op)

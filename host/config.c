@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_kind.h"
 #include "config.h"
 #include "frame.h"
 #include "transport.h"
@@ -22,7 +23,11 @@ enum config_type {
 	CONFIG_MIB,		/* MiB in the file, bytes in struct config */
 };
 
-/* Every key, its type, bounds and where it is stored. */
+/*
+ * Every key, its type, bounds and where it is stored.  The backends'
+ * command keys (qemu_img, zfs) are not here: they come from
+ * backend_kinds[] (config_backend_key()).
+ */
 static const struct config_key {
 	const char		*name;
 	enum config_type	 type;
@@ -61,9 +66,6 @@ static const struct config_key {
 	{ "max_control_conns", CONFIG_UINT, 1, 1024,
 	    offsetof(struct config, max_control_conns),
 	    sizeof(unsigned int) },
-	{ "qemu_img", CONFIG_COMMAND, 0, 0,
-	    offsetof(struct config, qemu_img), 0 },
-	{ "zfs", CONFIG_COMMAND, 0, 0, offsetof(struct config, zfs), 0 },
 	{ "backend_timeout", CONFIG_UINT, 1, 86400,
 	    offsetof(struct config, backend_timeout), sizeof(unsigned int) },
 	{ "qmp_timeout", CONFIG_UINT, 1, 3600,
@@ -82,10 +84,19 @@ static const struct config_key {
 	    offsetof(struct config, allow_loopback_cid), sizeof(int) },
 };
 
+/* Where the command of a backend is kept in cf. */
+static char **
+config_command(struct config *cf, const struct backend_kind *bk)
+{
+	return ((char **)((char *)cf + bk->command_offset));
+}
+
 /* Defaults; see config.h. */
 void
 config_defaults(struct config *cf)
 {
+	size_t	i;
+
 	memset(cf, 0, sizeof *cf);
 	cf->control_socket = xstrdup(CONTROL_SOCKET_DEFAULT);
 	cf->control_uids[0] = 0;
@@ -101,8 +112,9 @@ config_defaults(struct config *cf)
 	cf->max_conns_per_vm = 8;
 	cf->max_conns = 1024;
 	cf->max_control_conns = 32;
-	cf->qemu_img = xstrdup("qemu-img");
-	cf->zfs = xstrdup("zfs");
+	for (i = 0; i < backend_nkinds; i++)
+		*config_command(cf, &backend_kinds[i]) =
+		    xstrdup(backend_kinds[i].command_default);
 	cf->backend_timeout = 300;
 	cf->qmp_timeout = 30;
 	cf->space_reserve = 256ULL * 1024 * 1024;
@@ -116,11 +128,29 @@ config_defaults(struct config *cf)
 void
 config_free(struct config *cf)
 {
+	size_t	i;
+
 	free(cf->state_dir);
 	free(cf->control_socket);
-	free(cf->qemu_img);
-	free(cf->zfs);
-	cf->state_dir = cf->control_socket = cf->qemu_img = cf->zfs = NULL;
+	cf->state_dir = cf->control_socket = NULL;
+	for (i = 0; i < backend_nkinds; i++) {
+		free(*config_command(cf, &backend_kinds[i]));
+		*config_command(cf, &backend_kinds[i]) = NULL;
+	}
+}
+
+/* Move the backends' commands; see config.h. */
+void
+config_move_commands(struct config *to, struct config *from)
+{
+	size_t	i;
+
+	for (i = 0; i < backend_nkinds; i++) {
+		free(*config_command(to, &backend_kinds[i]));
+		*config_command(to, &backend_kinds[i]) =
+		    *config_command(from, &backend_kinds[i]);
+		*config_command(from, &backend_kinds[i]) = NULL;
+	}
 }
 
 /* /persist/eve-guest-agent if /persist exists, else /var/lib/... */
@@ -259,6 +289,27 @@ config_set(struct config *cf, const struct config_key *k, const char *v,
 	return (-1);
 }
 
+/*
+ * The command key of a backend (backend_kinds[]) named name, filled in
+ * *key as a config_keys[] row would be; NULL if no backend has it.
+ */
+static const struct config_key *
+config_backend_key(const char *name, struct config_key *key)
+{
+	size_t	i;
+
+	for (i = 0; i < backend_nkinds; i++) {
+		if (strcmp(backend_kinds[i].command_key, name) != 0)
+			continue;
+		memset(key, 0, sizeof *key);
+		key->name = backend_kinds[i].command_key;
+		key->type = CONFIG_COMMAND;
+		key->offset = backend_kinds[i].command_offset;
+		return (key);
+	}
+	return (NULL);
+}
+
 /* Trim leading and trailing white space in place; returns the start. */
 static char *
 config_trim(char *s)
@@ -315,6 +366,7 @@ config_parse(struct config *cf, const char *text, size_t len,
 	char				*line, *key, *val, *eq, *why;
 	size_t				 i, lineno = 0;
 	const struct config_key		*k;
+	struct config_key		 bkey;
 	int				 rc = 0;
 
 	while (p < end && rc == 0) {
@@ -344,6 +396,8 @@ config_parse(struct config *cf, const char *text, size_t len,
 			    sizeof config_keys[0]; i++)
 				if (strcmp(config_keys[i].name, key) == 0)
 					k = &config_keys[i];
+			if (k == NULL)
+				k = config_backend_key(key, &bkey);
 			if (k == NULL) {
 				xasprintf(cause, "%s:%zu: unknown key '%s'",
 				    name, lineno, key);

@@ -32,8 +32,9 @@ struct config {
 	unsigned int	 max_conns_per_vm;
 	unsigned int	 max_conns;		/* all guest + control */
 	unsigned int	 max_control_conns;
-	char		*qemu_img;		/* command name or path */
-	char		*zfs;			/* command name or path */
+	/* The backends' commands (name or path), per backend_kinds[]. */
+	char		*qemu_img;
+	char		*zfs;
 	unsigned int	 backend_timeout;	/* seconds per backend step */
 	unsigned int	 qmp_timeout;		/* seconds per QMP command */
 	uint64_t	 space_reserve;		/* bytes kept free */
@@ -63,6 +64,12 @@ int	config_parse(struct config *, const char *, size_t, const char *,
 /* Pick the state directory (DESIGN.md fallback rule) if none is set. */
 void	config_state_dir(struct config *);
 void	config_free(struct config *);
+/*
+ * Move every backend's command (backend_kinds[]) from one config to the
+ * other: to's old strings are freed, from's become NULL (a reload takes
+ * the new commands this way).
+ */
+void	config_move_commands(struct config *, struct config *);
 /* True if control_uids is just root (the socket can then be 0600). */
 int	config_uid_allowed_only_root(const struct config *);
 /* True if uid may use the control socket. */

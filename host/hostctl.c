@@ -1,7 +1,9 @@
 /*
  * eve-guest-hostctl: command-line client of eve-guest-hostd's control
  * socket, speaking the same protocol as pillar.  One request per run; the
- * exit code follows the reply's status (docs/cli.md).
+ * exit code follows the reply's status (docs/cli.md).  A command is a row
+ * of hostctl_commands[]; the vm and snapshot subcommands are rows of
+ * hostctl_vm_commands[] and hostctl_snap_commands[].
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_kind.h"
 #include "client.h"
 #include "codec.h"
 #include "config.h"
@@ -29,6 +32,25 @@ struct hostctl {
 	int		 op_timeout_ms;	/* snapshot operations */
 };
 
+/*
+ * A row of a command table (hostctl_commands[], hostctl_vm_commands[]):
+ * run gets argv from the command's name on.  nargs is how many arguments
+ * follow the name, checked before run (-1: run parses its own options and
+ * arguments); args says what they are in a usage error.
+ */
+struct hostctl_command {
+	const char	*name;
+	int		(*run)(struct hostctl *, int, char **);
+	int		 nargs;
+	const char	*args;
+};
+
+/* Print a reply (arg as the request's caller says); returns the exit code. */
+typedef int	(*hostctl_print_fn)(struct hostctl *, const Evg__Envelope *,
+		    const char *);
+
+#define HOSTCTL_NITEMS(a)	(sizeof (a) / sizeof (a)[0])
+
 /* Snapshot operations wait this long unless --timeout says otherwise. */
 #define HOSTCTL_OP_TIMEOUT_MS	(15 * 60 * 1000)
 
@@ -36,13 +58,15 @@ struct hostctl {
 static void
 hostctl_usage(FILE *f)
 {
+	char	backends[128];
+
 	fprintf(f,
 "usage: eve-guest-hostctl [--socket PATH] [--json] [--timeout SECONDS] COMMAND\n"
 "\n"
 "Commands:\n"
 "  vm add --uuid UUID --name NAME [--cid CID] [--hybrid-socket PATH]\n"
 "         [--qmp PATH] [--state running|stopped] --volume SPEC [--volume SPEC]...\n"
-"      SPEC: uuid=UUID,name=NAME,backend=qcow2|zfs,locator=PATH-OR-DATASET,\n"
+"      SPEC: uuid=UUID,name=NAME,backend=%s,locator=PATH-OR-DATASET,\n"
 "            disk=KIND:VALUE[,disk=KIND:VALUE][,node=QMP-NODE]\n"
 "            KIND is serial, wwn, pci (DDDD:BB:SS.F) or backing (loop file)\n"
 "  vm remove UUID\n"
@@ -68,6 +92,7 @@ hostctl_usage(FILE *f)
 "\n"
 "Exit codes: 0 success, 2 usage error, 3 daemon unreachable, 10-23 one per\n"
 "status code (see eve-guest-hostctl(8) and docs/cli.md).\n",
+	    backend_kind_names(backends, sizeof backends, "|", "|", 0),
 	    CONTROL_SOCKET_DEFAULT);
 }
 
@@ -153,6 +178,33 @@ hostctl_call(struct hostctl *hc, Evg__Envelope *req, int *exit_code)
 	return (rep);
 }
 
+/* Send one request and print its reply; returns the exit code. */
+static int
+hostctl_request(struct hostctl *hc, Evg__Envelope *req, hostctl_print_fn print,
+    const char *arg)
+{
+	Evg__Envelope	*rep;
+	int		 rc;
+
+	if ((rep = hostctl_call(hc, req, &rc)) == NULL)
+		return (rc);
+	rc = print(hc, rep, arg);
+	codec_free(rep);
+	return (rc);
+}
+
+/* The row of table (n rows) named name, or NULL. */
+static const struct hostctl_command *
+hostctl_find(const struct hostctl_command *table, size_t n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return (&table[i]);
+	return (NULL);
+}
+
 /* Print one disk identifier list "kind:value, ...". */
 static void
 hostctl_print_disks(const Evg__Volume *v)
@@ -198,10 +250,12 @@ hostctl_print_vm(const Evg__VmInfo *vm)
 
 /* Print a VM reply as text or JSON. */
 static int
-hostctl_show_reply(struct hostctl *hc, Evg__Envelope *rep)
+hostctl_show_reply(struct hostctl *hc, const Evg__Envelope *rep,
+    const char *arg)
 {
 	json_object	*o;
 
+	(void)arg;
 	if (rep->reply->result_case != EVG__REPLY__RESULT_VM)
 		return (hostctl_fail(hc, EVG_INTERNAL,
 		    "the daemon's reply carries no VM"));
@@ -242,7 +296,7 @@ hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
 		{ "volume", required_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	Evg__Envelope		 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
 	Evg__VmAddRequest	 add = EVG__VM_ADD_REQUEST__INIT;
 	Evg__VmInfo		 vm = EVG__VM_INFO__INIT;
 	Evg__Volume		*v;
@@ -302,10 +356,7 @@ hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
 	add.vm = &vm;
 	env.body_case = EVG__ENVELOPE__BODY_VM_ADD;
 	env.vm_add = &add;
-	if ((rep = hostctl_call(hc, &env, &rc)) != NULL) {
-		rc = hostctl_show_reply(hc, rep);
-		codec_free(rep);
-	}
+	rc = hostctl_request(hc, &env, hostctl_show_reply, NULL);
 out:
 	for (i = 0; i < vm.n_volumes; i++)
 		volspec_free(vm.volumes[i]);
@@ -313,14 +364,21 @@ out:
 	return (rc);
 }
 
-/* Print the VM list as a table or JSON. */
+/* Print the VM list reply as a table or JSON. */
 static int
-hostctl_print_list(struct hostctl *hc, const Evg__VmList *list)
+hostctl_print_list(struct hostctl *hc, const Evg__Envelope *rep,
+    const char *arg)
 {
-	json_object	*o, *arr;
-	const Evg__VmInfo *vm;
-	size_t		 i;
+	json_object		*o, *arr;
+	const Evg__VmList	*list;
+	const Evg__VmInfo	*vm;
+	size_t			 i;
 
+	(void)arg;
+	if (rep->reply->result_case != EVG__REPLY__RESULT_VM_LIST)
+		return (hostctl_fail(hc, EVG_INTERNAL,
+		    "the daemon's reply carries no VM list"));
+	list = rep->reply->vm_list;
 	if (hc->json) {
 		arr = json_object_new_array();
 		for (i = 0; i < list->n_vms; i++)
@@ -349,67 +407,85 @@ hostctl_print_list(struct hostctl *hc, const Evg__VmList *list)
 	return (0);
 }
 
-/* vm remove|list|show|state. */
+/* Say that VM uuid is removed. */
 static int
-hostctl_vm_simple(struct hostctl *hc, const char *sub, int argc, char **argv)
+hostctl_print_removed(struct hostctl *hc, const Evg__Envelope *rep,
+    const char *uuid)
 {
-	Evg__Envelope		 env = EVG__ENVELOPE__INIT, *rep;
-	Evg__VmRemoveRequest	 rm = EVG__VM_REMOVE_REQUEST__INIT;
-	Evg__VmListRequest	 ls = EVG__VM_LIST_REQUEST__INIT;
-	Evg__VmShowRequest	 show = EVG__VM_SHOW_REQUEST__INIT;
-	Evg__VmStateRequest	 st = EVG__VM_STATE_REQUEST__INIT;
-	json_object		*o;
-	int			 rc, want;
+	json_object	*o;
 
-	want = strcmp(sub, "list") == 0 ? 0 : strcmp(sub, "state") == 0 ? 2 :
-	    1;
-	if (argc - 1 != want)
-		hostctl_usage_error("vm %s: expected %s", sub, want == 0 ?
-		    "no arguments" : want == 1 ? "a VM UUID" :
-		    "UUID running|stopped");
-	if (strcmp(sub, "remove") == 0) {
-		rm.uuid = argv[1];
-		env.body_case = EVG__ENVELOPE__BODY_VM_REMOVE;
-		env.vm_remove = &rm;
-	} else if (strcmp(sub, "list") == 0) {
-		env.body_case = EVG__ENVELOPE__BODY_VM_LIST;
-		env.vm_list = &ls;
-	} else if (strcmp(sub, "show") == 0) {
-		show.uuid = argv[1];
-		env.body_case = EVG__ENVELOPE__BODY_VM_SHOW;
-		env.vm_show = &show;
-	} else {
-		st.uuid = argv[1];
-		st.state = argv[2];
-		env.body_case = EVG__ENVELOPE__BODY_VM_STATE;
-		env.vm_state = &st;
-	}
-	if ((rep = hostctl_call(hc, &env, &rc)) == NULL)
-		return (rc);
-	if (env.body_case == EVG__ENVELOPE__BODY_VM_REMOVE) {
-		if (hc->json) {
-			o = json_object_new_object();
-			json_object_object_add(o, "removed",
-			    json_object_new_string(argv[1]));
-			jsonout_print(stdout, o);
-		} else
-			printf("removed VM %s\n", argv[1]);
-		rc = 0;
-	} else if (env.body_case == EVG__ENVELOPE__BODY_VM_LIST) {
-		if (rep->reply->result_case == EVG__REPLY__RESULT_VM_LIST)
-			rc = hostctl_print_list(hc, rep->reply->vm_list);
-		else
-			rc = hostctl_fail(hc, EVG_INTERNAL,
-			    "the daemon's reply carries no VM list");
+	(void)rep;
+	if (hc->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "removed",
+		    json_object_new_string(uuid));
+		jsonout_print(stdout, o);
 	} else
-		rc = hostctl_show_reply(hc, rep);
-	codec_free(rep);
-	return (rc);
+		printf("removed VM %s\n", uuid);
+	return (0);
+}
+
+/* vm remove UUID. */
+static int
+hostctl_vm_remove(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__VmRemoveRequest	 rm = EVG__VM_REMOVE_REQUEST__INIT;
+
+	(void)argc;
+	rm.uuid = argv[1];
+	env.body_case = EVG__ENVELOPE__BODY_VM_REMOVE;
+	env.vm_remove = &rm;
+	return (hostctl_request(hc, &env, hostctl_print_removed, argv[1]));
+}
+
+/* vm list. */
+static int
+hostctl_vm_list(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__VmListRequest	 ls = EVG__VM_LIST_REQUEST__INIT;
+
+	(void)argc;
+	(void)argv;
+	env.body_case = EVG__ENVELOPE__BODY_VM_LIST;
+	env.vm_list = &ls;
+	return (hostctl_request(hc, &env, hostctl_print_list, NULL));
+}
+
+/* vm show UUID. */
+static int
+hostctl_vm_show(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__VmShowRequest	 show = EVG__VM_SHOW_REQUEST__INIT;
+
+	(void)argc;
+	show.uuid = argv[1];
+	env.body_case = EVG__ENVELOPE__BODY_VM_SHOW;
+	env.vm_show = &show;
+	return (hostctl_request(hc, &env, hostctl_show_reply, NULL));
+}
+
+/* vm state UUID STATE (the daemon checks the state's name). */
+static int
+hostctl_vm_state(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__VmStateRequest	 st = EVG__VM_STATE_REQUEST__INIT;
+
+	(void)argc;
+	st.uuid = argv[1];
+	st.state = argv[2];
+	env.body_case = EVG__ENVELOPE__BODY_VM_STATE;
+	env.vm_state = &st;
+	return (hostctl_request(hc, &env, hostctl_show_reply, NULL));
 }
 
 /* Print snapshots as a table or the JSON document. */
 static int
-hostctl_print_snaps(struct hostctl *hc, Evg__Envelope *rep, const char *verb)
+hostctl_print_snaps(struct hostctl *hc, const Evg__Envelope *rep,
+    const char *verb)
 {
 	const Evg__SnapshotList	*l;
 	const Evg__Snapshot	*s;
@@ -461,6 +537,47 @@ hostctl_print_snaps(struct hostctl *hc, Evg__Envelope *rep, const char *verb)
 	return (0);
 }
 
+enum hostctl_snap_op {
+	HOSTCTL_SNAP_CREATE,
+	HOSTCTL_SNAP_LIST,
+	HOSTCTL_SNAP_DELETE,
+	HOSTCTL_SNAP_ROLLBACK,
+};
+
+/*
+ * The snapshot subcommands: how many arguments (a snapshot) follow the
+ * options and what they are for usage errors, whether the create options
+ * (--name, --consistency, --idempotency-key, --hook-timeout) are valid,
+ * how many --volume may be given, and the verb of the text output (NULL:
+ * the table of snapshots).
+ */
+struct hostctl_snap_command {
+	const char		*name;
+	enum hostctl_snap_op	 op;
+	int			 nargs;
+	const char		*args;
+	int			 create_opts;
+	size_t			 max_volumes;
+	const char		*verb;
+};
+
+static const struct hostctl_snap_command hostctl_snap_commands[] = {
+	{ "create", HOSTCTL_SNAP_CREATE, 0, "no arguments", 1, SIZE_MAX,
+	    "created" },
+	{ "list", HOSTCTL_SNAP_LIST, 0, "no arguments", 0, 0, NULL },
+	{ "delete", HOSTCTL_SNAP_DELETE, 1, "a snapshot", 0, 0, "deleted" },
+	{ "rollback", HOSTCTL_SNAP_ROLLBACK, 1, "a snapshot", 0, 1,
+	    "rolled back to" },
+};
+
+/*
+ * An unknown subcommand's options and arguments are checked as delete's
+ * before it is refused as unknown: the errors hostctl has always given.
+ */
+static const struct hostctl_snap_command hostctl_snap_unknown = {
+	NULL, HOSTCTL_SNAP_DELETE, 1, "a snapshot", 0, 0, NULL
+};
+
 /* snapshot create|list|delete|rollback. */
 static int
 hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
@@ -474,25 +591,28 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		{ "hook-timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
-	Evg__Envelope			 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__Envelope			 env = EVG__ENVELOPE__INIT;
 	Evg__SnapshotCreateRequest	 cr = EVG__SNAPSHOT_CREATE_REQUEST__INIT;
 	Evg__SnapshotListRequest	 ls = EVG__SNAPSHOT_LIST_REQUEST__INIT;
 	Evg__SnapshotDeleteRequest	 del = EVG__SNAPSHOT_DELETE_REQUEST__INIT;
 	Evg__SnapshotRollbackRequest	 rb =
 					    EVG__SNAPSHOT_ROLLBACK_REQUEST__INIT;
+	const struct hostctl_snap_command *cmd = &hostctl_snap_unknown;
 	const char			*sub, *vm = NULL, *name = NULL;
-	const char			*cons = NULL, *verb = NULL;
-	const char			*key = NULL;
+	const char			*cons = NULL, *key = NULL;
 	char				*end;
 	long				 hook_s = 0;
 	char				**vols = NULL;
-	size_t				 nvols = 0;
-	int				 ch, rc, want;
+	size_t				 i, nvols = 0;
+	int				 ch, rc;
 
 	if (argc < 2)
 		hostctl_usage_error("snapshot: expected create, list, delete "
 		    "or rollback");
 	sub = argv[1];
+	for (i = 0; i < HOSTCTL_NITEMS(hostctl_snap_commands); i++)
+		if (strcmp(sub, hostctl_snap_commands[i].name) == 0)
+			cmd = &hostctl_snap_commands[i];
 	argc--;
 	argv++;
 	optind = 0;	/* re-initialise: options may follow arguments */
@@ -527,16 +647,15 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	}
 	if (vm == NULL)
 		hostctl_usage_error("snapshot %s: --vm UUID is required", sub);
-	want = strcmp(sub, "create") == 0 || strcmp(sub, "list") == 0 ? 0 : 1;
-	if (argc - optind != want)
-		hostctl_usage_error("snapshot %s: expected %s", sub, want == 0 ?
-		    "no arguments" : "a snapshot");
-	if ((strcmp(sub, "create") != 0 && (name != NULL || cons != NULL ||
-	    key != NULL || hook_s != 0)) ||
-	    (strcmp(sub, "create") != 0 && strcmp(sub, "rollback") != 0 &&
-	    nvols > 0) || (strcmp(sub, "rollback") == 0 && nvols > 1))
+	if (argc - optind != cmd->nargs)
+		hostctl_usage_error("snapshot %s: expected %s", sub, cmd->args);
+	if ((!cmd->create_opts && (name != NULL || cons != NULL ||
+	    key != NULL || hook_s != 0)) || nvols > cmd->max_volumes)
 		hostctl_usage_error("snapshot %s: option not valid here", sub);
-	if (strcmp(sub, "create") == 0) {
+	if (cmd->name == NULL)
+		hostctl_usage_error("snapshot: unknown subcommand '%s'", sub);
+	switch (cmd->op) {
+	case HOSTCTL_SNAP_CREATE:
 		cr.vm_uuid = (char *)vm;
 		cr.volume_uuids = vols;
 		cr.n_volume_uuids = nvols;
@@ -546,30 +665,27 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		cr.hook_timeout_ms = (uint32_t)hook_s * 1000;
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_CREATE;
 		env.snapshot_create = &cr;
-		verb = "created";
-	} else if (strcmp(sub, "list") == 0) {
+		break;
+	case HOSTCTL_SNAP_LIST:
 		ls.vm_uuid = (char *)vm;
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_LIST;
 		env.snapshot_list = &ls;
-	} else if (strcmp(sub, "delete") == 0) {
+		break;
+	case HOSTCTL_SNAP_DELETE:
 		del.vm_uuid = (char *)vm;
 		del.snapshot = argv[optind];
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_DELETE;
 		env.snapshot_delete = &del;
-		verb = "deleted";
-	} else if (strcmp(sub, "rollback") == 0) {
+		break;
+	case HOSTCTL_SNAP_ROLLBACK:
 		rb.vm_uuid = (char *)vm;
 		rb.snapshot = argv[optind];
 		rb.volume_uuid = nvols > 0 ? vols[0] : (char *)"";
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK;
 		env.snapshot_rollback = &rb;
-		verb = "rolled back to";
-	} else
-		hostctl_usage_error("snapshot: unknown subcommand '%s'", sub);
-	if ((rep = hostctl_call(hc, &env, &rc)) != NULL) {
-		rc = hostctl_print_snaps(hc, rep, verb);
-		codec_free(rep);
+		break;
 	}
+	rc = hostctl_request(hc, &env, hostctl_print_snaps, cmd->verb);
 	free(vols);
 	return (rc);
 }
@@ -675,17 +791,55 @@ hostctl_events(struct hostctl *hc, int argc, char **argv)
 	return (0);
 }
 
+/* Print the guest facts reply as text or JSON. */
+static int
+hostctl_print_guest_info(struct hostctl *hc, const Evg__Envelope *rep,
+    const char *arg)
+{
+	const Evg__GuestInfo	*g;
+	char			 a[32], b[32];
+	size_t			 i, j;
+
+	(void)arg;
+	if (rep->reply->result_case != EVG__REPLY__RESULT_GUEST_INFO)
+		return (hostctl_fail(hc, EVG_INTERNAL, "no guest facts in "
+		    "the reply"));
+	g = rep->reply->guest_info;
+	if (hc->json) {
+		jsonout_print(stdout, jsonout_guest_info(g));
+		return (0);
+	}
+	printf("Agent:     eve-guest-agent %s\n",
+	    hostctl_esc(g->agent_version));
+	printf("OS:        %s\n", hostctl_esc(g->os));
+	printf("Kernel:    %s\n", hostctl_esc(g->kernel));
+	printf("Hostname:  %s\n", hostctl_esc(g->hostname));
+	printf("Uptime:    %llu s\n", (unsigned long long)g->uptime_seconds);
+	printf("Filesystems:\n");
+	for (i = 0; i < g->n_filesystems; i++)
+		printf("  %-24s %-6s %s  %s used of %s\n",
+		    hostctl_esc(g->filesystems[i]->mountpoint),
+		    hostctl_esc(g->filesystems[i]->fstype),
+		    hostctl_esc(g->filesystems[i]->source),
+		    jsonout_size(a, sizeof a, g->filesystems[i]->used_bytes),
+		    jsonout_size(b, sizeof b, g->filesystems[i]->size_bytes));
+	printf("Disks:\n");
+	for (i = 0; i < g->n_disks; i++) {
+		printf("  %-12s", hostctl_esc(g->disks[i]->device));
+		for (j = 0; j < g->disks[i]->n_ids; j++)
+			printf(" %s:%s", hostctl_esc(g->disks[i]->ids[j]->kind),
+			    hostctl_esc(g->disks[i]->ids[j]->value));
+		printf("\n");
+	}
+	return (0);
+}
+
 /* guest info --vm UUID. */
 static int
 hostctl_guest(struct hostctl *hc, int argc, char **argv)
 {
-	Evg__Envelope		 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
 	Evg__GuestInfoRequest	 gi = EVG__GUEST_INFO_REQUEST__INIT;
-	const Evg__GuestInfo	*g;
-	json_object		*o;
-	char			 a[32], b[32];
-	size_t			 i, j;
-	int			 rc;
 
 	if (argc != 4 || strcmp(argv[1], "info") != 0 ||
 	    strcmp(argv[2], "--vm") != 0)
@@ -693,64 +847,45 @@ hostctl_guest(struct hostctl *hc, int argc, char **argv)
 	gi.vm_uuid = argv[3];
 	env.body_case = EVG__ENVELOPE__BODY_VM_GUEST_INFO;
 	env.vm_guest_info = &gi;
-	if ((rep = hostctl_call(hc, &env, &rc)) == NULL)
-		return (rc);
-	if (rep->reply->result_case != EVG__REPLY__RESULT_GUEST_INFO) {
-		codec_free(rep);
-		return (hostctl_fail(hc, EVG_INTERNAL, "no guest facts in "
-		    "the reply"));
-	}
-	g = rep->reply->guest_info;
-	if (hc->json) {
-		o = jsonout_guest_info(g);
-		jsonout_print(stdout, o);
-	} else {
-		printf("Agent:     eve-guest-agent %s\n",
-		    hostctl_esc(g->agent_version));
-		printf("OS:        %s\n", hostctl_esc(g->os));
-		printf("Kernel:    %s\n", hostctl_esc(g->kernel));
-		printf("Hostname:  %s\n", hostctl_esc(g->hostname));
-		printf("Uptime:    %llu s\n", (unsigned long long)
-		    g->uptime_seconds);
-		printf("Filesystems:\n");
-		for (i = 0; i < g->n_filesystems; i++)
-			printf("  %-24s %-6s %s  %s used of %s\n",
-			    hostctl_esc(g->filesystems[i]->mountpoint),
-			    hostctl_esc(g->filesystems[i]->fstype),
-			    hostctl_esc(g->filesystems[i]->source),
-			    jsonout_size(a, sizeof a,
-			    g->filesystems[i]->used_bytes),
-			    jsonout_size(b, sizeof b,
-			    g->filesystems[i]->size_bytes));
-		printf("Disks:\n");
-		for (i = 0; i < g->n_disks; i++) {
-			printf("  %-12s", hostctl_esc(g->disks[i]->device));
-			for (j = 0; j < g->disks[i]->n_ids; j++)
-				printf(" %s:%s",
-				    hostctl_esc(g->disks[i]->ids[j]->kind),
-				    hostctl_esc(g->disks[i]->ids[j]->value));
-			printf("\n");
-		}
-	}
-	codec_free(rep);
-	return (0);
+	return (hostctl_request(hc, &env, hostctl_print_guest_info, NULL));
 }
 
-/* Dispatch "vm SUB ...". */
+/* The vm subcommands. */
+static const struct hostctl_command hostctl_vm_commands[] = {
+	{ "add", hostctl_vm_add, -1, NULL },
+	{ "remove", hostctl_vm_remove, 1, "a VM UUID" },
+	{ "list", hostctl_vm_list, 0, "no arguments" },
+	{ "show", hostctl_vm_show, 1, "a VM UUID" },
+	{ "state", hostctl_vm_state, 2, "UUID running|stopped" },
+};
+
+/* Dispatch "vm SUB ..." through hostctl_vm_commands[]. */
 static int
 hostctl_vm(struct hostctl *hc, int argc, char **argv)
 {
+	const struct hostctl_command	*cmd;
+
 	if (argc < 2)
 		hostctl_usage_error("vm: expected add, remove, list, show or "
 		    "state");
-	if (strcmp(argv[1], "add") == 0)
-		return (hostctl_vm_add(hc, argc - 1, argv + 1));
-	if (strcmp(argv[1], "remove") == 0 || strcmp(argv[1], "list") == 0 ||
-	    strcmp(argv[1], "show") == 0 || strcmp(argv[1], "state") == 0)
-		return (hostctl_vm_simple(hc, argv[1], argc - 1, argv + 1));
-	hostctl_usage_error("vm: unknown subcommand '%s'", argv[1]);
+	cmd = hostctl_find(hostctl_vm_commands,
+	    HOSTCTL_NITEMS(hostctl_vm_commands), argv[1]);
+	if (cmd == NULL)
+		hostctl_usage_error("vm: unknown subcommand '%s'", argv[1]);
+	if (cmd->nargs != -1 && argc - 2 != cmd->nargs)
+		hostctl_usage_error("vm %s: expected %s", cmd->name, cmd->args);
+	return (cmd->run(hc, argc - 1, argv + 1));
 }
 
+/* The commands. */
+static const struct hostctl_command hostctl_commands[] = {
+	{ "vm", hostctl_vm, -1, NULL },
+	{ "snapshot", hostctl_snapshot, -1, NULL },
+	{ "events", hostctl_events, -1, NULL },
+	{ "guest", hostctl_guest, -1, NULL },
+};
+
+/* Parse the global options, then run the command. */
 int
 main(int argc, char **argv)
 {
@@ -762,11 +897,12 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct hostctl	 hc;
-	const char	*sock = CONTROL_SOCKET_DEFAULT;
-	char		*cause, *end, *addr;
-	long		 t;
-	int		 ch;
+	struct hostctl			 hc;
+	const struct hostctl_command	*cmd;
+	const char			*sock = CONTROL_SOCKET_DEFAULT;
+	char				*cause, *end, *addr;
+	long				 t;
+	int				 ch;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&hc, 0, sizeof hc);
@@ -808,13 +944,9 @@ main(int argc, char **argv)
 		hostctl_usage_error("a command is required");
 	argc -= optind;
 	argv += optind;
-	if (strcmp(argv[0], "vm") == 0)
-		return (hostctl_vm(&hc, argc, argv));
-	if (strcmp(argv[0], "snapshot") == 0)
-		return (hostctl_snapshot(&hc, argc, argv));
-	if (strcmp(argv[0], "events") == 0)
-		return (hostctl_events(&hc, argc, argv));
-	if (strcmp(argv[0], "guest") == 0)
-		return (hostctl_guest(&hc, argc, argv));
-	hostctl_usage_error("unknown command '%s'", argv[0]);
+	cmd = hostctl_find(hostctl_commands, HOSTCTL_NITEMS(hostctl_commands),
+	    argv[0]);
+	if (cmd == NULL)
+		hostctl_usage_error("unknown command '%s'", argv[0]);
+	return (cmd->run(&hc, argc, argv));
 }

@@ -18,6 +18,8 @@
 
 #include "atomicfile.h"
 #include "config.h"
+#include "control_dispatch.h"
+#include "guest_dispatch.h"
 #include "log.h"
 #include "registry.h"
 #include "proc.h"
@@ -134,11 +136,7 @@ hostd_signal_reload(evutil_socket_t sig, short events, void *arg)
 	h->cf.guest_timeout = n.guest_timeout;
 	h->cf.reconcile_retry = n.reconcile_retry;
 	/* Commands are looked up at each use: swapping them is safe. */
-	free(h->cf.qemu_img);
-	h->cf.qemu_img = n.qemu_img;
-	free(h->cf.zfs);
-	h->cf.zfs = n.zfs;
-	n.qemu_img = n.zfs = NULL;
+	config_move_commands(&h->cf, &n);
 	config_free(&n);
 	log_warnx("reload: configuration re-read from %s", h->config_path);
 }
@@ -172,6 +170,12 @@ hostd_fail(struct hostd *h, char *cause)
 	config_free(&h->cf);
 	exit(1);
 }
+
+/* Where the server hands each channel's requests. */
+static const struct server_dispatch hostd_dispatch = {
+	&guest_dispatch,
+	&control_dispatch,
+};
 
 int
 main(int argc, char **argv)
@@ -294,9 +298,11 @@ main(int argc, char **argv)
 	if ((h.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	proc_init(h.base);
-	if (workflow_init(h.base, &h.cf, h.reg, &h.srv, &cause) != 0)
+	if (workflow_init(h.base, &h.cf, h.reg, &h.srv.guests.link,
+	    &cause) != 0)
 		hostd_fail(&h, cause);
-	if (server_start(&h.srv, h.base, &h.cf, h.reg, &cause) != 0) {
+	if (server_start(&h.srv, h.base, &h.cf, h.reg, &hostd_dispatch,
+	    &cause) != 0) {
 		server_stop(&h.srv);
 		workflow_shutdown();
 		hostd_fail(&h, cause);

@@ -8,13 +8,13 @@
 #include <json-c/json.h>
 
 #include "atomicfile.h"
+#include "backend_kind.h"
 #include "log.h"
 #include "registry.h"
 #include "status.h"
 #include "text.h"
 #include "transport.h"
 #include "xmalloc.h"
-#include "zfs.h"
 
 #define REGISTRY_FILE_MAX	(16 * 1024 * 1024)
 #define REGISTRY_FORMAT		1
@@ -149,9 +149,9 @@ registry_node(const char *s)
 	return (1);
 }
 
-/* True if s is an absolute path of reasonable length. */
-static int
-registry_abspath(const char *s, size_t max)
+/* An absolute path of at most max bytes; see registry.h. */
+int
+registry_path_valid(const char *s, size_t max)
 {
 	return (s != NULL && s[0] == '/' && strlen(s) <= max &&
 	    strchr(s, '\n') == NULL);
@@ -174,7 +174,7 @@ registry_check_disk(const struct reg_disk *d, size_t vi, size_t di,
 	if (!registry_token(d->value, DISK_VALUE_MAX) ||
 	    (strcmp(k, "pci") == 0 && !registry_pci(d->value)) ||
 	    (strcmp(k, "backing") == 0 &&
-	    !registry_abspath(d->value, REGISTRY_PATH_MAX))) {
+	    !registry_path_valid(d->value, REGISTRY_PATH_MAX))) {
 		xasprintf(cause, "volume[%zu].disk[%zu].value: bad %s '%s'%s",
 		    vi, di, k, d->value != NULL ? d->value : "",
 		    strcmp(k, "pci") == 0 ? " (expected DDDD:BB:SS.F)" :
@@ -189,9 +189,11 @@ registry_check_disk(const struct reg_disk *d, size_t vi, size_t di,
 static int
 registry_check_volume(const struct reg_volume *vol, size_t vi, char **cause)
 {
-	const char	*why;
-	size_t		 di;
-	int		 rc;
+	const struct backend_kind	*kind;
+	const char			*why;
+	char				 names[128];
+	size_t				 di;
+	int				 rc;
 
 	if (!uuid_valid(vol->uuid)) {
 		xasprintf(cause, "volume[%zu].uuid: '%s' is not a UUID", vi,
@@ -203,27 +205,24 @@ registry_check_volume(const struct reg_volume *vol, size_t vi, char **cause)
 		    "characters)", vi, why, NAME_MAX_CHARS);
 		return (EVG_INVALID_ARGUMENT);
 	}
-	if (vol->backend == NULL || (strcmp(vol->backend, "qcow2") != 0 &&
-	    strcmp(vol->backend, "zfs") != 0)) {
+	if ((kind = backend_kind_find(vol->backend)) == NULL) {
 		xasprintf(cause, "volume[%zu].backend: unknown backend '%s' "
-		    "(expected qcow2 or zfs)", vi,
-		    vol->backend != NULL ? vol->backend : "");
+		    "(expected %s)", vi, vol->backend != NULL ? vol->backend :
+		    "", backend_kind_names(names, sizeof names, ", ", " or ",
+		    0));
 		return (EVG_INVALID_ARGUMENT);
 	}
-	if (strcmp(vol->backend, "qcow2") == 0 ?
-	    !registry_abspath(vol->locator, REGISTRY_PATH_MAX) :
-	    !zfs_dataset_valid(vol->locator)) {
+	if (!kind->locator_valid(vol->locator)) {
 		xasprintf(cause, "volume[%zu].locator: '%s' is not %s", vi,
 		    vol->locator != NULL ? vol->locator : "",
-		    strcmp(vol->backend, "qcow2") == 0 ?
-		    "an absolute qcow2 image path" : "a ZFS dataset name");
+		    kind->locator_what);
 		return (EVG_INVALID_ARGUMENT);
 	}
-	if (vol->node != NULL && (strcmp(vol->backend, "qcow2") != 0 ||
-	    !registry_node(vol->node))) {
+	if (vol->node != NULL && (!kind->node || !registry_node(vol->node))) {
 		xasprintf(cause, "volume[%zu].node: '%s' is not a QEMU node "
-		    "name (a letter then up to %d of [A-Za-z0-9_.-]; qcow2 "
-		    "only)", vi, vol->node, NODE_NAME_MAX - 1);
+		    "name (a letter then up to %d of [A-Za-z0-9_.-]; %s only)",
+		    vi, vol->node, NODE_NAME_MAX - 1, backend_kind_names(names,
+		    sizeof names, ", ", " or ", 1));
 		return (EVG_INVALID_ARGUMENT);
 	}
 	if (vol->ndisks == 0 || vol->ndisks > REGISTRY_MAX_DISKS) {
@@ -283,7 +282,7 @@ registry_check(const struct reg_vm *vm, char **cause)
 	}
 	/* "_65535" is appended to the hybrid path to make the socket. */
 	if (vm->hybrid != NULL &&
-	    !registry_abspath(vm->hybrid, UNIX_PATH_MAX - 1 - 6)) {
+	    !registry_path_valid(vm->hybrid, UNIX_PATH_MAX - 1 - 6)) {
 		xasprintf(cause, "hybrid_socket: '%s' is not an absolute path "
 		    "of at most %zu bytes", vm->hybrid, UNIX_PATH_MAX - 1 - 6);
 		return (EVG_INVALID_ARGUMENT);
@@ -294,7 +293,7 @@ registry_check(const struct reg_vm *vm, char **cause)
 		return (EVG_INVALID_ARGUMENT);
 	}
 	if (vm->qmp != NULL &&
-	    !registry_abspath(vm->qmp, UNIX_PATH_MAX - 1)) {
+	    !registry_path_valid(vm->qmp, UNIX_PATH_MAX - 1)) {
 		xasprintf(cause, "qmp: '%s' is not an absolute socket path",
 		    vm->qmp);
 		return (EVG_INVALID_ARGUMENT);

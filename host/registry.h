@@ -35,7 +35,7 @@ struct reg_disk {
 struct reg_volume {
 	char		 uuid[UUID_STR_LEN + 1];
 	char		*name;
-	char		*backend;	/* qcow2 or zfs */
+	char		*backend;	/* a backend_kinds[] name */
 	char		*locator;	/* image path or dataset */
 	char		*node;		/* QMP block node, may be NULL */
 	struct reg_disk	*disks;
@@ -109,6 +109,13 @@ int		 registry_set_state(struct registry *, struct reg_vm *,
 		    enum vm_state, char **);
 struct reg_vm	*registry_find(struct registry *, const char *);
 struct reg_vm	*registry_find_cid(struct registry *, unsigned int);
+
+/*
+ * True if s is an absolute path of at most max bytes without a newline:
+ * the registry's rule for every path it keeps (sockets, backing files,
+ * qcow2 images).
+ */
+int		 registry_path_valid(const char *, size_t);
 
 void		 reg_vm_free(struct reg_vm *);
 const char	*vm_state_name(enum vm_state);

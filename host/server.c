@@ -8,12 +8,9 @@
 #include <unistd.h>
 
 #include "codec.h"
-#include "control.h"
 #include "frame.h"
 #include "log.h"
-#include "peer.h"
 #include "server.h"
-#include "session.h"
 #include "status.h"
 #include "transport.h"
 #include "xmalloc.h"
@@ -133,9 +130,9 @@ server_guest_conn(struct server *srv, struct vm_runtime *rt, int fd,
 {
 	char	msg[256], name[192];
 
-	if (rt->nsessions >= srv->cf->max_conns_per_vm) {
+	if (rt->guests.nsessions >= srv->cf->max_conns_per_vm) {
 		snprintf(msg, sizeof msg, "VM %s already has %u connections "
-		    "(limit %u)", rt->vm->name, rt->nsessions,
+		    "(limit %u)", rt->vm->name, rt->guests.nsessions,
 		    srv->cf->max_conns_per_vm);
 		log_warnx("%s: %s; refusing one more via %s", __func__, msg,
 		    via);
@@ -144,8 +141,7 @@ server_guest_conn(struct server *srv, struct vm_runtime *rt, int fd,
 	}
 	snprintf(name, sizeof name, "vm %s (%s)", rt->vm->name, via);
 	srv->nconns++;
-	rt->nsessions++;
-	session_create(srv, rt, fd, name);
+	session_create(&srv->guests, rt->vm, &rt->guests, fd, name);
 }
 
 /* Take a control connection, checking its uid; see server.h. */
@@ -166,7 +162,7 @@ server_adopt_control(struct server *srv, int fd)
 		server_reject(fd, EVG_PERMISSION_DENIED, msg);
 		return;
 	}
-	if (srv->ncontrol >= srv->cf->max_control_conns) {
+	if (srv->controls.count >= srv->cf->max_control_conns) {
 		snprintf(msg, sizeof msg, "too many control connections "
 		    "(limit %u)", srv->cf->max_control_conns);
 		log_warnx("control: %s", msg);
@@ -174,8 +170,7 @@ server_adopt_control(struct server *srv, int fd)
 		return;
 	}
 	srv->nconns++;
-	srv->ncontrol++;
-	control_create(srv, fd, uid);
+	control_create(&srv->controls, fd, uid);
 }
 
 /* Accept on the control socket. */
@@ -278,13 +273,11 @@ void
 server_vm_detach(struct server *srv, struct reg_vm *vm)
 {
 	struct vm_runtime	*rt = vm->rt;
-	struct session		*s;
 
 	if (rt == NULL)
 		return;
-	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (s->rt == rt)
-			session_detach(s, "the VM was removed from the host");
+	sessions_detach_vm(&srv->guests, vm, "the VM was removed from the "
+	    "host");
 	if (rt->ev_hybrid != NULL)
 		event_free(rt->ev_hybrid);
 	if (rt->hybrid_fd != -1) {
@@ -304,69 +297,37 @@ server_adopt_guest(struct server *srv, struct reg_vm *vm, int fd)
 		server_guest_conn(srv, vm->rt, fd, "adopted");
 }
 
-/* Count one connection fewer. */
-void
-server_conn_closed(struct server *srv)
+/* The VM's guest counters; see server.h. */
+const struct session_vm *
+server_vm_guests(const struct reg_vm *vm)
 {
-	if (srv->nconns > 0)
-		srv->nconns--;
+	return (vm->rt != NULL ? &vm->rt->guests : NULL);
 }
 
-/* The shared Hello handling; see server.h. */
-int
-server_handshake(struct peer *peer, Evg__Envelope *env, Evg__Role *role)
+/* A connection the server counted has gone away. */
+static void
+server_conn_closed(void *arg)
 {
-	struct codec_reply	 r;
-	Evg__HelloAck		 ack = EVG__HELLO_ACK__INIT;
-	uint32_t		 v;
-	char			 msg[160];
+	struct server	*srv = arg;
 
-	if (env->body_case != EVG__ENVELOPE__BODY_HELLO) {
-		snprintf(msg, sizeof msg, "the first message must be hello, "
-		    "not %s", codec_body_name(env));
-		goto refuse;
-	}
-	v = codec_negotiate(env->hello->min_version, env->hello->max_version);
-	if (v == 0) {
-		snprintf(msg, sizeof msg, "protocol versions %u..%u are not "
-		    "supported (this host speaks %u..%u)",
-		    env->hello->min_version, env->hello->max_version,
-		    PROTO_VERSION_MIN, PROTO_VERSION_MAX);
-		log_warnx("%s: %s", peer_name(peer), msg);
-		peer_set_close_reason(peer, "%s", msg);
-		peer_reply(peer, env->id, EVG_UNSUPPORTED, msg);
-		peer_close(peer);
-		return (-1);
-	}
-	peer_set_version(peer, v);
-	*role = env->hello->role;
-	ack.version = v;
-	ack.software = (char *)"eve-guest-hostd " EVG_VERSION;
-	codec_reply_init(&r, env->id, v, EVG_OK, "");
-	r.reply.result_case = EVG__REPLY__RESULT_HELLO_ACK;
-	r.reply.hello_ack = &ack;
-	peer_send(peer, &r.env);
-	return (0);
-refuse:
-	log_warnx("%s: %s", peer_name(peer), msg);
-	peer_set_close_reason(peer, "%s", msg);
-	peer_reply(peer, env->id, EVG_FAILED_PRECONDITION, msg);
-	peer_close(peer);
-	return (-1);
+	if (srv->nconns > 0)
+		srv->nconns--;
 }
 
 /* Set up without listeners; see server.h. */
 void
 server_init(struct server *srv, struct event_base *base, struct config *cf,
-    struct registry *reg)
+    struct registry *reg, const struct server_dispatch *d)
 {
 	memset(srv, 0, sizeof *srv);
 	srv->base = base;
 	srv->cf = cf;
 	srv->reg = reg;
 	srv->vsock_fd = srv->control_fd = -1;
-	TAILQ_INIT(&srv->sessions);
-	TAILQ_INIT(&srv->controls);
+	sessions_init(&srv->guests, base, cf, d->guest, server_conn_closed,
+	    srv);
+	controls_init(&srv->controls, base, cf, reg, d->control, srv,
+	    server_conn_closed);
 	if ((srv->ev_resume = evtimer_new(base, server_resume, srv)) == NULL)
 		fatalx("%s: evtimer_new failed", __func__);
 }
@@ -374,12 +335,12 @@ server_init(struct server *srv, struct event_base *base, struct config *cf,
 /* Start listening; see server.h. */
 int
 server_start(struct server *srv, struct event_base *base, struct config *cf,
-    struct registry *reg, char **cause)
+    struct registry *reg, const struct server_dispatch *d, char **cause)
 {
 	struct reg_vm	*vm;
 	char		*why;
 
-	server_init(srv, base, cf, reg);
+	server_init(srv, base, cf, reg, d);
 	srv->listening = 1;
 
 	/* Non-root uids in control_uids need to reach the SO_PEERCRED check. */
@@ -420,18 +381,9 @@ void
 server_stop(struct server *srv)
 {
 	struct reg_vm	*vm;
-	struct session	*s;
-	struct control	*c;
 
-	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL)
-		session_free(s);
-	while ((c = TAILQ_FIRST(&srv->controls)) != NULL) {
-		TAILQ_REMOVE(&srv->controls, c, entry);
-		if (c->timer != NULL)
-			event_free(c->timer);
-		peer_free(c->peer);
-		free(c);
-	}
+	sessions_free_all(&srv->guests);
+	controls_free_all(&srv->controls);
 	if (srv->reg != NULL)
 		TAILQ_FOREACH(vm, &srv->reg->vms, entry)
 			server_vm_detach(srv, vm);

@@ -1,9 +1,10 @@
 /*
- * The host daemon's listeners and connection bookkeeping.  The server owns
- * the listening sockets (control, AF_VSOCK, one hybrid socket per VM), the
- * per-VM runtime (struct vm_runtime, hung off reg_vm->rt) and the lists of
- * guest sessions and control connections; it enforces the connection caps
- * and pauses accepting while file descriptors run out.
+ * The host daemon's listeners.  The server owns the listening sockets
+ * (control, AF_VSOCK, one hybrid socket per VM) and the per-VM runtime
+ * (struct vm_runtime, hung off reg_vm->rt); it accepts, enforces the
+ * connection caps, pauses accepting while file descriptors run out, and
+ * hands each connection over to the guest sessions or the control
+ * connections (the sets it embeds, which own and free them).
  */
 #ifndef EVG_SERVER_H
 #define EVG_SERVER_H
@@ -13,24 +14,18 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "control.h"
 #include "evg.pb-c.h"
 #include "registry.h"
-
-struct peer;
-struct session;
-struct control;
-
-TAILQ_HEAD(session_list, session);
-TAILQ_HEAD(control_list, control);
+#include "session.h"
 
 struct vm_runtime {
-	struct server	*srv;
-	struct reg_vm	*vm;
-	char		*hybrid_path;	/* "<hybrid>_<port>", owned */
-	int		 hybrid_fd;
-	struct event	*ev_hybrid;
-	unsigned int	 nsessions;	/* guest connections of this VM */
-	unsigned int	 ndaemons;	/* of which daemon sessions, ready */
+	struct server		*srv;
+	struct reg_vm		*vm;
+	char			*hybrid_path;	/* "<hybrid>_<port>", owned */
+	int			 hybrid_fd;
+	struct event		*ev_hybrid;
+	struct session_vm	 guests;	/* kept by the sessions */
 };
 
 struct server {
@@ -45,9 +40,14 @@ struct server {
 	int			 paused;
 	int			 listening;	/* VMs get hybrid listeners */
 	unsigned int		 nconns;	/* every accepted peer */
-	unsigned int		 ncontrol;
-	struct session_list	 sessions;
-	struct control_list	 controls;
+	struct sessions		 guests;	/* guest connections */
+	struct controls		 controls;	/* control connections */
+};
+
+/* Where the server hands requests over: one table per channel. */
+struct server_dispatch {
+	const struct session_dispatch	*guest;
+	const struct control_dispatch	*control;
 };
 
 /*
@@ -56,10 +56,10 @@ struct server {
  * server_start() does this, then opens the listeners.
  */
 void	server_init(struct server *, struct event_base *, struct config *,
-	    struct registry *);
+	    struct registry *, const struct server_dispatch *);
 /* Open every listener and attach registered VMs. 0 or -1 + *cause. */
 int	server_start(struct server *, struct event_base *, struct config *,
-	    struct registry *, char **);
+	    struct registry *, const struct server_dispatch *, char **);
 /*
  * Take a connected fd as if accepted: a guest connection of vm (attached),
  * or a control connection (its SO_PEERCRED uid checked).  The same caps
@@ -73,13 +73,7 @@ void	server_stop(struct server *);
 int	server_vm_attach(struct server *, struct reg_vm *, char **);
 /* Close a VM's listener and every session it has; free its runtime. */
 void	server_vm_detach(struct server *, struct reg_vm *);
-/* A peer the server counted has gone away. */
-void	server_conn_closed(struct server *);
-/*
- * Answer a Hello on a new connection: negotiate the version, reply with
- * HelloAck and return 0 with *role set; on a bad Hello reply with the
- * reason, close the peer and return -1.
- */
-int	server_handshake(struct peer *, Evg__Envelope *, Evg__Role *);
+/* A VM's guest connection counters, or NULL when it is not attached. */
+const struct session_vm *server_vm_guests(const struct reg_vm *);
 
 #endif

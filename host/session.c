@@ -1,20 +1,16 @@
-/* Guest session state machine: handshake, requests, idle and pings. */
+/* Guest connections: handshake, host requests, idle and pings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "events.h"
+#include "handshake.h"
 #include "log.h"
 #include "peer.h"
 #include "session.h"
 #include "status.h"
-#include "vminfo.h"
-#include "guestops.h"
-#include "workflow.h"
-#include "events.h"
 #include "xmalloc.h"
-
-static uint64_t	session_serial;
 
 static void	session_dispatch(struct peer *, Evg__Envelope *, void *);
 static void	session_timer_cb(evutil_socket_t, short, void *);
@@ -24,7 +20,7 @@ static void	session_on_reply(struct session *, Evg__Envelope *);
 static void
 session_arm(struct session *s)
 {
-	struct config	*cf = s->srv->cf;
+	struct config	*cf = s->set->cf;
 	struct timeval	 tv = { 0, 0 };
 
 	switch (s->state) {
@@ -44,24 +40,26 @@ session_arm(struct session *s)
 
 /* Start a session; see session.h. */
 void
-session_create(struct server *srv, struct vm_runtime *rt, int fd,
-    const char *name)
+session_create(struct sessions *set, struct reg_vm *vm, struct session_vm *sv,
+    int fd, const char *name)
 {
 	struct session	*s;
 
 	s = xcalloc(1, sizeof *s);
-	s->srv = srv;
-	s->rt = rt;
+	s->set = set;
+	s->vm = vm;
+	s->sv = sv;
 	s->state = SESSION_HANDSHAKE;
 	s->next_id = 1;
-	s->serial = ++session_serial;
+	s->serial = ++set->last_serial;
 	TAILQ_INIT(&s->reqs);
 	TAILQ_INIT(&s->ops);
-	s->peer = peer_create(srv->base, fd, name, srv->cf->max_frame_guest,
-	    srv->cf->max_output, session_dispatch, s);
-	if ((s->timer = evtimer_new(srv->base, session_timer_cb, s)) == NULL)
+	s->peer = peer_create(set->base, fd, name, set->cf->max_frame_guest,
+	    set->cf->max_output, session_dispatch, s);
+	if ((s->timer = evtimer_new(set->base, session_timer_cb, s)) == NULL)
 		fatalx("%s: evtimer_new failed", __func__);
-	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	sv->nsessions++;
+	TAILQ_INSERT_TAIL(&set->list, s, entry);
 	session_arm(s);
 	log_info("%s: connected", name);
 }
@@ -72,10 +70,10 @@ session_close(struct session *s, const char *why)
 {
 	if (s->state == SESSION_CLOSING)
 		return;
-	if (s->state == SESSION_READY && s->rt != NULL &&
-	    s->role == EVG__ROLE__ROLE_GUEST_DAEMON && s->rt->ndaemons > 0) {
-		s->rt->ndaemons--;
-		events_emit("guest-disconnected", s->rt->vm->uuid, NULL, NULL,
+	if (s->state == SESSION_READY && s->sv != NULL &&
+	    s->role == EVG__ROLE__ROLE_GUEST_DAEMON && s->sv->ndaemons > 0) {
+		s->sv->ndaemons--;
+		events_emit("guest-disconnected", s->vm->uuid, NULL, NULL,
 		    NULL, 0, "guest agent daemon disconnected: %s", why);
 	}
 	s->state = SESSION_CLOSING;
@@ -84,12 +82,20 @@ session_close(struct session *s, const char *why)
 	peer_close(s->peer);
 }
 
-/* Close because the VM was removed; the runtime is going away. */
+/* Close every session of a VM that is going away; see session.h. */
 void
-session_detach(struct session *s, const char *why)
+sessions_detach_vm(struct sessions *set, const struct reg_vm *vm,
+    const char *why)
 {
-	session_close(s, why);
-	s->rt = NULL;
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &set->list, entry) {
+		if (s->vm != vm)
+			continue;
+		session_close(s, why);
+		s->vm = NULL;
+		s->sv = NULL;
+	}
 }
 
 /* Transition HANDSHAKE -> READY on a good Hello. */
@@ -98,43 +104,24 @@ session_on_hello(struct session *s, Evg__Envelope *env)
 {
 	char	sw[96];
 
-	if (server_handshake(s->peer, env, &s->role) != 0) {
+	if (handshake_answer(s->peer, env, &s->role) != 0) {
 		session_close(s, peer_close_reason(s->peer));
 		return;
 	}
 	if (s->role != EVG__ROLE__ROLE_GUEST_DAEMON)
 		s->role = EVG__ROLE__ROLE_GUEST_CLI;
 	else
-		s->rt->ndaemons++;
+		s->sv->ndaemons++;
 	s->state = SESSION_READY;
 	session_arm(s);
 	log_escape(sw, sizeof sw, env->hello->software,
 	    strlen(env->hello->software));
 	if (s->role == EVG__ROLE__ROLE_GUEST_DAEMON)
-		events_emit("guest-connected", s->rt->vm->uuid, NULL, NULL,
+		events_emit("guest-connected", s->vm->uuid, NULL, NULL,
 		    NULL, 0, "guest agent daemon connected (%s)", sw);
 	log_info("%s: hello from %s (%s), protocol %u", peer_name(s->peer),
 	    sw, s->role == EVG__ROLE__ROLE_GUEST_DAEMON ?
 	    "daemon" : "cli", peer_version(s->peer));
-}
-
-/* Answer guest_status: the VM as the host knows it. */
-static void
-session_on_status(struct session *s, Evg__Envelope *env)
-{
-	struct codec_reply	 r;
-	Evg__VmInfo		*vm;
-
-	vm = vminfo_from_reg(s->rt->vm, VMINFO_GUEST);
-	vm->agent_connected = s->rt->ndaemons > 0;
-	vm->connections = s->rt->nsessions;
-	codec_reply_init(&r, env->id, peer_version(s->peer), EVG_OK, "");
-	r.reply.result_case = EVG__REPLY__RESULT_VM;
-	r.reply.vm = vm;
-	if (peer_send(s->peer, &r.env) != 0)
-		peer_reply(s->peer, env->id, EVG_INTERNAL, "the VM's "
-		    "description does not fit in one guest-channel frame");
-	vminfo_free(vm);
 }
 
 /* Free a tracked request. */
@@ -152,37 +139,69 @@ static void
 session_req_timeout(evutil_socket_t fd, short events, void *arg)
 {
 	struct session_req	*r = arg;
-	struct session		*s = r->s;
-	session_reply_cb	 cb = r->cb;
+	guest_reply_cb		 cb = r->cb;
 	void			*cbarg = r->arg;
 
 	(void)fd;
 	(void)events;
 	session_req_free(r);
-	cb(s, NULL, "the guest agent did not answer in time", cbarg);
+	cb(NULL, "the guest agent did not answer in time", cbarg);
 }
 
-/* Send and track a host request; see session.h. */
-int
-session_request(struct session *s, Evg__Envelope *env, unsigned int timeout_ms,
-    session_reply_cb cb, void *arg)
+/* A session by serial, closing ones too; NULL if it is gone. */
+static struct session *
+session_by_serial(struct sessions *set, uint64_t serial)
 {
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &set->list, entry)
+		if (s->serial == serial)
+			return (s);
+	return (NULL);
+}
+
+/* The live (not closing) session with this serial, or NULL. */
+static struct session *
+session_find(struct sessions *set, uint64_t serial)
+{
+	struct session	*s;
+
+	if ((s = session_by_serial(set, serial)) == NULL ||
+	    peer_closing(s->peer))
+		return (NULL);
+	return (s);
+}
+
+/* guest_link.alive; see guestlink.h. */
+static int
+session_link_alive(void *ctx, uint64_t serial)
+{
+	return (session_find(ctx, serial) != NULL);
+}
+
+/* guest_link.request: send and track a host request; see guestlink.h. */
+static int
+session_link_request(void *ctx, uint64_t serial, Evg__Envelope *env,
+    unsigned int timeout_ms, guest_reply_cb cb, void *arg)
+{
+	struct session		*s;
 	struct session_req	*r;
 	struct timeval		 tv;
 
-	if (s->state != SESSION_READY || peer_closing(s->peer))
-		return (SESSION_REQ_GONE);
+	if ((s = session_find(ctx, serial)) == NULL ||
+	    s->state != SESSION_READY)
+		return (GUEST_REQ_GONE);
 	env->id = s->next_id++;
 	if (peer_send(s->peer, env) != 0)
-		return (peer_closing(s->peer) ? SESSION_REQ_GONE :
-		    SESSION_REQ_TOO_BIG);
+		return (peer_closing(s->peer) ? GUEST_REQ_GONE :
+		    GUEST_REQ_TOO_BIG);
 	r = xcalloc(1, sizeof *r);
 	r->s = s;
 	r->id = env->id;
 	r->cb = cb;
 	r->arg = arg;
 	if (timeout_ms != 0) {
-		r->timer = evtimer_new(s->srv->base, session_req_timeout, r);
+		r->timer = evtimer_new(s->set->base, session_req_timeout, r);
 		if (r->timer == NULL)
 			fatalx("%s: evtimer_new failed", __func__);
 		tv.tv_sec = timeout_ms / 1000;
@@ -193,12 +212,18 @@ session_request(struct session *s, Evg__Envelope *env, unsigned int timeout_ms,
 	return (0);
 }
 
-/* Forget arg's requests; see session.h. */
-void
-session_forget(struct session *s, void *arg)
+/*
+ * guest_link.forget: drop arg's requests; see guestlink.h.  Also on a
+ * closing session: its lost callbacks are still to come.
+ */
+static void
+session_link_forget(void *ctx, uint64_t serial, void *arg)
 {
+	struct session		*s;
 	struct session_req	*r, *next;
 
+	if ((s = session_by_serial(ctx, serial)) == NULL)
+		return;
 	for (r = TAILQ_FIRST(&s->reqs); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
 		if (r->arg == arg)
@@ -211,7 +236,7 @@ static void
 session_on_reply(struct session *s, Evg__Envelope *env)
 {
 	struct session_req	*r;
-	session_reply_cb	 cb;
+	guest_reply_cb		 cb;
 	void			*arg;
 
 	TAILQ_FOREACH(r, &s->reqs, entry) {
@@ -219,7 +244,7 @@ session_on_reply(struct session *s, Evg__Envelope *env)
 			cb = r->cb;
 			arg = r->arg;
 			session_req_free(r);
-			cb(s, env, NULL, arg);
+			cb(env, NULL, arg);
 			return;
 		}
 	}
@@ -231,41 +256,30 @@ session_on_reply(struct session *s, Evg__Envelope *env)
 static void
 session_drop_pending(struct session *s, const char *why)
 {
-	struct session_req	*r;
-	struct session_op	*op;
-	session_reply_cb	 cb;
-	void			*arg;
+	const struct session_dispatch	*d = s->set->dispatch;
+	struct session_req		*r;
+	struct session_op		*op;
+	guest_reply_cb			 cb;
+	void				*arg;
 
 	while ((r = TAILQ_FIRST(&s->reqs)) != NULL) {
 		cb = r->cb;
 		arg = r->arg;
 		session_req_free(r);
-		cb(s, NULL, why, arg);
+		cb(NULL, why, arg);
 	}
 	while ((op = TAILQ_FIRST(&s->ops)) != NULL) {
 		TAILQ_REMOVE(&s->ops, op, entry);
 		op->s = NULL;
-		workflow_forget_owner(op);
+		d->op_gone(op);
 		free(op);
 	}
 	/* A create frozen through this session ends now, not at its end. */
-	workflow_guest_gone(s->serial);
+	d->gone(s->serial);
 }
 
-/* Find a live session by serial. */
-struct session *
-session_find(struct server *srv, uint64_t serial)
-{
-	struct session	*s;
-
-	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (s->serial == serial)
-			return (peer_closing(s->peer) ? NULL : s);
-	return (NULL);
-}
-
-/* Free at shutdown; see session.h. */
-void
+/* Free one session at shutdown: no callbacks run. */
+static void
 session_free(struct session *s)
 {
 	struct session_op	*op;
@@ -276,26 +290,59 @@ session_free(struct session *s)
 		TAILQ_REMOVE(&s->ops, op, entry);
 		free(op);
 	}
-	TAILQ_REMOVE(&s->srv->sessions, s, entry);
+	TAILQ_REMOVE(&s->set->list, s, entry);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	peer_free(s->peer);
 	free(s);
 }
 
-/* Where to freeze; see session.h. */
-struct session *
-session_freeze_channel(struct server *srv, struct vm_runtime *rt,
-    struct session *requester)
+/* Free every session; see session.h. */
+void
+sessions_free_all(struct sessions *set)
 {
+	while (!TAILQ_EMPTY(&set->list))
+		session_free(TAILQ_FIRST(&set->list));
+}
+
+/* guest_link.freeze_channel: where to freeze; see guestlink.h. */
+static uint64_t
+session_link_freeze_channel(void *ctx, const struct reg_vm *vm,
+    uint64_t requester, int *daemon)
+{
+	struct sessions	*set = ctx;
 	struct session	*s;
 
-	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (s->rt == rt && s->state == SESSION_READY &&
+	*daemon = 0;
+	TAILQ_FOREACH(s, &set->list, entry) {
+		if (s->vm == vm && vm != NULL && s->state == SESSION_READY &&
 		    s->role == EVG__ROLE__ROLE_GUEST_DAEMON &&
-		    !peer_closing(s->peer))
-			return (s);
+		    !peer_closing(s->peer)) {
+			*daemon = 1;
+			return (s->serial);
+		}
+	}
 	return (requester);
+}
+
+/* Set up an empty set; see session.h. */
+void
+sessions_init(struct sessions *set, struct event_base *base,
+    struct config *cf, const struct session_dispatch *dispatch,
+    void (*closed)(void *), void *closed_arg)
+{
+	memset(set, 0, sizeof *set);
+	set->base = base;
+	set->cf = cf;
+	set->dispatch = dispatch;
+	set->closed = closed;
+	set->closed_arg = closed_arg;
+	TAILQ_INIT(&set->list);
+	set->link.ctx = set;
+	set->link.request = session_link_request;
+	set->link.forget = session_link_forget;
+	set->link.alive = session_link_alive;
+	set->link.freeze_channel = session_link_freeze_channel;
 }
 
 /* Track a guest request waiting for a workflow. */
@@ -320,16 +367,34 @@ session_op_done(struct session_op *op)
 	free(op);
 }
 
-/* Handle one message in READY. */
+/* The dispatch table's row for a body case, or NULL. */
+static const struct session_route *
+session_route(const struct session_dispatch *d, int body)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nroutes; i++)
+		if (d->routes[i].body == body)
+			return (&d->routes[i]);
+	return (NULL);
+}
+
+/* Handle one message in READY: the channel's own, else the table's. */
 static void
 session_on_request(struct session *s, Evg__Envelope *env)
 {
-	char	msg[128];
+	const struct session_route	*rt;
+	char				 msg[128];
 
+	if ((rt = session_route(s->set->dispatch, env->body_case)) != NULL) {
+		if (rt->needs_vm && s->vm == NULL)
+			peer_reply(s->peer, env->id, EVG_UNAVAILABLE,
+			    "the VM was removed from the host");
+		else
+			rt->handle(s, env);
+		return;
+	}
 	switch (env->body_case) {
-	case EVG__ENVELOPE__BODY_GUEST_STATUS:
-		session_on_status(s, env);
-		break;
 	case EVG__ENVELOPE__BODY_PING:
 		peer_reply(s->peer, env->id, EVG_OK, "");
 		break;
@@ -338,13 +403,6 @@ session_on_request(struct session *s, Evg__Envelope *env)
 			s->ping_id = 0;
 		else
 			session_on_reply(s, env);
-		break;
-	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CREATE:
-	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST:
-	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK:
-	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CHECK:
-	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
-		guestops_dispatch(s, env);
 		break;
 	case EVG__ENVELOPE__BODY_HELLO:
 		peer_reply(s->peer, env->id, EVG_FAILED_PRECONDITION,
@@ -367,7 +425,7 @@ static void
 session_timer_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct session	*s = arg;
-	struct config	*cf = s->srv->cf;
+	struct config	*cf = s->set->cf;
 	Evg__Envelope	 env = EVG__ENVELOPE__INIT;
 	Evg__Ping	 ping = EVG__PING__INIT;
 	char		 why[128];
@@ -421,10 +479,10 @@ session_dispatch(struct peer *peer, Evg__Envelope *env, void *arg)
 		    peer_close_reason(peer));
 		session_drop_pending(s, peer_close_reason(peer)[0] != '\0' ?
 		    peer_close_reason(peer) : "connection lost");
-		if (s->rt != NULL && s->rt->nsessions > 0)
-			s->rt->nsessions--;
-		server_conn_closed(s->srv);
-		TAILQ_REMOVE(&s->srv->sessions, s, entry);
+		if (s->sv != NULL && s->sv->nsessions > 0)
+			s->sv->nsessions--;
+		s->set->closed(s->set->closed_arg);
+		TAILQ_REMOVE(&s->set->list, s, entry);
 		event_free(s->timer);
 		peer_free(peer);
 		free(s);

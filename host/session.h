@@ -1,28 +1,38 @@
 /*
- * A guest connection (CLI or daemon) of one VM, as a state machine:
+ * Guest connections (CLI or daemon) and the set that owns them.
+ *
+ * One connection is a state machine:
  *
  *   HANDSHAKE --hello--> READY --lost/idle/ping miss/VM removed--> CLOSING
  *
  * The VM is fixed at accept time from the transport (vsock peer CID or the
  * hybrid socket the connection arrived on), never from what the guest
  * sends.  The handshake timer lives in HANDSHAKE; in READY a CLI session
- * has an idle timer and a daemon session a ping timer.  Sessions are owned
- * by the server's list and freed when their peer is lost.
+ * has an idle timer and a daemon session a ping timer.
  *
- * The host also sends requests to the guest (freeze, thaw, ...):
- * session_request() tracks each until its reply, its timeout or the loss
- * of the session, and calls back exactly once in every case (unless the
- * requester called session_forget() first).  Guest requests that wait for
- * a workflow (struct session_op) are dropped from the workflow's callbacks
- * when the session goes away; the operation itself carries on.
+ * struct sessions owns every session (its list) and frees each when its
+ * peer is lost; it implements the guest link (guestlink.h) by which the
+ * layers above send requests to a guest by session serial.  A session
+ * owns what is pending on it: host -> guest requests (struct session_req:
+ * each answered exactly once - reply, timeout or loss - unless forgotten)
+ * and guest requests waiting for a workflow (struct session_op).
+ *
+ * Calls go one way: the server hands accepted fds in; a request in READY
+ * goes to the dispatch table the server handed over (struct
+ * session_dispatch), which starts workflows.  Nothing here calls up
+ * except through that table and the closed callback.
  */
 #ifndef EVG_SESSION_H
 #define EVG_SESSION_H
 
 #include <sys/queue.h>
 
+#include <event2/event.h>
+
+#include "config.h"
 #include "evg.pb-c.h"
-#include "server.h"
+#include "guestlink.h"
+#include "registry.h"
 
 enum session_state {
 	SESSION_HANDSHAKE,
@@ -31,16 +41,19 @@ enum session_state {
 };
 
 struct session;
+struct sessions;
 
-/* A reply to a host request, or NULL (with why) when none will come. */
-typedef void	(*session_reply_cb)(struct session *, const Evg__Envelope *,
-		    const char *, void *);
+/* What the sessions keep per VM (in the server's per-VM runtime). */
+struct session_vm {
+	unsigned int	 nsessions;	/* guest connections of this VM */
+	unsigned int	 ndaemons;	/* of which daemon sessions, ready */
+};
 
 /* An outstanding host -> guest request. */
 struct session_req {
 	struct session			*s;
 	uint64_t			 id;
-	session_reply_cb		 cb;
+	guest_reply_cb			 cb;
 	void				*arg;
 	struct event			*timer;
 	TAILQ_ENTRY(session_req)	 entry;
@@ -48,14 +61,32 @@ struct session_req {
 
 /* A guest request whose reply waits for a workflow. */
 struct session_op {
-	struct session			*s;
+	struct session			*s;	/* NULL once it went away */
 	uint64_t			 id;
 	TAILQ_ENTRY(session_op)		 entry;
 };
 
+/* One row of the guest channel's request table. */
+struct session_route {
+	int		 body;		/* Evg__Envelope body case */
+	void		(*handle)(struct session *, Evg__Envelope *);
+	int		 needs_vm;	/* refused once the VM was removed */
+};
+
+/* What the dispatch layer hands the guest connections. */
+struct session_dispatch {
+	const struct session_route	*routes;
+	size_t				 nroutes;
+	/* The session of a waiting op went away (op->s is NULL). */
+	void				(*op_gone)(struct session_op *);
+	/* A session went away, after its pending requests were failed. */
+	void				(*gone)(uint64_t);
+};
+
 struct session {
-	struct server		*srv;
-	struct vm_runtime	*rt;		/* NULL once detached */
+	struct sessions		*set;
+	struct reg_vm		*vm;		/* NULL once detached */
+	struct session_vm	*sv;		/* vm's counters, or NULL */
 	struct peer		*peer;
 	enum session_state	 state;
 	Evg__Role		 role;
@@ -68,32 +99,28 @@ struct session {
 	TAILQ_ENTRY(session)	 entry;
 };
 
-/* Start a session for an accepted fd belonging to rt's VM. */
-void	session_create(struct server *, struct vm_runtime *, int,
+struct sessions {
+	struct event_base		*base;
+	struct config			*cf;		/* not owned */
+	const struct session_dispatch	*dispatch;	/* not owned */
+	void				(*closed)(void *); /* one peer fewer */
+	void				*closed_arg;
+	uint64_t			 last_serial;
+	struct guest_link		 link;		/* ctx: this set */
+	TAILQ_HEAD(, session)		 list;
+};
+
+/* Set up an empty set; closed(arg) runs as each session is freed. */
+void	sessions_init(struct sessions *, struct event_base *, struct config *,
+	    const struct session_dispatch *, void (*)(void *), void *);
+/* Free every session at shutdown: no callbacks run. */
+void	sessions_free_all(struct sessions *);
+/* Close every session of vm: the VM is going away (sv too). */
+void	sessions_detach_vm(struct sessions *, const struct reg_vm *,
 	    const char *);
-/* The live session with this serial, or NULL (it went away). */
-struct session	*session_find(struct server *, uint64_t);
-/* Free at shutdown: no callbacks run (workflows are already gone). */
-void	session_free(struct session *);
-/* Close because the VM went away (detached). */
-void	session_detach(struct session *, const char *);
-/* Why session_request() could not send. */
-#define SESSION_REQ_GONE	(-1)	/* the session is closing */
-#define SESSION_REQ_TOO_BIG	(-2)	/* over the guest channel's frame cap */
-/*
- * Send a request to the guest and track it (timeout_ms 0: none).  Returns
- * 0, or SESSION_REQ_GONE or SESSION_REQ_TOO_BIG; cb does not run then.
- */
-int	session_request(struct session *, Evg__Envelope *, unsigned int,
-	    session_reply_cb, void *);
-/* Drop every pending request of arg without calling back. */
-void	session_forget(struct session *, void *);
-/*
- * Where to freeze a VM's filesystems: its guest daemon's session when one
- * is connected, else requester (may be NULL).
- */
-struct session	*session_freeze_channel(struct server *, struct vm_runtime *,
-		    struct session *);
+/* Start a session for an accepted fd of vm (counted in sv). */
+void	session_create(struct sessions *, struct reg_vm *, struct session_vm *,
+	    int, const char *);
 /* A guest request waiting for a workflow; freed by session_op_done(). */
 struct session_op *session_op_start(struct session *, uint64_t);
 /* Its workflow finished (also after the session went away: then NULL s). */

@@ -15,8 +15,6 @@
 #include "events.h"
 #include "jsonout.h"
 #include "log.h"
-#include "server.h"
-#include "session.h"
 #include "status.h"
 #include "text.h"
 #include "workflow_impl.h"
@@ -185,26 +183,34 @@ wf_volume_disk(const struct reg_volume *vol)
 	return (c);
 }
 
-/* The live session freezing for this workflow, or NULL. */
-struct session *
+/* True while the session freezing for this workflow is connected. */
+int
 wf_guest(struct workflow *wf)
 {
-	return (wf->guest != 0 ? session_find(wf_g.srv, wf->guest) : NULL);
+	return (wf->guest != 0 && wf_g.link->alive(wf_g.link->ctx, wf->guest));
 }
 
 /*
- * Send a request to the freezing guest; 0, or SESSION_REQ_GONE (also when
- * there is no session) or SESSION_REQ_TOO_BIG.
+ * Send a request to the freezing guest, answered within guest_timeout or
+ * timeout_ms when given; 0, or GUEST_REQ_GONE (also when there is no
+ * session) or GUEST_REQ_TOO_BIG.
  */
 static int
-wf_send(struct workflow *wf, Evg__Envelope *env, session_reply_cb cb)
+wf_send_within(struct workflow *wf, Evg__Envelope *env,
+    unsigned int timeout_ms, guest_reply_cb cb)
 {
-	struct session	*s;
-
-	if ((s = wf_guest(wf)) == NULL)
-		return (SESSION_REQ_GONE);
-	return (session_request(s, env, wf_g.cf->guest_timeout * 1000, cb,
+	if (wf->guest == 0)
+		return (GUEST_REQ_GONE);
+	return (wf_g.link->request(wf_g.link->ctx, wf->guest, env,
+	    timeout_ms != 0 ? timeout_ms : wf_g.cf->guest_timeout * 1000, cb,
 	    wf));
+}
+
+/* The same, within guest_timeout. */
+static int
+wf_send(struct workflow *wf, Evg__Envelope *env, guest_reply_cb cb)
+{
+	return (wf_send_within(wf, env, 0, cb));
 }
 
 /*
@@ -234,7 +240,7 @@ wf_report(const Evg__Envelope *env, int *code, const char **msg)
 static void
 wf_guest_gone(struct workflow *wf, const char *step, const char *why)
 {
-	if (wf_guest(wf) != NULL)
+	if (wf_guest(wf))
 		wf_fail(wf, EVG_TIMEOUT, "%s: %s", step, why);
 	else {
 		/* A guest that loses its host connection thaws at once. */
@@ -271,14 +277,13 @@ wf_hook_wait_ms(struct workflow *wf)
 
 /* Ask the guest daemon to run the hooks of a phase. */
 int
-wf_hook(struct workflow *wf, const char *phase, session_reply_cb cb)
+wf_hook(struct workflow *wf, const char *phase, guest_reply_cb cb)
 {
 	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
 	Evg__HookRequest	 hr = EVG__HOOK_REQUEST__INIT;
-	struct session		*s;
 
-	if ((s = wf_guest(wf)) == NULL)
-		return (SESSION_REQ_GONE);
+	if (!wf_guest(wf))
+		return (GUEST_REQ_GONE);
 	hr.phase = (char *)phase;
 	hr.operation = (char *)(wf->kind == WF_ROLLBACK ? "rollback" :
 	    "create");
@@ -291,7 +296,7 @@ wf_hook(struct workflow *wf, const char *phase, session_reply_cb cb)
 	env.hook = &hr;
 	wf_event(wf, !strcmp(phase, "pre") ? "pre-started" : "post-started",
 	    0, "running the guest's %s hooks", phase);
-	return (session_request(s, &env, wf_hook_wait_ms(wf), cb, wf));
+	return (wf_send_within(wf, &env, wf_hook_wait_ms(wf), cb));
 }
 
 /*
@@ -382,14 +387,12 @@ wf_hooks_any_ok(const Evg__Envelope *env)
 
 /* create/PRE done: freeze, or stop here with nothing frozen. */
 static void
-wf_pre_reply(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow	*wf = arg;
 	char		*msg;
 	int		 code;
 
-	(void)s;
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "pre-finished", code, "%s", msg);
 		/* What the hooks that did succeed set up must be undone. */
@@ -406,14 +409,12 @@ wf_pre_reply(struct session *s, const Evg__Envelope *env, const char *why,
 
 /* create/POST done: the snapshot stands either way. */
 static void
-wf_post_reply(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_post_reply(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow	*wf = arg;
 	char		*msg;
 	int		 code;
 
-	(void)s;
 	wf->post_done = 1;
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "post-finished", code, "%s", msg);
@@ -492,14 +493,12 @@ wf_renew_arm(struct workflow *wf)
 
 /* A renewal answer: a refused or missing one means the lease is gone. */
 static void
-wf_renew_reply(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_renew_reply(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow	*wf = arg;
 	int		 code = EVG_UNAVAILABLE;
 	char		 msg[256];
 
-	(void)s;
 	if (env != NULL && env->reply != NULL && env->reply->status != NULL)
 		code = (int)env->reply->status->code;
 	if (code != EVG_OK) {
@@ -559,7 +558,7 @@ wf_verify_report(struct workflow *wf, const Evg__Envelope *env,
 
 /* Ask the guest for its freeze state (VERIFY); then cb. */
 static void
-wf_verify(struct workflow *wf, session_reply_cb cb, const char *step)
+wf_verify(struct workflow *wf, guest_reply_cb cb, const char *step)
 {
 	Evg__Envelope			env = EVG__ENVELOPE__INIT;
 	Evg__FreezeStatusRequest	st = EVG__FREEZE_STATUS_REQUEST__INIT;
@@ -573,13 +572,11 @@ wf_verify(struct workflow *wf, session_reply_cb cb, const char *step)
 
 /* create/VERIFY: the guest confirms what is frozen; snapshot now. */
 static void
-wf_verify_frozen(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_verify_frozen(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow			*wf = arg;
 	const Evg__FreezeReport		*fr;
 
-	(void)s;
 	if ((fr = wf_verify_report(wf, env, why, "checking the freeze")) ==
 	    NULL)
 		return;
@@ -597,8 +594,7 @@ wf_verify_frozen(struct session *s, const Evg__Envelope *env, const char *why,
 
 /* create/FREEZE: the guest froze (or could not). */
 static void
-wf_freeze_reply(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow			*wf = arg;
 	const Evg__FreezeReport		*fr;
@@ -606,7 +602,6 @@ wf_freeze_reply(struct session *s, const Evg__Envelope *env, const char *why,
 	size_t				 i;
 	int				 code;
 
-	(void)s;
 	if (env == NULL) {
 		wf->frozen = 1;
 		wf_guest_gone(wf, "freezing the guest's filesystems", why);
@@ -655,7 +650,7 @@ wf_freeze(struct workflow *wf)
 	env.body_case = EVG__ENVELOPE__BODY_FREEZE;
 	env.freeze = &fr;
 	rc = wf_send(wf, &env, wf_freeze_reply);
-	if (rc == SESSION_REQ_TOO_BIG)
+	if (rc == GUEST_REQ_TOO_BIG)
 		wf_fail(wf, EVG_INVALID_ARGUMENT, "the disks named do not fit "
 		    "in one freeze request (%zu disks over the guest frame "
 		    "cap); nothing was frozen", wf->ndisks);
@@ -725,13 +720,11 @@ wf_commit_all(struct workflow *wf)
 
 /* create/VERIFY after thaw: nothing may still be frozen. */
 static void
-wf_verify_thawed(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_verify_thawed(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow		*wf = arg;
 	const Evg__FreezeReport	*fr;
 
-	(void)s;
 	if ((fr = wf_verify_report(wf, env, why, "checking the thaw")) == NULL)
 		return;
 	if (fr->frozen) {
@@ -754,15 +747,13 @@ wf_verify_thawed(struct session *s, const Evg__Envelope *env, const char *why,
 
 /* create/THAW: the guest thawed. */
 static void
-wf_thaw_reply(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow			*wf = arg;
 	const Evg__FreezeReport		*fr;
 	const char			*msg;
 	int				 code;
 
-	(void)s;
 	if (env == NULL) {
 		wf_guest_gone(wf, "thawing the guest's filesystems", why);
 		return;
@@ -931,14 +922,12 @@ wf_cleanup_next(struct workflow *wf)
 
 /* The abort hooks ran (or could not): clean up. */
 static void
-wf_fail_post(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_fail_post(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow	*wf = arg;
 	char		*msg;
 	int		 code;
 
-	(void)s;
 	wf->post_done = 1;
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "post-finished", code, "abort hooks: %s", msg);
@@ -962,12 +951,10 @@ wf_fail_abort_hooks(struct workflow *wf)
 
 /* Any thaw answer during a failure: go on with abort hooks, cleanup. */
 static void
-wf_fail_thawed(struct session *s, const Evg__Envelope *env, const char *why,
-    void *arg)
+wf_fail_thawed(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow	*wf = arg;
 
-	(void)s;
 	if (env != NULL && env->reply != NULL && env->reply->status != NULL &&
 	    env->reply->status->code == EVG_OK)
 		wf_event(wf, "thawed", 0, "guest thawed after the failure");
@@ -1171,12 +1158,12 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	struct wf_vm	*wv;
 	struct reg_vm	*vm;
 	struct workflow	*wf;
-	struct session	*guest = NULL;
+	uint64_t	 guest = 0;
 	const char	*why, *cons = NULL;
 	char		**vols;
 	unsigned int	 count;
 	size_t		 i, nvols;
-	int		 rc, stopped = 0;
+	int		 rc, stopped = 0, daemon = 0;
 
 	if (p->ndisks == 0) {
 		cons = p->consistency != NULL && *p->consistency != '\0' ?
@@ -1210,9 +1197,9 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	} else if (p->ndisks > 0 || (cons != NULL &&
 	    strcmp(cons, "crash") != 0)) {
 		/* A guest asking is running, whatever pillar last said. */
-		guest = vm->rt != NULL ? session_freeze_channel(wf_g.srv,
-		    vm->rt, p->requester) : NULL;
-		if (guest == NULL) {
+		guest = wf_g.link->freeze_channel(wf_g.link->ctx, vm,
+		    p->requester, &daemon);
+		if (guest == 0) {
 			xasprintf(cause, "consistency '%s' needs the guest "
 			    "agent daemon in VM %s, and none is connected",
 			    cons, vm->name);
@@ -1238,7 +1225,7 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	wf->nvols = nvols;
 	wf->consistency = stopped ? xstrdup("crash") : cons != NULL ?
 	    xstrdup(cons) : NULL;
-	wf->app = guest != NULL && cons != NULL && strcmp(cons, "app") == 0;
+	wf->app = guest != 0 && cons != NULL && strcmp(cons, "app") == 0;
 	wf->hook_timeout_ms = p->hook_timeout_ms == 0 ? HOOK_TIMEOUT_DEFAULT_MS :
 	    p->hook_timeout_ms < HOOK_TIMEOUT_MIN_MS ? HOOK_TIMEOUT_MIN_MS :
 	    p->hook_timeout_ms > HOOK_TIMEOUT_MAX_MS ? HOOK_TIMEOUT_MAX_MS :
@@ -1248,11 +1235,11 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	wf->origin = xstrdup(p->origin != NULL ? p->origin : "controller");
 	wf->name = p->name != NULL && *p->name != '\0' ? xstrdup(p->name) :
 	    wf_default_name(wf);
-	if (guest != NULL) {
+	if (guest != 0) {
 		log_info("vm %s: snapshot '%s': the guest freezes over %s",
-		    vm->uuid, wf->name, guest->role == EVG__ROLE__ROLE_GUEST_DAEMON
-		    ? "its daemon's session" : "the requesting connection");
-		wf->guest = guest->serial;
+		    vm->uuid, wf->name, daemon ? "its daemon's session" :
+		    "the requesting connection");
+		wf->guest = guest;
 		if (p->ndisks > 0) {
 			wf->ndisks = p->ndisks;
 			wf->disks = xcalloc(p->ndisks, sizeof *wf->disks);

@@ -20,7 +20,6 @@
 #include "text.h"
 #include "workflow.h"
 #include "workflow_impl.h"
-#include "session.h"
 #include "events.h"
 #include "xmalloc.h"
 
@@ -42,10 +41,10 @@ const char *wf_kind_names[] = {
 /* Set up; see workflow.h. */
 int
 workflow_init(struct event_base *base, struct config *cf,
-    struct registry *reg, struct server *srv, char **cause)
+    struct registry *reg, const struct guest_link *link, char **cause)
 {
 	memset(&wf_g, 0, sizeof wf_g);
-	wf_g.srv = srv;
+	wf_g.link = link;
 	wf_g.base = base;
 	wf_g.cf = cf;
 	wf_g.reg = reg;
@@ -183,14 +182,10 @@ wf_volume(const struct reg_vm *vm, const char *uuid)
 static void
 wf_free(struct workflow *wf)
 {
-	struct session	*s;
 	size_t		 i;
 
-	/* Also a closing session: its lost callbacks are still to come. */
 	if (wf->guest != 0)
-		TAILQ_FOREACH(s, &wf_g.srv->sessions, entry)
-			if (s->serial == wf->guest)
-				session_forget(s, wf);
+		wf_g.link->forget(wf_g.link->ctx, wf->guest, wf);
 	if (wf->renew != NULL)
 		event_free(wf->renew);
 	for (i = 0; i < wf->ndisks; i++)
@@ -562,8 +557,7 @@ wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
 
 /* rollback/PRE done: schedule the rollback, or not. */
 static void
-wf_rollback_pre_reply(struct session *s, const Evg__Envelope *env,
-    const char *why, void *arg)
+wf_rollback_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow		*wf = arg;
 	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);
@@ -572,7 +566,6 @@ wf_rollback_pre_reply(struct session *s, const Evg__Envelope *env,
 	char			*msg, *cause;
 	int			 code, rc;
 
-	(void)s;
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "pre-finished", code, "%s", msg);
 		wf_finish(wf, EVG_HOOK_FAILED, "pre hook failed; the rollback "
@@ -605,17 +598,17 @@ wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
     workflow_done_cb cb, void *arg, char **cause)
 {
 	struct workflow	*wf;
-	struct session	*guest;
+	uint64_t	 guest;
+	int		 daemon;
 
-	guest = vm->rt != NULL ? session_freeze_channel(wf_g.srv, vm->rt,
-	    NULL) : NULL;
-	if (guest == NULL || guest->role != EVG__ROLE__ROLE_GUEST_DAEMON)
+	guest = wf_g.link->freeze_channel(wf_g.link->ctx, vm, 0, &daemon);
+	if (guest == 0 || !daemon)
 		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
 	wf->cur = cs;
 	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
 	wf->name = xstrdup(cs->name);
-	wf->guest = guest->serial;
+	wf->guest = guest;
 	wf->ndisks = 1;
 	wf->disks = xcalloc(1, sizeof *wf->disks);
 	wf->disks[0] = wf_volume_disk(wf_volume(vm, cs->volume));

@@ -42,8 +42,7 @@ struct workflow;
 typedef void	(*workflow_done_cb)(int, const char *, Evg__Snapshot **,
 		    size_t, void *);
 
-struct server;
-struct session;
+struct guest_link;
 
 /* How long the guest's hooks of one phase may run (ms). */
 #define HOOK_TIMEOUT_DEFAULT_MS	60000
@@ -66,7 +65,7 @@ struct workflow_params {
 	 * requester when none is connected. */
 	Evg__DiskRef	*const *disks;
 	size_t		 ndisks;
-	struct session	*requester;
+	uint64_t	 requester;	/* guest session serial, 0: none */
 };
 
 /*
@@ -78,7 +77,7 @@ typedef void	(*workflow_check_cb)(int, const char *, const Evg__CheckResult *,
 
 /* Set up: the catalogs live in <state_dir>/catalogs.  0 or -1 + *cause. */
 int	workflow_init(struct event_base *, struct config *, struct registry *,
-	    struct server *, char **);
+	    const struct guest_link *, char **);
 void	workflow_shutdown(void);
 
 /*

@@ -10,7 +10,7 @@
 
 #include "backend.h"
 #include "catalog.h"
-#include "session.h"
+#include "guestlink.h"
 #include "workflow.h"
 
 enum wf_kind {
@@ -90,7 +90,7 @@ struct wf_globals {
 	struct event_base	*base;
 	struct config		*cf;
 	struct registry		*reg;
-	struct server		*srv;
+	const struct guest_link	*link;
 	char			*catdir;
 	unsigned int		 running;
 	unsigned int		 reconciling;	/* catalog checks running */
@@ -116,9 +116,9 @@ void		 wf_finish(struct workflow *, int, const char *, ...)
 int		 wf_commit(struct workflow *);
 void		 wf_release(struct workflow *);
 /* Guest steps shared by create and rollback (wf_create.c). */
-struct session	*wf_guest(struct workflow *);
+int		 wf_guest(struct workflow *);
 Evg__DiskRef	*wf_volume_disk(const struct reg_volume *);
-int		 wf_hook(struct workflow *, const char *, session_reply_cb);
+int		 wf_hook(struct workflow *, const char *, guest_reply_cb);
 int		 wf_hook_outcome(const Evg__Envelope *, const char *, int *,
 		    char **);
 void		 wf_event(struct workflow *, const char *, int, const char *, ...)

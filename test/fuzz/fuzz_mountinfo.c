@@ -1,8 +1,9 @@
 /*
- * fuzz_mountinfo: the guest's two readers of /proc/self/mountinfo, the
- * freeze planner (guest/freeze.c, freeze_plan_text()) and the facts for
- * `info` (guest/info.c, info_parse_mountinfo()), then info's JSON, text
- * and protobuf forms of what it read.
+ * fuzz_mountinfo: the guest's two users of /proc/self/mountinfo, both
+ * through the one parser (guest/mountinfo.c): the freeze planner
+ * (guest/freeze.c, freeze_plan_text()) and the facts for `info`
+ * (guest/info.c, info_parse_mountinfo()), then info's JSON, text and
+ * protobuf forms of what it read.
  *
  * Proves: whatever mountinfo holds (mount points are chosen by anyone who
  * can mount, escapes and all), the planner builds a plan or refuses the

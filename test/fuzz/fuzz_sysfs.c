@@ -23,6 +23,7 @@
 
 #include "disk.h"
 #include "fuzzutil.h"
+#include "readfile.h"
 #include "xmalloc.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -84,7 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 4) {
 	case 0:
 		copy = xstrdup(text);
-		if ((s = disk_parse_text(copy)) != NULL) {
+		if ((s = readfile_trim(copy)) != NULL) {
 			check_trimmed(s);
 			FUZZ_CHECK(strstr(text, s) != NULL);
 			disk_add_id(&d, DISK_ID_SERIAL, s);

@@ -22,10 +22,12 @@
 #include "catalog.h"
 #include "codec.h"
 #include "config.h"
+#include "control_dispatch.h"
 #include "events.h"
 #include "frame.h"
 #include "fuzzhost.h"
 #include "fuzzutil.h"
+#include "guest_dispatch.h"
 #include "log.h"
 #include "registry.h"
 #include "server.h"
@@ -34,6 +36,12 @@
 #include "workflow.h"
 #include "workflow_impl.h"
 #include "xmalloc.h"
+
+/* The daemon's own request tables, as hostd hands them to the server. */
+static const struct server_dispatch fh_dispatch = {
+	&guest_dispatch,
+	&control_dispatch,
+};
 
 #define FH_MAX_CONNS	4
 /* Loop turns after which a daemon that is still busy is a livelock. */
@@ -1013,9 +1021,10 @@ fh_reset(void)
 	fh.reg = registry_create(fh.regpath);
 	if (registry_load(fh.reg, &cause) != 0)
 		fatalx("%s: %s", __func__, cause);
-	if (workflow_init(fh.base, &fh.cf, fh.reg, &fh.srv, &cause) != 0)
+	if (workflow_init(fh.base, &fh.cf, fh.reg, &fh.srv.guests.link,
+	    &cause) != 0)
 		fatalx("%s: %s", __func__, cause);
-	server_init(&fh.srv, fh.base, &fh.cf, fh.reg);
+	server_init(&fh.srv, fh.base, &fh.cf, fh.reg, &fh_dispatch);
 	TAILQ_FOREACH(vm, &fh.reg->vms, entry)
 		if (server_vm_attach(&fh.srv, vm, &cause) != 0)
 			fatalx("%s: %s", __func__, cause);
@@ -1056,7 +1065,8 @@ fh_teardown(void)
 		frame_decoder_reset(&fh.conns[i].dec);
 		close(fh.conns[i].fd);
 	}
-	if (!TAILQ_EMPTY(&fh.srv.sessions) || !TAILQ_EMPTY(&fh.srv.controls))
+	if (!TAILQ_EMPTY(&fh.srv.guests.list) ||
+	    !TAILQ_EMPTY(&fh.srv.controls.list))
 		fh_fail(NULL, NULL, 0, "the server still lists a connection");
 	/* A slow backend finishes once its time has passed. */
 	fh_pass(FH_FOREVER, fh_workflows);

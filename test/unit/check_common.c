@@ -17,6 +17,7 @@
 #include "jsonout.h"
 #include "jsonread.h"
 #include "log.h"
+#include "readfile.h"
 #include "status.h"
 #include "suites.h"
 #include "text.h"
@@ -453,6 +454,74 @@ START_TEST(test_atomicfile_read_refusals)
 }
 END_TEST
 
+/*
+ * Proves the small-file reader: a file that fits is read whole and
+ * NUL-terminated, one that does not is EFBIG, a missing one keeps its
+ * errno, a directory is EINVAL; a proc file (no size) is read to its end;
+ * readfile_alloc() names each refusal.
+ */
+START_TEST(test_readfile)
+{
+	char	*dir, *path, *cause, *s, buf[8];
+	size_t	 len;
+
+	dir = atomicfile_tmpdir();
+	ck_assert_int_ne(asprintf(&path, "%s/attr", dir), -1);
+	errno = 0;
+	ck_assert_int_eq(readfile_buf(path, buf, sizeof buf), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_null(readfile_alloc(path, 100, NULL, &cause));
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(strncmp(cause, "cannot open ", 12), 0);
+	free(cause);
+
+	ck_assert_int_eq(atomicfile_write(path, " ABC\n", 5, 0600, &cause), 0);
+	ck_assert_int_eq(readfile_buf(path, buf, sizeof buf), 5);
+	ck_assert_str_eq(buf, " ABC\n");
+	ck_assert_str_eq(readfile_text(path, buf, sizeof buf), "ABC");
+	ck_assert_int_eq(readfile_buf(path, buf, 6), 5);
+	errno = 0;
+	ck_assert_int_eq(readfile_buf(path, buf, 5), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_ptr_null(readfile_text(path, buf, 5));
+
+	ck_assert_ptr_null(readfile_alloc(path, 4, NULL, &cause));
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_int_ne(asprintf(&s, "%s: larger than 4 bytes", path), -1);
+	ck_assert_str_eq(cause, s);
+	free(s);
+	free(cause);
+	s = readfile_alloc(path, 5, &len, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(len, 5);
+	free(s);
+
+	errno = 0;
+	ck_assert_int_eq(readfile_buf(dir, buf, sizeof buf), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(readfile_alloc(dir, 100, NULL, &cause));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_nonnull(strstr(cause, ": not a regular file"));
+	free(cause);
+
+	s = readfile_alloc("/proc/self/status", 1 << 20, &len, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_gt(len, 100);
+	ck_assert_uint_eq(strlen(s), len);
+	ck_assert_ptr_nonnull(strstr(s, "\nPid:\t"));
+	free(s);
+
+	strcpy(buf, " \t\n");
+	ck_assert_ptr_null(readfile_trim(buf));
+	strcpy(buf, "\ta b \r\n");
+	ck_assert_str_eq(readfile_trim(buf), "a b");
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 /* Proves a write into a missing directory fails with a cause and creates nothing. */
 START_TEST(test_atomicfile_write_fails)
 {
@@ -784,6 +853,7 @@ suite_common(void)
 	tc = tcase_create("atomicfile");
 	tcase_add_test(tc, test_atomicfile_write_read);
 	tcase_add_test(tc, test_atomicfile_read_refusals);
+	tcase_add_test(tc, test_readfile);
 	tcase_add_test(tc, test_atomicfile_write_fails);
 	tcase_add_test(tc, test_atomicfile_mkdirs);
 	suite_add_tcase(s, tc);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "readfile.h"
 #include "suites.h"
 #include "testutil.h"
 #include "xmalloc.h"
@@ -560,8 +561,8 @@ START_TEST(test_parsers)
 	unsigned			 maj, min;
 	size_t				 i;
 
-	ck_assert_str_eq(disk_parse_text(text), "ABC");
-	ck_assert_ptr_null(disk_parse_text(blank));
+	ck_assert_str_eq(readfile_trim(text), "ABC");
+	ck_assert_ptr_null(readfile_trim(blank));
 	ck_assert_str_eq(disk_parse_vpd80(page, sizeof page, buf, sizeof buf),
 	    "SN1");
 	ck_assert_ptr_null(disk_parse_vpd80(page, 9, buf, sizeof buf));

@@ -123,6 +123,42 @@ START_TEST(test_config_parse)
 }
 END_TEST
 
+/*
+ * The backends' command keys come from backend_kinds[]: their defaults,
+ * their values and errors as for any key, and a reload's move of them.
+ */
+START_TEST(test_config_backend_commands)
+{
+	static const char	 text[] = "qemu_img = /usr/bin/qemu-img\n"
+	    "zfs = zfs-test\n";
+	struct config		 cf, n;
+	char			*cause = NULL;
+
+	config_defaults(&cf);
+	ck_assert_str_eq(cf.qemu_img, "qemu-img");
+	ck_assert_str_eq(cf.zfs, "zfs");
+	config_defaults(&n);
+	ck_assert_int_eq(config_parse(&n, text, sizeof text - 1, "t.conf",
+	    &cause), 0);
+	ck_assert_str_eq(n.qemu_img, "/usr/bin/qemu-img");
+	ck_assert_str_eq(n.zfs, "zfs-test");
+	ck_assert_int_eq(config_parse(&n, "zfs = sbin/zfs\n", 15, "t.conf",
+	    &cause), -1);
+	ck_assert_str_eq(cause, "t.conf:1: zfs: 'sbin/zfs' is not a command "
+	    "name or an absolute path");
+	free(cause);
+	config_move_commands(&cf, &n);
+	ck_assert_str_eq(cf.qemu_img, "/usr/bin/qemu-img");
+	ck_assert_str_eq(cf.zfs, "zfs-test");
+	ck_assert_ptr_null(n.qemu_img);
+	ck_assert_ptr_null(n.zfs);
+	config_free(&n);
+	config_free(&cf);
+	ck_assert_ptr_null(cf.qemu_img);
+	ck_assert_ptr_null(cf.zfs);
+}
+END_TEST
+
 /* A missing file is an error only when it was asked for. */
 START_TEST(test_config_missing)
 {
@@ -232,6 +268,7 @@ suite_hostcfg(void)
 	tcase_add_test(tc, test_config_bad);
 	tcase_add_test(tc, test_config_missing);
 	tcase_add_test(tc, test_config_parse);
+	tcase_add_test(tc, test_config_backend_commands);
 	tcase_add_test(tc, test_config_allow_loopback_cid);
 	tcase_add_test(tc, test_volspec_good);
 	tcase_add_test(tc, test_volspec_bad);

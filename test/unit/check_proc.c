@@ -1,7 +1,14 @@
 /*
- * Unit tests for host/proc.c: real /bin/sh children driven by a real
+ * Unit tests for common/proc.c: real /bin/sh children driven by a real
  * event loop (exit codes, output tails, timeout, exec failure, cancel,
- * parallel children, a loop that never blocks).
+ * parallel children, a loop that never blocks), and the options the
+ * guest's hooks use (environment, cwd, umask, merged output, done at
+ * exit, UTF-8 tails, an early expiry).
+ *
+ * The runner reaps only its own children.  Tests whose children leave
+ * orphans make the test process a subreaper and reap those orphans
+ * themselves, after the callback, so they never take a status the runner
+ * waits for.
  */
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -152,18 +159,31 @@ run_sh(const char *script, unsigned int timeout_ms, size_t max,
 	ck_assert_int_eq(o->calls, 1);
 }
 
-/* Poll until the process group pgid is gone (reaped), up to ms. */
+/*
+ * Poll until the process group pgid is gone (reaped), up to ms; with
+ * orphans, also reap the children that came back to us (call only once
+ * the runner reaped its own).
+ */
 static int
-group_gone(pid_t pgid, unsigned int ms)
+group_gone_reaping(pid_t pgid, unsigned int ms, int orphans)
 {
 	unsigned int	waited;
 
 	for (waited = 0; waited < ms; waited += 10) {
+		while (orphans && waitpid(-1, NULL, WNOHANG) > 0)
+			;
 		if (kill(-pgid, 0) == -1 && errno == ESRCH)
 			return (1);
 		loop_for(10);
 	}
 	return (0);
+}
+
+/* Poll until the process group pgid is gone, reaped by the runner. */
+static int
+group_gone(pid_t pgid, unsigned int ms)
+{
+	return (group_gone_reaping(pgid, ms, 0));
 }
 
 /* Proves exit codes and killing signals are reported and described. */
@@ -294,8 +314,8 @@ START_TEST(test_timeout_kills_group)
 	    "desc '%s'", o.desc);
 	pgid = (pid_t)atol(o.r.out);
 	ck_assert_int_gt(pgid, 1);
-	ck_assert_msg(group_gone(pgid, 2000), "process group %ld survived",
-	    (long)pgid);
+	ck_assert_msg(group_gone_reaping(pgid, 2000, 1), "process group %ld "
+	    "survived", (long)pgid);
 	outcome_free(&o);
 	loop_teardown();
 }
@@ -504,6 +524,259 @@ START_TEST(test_child_environment)
 }
 END_TEST
 
+/* Start spec (argv and all) with callback into o. */
+static struct proc *
+start_spec(struct proc_spec *spec, struct outcome *o)
+{
+	char		*cause = NULL;
+	struct proc	*p;
+
+	memset(o, 0, sizeof o[0]);
+	spec->base = lp.base;
+	p = proc_start(spec, done_cb, o, &cause);
+	ck_assert_msg(p != NULL, "proc_start: %s", cause);
+	lp.pending++;
+	return (p);
+}
+
+/*
+ * Proves a spec's environment replaces this process's, its cwd and umask
+ * are the child's, and with PROC_MERGE_OUTPUT stderr lands in out, in
+ * order, with err empty.
+ */
+START_TEST(test_spec_environment)
+{
+	struct outcome	 o;
+	char		*argv[] = { "sh", "-c", "echo \"$FOO|$HOME|$PATH\"; "
+			    "pwd; umask; echo oops >&2; env | wc -l", NULL };
+	char		*envp[] = { "FOO=bar baz", "PATH=/usr/bin:/bin", NULL };
+	struct proc_spec spec = {
+		.argv = argv,
+		.envp = envp,
+		.cwd = "/tmp",
+		.umask = 027,
+		.timeout_ms = 5000,
+		.max_output = 4096,
+		.flags = PROC_MERGE_OUTPUT | PROC_SET_UMASK,
+	};
+
+	setenv("HOME", "/must-not-leak", 1);
+	loop_setup();
+	start_spec(&spec, &o);
+	loop_run();
+	ck_assert_int_eq(o.calls, 1);
+	ck_assert_int_eq(o.r.status, 0);
+	/* sh itself adds PWD (and may add others): at most a few lines. */
+	ck_assert_msg(strncmp(o.r.out, "bar baz||/usr/bin:/bin\n/tmp\n0027\n"
+	    "oops\n", 33) == 0, "out '%s'", o.r.out);
+	ck_assert_uint_eq(o.r.err_len, 0);
+	ck_assert_str_eq(o.r.err, "");
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves PROC_EXEC_PATH runs argv[0] as the path it is: a script without
+ * "#!" is not handed to /bin/sh, and the failure names the path unquoted;
+ * a cwd that cannot be entered is a result too.
+ */
+START_TEST(test_exec_path)
+{
+	struct outcome	 o;
+	char		 dir[] = "/tmp/evg-proc-XXXXXX", path[64];
+	char		*argv[] = { path, NULL }, *expect;
+	struct proc_spec spec = {
+		.argv = argv,
+		.timeout_ms = 5000,
+		.max_output = 4096,
+		.flags = PROC_EXEC_PATH | PROC_MERGE_OUTPUT,
+	};
+	FILE		*f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/noshebang", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "echo ran\n");
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	loop_setup();
+	start_spec(&spec, &o);
+	loop_run();
+	ck_assert_int_eq(o.r.status, 127);
+	xasprintf(&expect, "cannot run %s: Exec format error\n", path);
+	ck_assert_str_eq(o.r.out, expect);
+	free(expect);
+	outcome_free(&o);
+
+	spec.cwd = "/nonexistent-evg-dir";
+	start_spec(&spec, &o);
+	loop_run();
+	ck_assert_int_eq(o.r.status, 127);
+	ck_assert_str_eq(o.r.out, "cannot change directory to "
+	    "/nonexistent-evg-dir\n");
+	outcome_free(&o);
+	loop_teardown();
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/*
+ * Proves the timeout kills the whole group, grandchildren included (a
+ * shell started by the child's shell, which starts its own sleep), and
+ * the callback still comes exactly once.
+ */
+START_TEST(test_timeout_grandchild)
+{
+	struct outcome	o;
+	pid_t		pgid;
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	loop_setup();
+	run_sh("echo $$; sh -c 'sleep 30; echo never' & sh -c 'sleep 31'; "
+	    "echo never", 300, 4096, &o);
+	ck_assert_int_eq(o.r.timed_out, 1);
+	ck_assert_int_eq(o.r.signo, SIGKILL);
+	pgid = (pid_t)atol(o.r.out);
+	ck_assert_int_gt(pgid, 1);
+	ck_assert_ptr_null(strstr(o.r.out, "never"));
+	ck_assert_msg(group_gone_reaping(pgid, 2000, 1), "process group %ld "
+	    "survived", (long)pgid);
+	ck_assert_int_eq(o.calls, 1);
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves proc_expire() is the timeout, now: the group is killed and the
+ * result says timed out; on a child already done it changes nothing.
+ */
+START_TEST(test_expire)
+{
+	struct outcome	 o;
+	struct proc	*p;
+
+	loop_setup();
+	p = start_sh("echo started; exec sleep 30", 0, 4096, &o);
+	loop_for(100);
+	ck_assert_int_eq(o.calls, 0);
+	proc_expire(p);
+	loop_run();
+	ck_assert_int_eq(o.calls, 1);
+	ck_assert_int_eq(o.r.timed_out, 1);
+	ck_assert_int_eq(o.r.signo, SIGKILL);
+	ck_assert_str_eq(o.r.out, "started\n");
+	ck_assert_uint_lt(o.r.elapsed_ms, 5000);
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves exactly one callback: without PROC_EXIT_ONLY only once the
+ * background process holding the pipes let go, with it as soon as the
+ * child exits (what comes later is not collected); and no second call
+ * however long the loop goes on.
+ */
+START_TEST(test_one_callback)
+{
+	struct outcome	 o[2];
+	char		*argv[] = { "/bin/sh", "-c", "echo first; "
+			    "(sleep 0.4; echo late) & exit 5", NULL };
+	struct proc_spec spec = {
+		.argv = argv,
+		.timeout_ms = 5000,
+		.max_output = 4096,
+		.flags = PROC_EXIT_ONLY,
+	};
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	loop_setup();
+	run_sh("echo first; (sleep 0.4; echo late) & exit 5", 5000, 4096,
+	    &o[0]);
+	ck_assert_int_eq(o[0].r.status, 5);
+	ck_assert_str_eq(o[0].r.out, "first\nlate\n");
+	ck_assert_uint_ge(o[0].r.elapsed_ms, 350);
+
+	start_spec(&spec, &o[1]);
+	loop_run();
+	ck_assert_int_eq(o[1].r.status, 5);
+	ck_assert_str_eq(o[1].r.out, "first\n");
+	ck_assert_uint_lt(o[1].r.elapsed_ms, 350);
+	loop_for(700);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	ck_assert_int_eq(o[0].calls, 1);
+	ck_assert_int_eq(o[1].calls, 1);
+	outcome_free(&o[0]);
+	outcome_free(&o[1]);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves PROC_TAIL_UTF8 never begins a tail inside a character: the cut
+ * lands on a two-byte "é", which is dropped whole.
+ */
+START_TEST(test_tail_utf8)
+{
+	struct outcome	 o;
+	char		*argv[] = { "/bin/sh", "-c", "printf 'xx\\303\\251abc'",
+			    NULL };
+	struct proc_spec spec = {
+		.argv = argv,
+		.timeout_ms = 5000,
+		.max_output = 4,
+		.flags = PROC_TAIL_UTF8 | PROC_MERGE_OUTPUT,
+	};
+
+	loop_setup();
+	start_spec(&spec, &o);
+	loop_run();
+	ck_assert_str_eq(o.r.out, "abc");
+	ck_assert_uint_eq(o.r.out_len, 3);
+	outcome_free(&o);
+
+	spec.max_output = 5;
+	start_spec(&spec, &o);
+	loop_run();
+	ck_assert_str_eq(o.r.out, "\303\251abc");
+	outcome_free(&o);
+
+	/* Without the flag the last bytes are kept as they are. */
+	spec.max_output = 4;
+	spec.flags = PROC_MERGE_OUTPUT;
+	start_spec(&spec, &o);
+	loop_run();
+	ck_assert_str_eq(o.r.out, "\251abc");
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
+/*
+ * Proves a child reaped behind the runner's back (waitpid(pid) by someone
+ * else) ends with its status lost, and the callback still comes once.
+ */
+START_TEST(test_status_lost)
+{
+	struct outcome	 o;
+	struct proc	*p;
+
+	loop_setup();
+	p = start_sh("exit 3", 5000, 4096, &o);
+	ck_assert_int_eq(waitpid(proc_pid(p), NULL, 0), proc_pid(p));
+	loop_run();
+	ck_assert_int_eq(o.calls, 1);
+	ck_assert_int_eq(o.r.lost, 1);
+	ck_assert_int_eq(o.r.exited, 0);
+	outcome_free(&o);
+	loop_teardown();
+}
+END_TEST
+
 /* Describe one synthetic result with the given exit status and stderr. */
 static char *
 describe(int exited, int status, int signo, const char *err)
@@ -595,6 +868,13 @@ suite_proc(void)
 	tcase_add_test(tc, test_loop_not_blocked);
 	tcase_add_test(tc, test_child_environment);
 	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_spec_environment);
+	tcase_add_test(tc, test_exec_path);
+	tcase_add_test(tc, test_timeout_grandchild);
+	tcase_add_test(tc, test_expire);
+	tcase_add_test(tc, test_one_callback);
+	tcase_add_test(tc, test_tail_utf8);
+	tcase_add_test(tc, test_status_lost);
 	suite_add_tcase(s, tc);
 	return (s);
 }

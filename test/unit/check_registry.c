@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend_kind.h"
 #include "registry.h"
 #include "suites.h"
 #include "status.h"
@@ -158,6 +159,63 @@ START_TEST(test_invalid_records)
 	free(vm->volumes[0].disks[0].kind);
 	free(vm->volumes[0].disks[0].value);
 	expect_invalid(vm, "volume[0].disk:");
+}
+END_TEST
+
+/* Check vm and expect INVALID_ARGUMENT with exactly the cause want. */
+static void
+expect_cause(struct reg_vm *vm, const char *want)
+{
+	char	*cause = NULL;
+
+	ck_assert_int_eq(registry_check(vm, &cause), EVG_INVALID_ARGUMENT);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	reg_vm_free(vm);
+}
+
+/*
+ * The backend checks read backend_kinds[] and say what they said when
+ * the names were spelt out in registry.c: the list of backends, each
+ * one's locator rule, node= for qcow2 only.
+ */
+START_TEST(test_backend_table)
+{
+	struct reg_vm	*vm;
+	char		 buf[64];
+
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].backend, "lvm");
+	expect_cause(vm, "volume[0].backend: unknown backend 'lvm' "
+	    "(expected qcow2 or zfs)");
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].backend, NULL);
+	expect_cause(vm, "volume[0].backend: unknown backend '' "
+	    "(expected qcow2 or zfs)");
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].locator, "data.qcow2");
+	expect_cause(vm, "volume[0].locator: 'data.qcow2' is not an absolute "
+	    "qcow2 image path");
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].backend, "zfs");
+	set(&vm->volumes[0].locator, NULL);
+	expect_cause(vm, "volume[0].locator: '' is not a ZFS dataset name");
+	vm = make_vm(VM_UUID, VOL_UUID, 5);
+	set(&vm->volumes[0].backend, "zfs");
+	set(&vm->volumes[0].locator, "persist/vol");
+	set(&vm->volumes[0].node, "drive0");
+	expect_cause(vm, "volume[0].node: 'drive0' is not a QEMU node name (a "
+	    "letter then up to 30 of [A-Za-z0-9_.-]; qcow2 only)");
+
+	ck_assert_ptr_nonnull(backend_kind_find("qcow2"));
+	ck_assert_ptr_null(backend_kind_find("QCOW2"));
+	ck_assert_ptr_null(backend_kind_find(NULL));
+	ck_assert_str_eq(backend_kind_names(buf, sizeof buf, "|", "|", 0),
+	    "qcow2|zfs");
+	ck_assert_str_eq(backend_kind_names(buf, sizeof buf, ", ", " or ", 1),
+	    "qcow2");
+	ck_assert_str_eq(backend_kind_names(buf, 8, ", ", " or ", 0),
+	    "qcow2 o");
 }
 END_TEST
 
@@ -436,6 +494,7 @@ suite_registry(void)
 
 	tcase_add_test(tc, test_valid_record);
 	tcase_add_test(tc, test_invalid_records);
+	tcase_add_test(tc, test_backend_table);
 	tcase_add_test(tc, test_valid_variants);
 	tcase_add_test(tc, test_add_find_remove);
 	tcase_add_test(tc, test_loopback_cid);

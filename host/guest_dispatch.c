@@ -1,20 +1,39 @@
-/* Guest-channel snapshot requests: create, list, delete, rollback, check. */
+/* Guest-channel requests: one handler per body case, one table. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
-#include "guestops.h"
+#include "guest_dispatch.h"
 #include "log.h"
 #include "peer.h"
-#include "session.h"
 #include "snapreply.h"
 #include "status.h"
+#include "vminfo.h"
 #include "workflow.h"
 #include "xmalloc.h"
 
+/* guest_status: the VM as the host knows it. */
+static void
+guest_status(struct session *s, Evg__Envelope *env)
+{
+	struct codec_reply	 r;
+	Evg__VmInfo		*vm;
+
+	vm = vminfo_from_reg(s->vm, VMINFO_GUEST);
+	vm->agent_connected = s->sv->ndaemons > 0;
+	vm->connections = s->sv->nsessions;
+	codec_reply_init(&r, env->id, peer_version(s->peer), EVG_OK, "");
+	r.reply.result_case = EVG__REPLY__RESULT_VM;
+	r.reply.vm = vm;
+	if (peer_send(s->peer, &r.env) != 0)
+		peer_reply(s->peer, env->id, EVG_INTERNAL, "the VM's "
+		    "description does not fit in one guest-channel frame");
+	vminfo_free(vm);
+}
+
 /* A workflow finished: answer the guest if it is still connected. */
 static void
-guestops_done(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
+guest_done(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
     void *arg)
 {
 	struct session_op	*op = arg;
@@ -26,7 +45,7 @@ guestops_done(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
 
 /* A check finished: answer with its result. */
 static void
-guestops_checked(int code, const char *msg, const Evg__CheckResult *cr,
+guest_checked(int code, const char *msg, const Evg__CheckResult *cr,
     void *arg)
 {
 	struct session_op	*op = arg;
@@ -48,22 +67,22 @@ guestops_checked(int code, const char *msg, const Evg__CheckResult *cr,
 
 /* snapshot list: this VM's snapshots, at once. */
 static void
-guestops_list(struct session *s, Evg__Envelope *env)
+guest_list(struct session *s, Evg__Envelope *env)
 {
 	Evg__Snapshot	**snaps = NULL;
 	size_t		  n = 0;
 	char		 *cause = NULL;
 	int		  rc;
 
-	rc = workflow_list(s->rt->vm->uuid, &snaps, &n, &cause);
+	rc = workflow_list(s->vm->uuid, &snaps, &n, &cause);
 	snapreply_send(s->peer, env->id, rc, cause, snaps, n);
 	free(cause);
 	snapinfo_free_list(snaps, n);
 }
 
-/* Start the workflow a request asks for. */
-void
-guestops_dispatch(struct session *s, Evg__Envelope *env)
+/* Start the workflow a snapshot request asks for. */
+static void
+guest_snapshot_op(struct session *s, Evg__Envelope *env)
 {
 	struct workflow_params	 p;
 	struct session_op	*op;
@@ -71,18 +90,9 @@ guestops_dispatch(struct session *s, Evg__Envelope *env)
 	size_t			 nvols = 0, i;
 	int			 rc;
 
-	if (s->rt == NULL) {
-		peer_reply(s->peer, env->id, EVG_UNAVAILABLE,
-		    "the VM was removed from the host");
-		return;
-	}
-	if (env->body_case == EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST) {
-		guestops_list(s, env);
-		return;
-	}
 	memset(&p, 0, sizeof p);
-	p.vm = s->rt->vm->uuid;
-	p.requester = s;
+	p.vm = s->vm->uuid;
+	p.requester = s->serial;
 	op = session_op_start(s, env->id);
 	switch (env->body_case) {
 	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CREATE:
@@ -95,11 +105,11 @@ guestops_dispatch(struct session *s, Evg__Envelope *env)
 			cause = xstrdup("disk: no disk given");
 			break;
 		}
-		rc = workflow_create(&p, guestops_done, op, &cause);
+		rc = workflow_create(&p, guest_done, op, &cause);
 		break;
 	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
 		p.snapshot = env->snapshot_delete->snapshot;
-		rc = workflow_delete(&p, guestops_done, op, &cause);
+		rc = workflow_delete(&p, guest_done, op, &cause);
 		break;
 	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK:
 		p.snapshot = env->guest_snapshot_rollback->snapshot;
@@ -114,13 +124,13 @@ guestops_dispatch(struct session *s, Evg__Envelope *env)
 		}
 		if (rc == EVG_OK) {
 			p.volume = vols[0];
-			rc = workflow_rollback(&p, guestops_done, op, &cause);
+			rc = workflow_rollback(&p, guest_done, op, &cause);
 		}
 		break;
 	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CHECK:
 		p.disks = env->guest_snapshot_check->disks;
 		p.ndisks = env->guest_snapshot_check->n_disks;
-		rc = workflow_check(&p, guestops_checked, op, &cause);
+		rc = workflow_check(&p, guest_checked, op, &cause);
 		break;
 	default:
 		rc = EVG_UNSUPPORTED;
@@ -138,3 +148,27 @@ guestops_dispatch(struct session *s, Evg__Envelope *env)
 	}
 	free(cause);
 }
+
+/* A session went away with op waiting: its workflow goes on unanswered. */
+static void
+guest_op_gone(struct session_op *op)
+{
+	workflow_forget_owner(op);
+}
+
+/* The guest channel's requests (all need the VM still registered). */
+static const struct session_route guest_routes[] = {
+	{ EVG__ENVELOPE__BODY_GUEST_STATUS, guest_status, 1 },
+	{ EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CREATE, guest_snapshot_op, 1 },
+	{ EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST, guest_list, 1 },
+	{ EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK, guest_snapshot_op, 1 },
+	{ EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CHECK, guest_snapshot_op, 1 },
+	{ EVG__ENVELOPE__BODY_SNAPSHOT_DELETE, guest_snapshot_op, 1 },
+};
+
+const struct session_dispatch guest_dispatch = {
+	guest_routes,
+	sizeof guest_routes / sizeof guest_routes[0],
+	guest_op_gone,
+	workflow_guest_gone,
+};
