@@ -1,7 +1,10 @@
 /*
- * Internals shared by the workflow files (workflow.c: lifecycle, delete,
- * rollback, list, reconcile; wf_create.c: create and check with the guest
- * freeze).  Not for other modules: they use workflow.h.
+ * Internals shared by the workflow files: wf_engine.c (the lifecycle every
+ * operation shares), one file per kind (wf_create.c, wf_check.c,
+ * wf_delete.c, wf_rollback.c, wf_reconcile.c), the host side of the freeze
+ * protocol (wf_freeze.c), the guest's hooks as a step (wf_hooks.c) and
+ * disk matching (wf_disks.c).  Not for other modules: they use
+ * workflow.h.
  */
 #ifndef EVG_WORKFLOW_IMPL_H
 #define EVG_WORKFLOW_IMPL_H
@@ -115,17 +118,52 @@ void		 wf_finish(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 int		 wf_commit(struct workflow *);
 void		 wf_release(struct workflow *);
-/* Guest steps shared by create and rollback (wf_create.c). */
+void		 wf_event(struct workflow *, const char *, int, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+void		 wf_backend(struct workflow *, enum backend_verb,
+		    const struct reg_volume *, const char *, backend_cb);
+/* Finish after a failed catalog write (errno as it left it); frees cause. */
+void		 wf_commit_failed(struct workflow *, char *);
+/* The snapshot a delete/rollback names (UUID, or name); code + *cause. */
+int		 wf_resolve(struct wf_vm *, struct reg_vm *, const char *,
+		    const char *, int, struct cat_snap **, char **);
+void		 snapinfo_free(Evg__Snapshot *);
+/* The workflow's guest (wf_engine.c): connected?  Send (0 or GUEST_REQ_*). */
 int		 wf_guest(struct workflow *);
+int		 wf_send(struct workflow *, Evg__Envelope *, guest_reply_cb);
+int		 wf_send_within(struct workflow *, Evg__Envelope *, unsigned int,
+		    guest_reply_cb);
+
+/* Disks (wf_disks.c). */
 Evg__DiskRef	*wf_volume_disk(const struct reg_volume *);
+Evg__DiskRef	*wf_copy_disk(const Evg__DiskRef *);
+
+/* The guest's hooks (wf_hooks.c). */
 int		 wf_hook(struct workflow *, const char *, guest_reply_cb);
 int		 wf_hook_outcome(const Evg__Envelope *, const char *, int *,
 		    char **);
-void		 wf_event(struct workflow *, const char *, int, const char *, ...)
-		    __attribute__((format(printf, 4, 5)));
+int		 wf_hooks_any_ok(const Evg__Envelope *);
+
+/* The freeze protocol (wf_freeze.c). */
+void		 wf_freeze(struct workflow *);
+void		 wf_thaw(struct workflow *);
+int		 wf_freeze_abort(struct workflow *);
+
+/* Create (wf_create.c): where the freeze protocol hands back. */
+void		 wf_create_frozen(struct workflow *);
+void		 wf_create_thawed(struct workflow *);
+void		 wf_space_next(struct workflow *);
+void		 wf_snap_next(struct workflow *);
+void		 wf_fail(struct workflow *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 wf_fail_abort_hooks(struct workflow *);
+void		 wf_freeze_lost(struct workflow *, int, const char *);
+
+/* Check (wf_check.c). */
 void		 wf_check_finish(struct workflow *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-void		 wf_backend(struct workflow *, enum backend_verb,
-		    const struct reg_volume *, const char *, backend_cb);
+
+/* Rollback (wf_rollback.c): a scheduled one goes first when free. */
+void		 wf_run_pending(struct wf_vm *);
 
 #endif

@@ -1,0 +1,386 @@
+/*
+ * The host side of the freeze protocol, for a create with a guest:
+ *
+ *   FREEZE -> VERIFY (frozen) -> [lease renewed every lease/3 while the
+ *   backend works] -> THAW -> VERIFY (thawed)
+ *   any failure while frozen -> failure THAW (answered or not)
+ *
+ * Every request goes over the workflow's guest link by session serial, so
+ * a guest that goes away is noticed, never dereferenced.  The create
+ * workflow goes on from wf_create_frozen() and wf_create_thawed().
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "atomicfile.h"
+#include "events.h"
+#include "jsonout.h"
+#include "log.h"
+#include "status.h"
+#include "text.h"
+#include "workflow_impl.h"
+#include "xmalloc.h"
+
+static void	wf_fail_thawed(const Evg__Envelope *, const char *, void *);
+
+static const Evg__FreezeReport	*wf_report(const Evg__Envelope *, int *,
+	    const char **);
+static void	wf_guest_gone(struct workflow *, const char *, const char *);
+static void	wf_lease_lost_message(char *, size_t);
+static void	wf_renew_arm(struct workflow *);
+static void	wf_renew_reply(const Evg__Envelope *, const char *, void *);
+static void	wf_renew_cb(evutil_socket_t, short, void *);
+static const Evg__FreezeReport	*wf_verify_report(struct workflow *,
+	    const Evg__Envelope *, const char *, const char *);
+static void	wf_verify(struct workflow *, guest_reply_cb, const char *);
+static void	wf_verify_frozen(const Evg__Envelope *, const char *, void *);
+static void	wf_freeze_reply(const Evg__Envelope *, const char *, void *);
+static void	wf_verify_thawed(const Evg__Envelope *, const char *, void *);
+static void	wf_thaw_reply(const Evg__Envelope *, const char *, void *);
+
+/*
+ * The reply's status and freeze report; on a missing reply (why set) or a
+ * failure, 0 with *code and *msg; NULL report if the reply carried none.
+ */
+static const Evg__FreezeReport *
+wf_report(const Evg__Envelope *env, int *code, const char **msg)
+{
+	*code = EVG_OK;
+	*msg = "";
+	if (env == NULL || env->reply == NULL || env->reply->status == NULL) {
+		*code = EVG_UNAVAILABLE;
+		return (NULL);
+	}
+	*code = (int)env->reply->status->code;
+	*msg = env->reply->status->message;
+	if (*code == EVG_OK &&
+	    env->reply->result_case != EVG__REPLY__RESULT_FREEZE_REPORT) {
+		*code = EVG_INTERNAL;
+		*msg = "the guest's reply carries no freeze report";
+	}
+	return (*code == EVG_OK ? env->reply->freeze_report : NULL);
+}
+
+/* A guest request failed to get an answer: why, and is it still there? */
+static void
+wf_guest_gone(struct workflow *wf, const char *step, const char *why)
+{
+	if (wf_guest(wf))
+		wf_fail(wf, EVG_TIMEOUT, "%s: %s", step, why);
+	else {
+		/* A guest that loses its host connection thaws at once. */
+		wf->frozen = 0;
+		wf_fail(wf, EVG_UNAVAILABLE, "%s: the guest agent went away "
+		    "(%s); nothing is kept", step, why);
+	}
+}
+
+/* Why a create fails when the guest's lease ran out while frozen. */
+static void
+wf_lease_lost_message(char *buf, size_t len)
+{
+	snprintf(buf, len, "the guest's freeze lease ran out before the "
+	    "snapshot was finished, so the snapshot is not filesystem-"
+	    "consistent; nothing is kept (freeze_lease_ms is %u)",
+	    wf_g.cf->freeze_lease_ms);
+}
+
+/* The workflow's renewal period: a third of the lease. */
+static void
+wf_renew_arm(struct workflow *wf)
+{
+	struct timeval	tv;
+	unsigned int	ms = wf_g.cf->freeze_lease_ms / 3;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(wf->renew, &tv);
+}
+
+/* A renewal answer: a refused or missing one means the lease is gone. */
+static void
+wf_renew_reply(const Evg__Envelope *env, const char *why, void *arg)
+{
+	struct workflow	*wf = arg;
+	int		 code = EVG_UNAVAILABLE;
+	char		 msg[256];
+
+	if (env != NULL && env->reply != NULL && env->reply->status != NULL)
+		code = (int)env->reply->status->code;
+	if (code != EVG_OK) {
+		log_warnx("vm %s: freeze lease renewal failed: %s", wf->wv->uuid,
+		    env != NULL && env->reply != NULL &&
+		    env->reply->status != NULL ? env->reply->status->message :
+		    why);
+		wf->lease_lost = 1;
+		/* Refused as run out: the guest thawed; fail now. */
+		if (code == EVG_FAILED_PRECONDITION && wf->state == WF_BACKEND) {
+			wf_lease_lost_message(msg, sizeof msg);
+			wf_freeze_lost(wf, EVG_TIMEOUT, msg);
+		}
+		return;
+	}
+	if (wf->state == WF_BACKEND)
+		wf_renew_arm(wf);
+}
+
+/* Timer: renew the guest's freeze lease while the backend works. */
+static void
+wf_renew_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct workflow		*wf = arg;
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__FreezeRenewRequest	 rr = EVG__FREEZE_RENEW_REQUEST__INIT;
+
+	(void)fd;
+	(void)events;
+	rr.lease_ms = wf_g.cf->freeze_lease_ms;
+	env.body_case = EVG__ENVELOPE__BODY_FREEZE_RENEW;
+	env.freeze_renew = &rr;
+	if (wf_send(wf, &env, wf_renew_reply) != 0)
+		wf->lease_lost = 1;
+}
+
+/*
+ * The freeze report a VERIFY step got, or NULL after failing the workflow
+ * (no answer, or an error) with step named in the message.
+ */
+static const Evg__FreezeReport *
+wf_verify_report(struct workflow *wf, const Evg__Envelope *env,
+    const char *why, const char *step)
+{
+	const Evg__FreezeReport	*fr;
+	const char		*msg;
+	int			 code;
+
+	if (env == NULL) {
+		wf_guest_gone(wf, step, why);
+		return (NULL);
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL)
+		wf_fail(wf, code, "%s: %s", step, msg);
+	return (fr);
+}
+
+/* Ask the guest for its freeze state (VERIFY); then cb. */
+static void
+wf_verify(struct workflow *wf, guest_reply_cb cb, const char *step)
+{
+	Evg__Envelope			env = EVG__ENVELOPE__INIT;
+	Evg__FreezeStatusRequest	st = EVG__FREEZE_STATUS_REQUEST__INIT;
+
+	wf->state = WF_VERIFY;
+	env.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
+	env.freeze_status = &st;
+	if (wf_send(wf, &env, cb) != 0)
+		wf_guest_gone(wf, step, "not connected");
+}
+
+/* create/VERIFY: the guest confirms what is frozen; snapshot now. */
+static void
+wf_verify_frozen(const Evg__Envelope *env, const char *why, void *arg)
+{
+	struct workflow			*wf = arg;
+	const Evg__FreezeReport		*fr;
+
+	if ((fr = wf_verify_report(wf, env, why, "checking the freeze")) ==
+	    NULL)
+		return;
+	if (wf->frozen_count > 0 && !fr->frozen) {
+		wf_fail(wf, EVG_FREEZE_FAILED, "the guest reports its "
+		    "filesystems are not frozen any more (did the lease run "
+		    "out?)");
+		return;
+	}
+	wf->renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
+	wf_renew_arm(wf);
+	wf_create_frozen(wf);
+}
+
+/* create/FREEZE: the guest froze (or could not). */
+static void
+wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
+{
+	struct workflow			*wf = arg;
+	const Evg__FreezeReport		*fr;
+	const char			*msg;
+	size_t				 i;
+	int				 code;
+
+	if (env == NULL) {
+		wf->frozen = 1;
+		wf_guest_gone(wf, "freezing the guest's filesystems", why);
+		return;
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL) {
+		wf_fail(wf, code, "the guest could not freeze its "
+		    "filesystems: %s", msg);
+		return;
+	}
+	wf->frozen = 1;
+	wf->frozen_count = fr->frozen_count;
+	wf->record = xcalloc(1, sizeof *wf->record);
+	for (i = 0; i < fr->n_mounts; i++)
+		catalog_add_mount(wf->record, fr->mounts[i]->mountpoint,
+		    fr->mounts[i]->fstype, fr->mounts[i]->device,
+		    fr->mounts[i]->action, fr->mounts[i]->reason);
+	if (wf->consistency == NULL) {
+		/* Guest-triggered: the level is what the freeze achieved. */
+		wf->consistency = xstrdup(fr->frozen_count > 0 ? "fs" :
+		    "crash");
+	} else if (fr->frozen_count == 0) {
+		wf_fail(wf, EVG_FAILED_PRECONDITION, "consistency '%s' was "
+		    "asked for, but no filesystem on the volumes could be "
+		    "frozen (%zu mounts, all skipped)", wf->consistency,
+		    fr->n_mounts);
+		return;
+	}
+	wf_event(wf, "frozen", 0, "guest froze %u filesystems (%zu mounts "
+	    "on the disks)", fr->frozen_count, fr->n_mounts);
+	wf_verify(wf, wf_verify_frozen, "checking the freeze");
+}
+
+/* create/FREEZE: ask the guest to freeze the target disks. */
+void
+wf_freeze(struct workflow *wf)
+{
+	Evg__Envelope		env = EVG__ENVELOPE__INIT;
+	Evg__FreezeRequest	fr = EVG__FREEZE_REQUEST__INIT;
+	int			rc;
+
+	wf->state = WF_FREEZE;
+	fr.disks = wf->disks;
+	fr.n_disks = wf->ndisks;
+	fr.lease_ms = wf_g.cf->freeze_lease_ms;
+	env.body_case = EVG__ENVELOPE__BODY_FREEZE;
+	env.freeze = &fr;
+	rc = wf_send(wf, &env, wf_freeze_reply);
+	if (rc == GUEST_REQ_TOO_BIG)
+		wf_fail(wf, EVG_INVALID_ARGUMENT, "the disks named do not fit "
+		    "in one freeze request (%zu disks over the guest frame "
+		    "cap); nothing was frozen", wf->ndisks);
+	else if (rc != 0)
+		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent is not connected "
+		    "any more; nothing was frozen");
+}
+
+/* create/VERIFY after thaw: nothing may still be frozen. */
+static void
+wf_verify_thawed(const Evg__Envelope *env, const char *why, void *arg)
+{
+	struct workflow		*wf = arg;
+	const Evg__FreezeReport	*fr;
+
+	if ((fr = wf_verify_report(wf, env, why, "checking the thaw")) == NULL)
+		return;
+	if (fr->frozen) {
+		wf->frozen = 1;
+		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
+		    "filesystems after the thaw");
+		return;
+	}
+	wf_create_thawed(wf);
+}
+
+/* create/THAW: the guest thawed. */
+static void
+wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
+{
+	struct workflow			*wf = arg;
+	const Evg__FreezeReport		*fr;
+	const char			*msg;
+	int				 code;
+
+	if (env == NULL) {
+		wf_guest_gone(wf, "thawing the guest's filesystems", why);
+		return;
+	}
+	if ((fr = wf_report(env, &code, &msg)) == NULL) {
+		if (code == EVG_FAILED_PRECONDITION) {
+			/* The lease ran out before the thaw: not trusted. */
+			wf->frozen = 0;
+			wf_fail(wf, EVG_TIMEOUT, "the guest's freeze lease ran "
+			    "out before the snapshot was finished (%s); nothing "
+			    "is kept", msg);
+			return;
+		}
+		wf_fail(wf, code, "the guest could not thaw its "
+		    "filesystems: %s", msg);
+		return;
+	}
+	wf->frozen = 0;
+	wf->freeze_ms = fr->duration_ms;
+	wf_event(wf, "thawed", 0, "guest thawed after %u ms",
+	    fr->duration_ms);
+	wf_verify(wf, wf_verify_thawed, "checking the thaw");
+}
+
+/* create/THAW: every volume is snapshotted; let the guest go. */
+void
+wf_thaw(struct workflow *wf)
+{
+	Evg__Envelope		env = EVG__ENVELOPE__INIT;
+	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
+	char			msg[256];
+
+	evtimer_del(wf->renew);
+	if (wf->lease_lost) {
+		wf_lease_lost_message(msg, sizeof msg);
+		wf_fail(wf, EVG_TIMEOUT, "%s", msg);
+		return;
+	}
+	wf->state = WF_THAW;
+	env.body_case = EVG__ENVELOPE__BODY_THAW;
+	env.thaw = &th;
+	if (wf_send(wf, &env, wf_thaw_reply) != 0) {
+		wf->frozen = 0;
+		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent went away while "
+		    "its filesystems were frozen; nothing is kept");
+	}
+}
+
+/* Any thaw answer during a failure: go on with abort hooks, cleanup. */
+static void
+wf_fail_thawed(const Evg__Envelope *env, const char *why, void *arg)
+{
+	struct workflow	*wf = arg;
+
+	if (env != NULL && env->reply != NULL && env->reply->status != NULL &&
+	    env->reply->status->code == EVG_OK)
+		wf_event(wf, "thawed", 0, "guest thawed after the failure");
+	else
+		wf_event(wf, "thawed", EVG_UNAVAILABLE, "no thaw confirmed "
+		    "(%s); the guest's lease thaws it", why != NULL ? why :
+		    "refused");
+	wf->frozen = 0;
+	wf_fail_abort_hooks(wf);
+}
+
+/*
+ * A create failed: thaw the guest if it may be frozen.  1 when a thaw
+ * request went out (wf_fail_abort_hooks() follows its answer), 0 when
+ * there is nothing to thaw or no guest to ask.
+ */
+int
+wf_freeze_abort(struct workflow *wf)
+{
+	Evg__Envelope		env = EVG__ENVELOPE__INIT;
+	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
+
+	if (wf->renew != NULL)
+		evtimer_del(wf->renew);
+	if (!wf->frozen)
+		return (0);
+	wf->state = WF_THAW;
+	env.body_case = EVG__ENVELOPE__BODY_THAW;
+	env.thaw = &th;
+	if (wf_send(wf, &env, wf_fail_thawed) == 0)
+		return (1);
+	wf->frozen = 0;
+	return (0);
+}
