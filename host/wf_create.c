@@ -144,7 +144,7 @@ wf_space_next(struct workflow *wf)
 		}
 		wf->i = 0;
 		if (wf->guest != 0 && wf->app) {
-			wf->state = WF_PRE;
+			wf->st.create = CREATE_PRE;
 			if (wf_hook(wf, "pre", wf_pre_reply) != 0)
 				wf_fail(wf, EVG_UNAVAILABLE, "the guest agent "
 				    "went away before the pre hooks");
@@ -154,7 +154,10 @@ wf_space_next(struct workflow *wf)
 			wf_snap_next(wf);
 		return;
 	}
-	wf->state = WF_SPACE;
+	if (wf->kind == WF_CHECK)
+		wf->st.check = CHECK_SPACE;
+	else
+		wf->st.create = CREATE_SPACE;
 	wf_backend(wf, BACKEND_SPACE, wf_volume(vm, wf->vols[wf->i]), NULL,
 	    wf_space_done);
 }
@@ -170,7 +173,7 @@ wf_commit_all(struct workflow *wf)
 		if ((cs = catalog_find(wf->wv->cat, wf->done[i])) == NULL)
 			continue;
 		cs->state = SNAP_READY;
-		cs->freeze_ms = wf->freeze_ms;
+		cs->freeze_ms = wf->fz.freeze_ms;
 		if (wf->idem_key != NULL)
 			cs->idem_key = xstrdup(wf->idem_key);
 		log_info("vm %s: snapshot '%s' (%s) of volume %s created, %s",
@@ -203,7 +206,7 @@ void
 wf_create_thawed(struct workflow *wf)
 {
 	if (wf->app) {
-		wf->state = WF_POST;
+		wf->st.create = CREATE_POST;
 		if (wf_hook(wf, "post", wf_post_reply) != 0) {
 			wf->post_failed = xstrdup("the guest agent went away "
 			    "before the post hooks");
@@ -268,10 +271,10 @@ wf_snap_next(struct workflow *wf)
 	wf->cur->created = (uint64_t)time(NULL);
 	wf->cur->state = SNAP_CREATING;
 	/* The record goes in with the intent: a crash keeps it too. */
-	for (j = 0; wf->record != NULL && j < wf->record->nmounts; j++)
-		catalog_add_mount(wf->cur, wf->record->mounts[j].mountpoint,
-		    wf->record->mounts[j].fstype, wf->record->mounts[j].device,
-		    wf->record->mounts[j].action, wf->record->mounts[j].reason);
+	for (j = 0; wf->fz.record != NULL && j < wf->fz.record->nmounts; j++)
+		catalog_add_mount(wf->cur, wf->fz.record->mounts[j].mountpoint,
+		    wf->fz.record->mounts[j].fstype, wf->fz.record->mounts[j].device,
+		    wf->fz.record->mounts[j].action, wf->fz.record->mounts[j].reason);
 	if (catalog_commit(wf->wv->cat, &cause) != 0) {
 		code = status_of_write_error(errno);
 		catalog_remove(wf->wv->cat, wf->cur);
@@ -281,7 +284,7 @@ wf_snap_next(struct workflow *wf)
 		free(cause);
 		return;
 	}
-	wf->state = WF_BACKEND;
+	wf->st.create = CREATE_BACKEND;
 	wf_backend(wf, BACKEND_CREATE, wf_volume(vm, wf->vols[wf->i]),
 	    wf->cur->tag, wf_snap_done);
 }
@@ -314,7 +317,7 @@ wf_cleanup_next(struct workflow *wf)
 	struct cat_snap	*cs;
 	char		*uuid;
 
-	wf->state = WF_CLEANUP;
+	wf->st.create = CREATE_CLEANUP;
 	while (wf->ndone > 0) {
 		uuid = wf->done[--wf->ndone];
 		cs = catalog_find(wf->wv->cat, uuid);
@@ -354,7 +357,7 @@ void
 wf_fail_abort_hooks(struct workflow *wf)
 {
 	if (wf->pre_ok && !wf->post_done) {
-		wf->state = WF_POST;
+		wf->st.create = CREATE_POST;
 		if (wf_hook(wf, "abort", wf_fail_post) == 0)
 			return;
 	}
@@ -398,7 +401,7 @@ wf_freeze_lost(struct workflow *wf, int code, const char *why)
 		wf->done[wf->ndone++] = xstrdup(wf->cur->uuid);
 		wf->cur = NULL;
 	}
-	wf->frozen = 0;
+	wf->fz.frozen = 0;
 	wf_fail(wf, code, "%s", why);
 }
 
@@ -411,7 +414,7 @@ workflow_guest_gone(uint64_t serial)
 	for (wf = TAILQ_FIRST(&wf_g.all); wf != NULL; wf = next) {
 		next = TAILQ_NEXT(wf, entry);
 		if (wf->kind == WF_CREATE && wf->guest == serial &&
-		    wf->state == WF_BACKEND && wf->fail_msg == NULL)
+		    wf->st.create == CREATE_BACKEND && wf->fail_msg == NULL)
 			wf_freeze_lost(wf, EVG_UNAVAILABLE, "the guest agent went "
 			    "away while its filesystems were frozen; nothing is "
 			    "kept");

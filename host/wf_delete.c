@@ -85,7 +85,7 @@ workflow_delete(const struct workflow_params *p, workflow_done_cb cb,
 		wf_commit_failed(wf, why);
 		return (EVG_OK);
 	}
-	wf->state = WF_BACKEND;
+	wf->st.del = DELETE_BACKEND;
 	wf_backend(wf, BACKEND_DELETE, wf_volume(vm, cs->volume), cs->tag,
 	    wf_delete_done);
 	return (EVG_OK);

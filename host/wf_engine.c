@@ -183,12 +183,12 @@ wf_free(struct workflow *wf)
 
 	if (wf->guest != 0)
 		wf_g.link->forget(wf_g.link->ctx, wf->guest, wf);
-	if (wf->renew != NULL)
-		event_free(wf->renew);
+	if (wf->fz.renew != NULL)
+		event_free(wf->fz.renew);
 	for (i = 0; i < wf->ndisks; i++)
 		evg__disk_ref__free_unpacked(wf->disks[i], NULL);
 	free(wf->disks);
-	catalog_entry_free(wf->record);
+	catalog_entry_free(wf->fz.record);
 	free(wf->fail_msg);
 	free(wf->post_failed);
 	free(wf->idem_key);
@@ -217,7 +217,7 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 	va_list		  ap;
 	char		 *msg = NULL;
 
-	wf->state = WF_DONE;
+	wf->finished = 1;
 	if (fmt != NULL) {
 		va_start(ap, fmt);
 		if (vasprintf(&msg, fmt, ap) == -1)

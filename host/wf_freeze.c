@@ -74,7 +74,7 @@ wf_guest_gone(struct workflow *wf, const char *step, const char *why)
 		wf_fail(wf, EVG_TIMEOUT, "%s: %s", step, why);
 	else {
 		/* A guest that loses its host connection thaws at once. */
-		wf->frozen = 0;
+		wf->fz.frozen = 0;
 		wf_fail(wf, EVG_UNAVAILABLE, "%s: the guest agent went away "
 		    "(%s); nothing is kept", step, why);
 	}
@@ -99,7 +99,7 @@ wf_renew_arm(struct workflow *wf)
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(wf->renew, &tv);
+	evtimer_add(wf->fz.renew, &tv);
 }
 
 /* A renewal answer: a refused or missing one means the lease is gone. */
@@ -117,15 +117,15 @@ wf_renew_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    env != NULL && env->reply != NULL &&
 		    env->reply->status != NULL ? env->reply->status->message :
 		    why);
-		wf->lease_lost = 1;
+		wf->fz.lease_lost = 1;
 		/* Refused as run out: the guest thawed; fail now. */
-		if (code == EVG_FAILED_PRECONDITION && wf->state == WF_BACKEND) {
+		if (code == EVG_FAILED_PRECONDITION && wf->st.create == CREATE_BACKEND) {
 			wf_lease_lost_message(msg, sizeof msg);
 			wf_freeze_lost(wf, EVG_TIMEOUT, msg);
 		}
 		return;
 	}
-	if (wf->state == WF_BACKEND)
+	if (wf->st.create == CREATE_BACKEND)
 		wf_renew_arm(wf);
 }
 
@@ -143,7 +143,7 @@ wf_renew_cb(evutil_socket_t fd, short events, void *arg)
 	env.body_case = EVG__ENVELOPE__BODY_FREEZE_RENEW;
 	env.freeze_renew = &rr;
 	if (wf_send(wf, &env, wf_renew_reply) != 0)
-		wf->lease_lost = 1;
+		wf->fz.lease_lost = 1;
 }
 
 /*
@@ -174,7 +174,8 @@ wf_verify(struct workflow *wf, guest_reply_cb cb, const char *step)
 	Evg__Envelope			env = EVG__ENVELOPE__INIT;
 	Evg__FreezeStatusRequest	st = EVG__FREEZE_STATUS_REQUEST__INIT;
 
-	wf->state = WF_VERIFY;
+	wf->fz.state = cb == wf_verify_frozen ? FREEZE_VERIFY_FROZEN :
+	    FREEZE_VERIFY_THAWED;
 	env.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
 	env.freeze_status = &st;
 	if (wf_send(wf, &env, cb) != 0)
@@ -191,14 +192,15 @@ wf_verify_frozen(const Evg__Envelope *env, const char *why, void *arg)
 	if ((fr = wf_verify_report(wf, env, why, "checking the freeze")) ==
 	    NULL)
 		return;
-	if (wf->frozen_count > 0 && !fr->frozen) {
+	if (wf->fz.frozen_count > 0 && !fr->frozen) {
 		wf_fail(wf, EVG_FREEZE_FAILED, "the guest reports its "
 		    "filesystems are not frozen any more (did the lease run "
 		    "out?)");
 		return;
 	}
-	wf->renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
+	wf->fz.renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
 	wf_renew_arm(wf);
+	wf->fz.state = FREEZE_HELD;
 	wf_create_frozen(wf);
 }
 
@@ -213,7 +215,7 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 	int				 code;
 
 	if (env == NULL) {
-		wf->frozen = 1;
+		wf->fz.frozen = 1;
 		wf_guest_gone(wf, "freezing the guest's filesystems", why);
 		return;
 	}
@@ -222,11 +224,11 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    "filesystems: %s", msg);
 		return;
 	}
-	wf->frozen = 1;
-	wf->frozen_count = fr->frozen_count;
-	wf->record = xcalloc(1, sizeof *wf->record);
+	wf->fz.frozen = 1;
+	wf->fz.frozen_count = fr->frozen_count;
+	wf->fz.record = xcalloc(1, sizeof *wf->fz.record);
 	for (i = 0; i < fr->n_mounts; i++)
-		catalog_add_mount(wf->record, fr->mounts[i]->mountpoint,
+		catalog_add_mount(wf->fz.record, fr->mounts[i]->mountpoint,
 		    fr->mounts[i]->fstype, fr->mounts[i]->device,
 		    fr->mounts[i]->action, fr->mounts[i]->reason);
 	if (wf->consistency == NULL) {
@@ -253,7 +255,8 @@ wf_freeze(struct workflow *wf)
 	Evg__FreezeRequest	fr = EVG__FREEZE_REQUEST__INIT;
 	int			rc;
 
-	wf->state = WF_FREEZE;
+	wf->st.create = CREATE_FREEZE;
+	wf->fz.state = FREEZE_FREEZING;
 	fr.disks = wf->disks;
 	fr.n_disks = wf->ndisks;
 	fr.lease_ms = wf_g.cf->freeze_lease_ms;
@@ -279,11 +282,12 @@ wf_verify_thawed(const Evg__Envelope *env, const char *why, void *arg)
 	if ((fr = wf_verify_report(wf, env, why, "checking the thaw")) == NULL)
 		return;
 	if (fr->frozen) {
-		wf->frozen = 1;
+		wf->fz.frozen = 1;
 		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
 		    "filesystems after the thaw");
 		return;
 	}
+	wf->fz.state = FREEZE_OVER;
 	wf_create_thawed(wf);
 }
 
@@ -303,7 +307,7 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 	if ((fr = wf_report(env, &code, &msg)) == NULL) {
 		if (code == EVG_FAILED_PRECONDITION) {
 			/* The lease ran out before the thaw: not trusted. */
-			wf->frozen = 0;
+			wf->fz.frozen = 0;
 			wf_fail(wf, EVG_TIMEOUT, "the guest's freeze lease ran "
 			    "out before the snapshot was finished (%s); nothing "
 			    "is kept", msg);
@@ -313,8 +317,8 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    "filesystems: %s", msg);
 		return;
 	}
-	wf->frozen = 0;
-	wf->freeze_ms = fr->duration_ms;
+	wf->fz.frozen = 0;
+	wf->fz.freeze_ms = fr->duration_ms;
 	wf_event(wf, "thawed", 0, "guest thawed after %u ms",
 	    fr->duration_ms);
 	wf_verify(wf, wf_verify_thawed, "checking the thaw");
@@ -328,17 +332,18 @@ wf_thaw(struct workflow *wf)
 	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
 	char			msg[256];
 
-	evtimer_del(wf->renew);
-	if (wf->lease_lost) {
+	evtimer_del(wf->fz.renew);
+	if (wf->fz.lease_lost) {
 		wf_lease_lost_message(msg, sizeof msg);
 		wf_fail(wf, EVG_TIMEOUT, "%s", msg);
 		return;
 	}
-	wf->state = WF_THAW;
+	wf->st.create = CREATE_THAW;
+	wf->fz.state = FREEZE_THAWING;
 	env.body_case = EVG__ENVELOPE__BODY_THAW;
 	env.thaw = &th;
 	if (wf_send(wf, &env, wf_thaw_reply) != 0) {
-		wf->frozen = 0;
+		wf->fz.frozen = 0;
 		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent went away while "
 		    "its filesystems were frozen; nothing is kept");
 	}
@@ -357,7 +362,8 @@ wf_fail_thawed(const Evg__Envelope *env, const char *why, void *arg)
 		wf_event(wf, "thawed", EVG_UNAVAILABLE, "no thaw confirmed "
 		    "(%s); the guest's lease thaws it", why != NULL ? why :
 		    "refused");
-	wf->frozen = 0;
+	wf->fz.frozen = 0;
+	wf->fz.state = FREEZE_OVER;
 	wf_fail_abort_hooks(wf);
 }
 
@@ -372,15 +378,15 @@ wf_freeze_abort(struct workflow *wf)
 	Evg__Envelope		env = EVG__ENVELOPE__INIT;
 	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
 
-	if (wf->renew != NULL)
-		evtimer_del(wf->renew);
-	if (!wf->frozen)
+	if (wf->fz.renew != NULL)
+		evtimer_del(wf->fz.renew);
+	if (!wf->fz.frozen)
 		return (0);
-	wf->state = WF_THAW;
+	wf->fz.state = FREEZE_FAIL_THAWING;
 	env.body_case = EVG__ENVELOPE__BODY_THAW;
 	env.thaw = &th;
 	if (wf_send(wf, &env, wf_fail_thawed) == 0)
 		return (1);
-	wf->frozen = 0;
+	wf->fz.frozen = 0;
 	return (0);
 }

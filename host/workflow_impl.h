@@ -24,18 +24,56 @@ enum wf_kind {
 	WF_CHECK,	/* pre-flight: holds no lock, counts in no limit */
 };
 
-enum wf_state {
-	WF_SPACE,	/* create, check: checking free space, volume i */
-	WF_PRE,		/* create (app): the guest runs its pre hooks */
-	WF_FREEZE,	/* create: asking the guest to freeze */
-	WF_VERIFY,	/* create: asking the guest for its freeze state */
-	WF_BACKEND,	/* a backend op is running for volume i */
-	WF_THAW,	/* create: asking the guest to thaw */
-	WF_POST,	/* create (app): the guest runs its post hooks */
-	WF_CLEANUP,	/* create failed: deleting what the backend made */
-	WF_LIST,	/* reconcile: listing volume i */
-	WF_REDELETE,	/* reconcile: finishing an interrupted delete */
-	WF_DONE,
+/* Each kind's own states (struct workflow.st), in the order they run. */
+enum wf_create_state {
+	CREATE_SPACE,		/* checking free space, volume i */
+	CREATE_PRE,		/* app: the guest runs its pre hooks */
+	CREATE_FREEZE,		/* the freeze protocol: see struct wf_freeze */
+	CREATE_BACKEND,		/* intent written, backend snapshots volume i */
+	CREATE_THAW,		/* the freeze protocol: thaw and verify */
+	CREATE_POST,		/* app: post hooks (abort hooks on failure) */
+	CREATE_CLEANUP,		/* failed: deleting what the backend made */
+};
+
+enum wf_check_state {
+	CHECK_SPACE,		/* checking free space, volume i */
+};
+
+enum wf_delete_state {
+	DELETE_INTENT,		/* marked deleting in the catalog */
+	DELETE_BACKEND,		/* the backend deletes it */
+};
+
+enum wf_rollback_state {
+	ROLLBACK_PRE,		/* running VM: the guest's pre hooks */
+	ROLLBACK_BACKEND,	/* the backend reverts the volume */
+};
+
+enum wf_reconcile_state {
+	RECONCILE_LIST,		/* listing volume i */
+	RECONCILE_REDELETE,	/* finishing an interrupted delete */
+};
+
+/* The host side of the freeze protocol (wf_freeze.c), in a create. */
+enum wf_freeze_state {
+	FREEZE_NONE,		/* nothing asked of the guest yet */
+	FREEZE_FREEZING,	/* freeze asked */
+	FREEZE_VERIFY_FROZEN,	/* freeze status asked: frozen? */
+	FREEZE_HELD,		/* frozen; the lease is renewed */
+	FREEZE_THAWING,		/* thaw asked */
+	FREEZE_VERIFY_THAWED,	/* freeze status asked: thawed? */
+	FREEZE_FAIL_THAWING,	/* failure thaw asked */
+	FREEZE_OVER,		/* thawed, or nothing left to thaw */
+};
+
+struct wf_freeze {
+	enum wf_freeze_state	 state;
+	struct event		*renew;		/* lease renewal timer */
+	int			 frozen;	/* the guest may hold a freeze */
+	int			 lease_lost;
+	unsigned int		 frozen_count;
+	uint32_t		 freeze_ms;
+	struct cat_snap		*record;	/* mounts of the record */
 };
 
 struct wf_vm {
@@ -47,7 +85,15 @@ struct wf_vm {
 
 struct workflow {
 	enum wf_kind		 kind;
-	enum wf_state		 state;
+	union {
+		enum wf_create_state	 create;
+		enum wf_check_state	 check;
+		enum wf_delete_state	 del;
+		enum wf_rollback_state	 rollback;
+		enum wf_reconcile_state	 reconcile;
+		int			 value;	/* any kind's, for logs */
+	}			 st;
+	int			 finished;	/* reported: exactly once */
 	struct wf_vm		*wv;
 	char			**vols;		/* volume UUIDs to work on */
 	size_t			 nvols;
@@ -65,16 +111,11 @@ struct workflow {
 	workflow_check_cb	 check_cb;
 	void			*arg;
 
-	/* The guest freeze (create with a guest). */
+	/* The guest (create with a guest, rollback's pre hooks). */
 	uint64_t		 guest;		/* session serial, 0: none */
 	Evg__DiskRef		**disks;	/* owned copies */
 	size_t			 ndisks;
-	struct event		*renew;
-	int			 frozen;	/* the guest may hold a freeze */
-	int			 lease_lost;
-	unsigned int		 frozen_count;
-	uint32_t		 freeze_ms;
-	struct cat_snap		*record;	/* mounts of the record */
+	struct wf_freeze	 fz;		/* create */
 	int			 app;		/* run the guest's hooks */
 	int			 pre_ok;	/* pre ran: post must run */
 	int			 post_done;
