@@ -53,7 +53,7 @@ AGENT		:= $(BUILD)/eve-guest-agent
 UNIT		:= $(BUILD)/check_unit
 TOOLS		:= $(patsubst test/tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 
-.PHONY: all unit tools test test-unit test-asan test-integration demo \
+.PHONY: all unit tools test test-layers test-unit test-asan test-integration demo \
 	deps clean install
 .SECONDARY:
 
@@ -105,12 +105,18 @@ deps:
 
 test: deps
 	$(MAKE) all
+	$(MAKE) test-layers
 	$(MAKE) test-unit
 	$(MAKE) test-asan
 	$(MAKE) test-fuzz
 	$(MAKE) test-integration
 	$(MAKE) test-packaging
 	$(MAKE) test-vm
+
+# No include circle among the files of common/, guest/ or host/ (the
+# per-directory -I flags above keep the directories apart).
+test-layers:
+	sh scripts/check-layers.sh common guest host
 
 test-unit: $(UNIT)
 	CK_FORK=yes $(UNIT)

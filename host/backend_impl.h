@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "backend.h"
+#include "backend_kind.h"
 #include "proc.h"
 #include "qmp.h"
 
@@ -64,9 +65,7 @@ void	backend_result_clear(struct backend_result *);
  * The backends' start functions and locator checks, for their rows in
  * backend_kinds[] (backend_kind.c); backend_start() calls the start.
  */
-int	backend_qcow2_start(struct backend_op *);
 /* True if s can be a qcow2 image: an absolute path (registry's rules). */
-int	qcow2_locator_valid(const char *);
 /*
  * Pure parsers of what QEMU tells (for backend_qcow2.c and the fuzzers):
  * the "snapshots" of a `qemu-img info --output=json` document, and of the
@@ -78,7 +77,6 @@ int	qcow2_locator_valid(const char *);
  */
 int	qcow2_parse_info(const char *, struct backend_result *);
 int	qcow2_parse_nodes(json_object *, const char *, struct backend_result *);
-int	backend_zfs_start(struct backend_op *);
 /*
  * Fuzz targets only: when set, every op goes to this function instead of
  * its backend's start in backend_kinds[], whatever the volume's backend

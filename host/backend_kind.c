@@ -1,10 +1,9 @@
 /* The table of snapshot backends; see backend_kind.h. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "backend_impl.h"
 #include "backend_kind.h"
-#include "config.h"
 #include "zfs.h"
 
 /* One row per backend; the order is the one messages and --help list. */
@@ -16,7 +15,7 @@ const struct backend_kind backend_kinds[] = {
 		.node = 1,
 		.command_key = "qemu_img",
 		.command_default = "qemu-img",
-		.command_offset = offsetof(struct config, qemu_img),
+		.command_offset = offsetof(struct backend_commands, qemu_img),
 		.start = backend_qcow2_start,
 	},
 	{
@@ -26,7 +25,7 @@ const struct backend_kind backend_kinds[] = {
 		.node = 0,
 		.command_key = "zfs",
 		.command_default = "zfs",
-		.command_offset = offsetof(struct config, zfs),
+		.command_offset = offsetof(struct backend_commands, zfs),
 		.start = backend_zfs_start,
 	},
 };

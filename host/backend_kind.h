@@ -7,17 +7,15 @@
  * dispatch.
  *
  * A new backend is its own file (backend_NAME.c, with a start function
- * declared in backend_impl.h and a locator check) plus one row in
- * backend_kinds[]; if it runs a command, also a char * in struct config
- * for the row's command_offset.
+ * and a locator check declared below) plus one row in backend_kinds[]; if
+ * it runs a command, also a char * in struct backend_commands for the
+ * row's command_offset.
  *
- * Layering: this header includes nothing of the host, so the low layers
- * (registry.c, config.c, hostctl.c) include it without seeing backend.h.
- * Only backend_kind.c, the table itself, includes backend_impl.h (for the
- * start functions) and config.h (for the offsets): the includes run one
- * way, registry.c -> backend_kind.h <- backend_kind.c -> backend_impl.h ->
- * backend.h -> registry.h, with no circle.  The table is static data:
- * nothing here allocates or frees.
+ * Layering: this module includes nothing of the host but zfs.h (a leaf),
+ * so the low layers (config.c, registry.c, hostctl.c) use it without
+ * seeing backend.h, and the backends' files include it to define what
+ * it declares: no include circle.  The table is static data: nothing here
+ * allocates or frees.
  */
 #ifndef EVG_BACKEND_KIND_H
 #define EVG_BACKEND_KIND_H
@@ -25,6 +23,17 @@
 #include <stddef.h>
 
 struct backend_op;
+
+/* The commands the backends run (config keys), one per row that has one. */
+struct backend_commands {
+	char	*qemu_img;
+	char	*zfs;
+};
+
+/* Each backend's entry points (backend_NAME.c). */
+int	backend_qcow2_start(struct backend_op *);
+int	qcow2_locator_valid(const char *);
+int	backend_zfs_start(struct backend_op *);
 
 struct backend_kind {
 	const char	*name;		/* a volume's backend= */
@@ -34,7 +43,7 @@ struct backend_kind {
 	int		 node;		/* takes a QMP block node (node=) */
 	const char	*command_key;	/* config key of its command */
 	const char	*command_default;
-	size_t		 command_offset; /* of its char * in struct config */
+	size_t		 command_offset; /* in struct backend_commands */
 	/* Start an op (backend_impl.h); it ends in backend_finish(). */
 	int		(*start)(struct backend_op *);
 };

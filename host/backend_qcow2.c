@@ -139,7 +139,7 @@ qcow2_offline(struct backend_op *op)
 
 	switch (op->req.verb) {
 	case BACKEND_LIST:
-		argv[0] = op->env.cf->qemu_img;
+		argv[0] = op->env.cf->cmd.qemu_img;
 		argv[1] = (char *)"info";
 		argv[2] = (char *)"--output=json";
 		argv[3] = op->vol.locator;
@@ -159,7 +159,7 @@ qcow2_offline(struct backend_op *op)
 	case BACKEND_SPACE:
 		return;
 	}
-	argv[0] = op->env.cf->qemu_img;
+	argv[0] = op->env.cf->cmd.qemu_img;
 	argv[1] = (char *)"snapshot";
 	argv[2] = flag;
 	argv[3] = op->tag;

@@ -83,7 +83,7 @@ zfsb_snapshot_done(struct backend_op *op, const struct proc_result *r)
 {
 	if (zfsb_failed(op, r, "snapshot"))
 		return;
-	zfsb_run(op, zfs_argv_list(op->env.cf->zfs, op->vol.locator),
+	zfsb_run(op, zfs_argv_list(op->env.cf->cmd.zfs, op->vol.locator),
 	    zfsb_created_list_done);
 }
 
@@ -128,7 +128,7 @@ zfsb_rollback_list_done(struct backend_op *op, const struct proc_result *r)
 		return;
 	}
 	zfs_snaps_free(snaps, n);
-	zfsb_run(op, zfs_argv_rollback(op->env.cf->zfs, op->vol.locator,
+	zfsb_run(op, zfs_argv_rollback(op->env.cf->cmd.zfs, op->vol.locator,
 	    op->tag), zfsb_simple_done);
 }
 
@@ -164,7 +164,7 @@ zfsb_available_done(struct backend_op *op, const struct proc_result *r)
 		return;
 	}
 	/* A snapshot pins what the zvol references now. */
-	argv[0] = op->env.cf->zfs;
+	argv[0] = op->env.cf->cmd.zfs;
 	argv[1] = (char *)"get";
 	argv[2] = (char *)"-Hp";
 	argv[3] = (char *)"-o";
@@ -179,7 +179,7 @@ zfsb_available_done(struct backend_op *op, const struct proc_result *r)
 int
 backend_zfs_start(struct backend_op *op)
 {
-	const char	*zfs = op->env.cf->zfs;
+	const char	*zfs = op->env.cf->cmd.zfs;
 	const char	*ds = op->vol.locator;
 
 	switch (op->req.verb) {

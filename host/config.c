@@ -88,7 +88,7 @@ static const struct config_key {
 static char **
 config_command(struct config *cf, const struct backend_kind *bk)
 {
-	return ((char **)((char *)cf + bk->command_offset));
+	return ((char **)((char *)&cf->cmd + bk->command_offset));
 }
 
 /* Defaults; see config.h. */
@@ -304,7 +304,8 @@ config_backend_key(const char *name, struct config_key *key)
 		memset(key, 0, sizeof *key);
 		key->name = backend_kinds[i].command_key;
 		key->type = CONFIG_COMMAND;
-		key->offset = backend_kinds[i].command_offset;
+		key->offset = offsetof(struct config, cmd) +
+		    backend_kinds[i].command_offset;
 		return (key);
 	}
 	return (NULL);

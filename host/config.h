@@ -6,6 +6,8 @@
 #ifndef EVG_CONFIG_H
 #define EVG_CONFIG_H
 
+#include "backend_kind.h"
+
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +35,7 @@ struct config {
 	unsigned int	 max_conns;		/* all guest + control */
 	unsigned int	 max_control_conns;
 	/* The backends' commands (name or path), per backend_kinds[]. */
-	char		*qemu_img;
-	char		*zfs;
+	struct backend_commands	 cmd;
 	unsigned int	 backend_timeout;	/* seconds per backend step */
 	unsigned int	 qmp_timeout;		/* seconds per QMP command */
 	uint64_t	 space_reserve;		/* bytes kept free */

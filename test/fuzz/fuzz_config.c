@@ -63,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cf.max_conns_per_vm >= 1 && cf.max_conns_per_vm <= 1024);
 	FUZZ_CHECK(cf.max_conns >= 16 && cf.max_conns <= 65536);
 	FUZZ_CHECK(cf.max_control_conns >= 1 && cf.max_control_conns <= 1024);
-	FUZZ_CHECK(command_ok(cf.qemu_img) && command_ok(cf.zfs));
+	FUZZ_CHECK(command_ok(cf.cmd.qemu_img) && command_ok(cf.cmd.zfs));
 	FUZZ_CHECK(cf.backend_timeout >= 1 && cf.backend_timeout <= 86400);
 	FUZZ_CHECK(cf.qmp_timeout >= 1 && cf.qmp_timeout <= 3600);
 	FUZZ_CHECK(cf.space_reserve <= (uint64_t)1024 * 1024 << 20 &&

@@ -135,27 +135,27 @@ START_TEST(test_config_backend_commands)
 	char			*cause = NULL;
 
 	config_defaults(&cf);
-	ck_assert_str_eq(cf.qemu_img, "qemu-img");
-	ck_assert_str_eq(cf.zfs, "zfs");
+	ck_assert_str_eq(cf.cmd.qemu_img, "qemu-img");
+	ck_assert_str_eq(cf.cmd.zfs, "zfs");
 	config_defaults(&n);
 	ck_assert_int_eq(config_parse(&n, text, sizeof text - 1, "t.conf",
 	    &cause), 0);
-	ck_assert_str_eq(n.qemu_img, "/usr/bin/qemu-img");
-	ck_assert_str_eq(n.zfs, "zfs-test");
+	ck_assert_str_eq(n.cmd.qemu_img, "/usr/bin/qemu-img");
+	ck_assert_str_eq(n.cmd.zfs, "zfs-test");
 	ck_assert_int_eq(config_parse(&n, "zfs = sbin/zfs\n", 15, "t.conf",
 	    &cause), -1);
 	ck_assert_str_eq(cause, "t.conf:1: zfs: 'sbin/zfs' is not a command "
 	    "name or an absolute path");
 	free(cause);
 	config_move_commands(&cf, &n);
-	ck_assert_str_eq(cf.qemu_img, "/usr/bin/qemu-img");
-	ck_assert_str_eq(cf.zfs, "zfs-test");
-	ck_assert_ptr_null(n.qemu_img);
-	ck_assert_ptr_null(n.zfs);
+	ck_assert_str_eq(cf.cmd.qemu_img, "/usr/bin/qemu-img");
+	ck_assert_str_eq(cf.cmd.zfs, "zfs-test");
+	ck_assert_ptr_null(n.cmd.qemu_img);
+	ck_assert_ptr_null(n.cmd.zfs);
 	config_free(&n);
 	config_free(&cf);
-	ck_assert_ptr_null(cf.qemu_img);
-	ck_assert_ptr_null(cf.zfs);
+	ck_assert_ptr_null(cf.cmd.qemu_img);
+	ck_assert_ptr_null(cf.cmd.zfs);
 }
 END_TEST
 
