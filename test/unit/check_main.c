@@ -25,6 +25,7 @@ static Suite *(*const main_suites[])(void) = {
 	suite_serve,
 	suite_hooks,
 	suite_info,
+	suite_workflow,
 };
 
 int

@@ -22,5 +22,6 @@ Suite	*suite_disk(void);
 Suite	*suite_serve(void);
 Suite	*suite_hooks(void);
 Suite	*suite_info(void);
+Suite	*suite_workflow(void);
 
 #endif

@@ -1,0 +1,1006 @@
+/*
+ * Unit tests for the host's snapshot create (workflow.h): the real state
+ * machine driven by a fake guest link (guestlink.h) and a fake backend
+ * (backend_fake_start), both scripted per test and answering from the
+ * event loop, as a guest session and a backend do.  One test per
+ * transition; each checks what a user would notice: the status code, the
+ * guest requests and backend steps in order (a THAW after every FREEZE),
+ * what the catalog lists afterwards and the events.
+ *
+ * The fixture is one running VM with two qcow2 volumes, so "all or
+ * nothing" is visible: a create that fails on the second volume deletes
+ * the first volume's snapshot.
+ */
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/event.h>
+
+#include "backend_impl.h"
+#include "codec.h"
+#include "config.h"
+#include "events.h"
+#include "guestlink.h"
+#include "registry.h"
+#include "status.h"
+#include "suites.h"
+#include "testutil.h"
+#include "workflow.h"
+#include "xmalloc.h"
+
+#define VM_UUID		"3f9e2b1c-7a44-4d0e-9c61-5b8a2d7e4f10"
+#define VOL_DATA	"4a0f3c2d-8b55-4e1f-8d72-6c9b3e8f5a21"
+#define VOL_LOGS	"5b1a4d3e-9c66-4f2a-9e83-7d0c4f9a6b32"
+#define SERIAL		7	/* the guest daemon's session */
+#define MIB		(1024ULL * 1024)
+/* Longest a test waits for a create; a guard, never reached when all works. */
+#define GUARD_MS	10000
+#define TRAIL_MAX	1024
+
+/* The guest requests a create sends. */
+enum fg_kind {
+	FG_FREEZE,
+	FG_STATUS,
+	FG_RENEW,
+	FG_THAW,
+	FG_HOOK,
+	FG_NKINDS,
+};
+
+static const char *fg_names[FG_NKINDS] = {
+	[FG_FREEZE] = "freeze",
+	[FG_STATUS] = "status",
+	[FG_RENEW] = "renew",
+	[FG_THAW] = "thaw",
+	[FG_HOOK] = "hook",
+};
+
+/* How the fake guest answers; zero is a guest that does all it is asked. */
+struct fg_script {
+	int		 code[FG_NKINDS];	/* refuse with this status */
+	int		 first_only[FG_NKINDS];	/* ... the first request only */
+	int		 never[FG_NKINDS];	/* acts, but the reply is lost */
+	int		 none_frozen;		/* every mount is skipped */
+	int		 says_thawed;		/* FREEZE_STATUS: not frozen */
+	int		 says_frozen;		/* FREEZE_STATUS: still frozen */
+	const char	*hook_fails;		/* hooks of this phase fail */
+	int		 hook_partly;		/* ... after one that succeeded */
+};
+
+/* A request the fake guest will answer (or time out) from the loop. */
+struct fg_req {
+	enum fg_kind		 kind;
+	int			 code;
+	int			 never;
+	int			 report_frozen;	/* FREEZE_STATUS answer */
+	char			 phase[16];	/* HOOK */
+	guest_reply_cb		 cb;
+	void			*arg;
+	struct event		*ev;
+	TAILQ_ENTRY(fg_req)	 entry;
+};
+
+/* How the fake backend answers. */
+struct fb_script {
+	unsigned int		 create_fails;	/* this create fails (1: first) */
+	int			 create_never;	/* creates never finish */
+	/* Run from the loop once a create started (at most once). */
+	event_callback_fn	 on_create;
+};
+
+/* One test's world: loop, state directory, registry, fakes, outcome. */
+static struct {
+	struct event_base	*base;
+	struct event		*guard;
+	int			 guard_fired;
+	char			 dir[64];
+	struct config		 cf;
+	struct registry		*reg;
+	struct guest_link	 link;
+
+	int			 connected;	/* the guest daemon is there */
+	int			 frozen;	/* the guest holds a freeze */
+	struct fg_script	 fg;
+	unsigned int		 sent[FG_NKINDS];
+	TAILQ_HEAD(, fg_req)	 reqs;
+
+	struct fb_script	 fb;
+	unsigned int		 creates;
+
+	char			 trail[TRAIL_MAX];	/* requests, steps */
+	char			 events[TRAIL_MAX];	/* event kinds */
+
+	int			 owner;		/* the requester (its address) */
+	unsigned int		 calls;
+	int			 code;
+	char			*msg;
+	size_t			 nsnaps;
+	char			 consistency[16];
+} w;
+
+/* Append a word to a trail. */
+static void
+trail_add(char *trail, const char *word)
+{
+	size_t	len = strlen(trail);
+
+	ck_assert_uint_lt(len + strlen(word) + 2, TRAIL_MAX);
+	snprintf(trail + len, TRAIL_MAX - len, "%s%s", len > 0 ? " " : "",
+	    word);
+}
+
+/* True if every "freeze" in the trail is followed by a "thaw". */
+static int
+trail_thawed(const char *trail)
+{
+	const char	*p = trail;
+	int		 pending = 0;
+	size_t		 n;
+
+	while (*p != '\0') {
+		n = strcspn(p, " ");
+		if (n == 6 && strncmp(p, "freeze", 6) == 0)
+			pending = 1;
+		else if (n == 4 && strncmp(p, "thaw", 4) == 0)
+			pending = 0;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return (!pending);
+}
+
+/* Free a guest request (its answer never comes). */
+static void
+fg_req_free(struct fg_req *r)
+{
+	TAILQ_REMOVE(&w.reqs, r, entry);
+	event_free(r->ev);
+	free(r);
+}
+
+/* Answer a request as the scripted guest does (or let it time out). */
+static void
+fg_answer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct fg_req		*r = arg;
+	struct codec_reply	 rep;
+	Evg__FreezeReport	 fr = EVG__FREEZE_REPORT__INIT;
+	Evg__MountReport	 m = EVG__MOUNT_REPORT__INIT, *mp = &m;
+	Evg__HookReport		 hr = EVG__HOOK_REPORT__INIT;
+	Evg__HookResult		 ok = EVG__HOOK_RESULT__INIT;
+	Evg__HookResult		 bad = EVG__HOOK_RESULT__INIT;
+	Evg__HookResult		*res[2];
+	guest_reply_cb		 cb = r->cb;
+	void			*cbarg = r->arg;
+
+	(void)fd;
+	(void)events;
+	if (r->never) {
+		fg_req_free(r);
+		cb(NULL, "timed out", cbarg);
+		return;
+	}
+	codec_reply_init(&rep, 1, PROTO_VERSION_MAX, (unsigned int)r->code,
+	    r->code != EVG_OK ? "fake: refused" : "");
+	if (r->code == EVG_OK && r->kind != FG_RENEW && r->kind != FG_HOOK) {
+		m.mountpoint = (char *)"/data";
+		m.fstype = (char *)"ext4";
+		m.device = (char *)"/dev/vdb";
+		m.action = (char *)(w.fg.none_frozen ? "skipped" : "frozen");
+		m.reason = (char *)(w.fg.none_frozen ? "not supported" : "");
+		fr.mounts = &mp;
+		fr.n_mounts = 1;
+		fr.frozen_count = w.fg.none_frozen ? 0 : 1;
+		fr.frozen = r->report_frozen;
+		fr.duration_ms = r->kind == FG_THAW ? 42 : 0;
+		rep.reply.result_case = EVG__REPLY__RESULT_FREEZE_REPORT;
+		rep.reply.freeze_report = &fr;
+	}
+	if (r->code == EVG_OK && r->kind == FG_HOOK) {
+		ok.path = (char *)"/etc/eve/snapshots/10-flush.sh";
+		ok.status = (char *)"ok";
+		ok.output = (char *)"";
+		ok.reason = (char *)"";
+		bad.path = (char *)"/etc/eve/snapshots/20-db.sh";
+		bad.status = (char *)"failed";
+		bad.exit_code = 3;
+		bad.output = (char *)"database refused to flush\n";
+		bad.reason = (char *)"";
+		hr.results = res;
+		if (w.fg.hook_fails != NULL &&
+		    strcmp(r->phase, w.fg.hook_fails) == 0) {
+			hr.ok = 0;
+			if (w.fg.hook_partly)
+				res[hr.n_results++] = &ok;
+			res[hr.n_results++] = &bad;
+		} else {
+			hr.ok = 1;
+			res[hr.n_results++] = &ok;
+		}
+		rep.reply.result_case = EVG__REPLY__RESULT_HOOK_REPORT;
+		rep.reply.hook_report = &hr;
+	}
+	fg_req_free(r);
+	cb(&rep.env, NULL, cbarg);
+}
+
+/* guest_link.request: the guest acts now, its answer comes from the loop. */
+static int
+fg_request(void *ctx, uint64_t serial, Evg__Envelope *env,
+    unsigned int timeout_ms, guest_reply_cb cb, void *arg)
+{
+	struct fg_req	*r;
+	struct timeval	 tv = { 0, 0 };
+	char		 word[32];
+
+	(void)ctx;
+	if (serial != SERIAL || !w.connected)
+		return (GUEST_REQ_GONE);
+	r = xcalloc(1, sizeof *r);
+	switch (env->body_case) {
+	case EVG__ENVELOPE__BODY_FREEZE:
+		r->kind = FG_FREEZE;
+		break;
+	case EVG__ENVELOPE__BODY_FREEZE_STATUS:
+		r->kind = FG_STATUS;
+		break;
+	case EVG__ENVELOPE__BODY_FREEZE_RENEW:
+		r->kind = FG_RENEW;
+		break;
+	case EVG__ENVELOPE__BODY_THAW:
+		r->kind = FG_THAW;
+		break;
+	case EVG__ENVELOPE__BODY_HOOK:
+		r->kind = FG_HOOK;
+		snprintf(r->phase, sizeof r->phase, "%s", env->hook->phase);
+		break;
+	default:
+		ck_abort_msg("the workflow sent request %d", env->body_case);
+	}
+	w.sent[r->kind]++;
+	if (r->kind == FG_HOOK)
+		snprintf(word, sizeof word, "hook:%s", r->phase);
+	else
+		snprintf(word, sizeof word, "%s", fg_names[r->kind]);
+	trail_add(w.trail, word);
+
+	r->code = w.fg.code[r->kind];
+	if (w.fg.first_only[r->kind] && w.sent[r->kind] > 1)
+		r->code = EVG_OK;
+	r->never = w.fg.never[r->kind];
+	/* What the guest does, whether or not its reply arrives. */
+	if (r->code == EVG_OK && r->kind == FG_FREEZE)
+		w.frozen = !w.fg.none_frozen;
+	if (r->code == EVG_OK && r->kind == FG_THAW)
+		w.frozen = 0;
+	if (r->code == EVG_FAILED_PRECONDITION && r->kind == FG_RENEW)
+		w.frozen = 0;	/* the lease ran out: the guest thawed */
+	r->report_frozen = w.fg.says_thawed ? 0 : w.fg.says_frozen ? 1 :
+	    w.frozen;
+
+	r->cb = cb;
+	r->arg = arg;
+	r->ev = evtimer_new(w.base, fg_answer_cb, r);
+	ck_assert_ptr_nonnull(r->ev);
+	if (r->never) {
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+	}
+	if (!r->never || timeout_ms != 0)
+		evtimer_add(r->ev, &tv);
+	TAILQ_INSERT_TAIL(&w.reqs, r, entry);
+	return (0);
+}
+
+/* guest_link.forget: drop arg's pending answers. */
+static void
+fg_forget(void *ctx, uint64_t serial, void *arg)
+{
+	struct fg_req	*r, *next;
+
+	(void)ctx;
+	(void)serial;
+	for (r = TAILQ_FIRST(&w.reqs); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->arg == arg)
+			fg_req_free(r);
+	}
+}
+
+/* guest_link.alive. */
+static int
+fg_alive(void *ctx, uint64_t serial)
+{
+	(void)ctx;
+	return (serial == SERIAL && w.connected);
+}
+
+/* guest_link.freeze_channel: the guest daemon when it is connected. */
+static uint64_t
+fg_freeze_channel(void *ctx, const struct reg_vm *vm, uint64_t requester,
+    int *daemon)
+{
+	(void)ctx;
+	(void)vm;
+	*daemon = w.connected;
+	return (w.connected ? SERIAL : requester);
+}
+
+/*
+ * The guest's session goes away, as session.c reports it: the guest thaws
+ * on losing its host, pending requests get no answer, then the workflows
+ * are told.
+ */
+static void
+fg_lose_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct fg_req	*r;
+	guest_reply_cb	 cb;
+	void		*cbarg;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	w.connected = 0;
+	w.frozen = 0;
+	while ((r = TAILQ_FIRST(&w.reqs)) != NULL) {
+		cb = r->cb;
+		cbarg = r->arg;
+		fg_req_free(r);
+		cb(NULL, "connection lost", cbarg);
+	}
+	workflow_guest_gone(SERIAL);
+}
+
+/* The requester goes away (its control connection closed). */
+static void
+owner_gone_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	workflow_forget_owner(&w.owner);
+}
+
+/* The fake backend: plenty of space; creates as the script says. */
+static int
+fb_start(struct backend_op *op)
+{
+	struct timeval	tv = { 0, 0 };
+
+	trail_add(w.trail, backend_verb_name(op->req.verb));
+	switch (op->req.verb) {
+	case BACKEND_SPACE:
+		op->res.free_bytes = 100 * 1024 * MIB;
+		op->res.need_bytes = 48 * MIB;
+		backend_finish(op, EVG_OK, NULL);
+		break;
+	case BACKEND_CREATE:
+		if (++w.creates == 1 && w.fb.on_create != NULL)
+			event_base_once(w.base, -1, EV_TIMEOUT, w.fb.on_create,
+			    NULL, &tv);
+		if (w.fb.create_never)
+			break;	/* the workflow cancels it, or it leaks */
+		if (w.creates == w.fb.create_fails) {
+			backend_finish(op, EVG_BACKEND_ERROR, "fake: snapshot "
+			    "of volume '%s' failed", op->vol.name);
+			break;
+		}
+		op->res.size = 48 * MIB;
+		backend_finish(op, EVG_OK, NULL);
+		break;
+	case BACKEND_DELETE:
+		backend_finish(op, EVG_OK, NULL);
+		break;
+	default:
+		backend_finish(op, EVG_UNSUPPORTED, "fake: no %s",
+		    backend_verb_name(op->req.verb));
+		break;
+	}
+	return (0);
+}
+
+/* Record every event's kind. */
+static void
+world_event(const Evg__Event *e, void *arg)
+{
+	(void)arg;
+	trail_add(w.events, e->kind);
+}
+
+/* The guard timer: the loop ran too long. */
+static void
+guard_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	w.guard_fired = 1;
+	event_base_loopbreak(w.base);
+}
+
+/* Add the fixture VM: running, two qcow2 volumes. */
+static void
+world_vm(void)
+{
+	static const char	*uuids[] = { VOL_DATA, VOL_LOGS };
+	static const char	*names[] = { "data", "logs" };
+	struct reg_vm		*vm;
+	struct reg_volume	*vol;
+	char			*cause = NULL;
+	size_t			 i;
+
+	vm = xcalloc(1, sizeof *vm);
+	snprintf(vm->uuid, sizeof vm->uuid, "%s", VM_UUID);
+	vm->name = xstrdup("web-01");
+	vm->cid = 5;
+	vm->state = VM_RUNNING;
+	vm->nvolumes = 2;
+	vm->volumes = xcalloc(2, sizeof *vm->volumes);
+	for (i = 0; i < 2; i++) {
+		vol = &vm->volumes[i];
+		snprintf(vol->uuid, sizeof vol->uuid, "%s", uuids[i]);
+		vol->name = xstrdup(names[i]);
+		vol->backend = xstrdup("qcow2");
+		xasprintf(&vol->locator, "/persist/vault/volumes/%s.qcow2",
+		    uuids[i]);
+		vol->ndisks = 1;
+		vol->disks = xcalloc(1, sizeof *vol->disks);
+		vol->disks[0].kind = xstrdup("serial");
+		xasprintf(&vol->disks[0].value, "EVE%s", names[i]);
+	}
+	ck_assert_msg(registry_add(w.reg, vm, &cause) == EVG_OK, "%s", cause);
+}
+
+/* A loop, a state directory, the VM, the fakes and workflow_init(). */
+static void
+world_setup(void)
+{
+	struct timeval	 tv = { GUARD_MS / 1000, 0 };
+	char		*path, *cause = NULL;
+
+	memset(&w, 0, sizeof w);
+	TAILQ_INIT(&w.reqs);
+	w.base = event_base_new();
+	ck_assert_ptr_nonnull(w.base);
+	w.guard = evtimer_new(w.base, guard_cb, NULL);
+	evtimer_add(w.guard, &tv);
+	snprintf(w.dir, sizeof w.dir, "/tmp/evg-wf-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(w.dir));
+
+	config_defaults(&w.cf);
+	w.cf.state_dir = xstrdup(w.dir);
+	w.cf.vsock = 0;
+	w.cf.guest_timeout = 1;		/* a lost reply costs a second */
+
+	xasprintf(&path, "%s/%s", w.dir, REGISTRY_FILE);
+	w.reg = registry_create(path);
+	free(path);
+	ck_assert_msg(registry_load(w.reg, &cause) == 0, "%s", cause);
+	world_vm();
+
+	w.link.ctx = &w;
+	w.link.request = fg_request;
+	w.link.forget = fg_forget;
+	w.link.alive = fg_alive;
+	w.link.freeze_channel = fg_freeze_channel;
+	w.connected = 1;
+	backend_fake_start = fb_start;
+	events_subscribe(world_event, &w);
+	ck_assert_msg(workflow_init(w.base, &w.cf, w.reg, &w.link,
+	    &cause) == 0, "%s", cause);
+}
+
+/* Shut everything down; nothing may be left behind. */
+static void
+world_teardown(void)
+{
+	workflow_shutdown();
+	events_shutdown();
+	while (!TAILQ_EMPTY(&w.reqs))
+		fg_req_free(TAILQ_FIRST(&w.reqs));
+	registry_free(w.reg);
+	backend_fake_start = NULL;
+	unsetenv("EVG_TEST_BACKEND_DELAY_MS");
+	event_free(w.guard);
+	event_base_free(w.base);
+	config_free(&w.cf);
+	free(w.msg);
+	testutil_rmtree(w.dir);
+}
+
+/* The create's completion. */
+static void
+world_done(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
+    void *arg)
+{
+	ck_assert_ptr_eq(arg, &w.owner);
+	w.calls++;
+	w.code = code;
+	free(w.msg);
+	w.msg = msg != NULL ? xstrdup(msg) : NULL;
+	w.nsnaps = n;
+	if (n > 0)
+		snprintf(w.consistency, sizeof w.consistency, "%s",
+		    snaps[0]->consistency);
+}
+
+/* Start a create of every volume with consistency cons; it must start. */
+static void
+world_create(const char *cons)
+{
+	struct workflow_params	 p;
+	char			*cause = NULL;
+
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.name = "nightly";
+	p.consistency = cons;
+	p.origin = "controller";
+	ck_assert_msg(workflow_create(&p, world_done, &w.owner, &cause) ==
+	    EVG_OK, "%s", cause);
+}
+
+/* Run the loop until the create's callback ran (or, with kind, event). */
+static void
+world_run(const char *kind)
+{
+	while (!w.guard_fired && (kind != NULL ? strstr(w.events, kind) ==
+	    NULL : w.calls == 0))
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(!w.guard_fired, "the create did not finish within %d "
+	    "ms; guest and backend: %s", GUARD_MS, w.trail);
+	/* Nothing is to come: a second callback would show here. */
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+}
+
+/* How many snapshots the VM lists; each must be in state. */
+static size_t
+world_listed(const char *state)
+{
+	Evg__Snapshot	**snaps;
+	size_t		  n, i;
+	char		 *cause = NULL;
+
+	ck_assert_msg(workflow_list(VM_UUID, &snaps, &n, &cause) == EVG_OK,
+	    "%s", cause);
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(snaps[i]->state, state);
+	snapinfo_free_list(snaps, n);
+	return (n);
+}
+
+/* The outcome: once called back with code, and the guest not frozen. */
+static void
+expect_outcome(int code)
+{
+	ck_assert_uint_eq(w.calls, 1);
+	ck_assert_msg(w.code == code, "status %d (%s), expected %d; guest and "
+	    "backend: %s", w.code, w.msg != NULL ? w.msg : "", code, w.trail);
+	ck_assert_msg(!w.frozen, "the guest is left frozen: %s", w.trail);
+	ck_assert_msg(TAILQ_EMPTY(&w.reqs), "a guest request is still "
+	    "pending after the create finished");
+}
+
+/* fs: freeze, check, a snapshot of each volume, thaw, check; kept. */
+START_TEST(test_create_fs_success)
+{
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_ptr_null(w.msg);
+	ck_assert_str_eq(w.trail, "space space freeze status create create "
+	    "thaw status");
+	ck_assert_uint_eq(w.nsnaps, 2);
+	ck_assert_str_eq(w.consistency, "fs");
+	ck_assert_uint_eq(world_listed("ready"), 2);
+	ck_assert_str_eq(w.events, "started frozen backend-done backend-done "
+	    "thawed committed");
+	world_teardown();
+}
+END_TEST
+
+/* app: the pre hooks run before the freeze, the post hooks after the thaw. */
+START_TEST(test_create_app_post_after_good_pre)
+{
+	world_setup();
+	world_create("app");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.trail, "space space hook:pre freeze status create "
+	    "create thaw status hook:post");
+	ck_assert_str_eq(w.consistency, "app");
+	ck_assert_uint_eq(world_listed("ready"), 2);
+	ck_assert_ptr_nonnull(strstr(w.events, "pre-started pre-finished "
+	    "frozen"));
+	ck_assert_ptr_nonnull(strstr(w.events, "thawed post-started "
+	    "post-finished committed"));
+	world_teardown();
+}
+END_TEST
+
+/* A failing pre hook stops the create before anything is frozen. */
+START_TEST(test_create_pre_fails_nothing_frozen)
+{
+	world_setup();
+	w.fg.hook_fails = "pre";
+	world_create("app");
+	world_run(NULL);
+	expect_outcome(EVG_HOOK_FAILED);
+	ck_assert_str_eq(w.trail, "space space hook:pre");
+	ck_assert_uint_eq(w.sent[FG_FREEZE], 0);
+	ck_assert_ptr_nonnull(strstr(w.msg, "nothing was frozen"));
+	ck_assert_ptr_nonnull(strstr(w.msg, "20-db.sh exited 3: database "
+	    "refused to flush"));
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/* Pre hooks that partly ran are undone: abort hooks, still nothing frozen. */
+START_TEST(test_create_pre_partly_ran_aborts)
+{
+	world_setup();
+	w.fg.hook_fails = "pre";
+	w.fg.hook_partly = 1;
+	world_create("app");
+	world_run(NULL);
+	expect_outcome(EVG_HOOK_FAILED);
+	ck_assert_str_eq(w.trail, "space space hook:pre hook:abort");
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * The backend fails on the second volume while the guest is frozen: the
+ * guest is thawed, the first volume's snapshot deleted, the backend's
+ * error reported.
+ */
+START_TEST(test_create_backend_fails_after_freeze_thaws)
+{
+	world_setup();
+	w.fb.create_fails = 2;
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_BACKEND_ERROR);
+	ck_assert_str_eq(w.trail, "space space freeze status create create "
+	    "thaw delete");
+	ck_assert_str_eq(w.msg, "fake: snapshot of volume 'logs' failed");
+	ck_assert_uint_eq(w.nsnaps, 0);
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	ck_assert_ptr_nonnull(strstr(w.events, "thawed failed"));
+	world_teardown();
+}
+END_TEST
+
+/* The guest refuses the freeze: no snapshot is taken, nothing to thaw. */
+START_TEST(test_create_freeze_refused)
+{
+	world_setup();
+	w.fg.code[FG_FREEZE] = EVG_FREEZE_FAILED;
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_FREEZE_FAILED);
+	ck_assert_str_eq(w.trail, "space space freeze");
+	ck_assert_uint_eq(w.creates, 0);
+	ck_assert_str_eq(w.msg, "the guest could not freeze its filesystems: "
+	    "fake: refused");
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * The lease is renewed while a slow backend works; a renewal refused as
+ * run out (the guest thawed itself) ends the create with TIMEOUT at once:
+ * the backend step is cancelled and what it may have made is deleted.
+ */
+START_TEST(test_create_lease_lost)
+{
+	world_setup();
+	w.cf.freeze_lease_ms = 300;
+	w.fg.code[FG_RENEW] = EVG_FAILED_PRECONDITION;
+	w.fb.create_never = 1;
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_TIMEOUT);
+	ck_assert_str_eq(w.trail, "space space freeze status create renew "
+	    "delete");
+	ck_assert_ptr_nonnull(strstr(w.msg, "freeze lease ran out"));
+	ck_assert_ptr_nonnull(strstr(w.msg, "freeze_lease_ms is 300"));
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	ck_assert_ptr_nonnull(strstr(w.events, "failed"));
+	world_teardown();
+}
+END_TEST
+
+/* Renewals keep a slow backend's snapshot consistent: it succeeds. */
+START_TEST(test_create_slow_backend_renews_lease)
+{
+	world_setup();
+	w.cf.freeze_lease_ms = 300;
+	setenv("EVG_TEST_BACKEND_DELAY_MS", "250", 1);
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_ge(w.sent[FG_RENEW], 2);
+	ck_assert_ptr_nonnull(strstr(w.trail, "create renew"));
+	ck_assert_ptr_nonnull(strstr(w.trail, "thaw status"));
+	ck_assert_uint_eq(world_listed("ready"), 2);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * The requester goes away mid-way: the create carries on to the end (the
+ * guest thawed, the snapshots kept) and calls nobody back.
+ */
+START_TEST(test_create_requester_gone)
+{
+	world_setup();
+	w.fb.on_create = owner_gone_cb;
+	world_create("fs");
+	world_run("committed");
+	ck_assert_uint_eq(w.calls, 0);
+	ck_assert_str_eq(w.trail, "space space freeze status create create "
+	    "thaw status");
+	ck_assert(!w.frozen);
+	ck_assert(TAILQ_EMPTY(&w.reqs));
+	ck_assert_uint_eq(world_listed("ready"), 2);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * The guest's session goes away while the backend works: the create ends
+ * at once with UNAVAILABLE (the guest thawed on its own), the backend step
+ * is cancelled and what it may have made is deleted.
+ */
+START_TEST(test_create_guest_gone_while_frozen)
+{
+	world_setup();
+	w.fb.on_create = fg_lose_cb;
+	w.fb.create_never = 1;
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_UNAVAILABLE);
+	ck_assert_str_eq(w.trail, "space space freeze status create delete");
+	ck_assert_ptr_nonnull(strstr(w.msg, "went away while its filesystems "
+	    "were frozen"));
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/* Make the catalog unwritable (as root too): its temp name is taken. */
+static void
+world_catalog_unwritable(void)
+{
+	char	*tmp;
+
+	xasprintf(&tmp, "%s/catalogs/%s.json.tmp.%ld", w.dir, VM_UUID,
+	    (long)getpid());
+	ck_assert_msg(mkdir(tmp, 0700) == 0, "mkdir %s: %s", tmp,
+	    strerror(errno));
+	free(tmp);
+}
+
+/*
+ * The catalog cannot record the intent (after the freeze): nothing is
+ * snapshotted, the guest is thawed, the write error reported.
+ */
+START_TEST(test_create_catalog_write_fails)
+{
+	world_setup();
+	world_catalog_unwritable();
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_INTERNAL);
+	ck_assert_str_eq(w.trail, "space space freeze status thaw");
+	ck_assert_uint_eq(w.creates, 0);
+	ck_assert_ptr_nonnull(strstr(w.msg, "cannot write the snapshot "
+	    "catalog"));
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/* A post hook failure is reported, but the snapshots stand. */
+START_TEST(test_create_post_fails_snapshot_kept)
+{
+	world_setup();
+	w.fg.hook_fails = "post";
+	world_create("app");
+	world_run(NULL);
+	expect_outcome(EVG_HOOK_FAILED);
+	ck_assert_str_eq(w.trail, "space space hook:pre freeze status create "
+	    "create thaw status hook:post");
+	ck_assert_ptr_nonnull(strstr(w.msg, "the snapshot was taken and kept"));
+	ck_assert_uint_eq(w.nsnaps, 2);
+	ck_assert_uint_eq(world_listed("ready"), 2);
+	world_teardown();
+}
+END_TEST
+
+/* No guest daemon for an fs create: refused at once, cb never runs. */
+START_TEST(test_create_no_guest_refused)
+{
+	struct workflow_params	 p;
+	char			*cause = NULL;
+
+	world_setup();
+	w.connected = 0;
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.consistency = "fs";
+	ck_assert_int_eq(workflow_create(&p, world_done, &w.owner, &cause),
+	    EVG_FAILED_PRECONDITION);
+	ck_assert_ptr_nonnull(strstr(cause, "none is connected"));
+	free(cause);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(w.calls, 0);
+	ck_assert_str_eq(w.trail, "");
+	world_teardown();
+}
+END_TEST
+
+/* A failure point of test_create_thaw_on_every_failure. */
+struct failure {
+	const char	*name;
+	const char	*cons;
+	void		(*arrange)(void);
+	int		 code;
+	const char	*trail;
+};
+
+/* The freeze's reply is lost (the guest froze). */
+static void
+fail_freeze_lost(void)
+{
+	w.fg.never[FG_FREEZE] = 1;
+}
+
+/* The freeze check's reply is lost. */
+static void
+fail_check_lost(void)
+{
+	w.fg.never[FG_STATUS] = 1;
+}
+
+/* The freeze check says nothing is frozen. */
+static void
+fail_check_thawed(void)
+{
+	w.fg.says_thawed = 1;
+}
+
+/* Every mount is skipped: nothing frozen. */
+static void
+fail_none_frozen(void)
+{
+	w.fg.none_frozen = 1;
+}
+
+/* The first volume's backend snapshot fails. */
+static void
+fail_backend_first(void)
+{
+	w.fb.create_fails = 1;
+}
+
+/* The first thaw is refused. */
+static void
+fail_thaw_refused(void)
+{
+	w.fg.code[FG_THAW] = EVG_FREEZE_FAILED;
+	w.fg.first_only[FG_THAW] = 1;
+}
+
+/* Every thaw's reply is lost (the guest thawed). */
+static void
+fail_thaw_lost(void)
+{
+	w.fg.never[FG_THAW] = 1;
+}
+
+/* Every freeze check says frozen, the one after the thaw too. */
+static void
+fail_still_frozen(void)
+{
+	w.fg.says_frozen = 1;
+}
+
+/*
+ * Every failure once the guest may hold a freeze sends a THAW: a freeze
+ * or check whose answer is lost, a check that says thawed, nothing
+ * frozen, the backend failing, a refused or lost thaw, a guest still
+ * frozen after it, an unwritable catalog, and with hooks, the abort
+ * hooks after the thaw.  Nothing is kept.  (A lease that ran out is the
+ * one failure without a THAW: the guest thawed itself; see
+ * test_create_lease_lost.)
+ */
+START_TEST(test_create_thaw_on_every_failure)
+{
+	static const struct failure	cases[] = {
+		{ "freeze answer lost", "fs", fail_freeze_lost, EVG_TIMEOUT,
+		    "space space freeze thaw" },
+		{ "freeze check lost", "fs", fail_check_lost, EVG_TIMEOUT,
+		    "space space freeze status thaw" },
+		{ "check says thawed", "fs", fail_check_thawed,
+		    EVG_FREEZE_FAILED, "space space freeze status thaw" },
+		{ "nothing frozen", "fs", fail_none_frozen,
+		    EVG_FAILED_PRECONDITION, "space space freeze thaw" },
+		{ "backend fails", "fs", fail_backend_first,
+		    EVG_BACKEND_ERROR, "space space freeze status create "
+		    "thaw" },
+		{ "thaw refused", "fs", fail_thaw_refused, EVG_FREEZE_FAILED,
+		    "space space freeze status create create thaw thaw delete "
+		    "delete" },
+		{ "thaw answer lost", "fs", fail_thaw_lost, EVG_TIMEOUT,
+		    "space space freeze status create create thaw thaw delete "
+		    "delete" },
+		{ "still frozen", "fs", fail_still_frozen, EVG_FREEZE_FAILED,
+		    "space space freeze status create create thaw status thaw "
+		    "delete delete" },
+		{ "catalog unwritable", "fs", world_catalog_unwritable,
+		    EVG_INTERNAL, "space space freeze status thaw" },
+		{ "backend fails after pre", "app", fail_backend_first,
+		    EVG_BACKEND_ERROR, "space space hook:pre freeze status "
+		    "create thaw hook:abort" },
+	};
+	const struct failure	*f;
+	size_t			 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		f = &cases[i];
+		world_setup();
+		f->arrange();
+		world_create(f->cons);
+		world_run(NULL);
+		ck_assert_msg(w.calls == 1 && w.code == f->code, "%s: status "
+		    "%d (%s), expected %d", f->name, w.code, w.msg != NULL ?
+		    w.msg : "", f->code);
+		ck_assert_msg(strcmp(w.trail, f->trail) == 0, "%s: guest and "
+		    "backend: %s, expected %s", f->name, w.trail, f->trail);
+		ck_assert_msg(trail_thawed(w.trail) && !w.frozen, "%s: the "
+		    "guest is left frozen: %s", f->name, w.trail);
+		ck_assert_msg(world_listed("ready") == 0, "%s: a snapshot is "
+		    "listed", f->name);
+		world_teardown();
+	}
+}
+END_TEST
+
+Suite *
+suite_workflow(void)
+{
+	Suite	*s = suite_create("workflow");
+	TCase	*tc = tcase_create("create");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_create_fs_success);
+	tcase_add_test(tc, test_create_app_post_after_good_pre);
+	tcase_add_test(tc, test_create_pre_fails_nothing_frozen);
+	tcase_add_test(tc, test_create_pre_partly_ran_aborts);
+	tcase_add_test(tc, test_create_backend_fails_after_freeze_thaws);
+	tcase_add_test(tc, test_create_freeze_refused);
+	tcase_add_test(tc, test_create_lease_lost);
+	tcase_add_test(tc, test_create_slow_backend_renews_lease);
+	tcase_add_test(tc, test_create_requester_gone);
+	tcase_add_test(tc, test_create_guest_gone_while_frozen);
+	tcase_add_test(tc, test_create_catalog_write_fails);
+	tcase_add_test(tc, test_create_post_fails_snapshot_kept);
+	tcase_add_test(tc, test_create_no_guest_refused);
+	tcase_add_test(tc, test_create_thaw_on_every_failure);
+	suite_add_tcase(s, tc);
+	return (s);
+}
