@@ -47,7 +47,6 @@
 #define DAEMON_CONNECT_TIMEOUT_MS	3000
 #define DAEMON_HANDSHAKE_TIMEOUT_S	10
 /* Also bounds how long a stop waits for queued replies to be flushed. */
-#define DAEMON_CLOSE_TIMEOUT_S		5
 #define DAEMON_BACKOFF_MIN_MS		1000
 #define DAEMON_BACKOFF_MAX_MS		30000
 /*
@@ -95,7 +94,6 @@ struct daemon {
 
 	struct event		*ev_backoff;	/* DISCONNECTED */
 	struct event		*ev_handshake;	/* HANDSHAKE */
-	struct event		*ev_close;	/* CLOSING */
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;
 };
@@ -127,11 +125,9 @@ daemon_set_state(struct daemon *d, enum daemon_state s)
 	case DAEMON_HANDSHAKE:
 		evtimer_del(d->ev_handshake);
 		break;
-	case DAEMON_CLOSING:
-		evtimer_del(d->ev_close);
-		break;
 	case DAEMON_CONNECTING:
 	case DAEMON_READY:
+	case DAEMON_CLOSING:
 		break;
 	}
 	log_debug("%s: %s -> %s", __func__, daemon_state_names[d->state],
@@ -191,12 +187,12 @@ daemon_backoff_cb(evutil_socket_t fd, short events, void *arg)
 
 /*
  * HANDSHAKE or READY -> CLOSING: record why, flush what is queued (a final
- * reply, say) and wait for the peer to report itself lost.
+ * reply, say) and wait for the peer to report itself lost (peer_close()
+ * gives the host a few seconds to take it, then drops it).
  */
 static void
 daemon_drop(struct daemon *d, const char *fmt, ...)
 {
-	struct timeval	tv = { .tv_sec = DAEMON_CLOSE_TIMEOUT_S };
 	char		why[256];
 	va_list		ap;
 
@@ -207,24 +203,6 @@ daemon_drop(struct daemon *d, const char *fmt, ...)
 	peer_set_close_reason(d->peer, "%s", why);
 	daemon_set_state(d, DAEMON_CLOSING);
 	peer_close(d->peer);
-	evtimer_add(d->ev_close, &tv);
-}
-
-/*
- * CLOSING: the host did not take our last output in time.  Shutting the
- * socket down makes the pending write fail, and the peer then reports
- * itself lost as usual.
- */
-static void
-daemon_close_timeout_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct daemon	*d = arg;
-
-	(void)fd;
-	(void)events;
-	log_warnx("%s: the host did not read our last messages within %d s; "
-	    "closing anyway", d->addr_name, DAEMON_CLOSE_TIMEOUT_S);
-	shutdown(peer_fd(d->peer), SHUT_RDWR);
 }
 
 /*
@@ -500,12 +478,10 @@ daemon_run(const struct daemon_config *conf)
 	serve_set_hooks_dir(d->serve, conf->hooks_dir);
 	d->ev_backoff = evtimer_new(d->base, daemon_backoff_cb, d);
 	d->ev_handshake = evtimer_new(d->base, daemon_handshake_timeout_cb, d);
-	d->ev_close = evtimer_new(d->base, daemon_close_timeout_cb, d);
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, daemon_signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, daemon_signal_cb, d);
 	if (d->ev_backoff == NULL || d->ev_handshake == NULL ||
-	    d->ev_close == NULL || d->ev_sigterm == NULL ||
-	    d->ev_sigint == NULL)
+	    d->ev_sigterm == NULL || d->ev_sigint == NULL)
 		fatalx("%s: event_new failed", __func__);
 	evsignal_add(d->ev_sigterm, NULL);
 	evsignal_add(d->ev_sigint, NULL);
@@ -530,7 +506,6 @@ daemon_run(const struct daemon_config *conf)
 	serve_free(d->serve);
 	event_free(d->ev_backoff);
 	event_free(d->ev_handshake);
-	event_free(d->ev_close);
 	event_free(d->ev_sigterm);
 	event_free(d->ev_sigint);
 	event_base_free(d->base);
