@@ -402,6 +402,7 @@ wf_freeze_lost(struct workflow *wf, int code, const char *why)
 		wf->cur = NULL;
 	}
 	wf->fz.frozen = 0;
+	wf->fz.state = FREEZE_OVER;
 	wf_fail(wf, code, "%s", why);
 }
 

@@ -75,6 +75,7 @@ wf_guest_gone(struct workflow *wf, const char *step, const char *why)
 	else {
 		/* A guest that loses its host connection thaws at once. */
 		wf->fz.frozen = 0;
+		wf->fz.state = FREEZE_OVER;
 		wf_fail(wf, EVG_UNAVAILABLE, "%s: the guest agent went away "
 		    "(%s); nothing is kept", step, why);
 	}
@@ -308,6 +309,7 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 		if (code == EVG_FAILED_PRECONDITION) {
 			/* The lease ran out before the thaw: not trusted. */
 			wf->fz.frozen = 0;
+			wf->fz.state = FREEZE_OVER;
 			wf_fail(wf, EVG_TIMEOUT, "the guest's freeze lease ran "
 			    "out before the snapshot was finished (%s); nothing "
 			    "is kept", msg);
@@ -344,6 +346,7 @@ wf_thaw(struct workflow *wf)
 	env.thaw = &th;
 	if (wf_send(wf, &env, wf_thaw_reply) != 0) {
 		wf->fz.frozen = 0;
+		wf->fz.state = FREEZE_OVER;
 		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent went away while "
 		    "its filesystems were frozen; nothing is kept");
 	}
@@ -382,11 +385,14 @@ wf_freeze_abort(struct workflow *wf)
 		evtimer_del(wf->fz.renew);
 	if (!wf->fz.frozen)
 		return (0);
+	/* A renewal answered from now on renews nothing. */
+	wf->st.create = CREATE_THAW;
 	wf->fz.state = FREEZE_FAIL_THAWING;
 	env.body_case = EVG__ENVELOPE__BODY_THAW;
 	env.thaw = &th;
 	if (wf_send(wf, &env, wf_fail_thawed) == 0)
 		return (1);
 	wf->fz.frozen = 0;
+	wf->fz.state = FREEZE_OVER;
 	return (0);
 }

@@ -67,6 +67,7 @@ struct fg_script {
 	int		 code[FG_NKINDS];	/* refuse with this status */
 	int		 first_only[FG_NKINDS];	/* ... the first request only */
 	int		 never[FG_NKINDS];	/* acts, but the reply is lost */
+	unsigned int	 delay_ms[FG_NKINDS];	/* the reply comes this late */
 	int		 none_frozen;		/* every mount is skipped */
 	int		 says_thawed;		/* FREEZE_STATUS: not frozen */
 	int		 says_frozen;		/* FREEZE_STATUS: still frozen */
@@ -292,6 +293,9 @@ fg_request(void *ctx, uint64_t serial, Evg__Envelope *env,
 	if (r->never) {
 		tv.tv_sec = timeout_ms / 1000;
 		tv.tv_usec = (timeout_ms % 1000) * 1000;
+	} else {
+		tv.tv_sec = w.fg.delay_ms[r->kind] / 1000;
+		tv.tv_usec = (w.fg.delay_ms[r->kind] % 1000) * 1000;
 	}
 	if (!r->never || timeout_ms != 0)
 		evtimer_add(r->ev, &tv);
@@ -682,6 +686,31 @@ START_TEST(test_create_backend_fails_after_freeze_thaws)
 }
 END_TEST
 
+/*
+ * A renewal answered after the backend failed (the failure thaw is on its
+ * way) renews nothing more: the guest is thawing, and no further renewal
+ * goes to it.
+ */
+START_TEST(test_create_no_renewal_after_failure)
+{
+	world_setup();
+	w.cf.freeze_lease_ms = 300;		/* a renewal every 100 ms */
+	w.fg.delay_ms[FG_RENEW] = 150;		/* answered at ~250 ms */
+	w.fg.delay_ms[FG_THAW] = 400;		/* the thaw answer, later */
+	w.fb.create_fails = 1;
+	setenv("EVG_TEST_BACKEND_DELAY_MS", "150", 1);
+	world_create("fs");
+	world_run(NULL);
+	unsetenv("EVG_TEST_BACKEND_DELAY_MS");
+	expect_outcome(EVG_BACKEND_ERROR);
+	ck_assert_str_eq(w.trail, "space space freeze status create renew "
+	    "thaw");
+	ck_assert_uint_eq(w.sent[FG_RENEW], 1);
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
 /* The guest refuses the freeze: no snapshot is taken, nothing to thaw. */
 START_TEST(test_create_freeze_refused)
 {
@@ -993,6 +1022,7 @@ suite_workflow(void)
 	tcase_add_test(tc, test_create_pre_partly_ran_aborts);
 	tcase_add_test(tc, test_create_backend_fails_after_freeze_thaws);
 	tcase_add_test(tc, test_create_freeze_refused);
+	tcase_add_test(tc, test_create_no_renewal_after_failure);
 	tcase_add_test(tc, test_create_lease_lost);
 	tcase_add_test(tc, test_create_slow_backend_renews_lease);
 	tcase_add_test(tc, test_create_requester_gone);
