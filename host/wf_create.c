@@ -58,14 +58,14 @@ wf_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "pre-finished", code, "%s", msg);
 		/* What the hooks that did succeed set up must be undone. */
-		wf->pre_ok = wf_hooks_any_ok(env);
+		wf->cr.pre_ok = wf_hooks_any_ok(env);
 		wf_fail(wf, EVG_HOOK_FAILED, "pre hook failed, nothing was "
 		    "frozen: %s", msg);
 		free(msg);
 		return;
 	}
 	wf_event(wf, "pre-finished", 0, "pre hooks finished");
-	wf->pre_ok = 1;
+	wf->cr.pre_ok = 1;
 	wf_freeze(wf);
 }
 
@@ -77,10 +77,10 @@ wf_post_reply(const Evg__Envelope *env, const char *why, void *arg)
 	char		*msg;
 	int		 code;
 
-	wf->post_done = 1;
+	wf->cr.post_done = 1;
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "post-finished", code, "%s", msg);
-		wf->post_failed = msg;
+		wf->cr.post_failed = msg;
 	} else
 		wf_event(wf, "post-finished", 0, "post hooks finished");
 	wf_commit_all(wf);
@@ -143,8 +143,8 @@ wf_space_next(struct workflow *wf)
 			return;
 		}
 		wf->i = 0;
-		if (wf->guest != 0 && wf->app) {
-			wf->st.create = CREATE_PRE;
+		if (wf->guest != 0 && wf->cr.app) {
+			wf->cr.state = CREATE_PRE;
 			if (wf_hook(wf, "pre", wf_pre_reply) != 0)
 				wf_fail(wf, EVG_UNAVAILABLE, "the guest agent "
 				    "went away before the pre hooks");
@@ -155,9 +155,9 @@ wf_space_next(struct workflow *wf)
 		return;
 	}
 	if (wf->kind == WF_CHECK)
-		wf->st.check = CHECK_SPACE;
+		wf->ck.state = CHECK_SPACE;
 	else
-		wf->st.create = CREATE_SPACE;
+		wf->cr.state = CREATE_SPACE;
 	wf_backend(wf, BACKEND_SPACE, wf_volume(vm, wf->vols[wf->i]), NULL,
 	    wf_space_done);
 }
@@ -169,13 +169,13 @@ wf_commit_all(struct workflow *wf)
 	struct cat_snap	*cs;
 	size_t		 i;
 
-	for (i = 0; i < wf->ndone; i++) {
-		if ((cs = catalog_find(wf->wv->cat, wf->done[i])) == NULL)
+	for (i = 0; i < wf->cr.ndone; i++) {
+		if ((cs = catalog_find(wf->wv->cat, wf->cr.done[i])) == NULL)
 			continue;
 		cs->state = SNAP_READY;
-		cs->freeze_ms = wf->fz.freeze_ms;
-		if (wf->idem_key != NULL)
-			cs->idem_key = xstrdup(wf->idem_key);
+		cs->freeze_ms = wf->cr.fz.freeze_ms;
+		if (wf->cr.idem_key != NULL)
+			cs->idem_key = xstrdup(wf->cr.idem_key);
 		log_info("vm %s: snapshot '%s' (%s) of volume %s created, %s",
 		    wf->wv->uuid, cs->name, cs->uuid, cs->volume,
 		    cs->consistency);
@@ -183,11 +183,11 @@ wf_commit_all(struct workflow *wf)
 	if (wf_commit(wf) != 0)
 		return;
 	wf_event(wf, "committed", 0, "%zu snapshot%s recorded, consistency %s",
-	    wf->ndone, wf->ndone == 1 ? "" : "s", wf->consistency);
-	if (wf->post_failed != NULL) {
+	    wf->cr.ndone, wf->cr.ndone == 1 ? "" : "s", wf->cr.consistency);
+	if (wf->cr.post_failed != NULL) {
 		wf_finish(wf, EVG_HOOK_FAILED, "the snapshot was taken and kept "
-		    "(%s), but the post hook failed: %s", wf->ndone > 0 ?
-		    wf->done[0] : "", wf->post_failed);
+		    "(%s), but the post hook failed: %s", wf->cr.ndone > 0 ?
+		    wf->cr.done[0] : "", wf->cr.post_failed);
 		return;
 	}
 	wf_finish(wf, EVG_OK, NULL);
@@ -205,10 +205,10 @@ wf_create_frozen(struct workflow *wf)
 void
 wf_create_thawed(struct workflow *wf)
 {
-	if (wf->app) {
-		wf->st.create = CREATE_POST;
+	if (wf->cr.app) {
+		wf->cr.state = CREATE_POST;
 		if (wf_hook(wf, "post", wf_post_reply) != 0) {
-			wf->post_failed = xstrdup("the guest agent went away "
+			wf->cr.post_failed = xstrdup("the guest agent went away "
 			    "before the post hooks");
 			wf_commit_all(wf);
 		}
@@ -240,8 +240,8 @@ wf_snap_done(const struct backend_result *r, void *arg)
 	wf->cur->size = r->size;
 	events_emit("backend-done", wf->wv->uuid, "create", wf->cur->uuid,
 	    wf->name, 0, "backend snapshot of volume %s made", wf->cur->volume);
-	wf->done = xreallocarray(wf->done, wf->ndone + 1, sizeof *wf->done);
-	wf->done[wf->ndone++] = xstrdup(wf->cur->uuid);
+	wf->cr.done = xreallocarray(wf->cr.done, wf->cr.ndone + 1, sizeof *wf->cr.done);
+	wf->cr.done[wf->cr.ndone++] = xstrdup(wf->cur->uuid);
 	wf->cur = NULL;
 	wf->i++;
 	wf_snap_next(wf);
@@ -265,16 +265,16 @@ wf_snap_next(struct workflow *wf)
 	}
 	uuid_generate_v4(uuid);
 	wf->cur = catalog_add(wf->wv->cat, uuid, wf->name, wf->vols[wf->i],
-	    uuid, wf->origin);
+	    uuid, wf->cr.origin);
 	free(wf->cur->consistency);
-	wf->cur->consistency = xstrdup(wf->consistency);
+	wf->cur->consistency = xstrdup(wf->cr.consistency);
 	wf->cur->created = (uint64_t)time(NULL);
 	wf->cur->state = SNAP_CREATING;
 	/* The record goes in with the intent: a crash keeps it too. */
-	for (j = 0; wf->fz.record != NULL && j < wf->fz.record->nmounts; j++)
-		catalog_add_mount(wf->cur, wf->fz.record->mounts[j].mountpoint,
-		    wf->fz.record->mounts[j].fstype, wf->fz.record->mounts[j].device,
-		    wf->fz.record->mounts[j].action, wf->fz.record->mounts[j].reason);
+	for (j = 0; wf->cr.fz.record != NULL && j < wf->cr.fz.record->nmounts; j++)
+		catalog_add_mount(wf->cur, wf->cr.fz.record->mounts[j].mountpoint,
+		    wf->cr.fz.record->mounts[j].fstype, wf->cr.fz.record->mounts[j].device,
+		    wf->cr.fz.record->mounts[j].action, wf->cr.fz.record->mounts[j].reason);
 	if (catalog_commit(wf->wv->cat, &cause) != 0) {
 		code = status_of_write_error(errno);
 		catalog_remove(wf->wv->cat, wf->cur);
@@ -284,7 +284,7 @@ wf_snap_next(struct workflow *wf)
 		free(cause);
 		return;
 	}
-	wf->st.create = CREATE_BACKEND;
+	wf->cr.state = CREATE_BACKEND;
 	wf_backend(wf, BACKEND_CREATE, wf_volume(vm, wf->vols[wf->i]),
 	    wf->cur->tag, wf_snap_done);
 }
@@ -317,9 +317,9 @@ wf_cleanup_next(struct workflow *wf)
 	struct cat_snap	*cs;
 	char		*uuid;
 
-	wf->st.create = CREATE_CLEANUP;
-	while (wf->ndone > 0) {
-		uuid = wf->done[--wf->ndone];
+	wf->cr.state = CREATE_CLEANUP;
+	while (wf->cr.ndone > 0) {
+		uuid = wf->cr.done[--wf->cr.ndone];
 		cs = catalog_find(wf->wv->cat, uuid);
 		free(uuid);
 		if (cs == NULL)
@@ -331,8 +331,8 @@ wf_cleanup_next(struct workflow *wf)
 	}
 	if (wf_commit(wf) != 0)
 		return;
-	wf_event(wf, "failed", wf->fail_code, "%s", wf->fail_msg);
-	wf_finish(wf, wf->fail_code, "%s", wf->fail_msg);
+	wf_event(wf, "failed", wf->cr.fail_code, "%s", wf->cr.fail_msg);
+	wf_finish(wf, wf->cr.fail_code, "%s", wf->cr.fail_msg);
 }
 
 /* The abort hooks ran (or could not): clean up. */
@@ -343,7 +343,7 @@ wf_fail_post(const Evg__Envelope *env, const char *why, void *arg)
 	char		*msg;
 	int		 code;
 
-	wf->post_done = 1;
+	wf->cr.post_done = 1;
 	if (!wf_hook_outcome(env, why, &code, &msg)) {
 		wf_event(wf, "post-finished", code, "abort hooks: %s", msg);
 		free(msg);
@@ -356,8 +356,8 @@ wf_fail_post(const Evg__Envelope *env, const char *why, void *arg)
 void
 wf_fail_abort_hooks(struct workflow *wf)
 {
-	if (wf->pre_ok && !wf->post_done) {
-		wf->st.create = CREATE_POST;
+	if (wf->cr.pre_ok && !wf->cr.post_done) {
+		wf->cr.state = CREATE_POST;
 		if (wf_hook(wf, "abort", wf_fail_post) == 0)
 			return;
 	}
@@ -370,11 +370,11 @@ wf_fail(struct workflow *wf, int code, const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (wf->fail_msg != NULL)
+	if (wf->cr.fail_msg != NULL)
 		return;
-	wf->fail_code = code;
+	wf->cr.fail_code = code;
 	va_start(ap, fmt);
-	if (vasprintf(&wf->fail_msg, fmt, ap) == -1)
+	if (vasprintf(&wf->cr.fail_msg, fmt, ap) == -1)
 		fatalx("%s: vasprintf", __func__);
 	va_end(ap);
 	if (wf_freeze_abort(wf))
@@ -396,13 +396,13 @@ wf_freeze_lost(struct workflow *wf, int code, const char *why)
 	}
 	if (wf->cur != NULL) {
 		/* It may exist in the backend: the cleanup deletes it. */
-		wf->done = xreallocarray(wf->done, wf->ndone + 1,
-		    sizeof *wf->done);
-		wf->done[wf->ndone++] = xstrdup(wf->cur->uuid);
+		wf->cr.done = xreallocarray(wf->cr.done, wf->cr.ndone + 1,
+		    sizeof *wf->cr.done);
+		wf->cr.done[wf->cr.ndone++] = xstrdup(wf->cur->uuid);
 		wf->cur = NULL;
 	}
-	wf->fz.frozen = 0;
-	wf->fz.state = FREEZE_OVER;
+	wf->cr.fz.frozen = 0;
+	wf->cr.fz.state = FREEZE_OVER;
 	wf_fail(wf, code, "%s", why);
 }
 
@@ -415,7 +415,7 @@ workflow_guest_gone(uint64_t serial)
 	for (wf = TAILQ_FIRST(&wf_g.all); wf != NULL; wf = next) {
 		next = TAILQ_NEXT(wf, entry);
 		if (wf->kind == WF_CREATE && wf->guest == serial &&
-		    wf->st.create == CREATE_BACKEND && wf->fail_msg == NULL)
+		    wf->cr.state == CREATE_BACKEND && wf->cr.fail_msg == NULL)
 			wf_freeze_lost(wf, EVG_UNAVAILABLE, "the guest agent went "
 			    "away while its filesystems were frozen; nothing is "
 			    "kept");
@@ -513,8 +513,8 @@ wf_idempotent(const struct workflow_params *p, workflow_done_cb cb, void *arg,
 		return (0);
 	}
 	TAILQ_FOREACH(wf, &wf_g.all, entry) {
-		if (wf->wv == wv && wf->idem_key != NULL &&
-		    strcmp(wf->idem_key, p->idempotency_key) == 0) {
+		if (wf->wv == wv && wf->cr.idem_key != NULL &&
+		    strcmp(wf->cr.idem_key, p->idempotency_key) == 0) {
 			xasprintf(cause, "the request with idempotency key "
 			    "'%s' is still in progress", p->idempotency_key);
 			*rc = EVG_BUSY;
@@ -612,16 +612,16 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	wf = wf_new(WF_CREATE, wv, cb, arg);
 	wf->vols = vols;
 	wf->nvols = nvols;
-	wf->consistency = stopped ? xstrdup("crash") : cons != NULL ?
+	wf->cr.consistency = stopped ? xstrdup("crash") : cons != NULL ?
 	    xstrdup(cons) : NULL;
-	wf->app = guest != 0 && cons != NULL && strcmp(cons, "app") == 0;
+	wf->cr.app = guest != 0 && cons != NULL && strcmp(cons, "app") == 0;
 	wf->hook_timeout_ms = p->hook_timeout_ms == 0 ? HOOK_TIMEOUT_DEFAULT_MS :
 	    p->hook_timeout_ms < HOOK_TIMEOUT_MIN_MS ? HOOK_TIMEOUT_MIN_MS :
 	    p->hook_timeout_ms > HOOK_TIMEOUT_MAX_MS ? HOOK_TIMEOUT_MAX_MS :
 	    p->hook_timeout_ms;
 	if (p->idempotency_key != NULL && *p->idempotency_key != '\0')
-		wf->idem_key = xstrdup(p->idempotency_key);
-	wf->origin = xstrdup(p->origin != NULL ? p->origin : "controller");
+		wf->cr.idem_key = xstrdup(p->idempotency_key);
+	wf->cr.origin = xstrdup(p->origin != NULL ? p->origin : "controller");
 	wf->name = p->name != NULL && *p->name != '\0' ? xstrdup(p->name) :
 	    wf_default_name(wf);
 	if (guest != 0) {
@@ -647,7 +647,7 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 		    "recorded as crash (asked for %s)", cons);
 	else
 		wf_event(wf, "started", 0, "%s snapshot of %zu volume%s",
-		    wf->consistency != NULL ? wf->consistency : "guest-triggered",
+		    wf->cr.consistency != NULL ? wf->cr.consistency : "guest-triggered",
 		    nvols, nvols == 1 ? "" : "s");
 	wf_space_next(wf);
 	return (EVG_OK);

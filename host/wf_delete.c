@@ -33,7 +33,7 @@ wf_delete_done(const struct backend_result *r, void *arg)
 		wf_finish(wf, r->code, "%s", r->message);
 		return;
 	}
-	wf->gone = snapinfo_from_cat(wf->cur, vm);
+	wf->dl.gone = snapinfo_from_cat(wf->cur, vm);
 	log_info("vm %s: snapshot '%s' (%s) deleted", wf->wv->uuid,
 	    wf->cur->name, wf->cur->uuid);
 	catalog_remove(wf->wv->cat, wf->cur);
@@ -85,7 +85,7 @@ workflow_delete(const struct workflow_params *p, workflow_done_cb cb,
 		wf_commit_failed(wf, why);
 		return (EVG_OK);
 	}
-	wf->st.del = DELETE_BACKEND;
+	wf->dl.state = DELETE_BACKEND;
 	wf_backend(wf, BACKEND_DELETE, wf_volume(vm, cs->volume), cs->tag,
 	    wf_delete_done);
 	return (EVG_OK);

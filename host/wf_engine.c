@@ -51,6 +51,25 @@ workflow_init(struct event_base *base, struct config *cf,
 	return (atomicfile_mkdirs(wf_g.catdir, 0700, cause));
 }
 
+/* The workflow's state as a number; see workflow_impl.h. */
+int
+wf_state_value(const struct workflow *wf)
+{
+	switch (wf->kind) {
+	case WF_CREATE:
+		return (wf->cr.state);
+	case WF_CHECK:
+		return (wf->ck.state);
+	case WF_DELETE:
+		return (wf->dl.state);
+	case WF_ROLLBACK:
+		return (wf->rb.state);
+	case WF_RECONCILE:
+		return (wf->rc.state);
+	}
+	return (-1);
+}
+
 /* The per-VM state, opening the catalog on first use; NULL + *cause. */
 struct wf_vm *
 wf_vm_get(const char *uuid, char **cause)
@@ -183,26 +202,26 @@ wf_free(struct workflow *wf)
 
 	if (wf->guest != 0)
 		wf_g.link->forget(wf_g.link->ctx, wf->guest, wf);
-	if (wf->fz.renew != NULL)
-		event_free(wf->fz.renew);
+	if (wf->cr.fz.renew != NULL)
+		event_free(wf->cr.fz.renew);
 	for (i = 0; i < wf->ndisks; i++)
 		evg__disk_ref__free_unpacked(wf->disks[i], NULL);
 	free(wf->disks);
-	catalog_entry_free(wf->fz.record);
-	free(wf->fail_msg);
-	free(wf->post_failed);
-	free(wf->idem_key);
+	catalog_entry_free(wf->cr.fz.record);
+	free(wf->cr.fail_msg);
+	free(wf->cr.post_failed);
+	free(wf->cr.idem_key);
 
 	for (i = 0; i < wf->nvols; i++)
 		free(wf->vols[i]);
 	free(wf->vols);
-	for (i = 0; i < wf->ndone; i++)
-		free(wf->done[i]);
-	free(wf->done);
-	snapinfo_free(wf->gone);
+	for (i = 0; i < wf->cr.ndone; i++)
+		free(wf->cr.done[i]);
+	free(wf->cr.done);
+	snapinfo_free(wf->dl.gone);
 	free(wf->name);
-	free(wf->consistency);
-	free(wf->origin);
+	free(wf->cr.consistency);
+	free(wf->cr.origin);
 	free(wf);
 }
 
@@ -226,15 +245,15 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 		/* It may quote the guest: capped, valid UTF-8. */
 		text_cut(msg, WORKFLOW_MESSAGE_MAX);
 	}
-	if (wf->gone != NULL) {
+	if (wf->dl.gone != NULL) {
 		list = xcalloc(1, sizeof *list);
-		list[n++] = wf->gone;
-		wf->gone = NULL;
+		list[n++] = wf->dl.gone;
+		wf->dl.gone = NULL;
 	}
-	if (wf->ndone > 0)
-		list = xcalloc(wf->ndone, sizeof *list);
-	for (i = 0; i < wf->ndone; i++)
-		if ((cs = catalog_find(wf->wv->cat, wf->done[i])) != NULL)
+	if (wf->cr.ndone > 0)
+		list = xcalloc(wf->cr.ndone, sizeof *list);
+	for (i = 0; i < wf->cr.ndone; i++)
+		if ((cs = catalog_find(wf->wv->cat, wf->cr.done[i])) != NULL)
 			list[n++] = snapinfo_from_cat(cs, vm);
 	if (wf->kind == WF_ROLLBACK && code == EVG_OK &&
 	    (cs = catalog_find(wf->wv->cat, wf->target)) != NULL) {

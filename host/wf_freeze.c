@@ -74,8 +74,8 @@ wf_guest_gone(struct workflow *wf, const char *step, const char *why)
 		wf_fail(wf, EVG_TIMEOUT, "%s: %s", step, why);
 	else {
 		/* A guest that loses its host connection thaws at once. */
-		wf->fz.frozen = 0;
-		wf->fz.state = FREEZE_OVER;
+		wf->cr.fz.frozen = 0;
+		wf->cr.fz.state = FREEZE_OVER;
 		wf_fail(wf, EVG_UNAVAILABLE, "%s: the guest agent went away "
 		    "(%s); nothing is kept", step, why);
 	}
@@ -100,7 +100,7 @@ wf_renew_arm(struct workflow *wf)
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(wf->fz.renew, &tv);
+	evtimer_add(wf->cr.fz.renew, &tv);
 }
 
 /* A renewal answer: a refused or missing one means the lease is gone. */
@@ -118,15 +118,15 @@ wf_renew_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    env != NULL && env->reply != NULL &&
 		    env->reply->status != NULL ? env->reply->status->message :
 		    why);
-		wf->fz.lease_lost = 1;
+		wf->cr.fz.lease_lost = 1;
 		/* Refused as run out: the guest thawed; fail now. */
-		if (code == EVG_FAILED_PRECONDITION && wf->st.create == CREATE_BACKEND) {
+		if (code == EVG_FAILED_PRECONDITION && wf->cr.state == CREATE_BACKEND) {
 			wf_lease_lost_message(msg, sizeof msg);
 			wf_freeze_lost(wf, EVG_TIMEOUT, msg);
 		}
 		return;
 	}
-	if (wf->st.create == CREATE_BACKEND)
+	if (wf->cr.state == CREATE_BACKEND)
 		wf_renew_arm(wf);
 }
 
@@ -144,7 +144,7 @@ wf_renew_cb(evutil_socket_t fd, short events, void *arg)
 	env.body_case = EVG__ENVELOPE__BODY_FREEZE_RENEW;
 	env.freeze_renew = &rr;
 	if (wf_send(wf, &env, wf_renew_reply) != 0)
-		wf->fz.lease_lost = 1;
+		wf->cr.fz.lease_lost = 1;
 }
 
 /*
@@ -175,7 +175,7 @@ wf_verify(struct workflow *wf, guest_reply_cb cb, const char *step)
 	Evg__Envelope			env = EVG__ENVELOPE__INIT;
 	Evg__FreezeStatusRequest	st = EVG__FREEZE_STATUS_REQUEST__INIT;
 
-	wf->fz.state = cb == wf_verify_frozen ? FREEZE_VERIFY_FROZEN :
+	wf->cr.fz.state = cb == wf_verify_frozen ? FREEZE_VERIFY_FROZEN :
 	    FREEZE_VERIFY_THAWED;
 	env.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
 	env.freeze_status = &st;
@@ -193,15 +193,15 @@ wf_verify_frozen(const Evg__Envelope *env, const char *why, void *arg)
 	if ((fr = wf_verify_report(wf, env, why, "checking the freeze")) ==
 	    NULL)
 		return;
-	if (wf->fz.frozen_count > 0 && !fr->frozen) {
+	if (wf->cr.fz.frozen_count > 0 && !fr->frozen) {
 		wf_fail(wf, EVG_FREEZE_FAILED, "the guest reports its "
 		    "filesystems are not frozen any more (did the lease run "
 		    "out?)");
 		return;
 	}
-	wf->fz.renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
+	wf->cr.fz.renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
 	wf_renew_arm(wf);
-	wf->fz.state = FREEZE_HELD;
+	wf->cr.fz.state = FREEZE_HELD;
 	wf_create_frozen(wf);
 }
 
@@ -216,7 +216,7 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 	int				 code;
 
 	if (env == NULL) {
-		wf->fz.frozen = 1;
+		wf->cr.fz.frozen = 1;
 		wf_guest_gone(wf, "freezing the guest's filesystems", why);
 		return;
 	}
@@ -225,21 +225,21 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    "filesystems: %s", msg);
 		return;
 	}
-	wf->fz.frozen = 1;
-	wf->fz.frozen_count = fr->frozen_count;
-	wf->fz.record = xcalloc(1, sizeof *wf->fz.record);
+	wf->cr.fz.frozen = 1;
+	wf->cr.fz.frozen_count = fr->frozen_count;
+	wf->cr.fz.record = xcalloc(1, sizeof *wf->cr.fz.record);
 	for (i = 0; i < fr->n_mounts; i++)
-		catalog_add_mount(wf->fz.record, fr->mounts[i]->mountpoint,
+		catalog_add_mount(wf->cr.fz.record, fr->mounts[i]->mountpoint,
 		    fr->mounts[i]->fstype, fr->mounts[i]->device,
 		    fr->mounts[i]->action, fr->mounts[i]->reason);
-	if (wf->consistency == NULL) {
+	if (wf->cr.consistency == NULL) {
 		/* Guest-triggered: the level is what the freeze achieved. */
-		wf->consistency = xstrdup(fr->frozen_count > 0 ? "fs" :
+		wf->cr.consistency = xstrdup(fr->frozen_count > 0 ? "fs" :
 		    "crash");
 	} else if (fr->frozen_count == 0) {
 		wf_fail(wf, EVG_FAILED_PRECONDITION, "consistency '%s' was "
 		    "asked for, but no filesystem on the volumes could be "
-		    "frozen (%zu mounts, all skipped)", wf->consistency,
+		    "frozen (%zu mounts, all skipped)", wf->cr.consistency,
 		    fr->n_mounts);
 		return;
 	}
@@ -256,8 +256,8 @@ wf_freeze(struct workflow *wf)
 	Evg__FreezeRequest	fr = EVG__FREEZE_REQUEST__INIT;
 	int			rc;
 
-	wf->st.create = CREATE_FREEZE;
-	wf->fz.state = FREEZE_FREEZING;
+	wf->cr.state = CREATE_FREEZE;
+	wf->cr.fz.state = FREEZE_FREEZING;
 	fr.disks = wf->disks;
 	fr.n_disks = wf->ndisks;
 	fr.lease_ms = wf_g.cf->freeze_lease_ms;
@@ -283,12 +283,12 @@ wf_verify_thawed(const Evg__Envelope *env, const char *why, void *arg)
 	if ((fr = wf_verify_report(wf, env, why, "checking the thaw")) == NULL)
 		return;
 	if (fr->frozen) {
-		wf->fz.frozen = 1;
+		wf->cr.fz.frozen = 1;
 		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
 		    "filesystems after the thaw");
 		return;
 	}
-	wf->fz.state = FREEZE_OVER;
+	wf->cr.fz.state = FREEZE_OVER;
 	wf_create_thawed(wf);
 }
 
@@ -308,8 +308,8 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 	if ((fr = wf_report(env, &code, &msg)) == NULL) {
 		if (code == EVG_FAILED_PRECONDITION) {
 			/* The lease ran out before the thaw: not trusted. */
-			wf->fz.frozen = 0;
-			wf->fz.state = FREEZE_OVER;
+			wf->cr.fz.frozen = 0;
+			wf->cr.fz.state = FREEZE_OVER;
 			wf_fail(wf, EVG_TIMEOUT, "the guest's freeze lease ran "
 			    "out before the snapshot was finished (%s); nothing "
 			    "is kept", msg);
@@ -319,8 +319,8 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    "filesystems: %s", msg);
 		return;
 	}
-	wf->fz.frozen = 0;
-	wf->fz.freeze_ms = fr->duration_ms;
+	wf->cr.fz.frozen = 0;
+	wf->cr.fz.freeze_ms = fr->duration_ms;
 	wf_event(wf, "thawed", 0, "guest thawed after %u ms",
 	    fr->duration_ms);
 	wf_verify(wf, wf_verify_thawed, "checking the thaw");
@@ -334,19 +334,19 @@ wf_thaw(struct workflow *wf)
 	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
 	char			msg[256];
 
-	evtimer_del(wf->fz.renew);
-	if (wf->fz.lease_lost) {
+	evtimer_del(wf->cr.fz.renew);
+	if (wf->cr.fz.lease_lost) {
 		wf_lease_lost_message(msg, sizeof msg);
 		wf_fail(wf, EVG_TIMEOUT, "%s", msg);
 		return;
 	}
-	wf->st.create = CREATE_THAW;
-	wf->fz.state = FREEZE_THAWING;
+	wf->cr.state = CREATE_THAW;
+	wf->cr.fz.state = FREEZE_THAWING;
 	env.body_case = EVG__ENVELOPE__BODY_THAW;
 	env.thaw = &th;
 	if (wf_send(wf, &env, wf_thaw_reply) != 0) {
-		wf->fz.frozen = 0;
-		wf->fz.state = FREEZE_OVER;
+		wf->cr.fz.frozen = 0;
+		wf->cr.fz.state = FREEZE_OVER;
 		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent went away while "
 		    "its filesystems were frozen; nothing is kept");
 	}
@@ -365,8 +365,8 @@ wf_fail_thawed(const Evg__Envelope *env, const char *why, void *arg)
 		wf_event(wf, "thawed", EVG_UNAVAILABLE, "no thaw confirmed "
 		    "(%s); the guest's lease thaws it", why != NULL ? why :
 		    "refused");
-	wf->fz.frozen = 0;
-	wf->fz.state = FREEZE_OVER;
+	wf->cr.fz.frozen = 0;
+	wf->cr.fz.state = FREEZE_OVER;
 	wf_fail_abort_hooks(wf);
 }
 
@@ -381,18 +381,18 @@ wf_freeze_abort(struct workflow *wf)
 	Evg__Envelope		env = EVG__ENVELOPE__INIT;
 	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
 
-	if (wf->fz.renew != NULL)
-		evtimer_del(wf->fz.renew);
-	if (!wf->fz.frozen)
+	if (wf->cr.fz.renew != NULL)
+		evtimer_del(wf->cr.fz.renew);
+	if (!wf->cr.fz.frozen)
 		return (0);
 	/* A renewal answered from now on renews nothing. */
-	wf->st.create = CREATE_THAW;
-	wf->fz.state = FREEZE_FAIL_THAWING;
+	wf->cr.state = CREATE_THAW;
+	wf->cr.fz.state = FREEZE_FAIL_THAWING;
 	env.body_case = EVG__ENVELOPE__BODY_THAW;
 	env.thaw = &th;
 	if (wf_send(wf, &env, wf_fail_thawed) == 0)
 		return (1);
-	wf->fz.frozen = 0;
-	wf->fz.state = FREEZE_OVER;
+	wf->cr.fz.frozen = 0;
+	wf->cr.fz.state = FREEZE_OVER;
 	return (0);
 }

@@ -65,7 +65,7 @@ wf_redelete_next(struct workflow *wf)
 		if (cs->state == SNAP_DELETING &&
 		    strcasecmp(cs->volume, wf->vols[wf->i]) == 0) {
 			wf->cur = cs;
-			wf->st.reconcile = RECONCILE_REDELETE;
+			wf->rc.state = RECONCILE_REDELETE;
 			/* Marked ready until the backend confirms. */
 			wf_backend(wf, BACKEND_DELETE, wf_volume(vm,
 			    cs->volume), cs->tag, wf_redelete_done);
@@ -121,7 +121,7 @@ wf_list_next(struct workflow *wf)
 		wf_finish(wf, EVG_OK, NULL);
 		return;
 	}
-	wf->st.reconcile = RECONCILE_LIST;
+	wf->rc.state = RECONCILE_LIST;
 	wf_backend(wf, BACKEND_LIST, wf_volume(vm, wf->vols[wf->i]), NULL,
 	    wf_list_done);
 }

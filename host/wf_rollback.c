@@ -144,7 +144,7 @@ wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
 	wf->disks = xcalloc(1, sizeof *wf->disks);
 	wf->disks[0] = wf_volume_disk(wf_volume(vm, cs->volume));
 	wf->hook_timeout_ms = HOOK_TIMEOUT_DEFAULT_MS;
-	wf->st.rollback = ROLLBACK_PRE;
+	wf->rb.state = ROLLBACK_PRE;
 	if (wf_hook(wf, "pre", wf_rollback_pre_reply) != 0) {
 		wf->cb = NULL;
 		wf_finish(wf, EVG_UNAVAILABLE, "guest gone");
@@ -175,7 +175,7 @@ wf_run_pending(struct wf_vm *wv)
 	wf = wf_new(WF_ROLLBACK, wv, NULL, NULL);
 	wf->cur = cs;
 	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
-	wf->st.rollback = ROLLBACK_BACKEND;
+	wf->rb.state = ROLLBACK_BACKEND;
 	events_emit("rollback-started", wv->uuid, "rollback", cs->uuid,
 	    cs->name, 0, "the VM stopped: carrying out the scheduled rollback");
 	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, cs->volume), cs->tag,
@@ -223,7 +223,7 @@ workflow_rollback(const struct workflow_params *p, workflow_done_cb cb,
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
 	wf->cur = cs;
 	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
-	wf->st.rollback = ROLLBACK_BACKEND;
+	wf->rb.state = ROLLBACK_BACKEND;
 	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, cs->volume), cs->tag,
 	    wf_rollback_done);
 	return (EVG_OK);

@@ -76,6 +76,40 @@ struct wf_freeze {
 	struct cat_snap		*record;	/* mounts of the record */
 };
 
+/* Each kind's state type: its state and what only it keeps. */
+struct wf_create {
+	enum wf_create_state	 state;
+	char			*consistency;	/* asked for; NULL: guest's */
+	char			*origin;
+	char			**done;		/* UUIDs the backend made */
+	size_t			 ndone;
+	struct wf_freeze	 fz;		/* with a guest */
+	int			 app;		/* run the guest's hooks */
+	int			 pre_ok;	/* pre ran: post must run */
+	int			 post_done;
+	char			*post_failed;	/* post hooks' failure */
+	char			*idem_key;
+	int			 fail_code;	/* CLEANUP: what to report */
+	char			*fail_msg;
+};
+
+struct wf_check {
+	enum wf_check_state	 state;
+};
+
+struct wf_delete {
+	enum wf_delete_state	 state;
+	Evg__Snapshot		*gone;		/* what was deleted */
+};
+
+struct wf_rollback {
+	enum wf_rollback_state	 state;
+};
+
+struct wf_reconcile {
+	enum wf_reconcile_state	 state;
+};
+
 struct wf_vm {
 	char			 uuid[UUID_STR_LEN + 1];
 	struct catalog		*cat;
@@ -85,28 +119,15 @@ struct wf_vm {
 
 struct workflow {
 	enum wf_kind		 kind;
-	union {
-		enum wf_create_state	 create;
-		enum wf_check_state	 check;
-		enum wf_delete_state	 del;
-		enum wf_rollback_state	 rollback;
-		enum wf_reconcile_state	 reconcile;
-		int			 value;	/* any kind's, for logs */
-	}			 st;
 	int			 finished;	/* reported: exactly once */
 	struct wf_vm		*wv;
 	char			**vols;		/* volume UUIDs to work on */
 	size_t			 nvols;
 	size_t			 i;
 	char			*name;
-	char			*consistency;	/* asked for; NULL: guest's */
-	char			*origin;
 	char			 target[UUID_STR_LEN + 1];
 	struct cat_snap		*cur;		/* entry being worked on */
 	struct backend_op	*op;
-	char			**done;		/* UUIDs the backend made */
-	size_t			 ndone;
-	Evg__Snapshot		*gone;		/* delete: what was deleted */
 	workflow_done_cb	 cb;
 	workflow_check_cb	 check_cb;
 	void			*arg;
@@ -115,17 +136,16 @@ struct workflow {
 	uint64_t		 guest;		/* session serial, 0: none */
 	Evg__DiskRef		**disks;	/* owned copies */
 	size_t			 ndisks;
-	struct wf_freeze	 fz;		/* create */
-	int			 app;		/* run the guest's hooks */
-	int			 pre_ok;	/* pre ran: post must run */
-	int			 post_done;
-	char			*post_failed;	/* post hooks' failure */
 	uint32_t		 hook_timeout_ms;
-	char			*idem_key;
-	int			 fail_code;	/* CLEANUP: what to report */
-	char			*fail_msg;
-	uint64_t		 free_bytes;	/* check: the tightest volume */
+	uint64_t		 free_bytes;	/* SPACE: the tightest volume */
 	uint64_t		 need_bytes;
+
+	/* Each kind's own state; only its kind's is used. */
+	struct wf_create	 cr;
+	struct wf_check		 ck;
+	struct wf_delete	 dl;
+	struct wf_rollback	 rb;
+	struct wf_reconcile	 rc;
 
 	TAILQ_ENTRY(workflow)	 entry;
 };
@@ -146,6 +166,9 @@ struct wf_globals {
 
 extern struct wf_globals wf_g;
 extern const char *wf_kind_names[];
+
+/* The workflow's state in its kind's state type, as a number (logs). */
+int		 wf_state_value(const struct workflow *);
 
 struct wf_vm	*wf_vm_get(const char *, char **);
 const struct reg_volume *wf_volume(const struct reg_vm *, const char *);

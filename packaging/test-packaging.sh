@@ -224,8 +224,13 @@ t_check_conf() {
 
 # The keys of host/config.c's config_keys[].
 code_keys() {
-	awk '/config_keys\[\] = \{/,/^\};/' host/config.c |
-	    grep -o '{ "[a-z_]*"' | tr -d '{" ' | sort
+	{
+		awk '/config_keys\[\] = \{/,/^\};/' host/config.c |
+		    grep -o '{ "[a-z_]*"' | tr -d '{" '
+		# The backends' command keys come from their table rows.
+		sed -n 's/^[[:space:]]*\.command_key = "\([a-z_]*\)",$/\1/p' \
+		    host/backend_kind.c
+	} | sort
 }
 # The keys the shipped file lists ("#key = default" lines).
 conf_keys() {
@@ -392,12 +397,13 @@ EOF
 	return $rc
 }
 
-# TimeoutStopSec covers the daemon's graceful stop (DAEMON_CLOSE_TIMEOUT_S
-# in guest/daemon.c, after which it has thawed and exited) twice over.
+# TimeoutStopSec covers the daemon's graceful stop (its connection's close
+# linger, PEER_CLOSE_SECONDS in common/peer.c, after which it has thawed
+# and exited) twice over.
 t_stop_timeout() {
-	close=$(sed -n 's/^#define[[:space:]]*DAEMON_CLOSE_TIMEOUT_S[[:space:]]*\([0-9]*\).*/\1/p' guest/daemon.c)
+	close=$(sed -n 's/^#define[[:space:]]*PEER_CLOSE_SECONDS[[:space:]]*\([0-9]*\).*/\1/p' common/peer.c)
 	stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' packaging/systemd/eve-guest-agent.service)
-	say "TimeoutStopSec=$stop, DAEMON_CLOSE_TIMEOUT_S=$close"
+	say "TimeoutStopSec=$stop, PEER_CLOSE_SECONDS=$close"
 	[ -n "$close" ] && [ -n "$stop" ] && [ "$stop" -ge $((close * 2)) ]
 }
 

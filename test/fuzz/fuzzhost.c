@@ -1074,7 +1074,7 @@ fh_teardown(void)
 		fh_fail(NULL, NULL, 0, "a snapshot %s of VM %s is still "
 		    "running (state %d) with no connection left and no "
 		    "timer to wait for", wf_kind_names[wf->kind], wf->wv->uuid,
-		    wf->st.value);
+		    wf_state_value(wf));
 	workflow_shutdown();
 	events_shutdown();
 	server_stop(&fh.srv);
