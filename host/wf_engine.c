@@ -315,6 +315,28 @@ wf_commit(struct workflow *wf)
 	return (-1);
 }
 
+/*
+ * The registered VM a request names and its workflow state: EVG_OK, or
+ * INVALID_ARGUMENT / NOT_FOUND / INTERNAL with *cause.
+ */
+static int
+wf_find_vm(const char *vm_uuid, struct reg_vm **vmp, struct wf_vm **wvp,
+    char **cause)
+{
+	if (vm_uuid == NULL || !uuid_valid(vm_uuid)) {
+		xasprintf(cause, "vm: '%s' is not a UUID",
+		    vm_uuid != NULL ? vm_uuid : "");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if ((*vmp = registry_find(wf_g.reg, vm_uuid)) == NULL) {
+		xasprintf(cause, "no VM %s is registered", vm_uuid);
+		return (EVG_NOT_FOUND);
+	}
+	if ((*wvp = wf_vm_get((*vmp)->uuid, cause)) == NULL)
+		return (EVG_INTERNAL);
+	return (EVG_OK);
+}
+
 /* Take the VM's lock and a host slot; a status code with *cause if not. */
 int
 wf_begin(const char *vm_uuid, enum wf_kind kind, struct wf_vm **wvp,
@@ -322,18 +344,10 @@ wf_begin(const char *vm_uuid, enum wf_kind kind, struct wf_vm **wvp,
 {
 	struct reg_vm	*vm;
 	struct wf_vm	*wv;
+	int		 rc;
 
-	if (vm_uuid == NULL || !uuid_valid(vm_uuid)) {
-		xasprintf(cause, "vm: '%s' is not a UUID",
-		    vm_uuid != NULL ? vm_uuid : "");
-		return (EVG_INVALID_ARGUMENT);
-	}
-	if ((vm = registry_find(wf_g.reg, vm_uuid)) == NULL) {
-		xasprintf(cause, "no VM %s is registered", vm_uuid);
-		return (EVG_NOT_FOUND);
-	}
-	if ((wv = wf_vm_get(vm->uuid, cause)) == NULL)
-		return (EVG_INTERNAL);
+	if ((rc = wf_find_vm(vm_uuid, &vm, &wv, cause)) != EVG_OK)
+		return (rc);
 	if (wv->active != NULL && kind != WF_CHECK) {
 		xasprintf(cause, "VM %s already has a snapshot %s in progress; "
 		    "try again when it is done", vm->name,
@@ -446,18 +460,10 @@ workflow_list(const char *vm_uuid, Evg__Snapshot ***snaps, size_t *n,
 	struct wf_vm	*wv;
 	struct cat_snap	*cs;
 	size_t		 i = 0;
+	int		 rc;
 
-	if (vm_uuid == NULL || !uuid_valid(vm_uuid)) {
-		xasprintf(cause, "vm: '%s' is not a UUID",
-		    vm_uuid != NULL ? vm_uuid : "");
-		return (EVG_INVALID_ARGUMENT);
-	}
-	if ((vm = registry_find(wf_g.reg, vm_uuid)) == NULL) {
-		xasprintf(cause, "no VM %s is registered", vm_uuid);
-		return (EVG_NOT_FOUND);
-	}
-	if ((wv = wf_vm_get(vm->uuid, cause)) == NULL)
-		return (EVG_INTERNAL);
+	if ((rc = wf_find_vm(vm_uuid, &vm, &wv, cause)) != EVG_OK)
+		return (rc);
 	*snaps = xcalloc(wv->cat->count, sizeof **snaps);
 	TAILQ_FOREACH(cs, &wv->cat->snaps, entry)
 		(*snaps)[i++] = snapinfo_from_cat(cs, vm);
