@@ -53,7 +53,10 @@ test_app_pre_hangs() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency app --name x --hook-timeout 1
 	expect_rc 18
 	expect_in "$ERR" "timeout"
-	if pgrep -f "sleep 30[01]" >/dev/null; then fail "hook processes survived"; fi
+	# SIGKILLed with their process group; a loaded machine may take a
+	# moment to run them to their end.
+	wait_for "! pgrep -f 'sleep 30[01]' >/dev/null" 2 ||
+	    fail "hook processes survived"
 	expect_not_in "$(event_kinds)" "frozen"
 }
 
