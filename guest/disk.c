@@ -127,27 +127,6 @@ disk_is_pci(const char *s, size_t len)
 	    s[6] == '.' && s[7] >= '0' && s[7] <= '7');
 }
 
-/*
- * The PCI function of the disk behind dir/device: the last PCI address in
- * its resolved path, which is the disk's own function even behind a PCIe
- * root port or bridge (those come earlier in the path), or the HBA's for
- * a SCSI disk.  Returns buf, or NULL for a disk not on PCI (loop, dm).
- */
-static char *
-disk_pci(const char *dir, char *buf, size_t size)
-{
-	char	*link, *path, *found;
-
-	xasprintf(&link, "%s/device", dir);
-	path = realpath(link, NULL);
-	free(link);
-	if (path == NULL)
-		return (NULL);
-	found = disk_parse_pci(path, buf, size);
-	free(path);
-	return (found);
-}
-
 /* The last PCI function address in a sysfs path; see disk.h. */
 char *
 disk_parse_pci(const char *path, char *buf, size_t size)
@@ -169,6 +148,40 @@ disk_parse_pci(const char *path, char *buf, size_t size)
 		return (NULL);
 	memcpy(buf, found, foundlen);
 	buf[foundlen] = '\0';
+	return (buf);
+}
+
+/* The PCI path of a sysfs path; see disk.h. */
+char *
+disk_parse_pcipath(const char *path, char *buf, size_t size)
+{
+	const char	*p, *end, *fn;
+	size_t		 len = 0, n = 0, dom;
+	int		 w;
+
+	for (p = path; *p != '\0'; p = end) {
+		while (*p == '/')
+			p++;
+		if ((end = strchr(p, '/')) == NULL)
+			end = p + strlen(p);
+		if (!disk_is_pci(p, (size_t)(end - p)))
+			continue;
+		fn = end - 4;			/* "SS.F" */
+		dom = (size_t)(end - p) - 8;	/* hex digits of the domain */
+		if (n++ == 0 && (dom != 4 || strncmp(p, "0000", 4) != 0))
+			w = snprintf(buf + len, size - len, "%.*s:%.4s",
+			    (int)dom, p, fn);
+		else
+			w = snprintf(buf + len, size - len, "%s%.4s",
+			    n == 1 ? "" : "/", fn);
+		if (w < 0 || (size_t)w >= size - len)
+			return (NULL);
+		len += (size_t)w;
+	}
+	if (n == 0)
+		return (NULL);
+	for (p = buf; *p != '\0'; p++)
+		buf[p - buf] = (char)tolower((unsigned char)*p);
 	return (buf);
 }
 
@@ -198,7 +211,7 @@ disk_add_id(struct disk *d, const char *kind, const char *value)
 static void
 disk_identify(struct disk *d, const char *dir)
 {
-	char	buf[DISK_READ_MAX];
+	char	buf[DISK_READ_MAX], *link, *path;
 
 	/* virtio-blk has block/X/serial, NVMe the controller's serial. */
 	if (disk_read_text(dir, "serial", buf, sizeof buf) != NULL ||
@@ -209,8 +222,21 @@ disk_identify(struct disk *d, const char *dir)
 	if (disk_read_text(dir, "device/wwid", buf, sizeof buf) != NULL ||
 	    disk_read_text(dir, "wwid", buf, sizeof buf) != NULL)
 		disk_add_id(d, DISK_ID_WWN, buf);
-	if (disk_pci(dir, buf, sizeof buf) != NULL)
-		disk_add_id(d, DISK_ID_PCI, buf);
+	/*
+	 * Where it sits on PCI, from its resolved device path: the disk's own
+	 * function (even behind a PCIe root port or bridge, which come
+	 * earlier in the path; the HBA's for a SCSI disk), and the path of
+	 * slots to it.  A disk not on PCI (loop, dm) has neither.
+	 */
+	xasprintf(&link, "%s/device", dir);
+	if ((path = realpath(link, NULL)) != NULL) {
+		if (disk_parse_pci(path, buf, sizeof buf) != NULL)
+			disk_add_id(d, DISK_ID_PCI, buf);
+		if (disk_parse_pcipath(path, buf, sizeof buf) != NULL)
+			disk_add_id(d, DISK_ID_PCIPATH, buf);
+		free(path);
+	}
+	free(link);
 	/* Only an attached loop device has loop/. */
 	if (disk_read_text(dir, "loop/backing_file", buf, sizeof buf) != NULL &&
 	    buf[0] == '/')

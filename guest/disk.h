@@ -21,6 +21,7 @@
 #define DISK_ID_SERIAL	"serial"	/* virtio-blk, NVMe, SCSI VPD 0x80 */
 #define DISK_ID_WWN	"wwn"		/* SCSI or NVMe wwid, as printed */
 #define DISK_ID_PCI	"pci"		/* DDDD:BB:SS.F, the disk's function */
+#define DISK_ID_PCIPATH	"pcipath"	/* SS.F/SS.F...: its place, no buses */
 #define DISK_ID_BACKING	"backing"	/* a loop device's backing file */
 
 #define DISK_MAX_IDS	8
@@ -105,6 +106,16 @@ int	disk_parse_dev(const char *, unsigned *, unsigned *);
  * does not fit.
  */
 char	*disk_parse_pci(const char *, char *, size_t);
+/*
+ * The PCI path of a sysfs path: the slot.function of every PCI function
+ * from the root bus down to the last one, joined by '/', bus numbers left
+ * out ("04.0/00.0" for a disk behind the root port in slot 4), with the
+ * domain in front ("0001:04.0/00.0") only when it is not 0000.  Bus
+ * numbers change with firmware and kernel; slots and functions are what
+ * the VM's configuration fixed.  Returns buf, or NULL when the path has
+ * no PCI function or the result does not fit in size.
+ */
+char	*disk_parse_pcipath(const char *, char *, size_t);
 /*
  * Add an identifier (copied) to d unless it holds control characters (the
  * value goes into log lines, terminal output and the host's registry),

@@ -134,6 +134,48 @@ registry_pci(const char *s)
 	return (1);
 }
 
+/*
+ * True if s is a PCI path: an optional domain (4 to 8 hex digits and a
+ * ':'), then 1 to REGISTRY_PCIPATH_DEPTH slot.function pairs (SS.F, hex
+ * slot, function 0-7) joined by '/'.
+ */
+static int
+registry_pcipath(const char *s)
+{
+	size_t	n, depth = 0;
+
+	for (n = 0; isxdigit((unsigned char)s[n]); n++)
+		;
+	if (s[n] == ':') {
+		if (n < 4 || n > 8)
+			return (0);
+		s += n + 1;
+	}
+	for (;;) {
+		if (!isxdigit((unsigned char)s[0]) ||
+		    !isxdigit((unsigned char)s[1]) || s[2] != '.' ||
+		    s[3] < '0' || s[3] > '7' || ++depth > REGISTRY_PCIPATH_DEPTH)
+			return (0);
+		s += 4;
+		if (*s == '\0')
+			return (1);
+		if (*s++ != '/')
+			return (0);
+	}
+}
+
+/* The canonical PCI path; see registry.h. */
+void
+registry_pcipath_canon(char *s)
+{
+	char	*p;
+
+	if (strncmp(s, "0000:", 5) == 0)
+		memmove(s, s + 5, strlen(s + 5) + 1);
+	for (p = s; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
 /* True if s is a QEMU node name: a letter, then [A-Za-z0-9_.-]. */
 static int
 registry_node(const char *s)
@@ -165,19 +207,23 @@ registry_check_disk(const struct reg_disk *d, size_t vi, size_t di,
 	const char	*k = d->kind != NULL ? d->kind : "";
 
 	if (strcmp(k, "serial") != 0 && strcmp(k, "wwn") != 0 &&
-	    strcmp(k, "pci") != 0 && strcmp(k, "backing") != 0) {
+	    strcmp(k, "pci") != 0 && strcmp(k, "pcipath") != 0 &&
+	    strcmp(k, "backing") != 0) {
 		xasprintf(cause, "volume[%zu].disk[%zu].kind: unknown disk "
-		    "identifier kind '%s' (expected serial, wwn, pci or "
-		    "backing)", vi, di, k);
+		    "identifier kind '%s' (expected serial, wwn, pci, pcipath "
+		    "or backing)", vi, di, k);
 		return (EVG_INVALID_ARGUMENT);
 	}
 	if (!registry_token(d->value, DISK_VALUE_MAX) ||
 	    (strcmp(k, "pci") == 0 && !registry_pci(d->value)) ||
+	    (strcmp(k, "pcipath") == 0 && !registry_pcipath(d->value)) ||
 	    (strcmp(k, "backing") == 0 &&
 	    !registry_path_valid(d->value, REGISTRY_PATH_MAX))) {
 		xasprintf(cause, "volume[%zu].disk[%zu].value: bad %s '%s'%s",
 		    vi, di, k, d->value != NULL ? d->value : "",
 		    strcmp(k, "pci") == 0 ? " (expected DDDD:BB:SS.F)" :
+		    strcmp(k, "pcipath") == 0 ? " (expected [DDDD:]SS.F/SS.F..., "
+		    "e.g. 04.0/00.0)" :
 		    strcmp(k, "backing") == 0 ? " (expected an absolute path)" :
 		    " (expected 1-256 printable characters, no spaces)");
 		return (EVG_INVALID_ARGUMENT);

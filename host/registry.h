@@ -122,4 +122,12 @@ const char	*vm_state_name(enum vm_state);
 /* Parse "running"/"stopped"; -1 if neither. */
 int		 vm_state_parse(const char *, enum vm_state *);
 
+/* Slot.function pairs a pcipath disk identifier may chain. */
+#define REGISTRY_PCIPATH_DEPTH	8
+/*
+ * Make a pcipath value canonical in place, as the guest derives it: hex
+ * in lower case, the domain left out when it is 0000.
+ */
+void	registry_pcipath_canon(char *);
+
 #endif

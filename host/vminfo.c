@@ -65,6 +65,10 @@ vminfo_to_reg(const Evg__VmInfo *m)
 		for (j = 0; j < mv->n_disks; j++) {
 			vol->disks[j].kind = vminfo_str(mv->disks[j]->kind);
 			vol->disks[j].value = vminfo_str(mv->disks[j]->value);
+			if (vol->disks[j].kind != NULL &&
+			    vol->disks[j].value != NULL &&
+			    strcmp(vol->disks[j].kind, "pcipath") == 0)
+				registry_pcipath_canon(vol->disks[j].value);
 		}
 	}
 	return (vm);

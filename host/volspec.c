@@ -33,7 +33,7 @@ volspec_disk(Evg__Volume *v, const char *value, char **cause)
 	if ((colon = strchr(value, ':')) == NULL || colon == value ||
 	    colon[1] == '\0') {
 		xasprintf(cause, "--volume: disk=%s: expected disk=KIND:VALUE "
-		    "(KIND is serial, wwn, pci or backing)", value);
+		    "(KIND is serial, wwn, pci, pcipath or backing)", value);
 		return (-1);
 	}
 	if (v->n_disks == REGISTRY_MAX_DISKS) {

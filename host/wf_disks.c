@@ -34,11 +34,19 @@ wf_id_equal(const char *k1, const char *v1, const char *k2, const char *v2)
 	    strcmp(v1, v2) == 0);
 }
 
+/* True for an identifier of where a disk sits (pci, pcipath), not what. */
+static int
+wf_id_place(const char *kind)
+{
+	return (strcmp(kind, "pci") == 0 || strcmp(kind, "pcipath") == 0);
+}
+
 /*
  * The volume a disk reference names: one sharing a serial, WWN or backing
- * file; failing that, one registered by PCI address only that shares it
- * (disks on one SCSI controller share its PCI address, so a PCI match
- * alone is trusted only for volumes that have nothing better).
+ * file; failing that, one registered by PCI place only (pci, pcipath)
+ * that shares it (disks on one SCSI controller share its PCI function and
+ * path, so a match by place alone is trusted only for volumes that have
+ * nothing better).
  */
 static const struct reg_volume *
 wf_match_disk(const struct reg_vm *vm, const Evg__DiskRef *d)
@@ -51,7 +59,7 @@ wf_match_disk(const struct reg_vm *vm, const Evg__DiskRef *d)
 		vol = &vm->volumes[i];
 		pci_only = 1;
 		for (j = 0; j < vol->ndisks; j++)
-			if (strcmp(vol->disks[j].kind, "pci") != 0)
+			if (!wf_id_place(vol->disks[j].kind))
 				pci_only = 0;
 		for (j = 0; j < vol->ndisks; j++) {
 			for (k = 0; k < d->n_ids; k++) {
@@ -59,7 +67,7 @@ wf_match_disk(const struct reg_vm *vm, const Evg__DiskRef *d)
 				    vol->disks[j].value, d->ids[k]->kind,
 				    d->ids[k]->value))
 					continue;
-				if (strcmp(d->ids[k]->kind, "pci") != 0)
+				if (!wf_id_place(d->ids[k]->kind))
 					return (vol);
 				if (pci_only && weak == NULL)
 					weak = vol;

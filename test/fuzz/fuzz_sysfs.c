@@ -70,6 +70,29 @@ check_ids(const struct disk *d)
 }
 
 /* libFuzzer entry point. */
+/* s has the shape of a PCI path: [hex:]xx.f{/xx.f}, lower-case hex. */
+static void
+check_pcipath(const char *s)
+{
+	const char	*colon = strchr(s, ':');
+
+	if (colon != NULL) {
+		FUZZ_CHECK(colon - s >= 4 && strncmp(s, "0000:", 5) != 0);
+		s = colon + 1;
+	}
+	for (;;) {
+		FUZZ_CHECK((isdigit((unsigned char)s[0]) ||
+		    (s[0] >= 'a' && s[0] <= 'f')) &&
+		    (isdigit((unsigned char)s[1]) ||
+		    (s[1] >= 'a' && s[1] <= 'f')) && s[2] == '.' &&
+		    s[3] >= '0' && s[3] <= '7');
+		s += 4;
+		if (*s == '\0')
+			break;
+		FUZZ_CHECK(*s++ == '/');
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -117,6 +140,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(strstr(text, s) != NULL);
 			disk_add_id(&d, DISK_ID_PCI, s);
 		}
+		/* A PCI path is [domain:]SS.F[/SS.F...], cut never. */
+		if ((s = disk_parse_pcipath(text, buf, sizeof buf)) != NULL) {
+			check_pcipath(s);
+			disk_add_id(&d, DISK_ID_PCIPATH, s);
+		}
+		FUZZ_CHECK(disk_parse_pcipath(text, buf, 4) == NULL);
 		break;
 	}
 	/* Whatever was read, added again and again, stays within bounds. */

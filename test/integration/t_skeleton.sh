@@ -157,6 +157,26 @@ test_bad_registrations() {
 }
 
 # 200 idle connections on one VM's socket do not stop the other VM.
+# A disk without a serial, registered by its place: pcipath (EVE's
+# virtio-blk behind a root port).  The value is kept canonical (no 0000
+# domain, lower case), as the guest derives it; a bad one is named.
+test_pcipath_registration() {
+	start_hostd
+	run_cmd $HOSTCTL vm add --uuid $UUID1 --name a --cid 3 --volume \
+	    "uuid=$VOLUUID1,name=d,backend=qcow2,locator=/p/d.qcow2,disk=pcipath:0000:04.0/1F.0"
+	expect_rc 0
+	run_cmd $HOSTCTL --json vm show $UUID1
+	expect_rc 0
+	expect_in "$OUT" '"04.0/1f.0"'
+	expect_not_in "$OUT" "0000:04.0"
+	run_cmd $HOSTCTL vm add --uuid $UUID2 --name b --cid 4 --volume \
+	    "uuid=$VOLUUID2,name=d,backend=qcow2,locator=/p/e.qcow2,disk=pcipath:04.0//00.0"
+	expect_rc 10
+	expect_in "$ERR" "volume[0].disk[0].value: bad pcipath '04.0//00.0'"
+	expect_in "$ERR" "e.g. 04.0/00.0"
+	hostd_alive
+}
+
 test_idle_flood_isolated() {
 	printf 'handshake_timeout = 2\nmax_conns_per_vm = 8\n' > "$T/hostd.conf"
 	start_hostd

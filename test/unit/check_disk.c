@@ -287,15 +287,15 @@ id_of(const struct disk *d, const char *kind)
 /* d has exactly these identifiers (NULL: absent). */
 static void
 expect_ids(const struct disk *d, const char *serial, const char *wwn,
-    const char *pci, const char *backing)
+    const char *pci, const char *pcipath, const char *backing)
 {
-	const char	*want[] = { serial, wwn, pci, backing };
+	const char	*want[] = { serial, wwn, pci, pcipath, backing };
 	const char	*kinds[] = { DISK_ID_SERIAL, DISK_ID_WWN, DISK_ID_PCI,
-			    DISK_ID_BACKING };
+			    DISK_ID_PCIPATH, DISK_ID_BACKING };
 	const char	*have;
 	size_t		 i, count = 0;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		have = id_of(d, kinds[i]);
 		if (want[i] == NULL) {
 			ck_assert_msg(have == NULL, "%s: unexpected %s '%s'",
@@ -339,7 +339,8 @@ START_TEST(test_resolve_virtio_partition)
 	NEED_NODES();
 	for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		expect_one(paths[i], "vda", 254, 0, &disks);
-		expect_ids(&disks[0], "vol-0001", NULL, "0000:01:00.0", NULL);
+		expect_ids(&disks[0], "vol-0001", NULL,
+		    "0000:01:00.0", "02.0/00.0", NULL);
 		disk_free(disks, 1);
 	}
 }
@@ -352,7 +353,7 @@ START_TEST(test_resolve_no_serial)
 
 	NEED_NODES();
 	expect_one("vdb", "vdb", 254, 16, &disks);
-	expect_ids(&disks[0], NULL, NULL, "0000:02:00.0", NULL);
+	expect_ids(&disks[0], NULL, NULL, "0000:02:00.0", "03.0/00.0", NULL);
 	disk_free(disks, 1);
 }
 END_TEST
@@ -368,13 +369,14 @@ START_TEST(test_resolve_scsi)
 
 	NEED_NODES();
 	expect_one("sda1", "sda", 8, 0, &disks);
-	expect_ids(&disks[0], "SERIAL-SDA", WWN_SDA, "0000:00:05.0", NULL);
+	expect_ids(&disks[0], "SERIAL-SDA", WWN_SDA,
+	    "0000:00:05.0", "05.0", NULL);
 	disk_free(disks, 1);
 	expect_one("sdb", "sdb", 8, 16, &disks);
-	expect_ids(&disks[0], NULL, NULL, "0000:00:05.0", NULL);
+	expect_ids(&disks[0], NULL, NULL, "0000:00:05.0", "05.0", NULL);
 	disk_free(disks, 1);
 	expect_one("sdc", "sdc", 8, 32, &disks);
-	expect_ids(&disks[0], "SERIAL-SDC", NULL, "0000:00:05.0", NULL);
+	expect_ids(&disks[0], "SERIAL-SDC", NULL, "0000:00:05.0", "05.0", NULL);
 	disk_free(disks, 1);
 }
 END_TEST
@@ -387,7 +389,7 @@ START_TEST(test_resolve_nvme)
 	NEED_NODES();
 	expect_one("nvme0n1", "nvme0n1", 259, 0, &disks);
 	expect_ids(&disks[0], "NVME-SER-1", "eui.0025385b71b07e2f",
-	    "0000:03:00.0", NULL);
+	    "0000:03:00.0", "04.0/00.0", NULL);
 	disk_free(disks, 1);
 }
 END_TEST
@@ -399,7 +401,7 @@ START_TEST(test_resolve_loop)
 
 	NEED_NODES();
 	expect_one("loop0", "loop0", 7, 0, &disks);
-	expect_ids(&disks[0], NULL, NULL, NULL, BACKING);
+	expect_ids(&disks[0], NULL, NULL, NULL, NULL, BACKING);
 	disk_free(disks, 1);
 }
 END_TEST
@@ -413,7 +415,7 @@ START_TEST(test_resolve_bang_name)
 	ck_assert_uint_eq(resolve_ok("cciss/c0d0", &disks), 1);
 	ck_assert_str_eq(disks[0].name, "cciss!c0d0");
 	ck_assert_str_eq(disks[0].devpath, "/dev/cciss/c0d0");
-	expect_ids(&disks[0], NULL, NULL, "0000:00:06.0", NULL);
+	expect_ids(&disks[0], NULL, NULL, "0000:00:06.0", "06.0", NULL);
 	disk_free(disks, 1);
 }
 END_TEST
@@ -429,14 +431,16 @@ START_TEST(test_resolve_dm)
 
 	NEED_NODES();
 	expect_one("dm-0", "vda", 254, 0, &disks);
-	expect_ids(&disks[0], "vol-0001", NULL, "0000:01:00.0", NULL);
+	expect_ids(&disks[0], "vol-0001", NULL,
+	    "0000:01:00.0", "02.0/00.0", NULL);
 	disk_free(disks, 1);
 
 	ck_assert_uint_eq(resolve_ok("dm-1", &disks), 2);
 	ck_assert_str_eq(disks[0].name, "vda");
 	ck_assert_str_eq(disks[1].name, "sda");
 	ck_assert_str_eq(disks[1].devpath, "/dev/sda");
-	expect_ids(&disks[1], "SERIAL-SDA", WWN_SDA, "0000:00:05.0", NULL);
+	expect_ids(&disks[1], "SERIAL-SDA", WWN_SDA,
+	    "0000:00:05.0", "05.0", NULL);
 	disk_free(disks, 2);
 }
 END_TEST
@@ -575,6 +579,24 @@ START_TEST(test_parsers)
 	    "0000:02:00.0/virtio3/block/vda", buf, sizeof buf), "0000:02:00.0");
 	ck_assert_ptr_null(disk_parse_pci("/sys/devices/virtual/block/loop0",
 	    buf, sizeof buf));
+	/* EVE's virtio-blk behind the root port in slot 4 of pcie.0. */
+	ck_assert_str_eq(disk_parse_pcipath("/sys/devices/pci0000:00/"
+	    "0000:00:04.0/0000:01:00.0/virtio3/block/vda", buf, sizeof buf),
+	    "04.0/00.0");
+	/* A disk on the root bus; another domain; a VMD domain; hex case. */
+	ck_assert_str_eq(disk_parse_pcipath("/sys/devices/pci0000:00/"
+	    "0000:00:1F.2/ata1/host0", buf, sizeof buf), "1f.2");
+	ck_assert_str_eq(disk_parse_pcipath("/sys/devices/pci0001:00/"
+	    "0001:00:02.0/0001:05:00.3/nvme/nvme0", buf, sizeof buf),
+	    "0001:02.0/00.3");
+	ck_assert_str_eq(disk_parse_pcipath("/sys/devices/pci0000:00/"
+	    "0000:00:0e.0/10000:e0:1d.0/10000:e1:00.0/nvme/nvme1", buf,
+	    sizeof buf), "0e.0/1d.0/00.0");
+	ck_assert_ptr_null(disk_parse_pcipath("/sys/devices/virtual/block/"
+	    "loop0", buf, sizeof buf));
+	/* It does not fit: nothing, never a cut path. */
+	ck_assert_ptr_null(disk_parse_pcipath("/sys/devices/pci0000:00/"
+	    "0000:00:04.0/0000:01:00.0/virtio3", buf, 9));
 
 	memset(&d, 0, sizeof d);
 	disk_add_id(&d, DISK_ID_SERIAL, "A\033[2J");
@@ -748,7 +770,7 @@ START_TEST(test_real_loop)
 	ck_assert_str_eq(disks[0].name, loop_dev + 5);
 	ck_assert_uint_eq(disks[0].maj, 7);
 	ck_assert_ptr_nonnull(backing = realpath(loop_file, NULL));
-	expect_ids(&disks[0], NULL, NULL, NULL, backing);
+	expect_ids(&disks[0], NULL, NULL, NULL, NULL, backing);
 	free(backing);
 
 	ck_assert_int_eq(disk_find_by_ids(disks[0].ids, disks[0].nids,

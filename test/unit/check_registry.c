@@ -239,6 +239,54 @@ START_TEST(test_valid_variants)
 }
 END_TEST
 
+/*
+ * pcipath disk identifiers: EVE's slot chains, an optional domain; bad
+ * shapes refused naming the field and the form; values made canonical.
+ */
+START_TEST(test_pcipath)
+{
+	static const char	*good[] = { "04.0/00.0", "0000:04.0/00.0",
+				    "0001:1F.7", "05.0", "10000:0e.0/1d.0/00.0",
+				    "01.0/02.0/03.0/04.0/05.0/06.0/07.0/08.0" };
+	static const char	*bad[] = { "04.0/", "/04.0", "4.0/00.0",
+				    "04.8/00.0", "04:0", "00:04.0/00.0",
+				    "000:04.0", "0000:", "04.0//00.0",
+				    "01.0/02.0/03.0/04.0/05.0/06.0/07.0/08.0/09.0",
+				    "04.0/00.0x" };
+	struct reg_vm		*vm;
+	char			*cause = NULL, canon[32];
+	size_t			 i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		vm = make_vm(VM_UUID, VOL_UUID, 5);
+		set(&vm->volumes[0].disks[0].kind, "pcipath");
+		set(&vm->volumes[0].disks[0].value, good[i]);
+		ck_assert_msg(registry_check(vm, &cause) == EVG_OK, "%s: %s",
+		    good[i], cause);
+		reg_vm_free(vm);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		vm = make_vm(VM_UUID, VOL_UUID, 5);
+		set(&vm->volumes[0].disks[0].kind, "pcipath");
+		set(&vm->volumes[0].disks[0].value, bad[i]);
+		ck_assert_msg(registry_check(vm, &cause) ==
+		    EVG_INVALID_ARGUMENT, "%s accepted", bad[i]);
+		ck_assert_ptr_nonnull(strstr(cause,
+		    "volume[0].disk[0].value: bad pcipath"));
+		ck_assert_ptr_nonnull(strstr(cause, "e.g. 04.0/00.0"));
+		free(cause);
+		cause = NULL;
+		reg_vm_free(vm);
+	}
+	snprintf(canon, sizeof canon, "0000:04.0/1F.0");
+	registry_pcipath_canon(canon);
+	ck_assert_str_eq(canon, "04.0/1f.0");
+	snprintf(canon, sizeof canon, "0001:04.0");
+	registry_pcipath_canon(canon);
+	ck_assert_str_eq(canon, "0001:04.0");
+}
+END_TEST
+
 /* add, find by UUID and CID, remove, in memory. */
 START_TEST(test_add_find_remove)
 {
@@ -496,6 +544,7 @@ suite_registry(void)
 	tcase_add_test(tc, test_invalid_records);
 	tcase_add_test(tc, test_backend_table);
 	tcase_add_test(tc, test_valid_variants);
+	tcase_add_test(tc, test_pcipath);
 	tcase_add_test(tc, test_add_find_remove);
 	tcase_add_test(tc, test_loopback_cid);
 	tcase_add_test(tc, test_duplicates);

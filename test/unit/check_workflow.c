@@ -860,6 +860,91 @@ START_TEST(test_create_post_fails_snapshot_kept)
 }
 END_TEST
 
+/* A guest's disk reference with the given identifiers (kind, value...). */
+static Evg__DiskRef *
+diskref(const char *dev, const char *const *kv, size_t n)
+{
+	Evg__DiskRef	*d;
+	size_t		 i;
+
+	d = xcalloc(1, sizeof *d);
+	evg__disk_ref__init(d);
+	d->device = (char *)dev;
+	d->n_ids = n;
+	d->ids = xcalloc(n, sizeof *d->ids);
+	for (i = 0; i < n; i++) {
+		d->ids[i] = xcalloc(1, sizeof *d->ids[i]);
+		evg__disk_id__init(d->ids[i]);
+		d->ids[i]->kind = (char *)kv[2 * i];
+		d->ids[i]->value = (char *)kv[2 * i + 1];
+	}
+	return (d);
+}
+
+static void
+diskref_free(Evg__DiskRef *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n_ids; i++)
+		free(d->ids[i]);
+	free(d->ids);
+	free(d);
+}
+
+/*
+ * A disk without a serial (EVE's virtio-blk) is found by its pcipath; a
+ * serial still beats a place shared with it; an unknown place is named.
+ */
+START_TEST(test_match_pcipath)
+{
+	static const char	*eve[] = { "pci", "0000:01:00.0",
+				    "pcipath", "04.0/00.0" };
+	static const char	*both[] = { "serial", "EVEdata",
+				    "pcipath", "04.0/00.0" };
+	static const char	*other[] = { "pcipath", "05.0/00.0" };
+	struct reg_vm		*vm;
+	struct reg_volume	*logs;
+	Evg__DiskRef		*d;
+	char			**vols, *cause = NULL;
+	size_t			  nvols;
+
+	world_setup();
+	vm = registry_find(w.reg, VM_UUID);
+	logs = &vm->volumes[1];
+	free(logs->disks[0].kind);
+	free(logs->disks[0].value);
+	logs->disks[0].kind = xstrdup("pcipath");
+	logs->disks[0].value = xstrdup("04.0/00.0");
+
+	d = diskref("/dev/vda", eve, 2);
+	ck_assert_int_eq(workflow_match_disks(VM_UUID, &d, 1, &vols, &nvols,
+	    &cause), EVG_OK);
+	ck_assert_uint_eq(nvols, 1);
+	ck_assert_str_eq(vols[0], VOL_LOGS);
+	free(vols[0]);
+	free(vols);
+	diskref_free(d);
+
+	d = diskref("/dev/vdb", both, 2);
+	ck_assert_int_eq(workflow_match_disks(VM_UUID, &d, 1, &vols, &nvols,
+	    &cause), EVG_OK);
+	ck_assert_str_eq(vols[0], VOL_DATA);
+	free(vols[0]);
+	free(vols);
+	diskref_free(d);
+
+	d = diskref("/dev/vdc", other, 1);
+	ck_assert_int_eq(workflow_match_disks(VM_UUID, &d, 1, &vols, &nvols,
+	    &cause), EVG_NOT_FOUND);
+	ck_assert_str_eq(cause, "disk /dev/vdc (pcipath) is not one of VM "
+	    "web-01's EVE volumes");
+	free(cause);
+	diskref_free(d);
+	world_teardown();
+}
+END_TEST
+
 /* No guest daemon for an fs create: refused at once, cb never runs. */
 START_TEST(test_create_no_guest_refused)
 {
@@ -1030,6 +1115,7 @@ suite_workflow(void)
 	tcase_add_test(tc, test_create_catalog_write_fails);
 	tcase_add_test(tc, test_create_post_fails_snapshot_kept);
 	tcase_add_test(tc, test_create_no_guest_refused);
+	tcase_add_test(tc, test_match_pcipath);
 	tcase_add_test(tc, test_create_thaw_on_every_failure);
 	suite_add_tcase(s, tc);
 	return (s);
