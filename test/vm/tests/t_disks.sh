@@ -19,6 +19,13 @@ check "vdb: virtio-blk with no serial, PCI function 0000:00:05.0" all \
     'readlink -f /sys/block/vdb/device | grep -q "/0000:00:05.0/virtio"'
 check "sda: SCSI wwid naa.5000c500a1b2c3d4 (scsi-hd wwn=0x5000c500a1b2c3d4)" \
     [ "$(cat /sys/block/sda/device/wwid)" = naa.5000c500a1b2c3d4 ]
+# Where each disk sits, without bus numbers: vdb in slot 5 of the root
+# bus, sda behind the virtio-scsi HBA in slot 0x10.
+run eve-guest-agent info
+check "info: vdb pci=0000:00:05.0 pcipath=05.0, sda pcipath=10.0" all \
+    'rc_is 0' \
+    'printf "%s\n" "$OUT" | grep -w vdb | grep -q "pci=0000:00:05.0 pcipath=05.0"' \
+    'printf "%s\n" "$OUT" | grep -w sda | grep -q "pcipath=10.0"'
 
 check "partition sda (busybox fdisk, msdos label): sda1" partition /dev/sda ""
 check "mkfs.ext4 and mount vda, vdb, sda1" all \
