@@ -349,7 +349,7 @@ hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
 		hostctl_usage_error("vm add: --uuid and --name are required");
 	if (cid_given && vm.cid == 0) {
 		snprintf(msg, sizeof msg, "cid: 0 is reserved (guest CIDs are "
-		    "%d..%d)", CID_MIN, CID_MAX);
+		    "%u..%u)", CID_MIN, CID_MAX);
 		rc = hostctl_fail(hc, EVG_INVALID_ARGUMENT, msg);
 		goto out;
 	}

@@ -321,7 +321,7 @@ registry_check(const struct reg_vm *vm, char **cause)
 	}
 	if (vm->cid != 0 && (vm->cid < CID_MIN || vm->cid > CID_MAX) &&
 	    !(vm->cid == CID_LOOPBACK && registry_loopback)) {
-		xasprintf(cause, "cid: %u is %s (guest CIDs are %d..%d)",
+		xasprintf(cause, "cid: %u is %s (guest CIDs are %u..%u)",
 		    vm->cid, vm->cid < CID_MIN ? "reserved" : "out of range",
 		    CID_MIN, CID_MAX);
 		return (EVG_INVALID_ARGUMENT);

@@ -13,8 +13,13 @@
 
 #include "uuid.h"
 
-#define CID_MIN			3
-#define CID_MAX			9000
+/*
+ * Guest CIDs: 3 up to VMADDR_CID_ANY - 1.  EVE numbers them 4, 5, ... by a
+ * counter bumped at every domain start and not stored, so a long-running
+ * node passes 9000 (2..9000 is only the common case).
+ */
+#define CID_MIN			3U
+#define CID_MAX			4294967294U
 #define CID_LOOPBACK		1	/* VMADDR_CID_LOCAL: vsock_loopback */
 #define REGISTRY_MAX_VMS	4096
 #define REGISTRY_MAX_VOLUMES	64

@@ -115,7 +115,7 @@ test_unregistered_socket() {
 test_bad_registrations() {
 	start_hostd
 	local vol="uuid=$VOLUUID1,name=d,backend=qcow2,locator=/p/d.qcow2,disk=serial:X"
-	for cid in 0 1 2 9001; do
+	for cid in 0 1 2 4294967295; do
 		run_cmd $HOSTCTL vm add --uuid $UUID1 --name a --cid $cid --volume "$vol"
 		expect_rc 10
 		expect_in "$ERR" "cid: $cid is"

@@ -104,8 +104,10 @@ START_TEST(test_invalid_records)
 	expect_invalid(vm, "cid: 1 is reserved");
 	vm = make_vm(VM_UUID, VOL_UUID, 2);
 	expect_invalid(vm, "cid: 2 is reserved");
-	vm = make_vm(VM_UUID, VOL_UUID, 9001);
-	expect_invalid(vm, "cid: 9001 is out of range");
+	/* VMADDR_CID_ANY is no guest's. */
+	vm = make_vm(VM_UUID, VOL_UUID, 4294967295U);
+	expect_invalid(vm, "cid: 4294967295 is out of range (guest CIDs are "
+	    "3..4294967294)");
 	vm = make_vm(VM_UUID, VOL_UUID, 0);
 	expect_invalid(vm, "cid: a VM needs");
 
@@ -224,6 +226,13 @@ START_TEST(test_valid_variants)
 {
 	struct reg_vm	*vm = make_vm(VM_UUID, VOL_UUID, 9000);
 	char		*cause = NULL;
+
+	/* EVE's CID counter passes 9000 on a long-running node. */
+	vm->cid = 9001;
+	ck_assert_int_eq(registry_check(vm, &cause), EVG_OK);
+	vm->cid = 4294967294U;
+	ck_assert_int_eq(registry_check(vm, &cause), EVG_OK);
+	vm->cid = 9000;
 
 	set(&vm->volumes[0].backend, "zfs");
 	set(&vm->volumes[0].locator, "persist/vault/volumes/" VOL_UUID ".1");
