@@ -156,6 +156,7 @@ char *
 disk_parse_pcipath(const char *path, char *buf, size_t size)
 {
 	const char	*p, *end, *fn;
+	char		*q;
 	size_t		 len = 0, n = 0, dom;
 	int		 w;
 
@@ -180,8 +181,8 @@ disk_parse_pcipath(const char *path, char *buf, size_t size)
 	}
 	if (n == 0)
 		return (NULL);
-	for (p = buf; *p != '\0'; p++)
-		buf[p - buf] = (char)tolower((unsigned char)*p);
+	for (q = buf; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
 	return (buf);
 }
 

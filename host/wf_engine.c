@@ -236,7 +236,6 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 	va_list		  ap;
 	char		 *msg = NULL;
 
-	wf->finished = 1;
 	if (fmt != NULL) {
 		va_start(ap, fmt);
 		if (vasprintf(&msg, fmt, ap) == -1)

@@ -37,7 +37,8 @@ static void	wf_renew_reply(const Evg__Envelope *, const char *, void *);
 static void	wf_renew_cb(evutil_socket_t, short, void *);
 static const Evg__FreezeReport	*wf_verify_report(struct workflow *,
 	    const Evg__Envelope *, const char *, const char *);
-static void	wf_verify(struct workflow *, guest_reply_cb, const char *);
+static void	wf_verify(struct workflow *, enum wf_freeze_state,
+	    guest_reply_cb, const char *);
 static void	wf_verify_frozen(const Evg__Envelope *, const char *, void *);
 static void	wf_freeze_reply(const Evg__Envelope *, const char *, void *);
 static void	wf_verify_thawed(const Evg__Envelope *, const char *, void *);
@@ -120,13 +121,14 @@ wf_renew_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    why);
 		wf->cr.fz.lease_lost = 1;
 		/* Refused as run out: the guest thawed; fail now. */
-		if (code == EVG_FAILED_PRECONDITION && wf->cr.state == CREATE_BACKEND) {
+		if (code == EVG_FAILED_PRECONDITION &&
+		    wf->cr.fz.state == FREEZE_HELD) {
 			wf_lease_lost_message(msg, sizeof msg);
 			wf_freeze_lost(wf, EVG_TIMEOUT, msg);
 		}
 		return;
 	}
-	if (wf->cr.state == CREATE_BACKEND)
+	if (wf->cr.fz.state == FREEZE_HELD)
 		wf_renew_arm(wf);
 }
 
@@ -170,13 +172,13 @@ wf_verify_report(struct workflow *wf, const Evg__Envelope *env,
 
 /* Ask the guest for its freeze state (VERIFY); then cb. */
 static void
-wf_verify(struct workflow *wf, guest_reply_cb cb, const char *step)
+wf_verify(struct workflow *wf, enum wf_freeze_state state, guest_reply_cb cb,
+    const char *step)
 {
 	Evg__Envelope			env = EVG__ENVELOPE__INIT;
 	Evg__FreezeStatusRequest	st = EVG__FREEZE_STATUS_REQUEST__INIT;
 
-	wf->cr.fz.state = cb == wf_verify_frozen ? FREEZE_VERIFY_FROZEN :
-	    FREEZE_VERIFY_THAWED;
+	wf->cr.fz.state = state;
 	env.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
 	env.freeze_status = &st;
 	if (wf_send(wf, &env, cb) != 0)
@@ -245,7 +247,8 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 	}
 	wf_event(wf, "frozen", 0, "guest froze %u filesystems (%zu mounts "
 	    "on the disks)", fr->frozen_count, fr->n_mounts);
-	wf_verify(wf, wf_verify_frozen, "checking the freeze");
+	wf_verify(wf, FREEZE_VERIFY_FROZEN, wf_verify_frozen,
+	    "checking the freeze");
 }
 
 /* create/FREEZE: ask the guest to freeze the target disks. */
@@ -323,7 +326,8 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 	wf->cr.fz.freeze_ms = fr->duration_ms;
 	wf_event(wf, "thawed", 0, "guest thawed after %u ms",
 	    fr->duration_ms);
-	wf_verify(wf, wf_verify_thawed, "checking the thaw");
+	wf_verify(wf, FREEZE_VERIFY_THAWED, wf_verify_thawed,
+	    "checking the thaw");
 }
 
 /* create/THAW: every volume is snapshotted; let the guest go. */

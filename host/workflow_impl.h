@@ -54,7 +54,10 @@ enum wf_reconcile_state {
 	RECONCILE_REDELETE,	/* finishing an interrupted delete */
 };
 
-/* The host side of the freeze protocol (wf_freeze.c), in a create. */
+/*
+ * The host side of the freeze protocol (wf_freeze.c), in a create.  The
+ * lease is renewed only while HELD.
+ */
 enum wf_freeze_state {
 	FREEZE_NONE,		/* nothing asked of the guest yet */
 	FREEZE_FREEZING,	/* freeze asked */
@@ -119,7 +122,6 @@ struct wf_vm {
 
 struct workflow {
 	enum wf_kind		 kind;
-	int			 finished;	/* reported: exactly once */
 	struct wf_vm		*wv;
 	char			**vols;		/* volume UUIDs to work on */
 	size_t			 nvols;
