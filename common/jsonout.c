@@ -48,6 +48,9 @@ jsonout_vm(const Evg__VmInfo *vm)
 	json_object_object_add(o, "cid", json_object_new_int64(vm->cid));
 	jsonout_str(o, "hybrid_socket", vm->hybrid_socket);
 	jsonout_str(o, "qmp", vm->qmp);
+	jsonout_str(o, "qmp_agent", vm->qmp_agent);
+	json_object_object_add(o, "snapshot_budget",
+	    json_object_new_uint64(vm->snapshot_budget));
 	jsonout_str(o, "state", vm->state);
 	json_object_object_add(o, "connections",
 	    json_object_new_int64(vm->connections));

@@ -84,11 +84,21 @@ int
 xasprintf(char **ret, const char *fmt, ...)
 {
 	va_list	 ap;
-	int	 n, saved = errno;
+	int	 n;
 
 	va_start(ap, fmt);
-	n = vasprintf(ret, fmt, ap);
+	n = xvasprintf(ret, fmt, ap);
 	va_end(ap);
+	return (n);
+}
+
+/* xasprintf() with a va_list. */
+int
+xvasprintf(char **ret, const char *fmt, va_list ap)
+{
+	int	 n, saved = errno;
+
+	n = vasprintf(ret, fmt, ap);
 	if (n < 0)
 		xmalloc_die(__func__, 0);
 	errno = saved;

@@ -103,8 +103,7 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 	op->res.code = code;
 	if (fmt != NULL) {
 		va_start(ap, fmt);
-		if (vasprintf(&op->res.message, fmt, ap) == -1)
-			fatalx("%s: vasprintf", __func__);
+		xvasprintf(&op->res.message, fmt, ap);
 		va_end(ap);
 	}
 	op->ev_done = evtimer_new(op->env.base, backend_done_cb, op);

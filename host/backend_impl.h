@@ -62,21 +62,32 @@ void	backend_result_add(struct backend_result *, const char *, const char *,
 void	backend_result_clear(struct backend_result *);
 
 /*
- * The backends' start functions and locator checks, for their rows in
- * backend_kinds[] (backend_kind.c); backend_start() calls the start.
- */
-/* True if s can be a qcow2 image: an absolute path (registry's rules). */
-/*
- * Pure parsers of what QEMU tells (for backend_qcow2.c and the fuzzers):
- * the "snapshots" of a `qemu-img info --output=json` document, and of the
- * block node named node in a query-named-block-nodes return value, are
- * appended to res.  Every member is type- and range-checked: entries
+ * Pure parsers of what QEMU tells (for backend_qcow2.c and the fuzzers).
+ * Every member is type- and range-checked: entries of the wrong type or
  * without a string name are skipped, a bad date-sec is unknown (0).
- * Return 0, or -1 when the text is not a JSON object (info) or the node
- * is not there (nodes).
+ *
+ * qcow2_parse_info: the "snapshots" of a `qemu-img info --output=json`
+ * document are appended to res.  Returns 0, or -1 when the text is not a
+ * JSON object.
+ *
+ * qcow2_find_node: the block node that holds a volume, in the return value
+ * of query-block (drives, each with the node "inserted" in it) or of
+ * query-named-block-nodes (every node).  With node (the volume's node=)
+ * set, the node of that node-name, or inserted in the drive of that id;
+ * without, the qcow2 format node whose "file" is locator, or real (its
+ * realpath; NULL if none), and not the backing file of another image:
+ * neither the protocol node under it nor a backing node.  Returns 1 with
+ * *found (borrowed from ret; its "node-name" is a string) when exactly one
+ * node matches, 0 when none does, -1 with *cause (the caller frees; names
+ * them) when several do.
+ *
+ * qcow2_node_snapshots: the snapshots of a node found so (its
+ * "image.snapshots") are appended to res.
  */
 int	qcow2_parse_info(const char *, struct backend_result *);
-int	qcow2_parse_nodes(json_object *, const char *, struct backend_result *);
+int	qcow2_find_node(json_object *, const char *, const char *, const char *,
+	    json_object **, char **);
+void	qcow2_node_snapshots(json_object *, struct backend_result *);
 /*
  * Fuzz targets only: when set, every op goes to this function instead of
  * its backend's start in backend_kinds[], whatever the volume's backend

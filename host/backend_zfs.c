@@ -2,13 +2,15 @@
  * ZFS snapshots of a VM's zvol, through the zfs(8) command (run as child
  * processes; the argv builders and output parsers are in zfs.c).  Rollback
  * is refused while the VM runs and when newer snapshots exist: `zfs
- * rollback -r` would destroy them.
+ * rollback -r` would destroy them.  A newer snapshot the host did not make
+ * (EVE's own, catalog.h) is named first: only its owner may delete it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend_impl.h"
+#include "log.h"
 #include "status.h"
 #include "xmalloc.h"
 #include "zfs.h"
@@ -108,7 +110,8 @@ static void
 zfsb_rollback_list_done(struct backend_op *op, const struct proc_result *r)
 {
 	struct zfs_snap	*snaps;
-	const char	*newest;
+	const char	*newest, *foreign;
+	char		 name[64], more[32];
 	size_t		 n, count;
 
 	if (zfsb_failed(op, r, "list") || zfsb_parse(op, r, &snaps, &n) != 0)
@@ -117,6 +120,19 @@ zfsb_rollback_list_done(struct backend_op *op, const struct proc_result *r)
 		zfs_snaps_free(snaps, n);
 		backend_finish(op, EVG_NOT_FOUND, "volume '%s' has no ZFS "
 		    "snapshot %s@%s", op->vol.name, op->vol.locator, op->tag);
+		return;
+	}
+	if ((foreign = zfs_newer_foreign(snaps, n, op->tag, &count)) != NULL) {
+		more[0] = '\0';
+		if (count > 1)
+			snprintf(more, sizeof more, " and %zu more", count - 1);
+		backend_finish(op, EVG_FAILED_PRECONDITION, "rolling volume "
+		    "'%s' back to %s would destroy the newer snapshot %s@%s%s, "
+		    "which this host did not make (EVE's own, or made by hand) "
+		    "and never deletes; the rollback is refused", op->vol.name,
+		    op->tag, op->vol.locator, log_escape(name, sizeof name,
+		    foreign, strlen(foreign)), more);
+		zfs_snaps_free(snaps, n);
 		return;
 	}
 	if ((newest = zfs_newer_than(snaps, n, op->tag, &count)) != NULL) {
@@ -185,6 +201,7 @@ backend_zfs_start(struct backend_op *op)
 	switch (op->req.verb) {
 	case BACKEND_CREATE:
 		zfsb_run(op, zfs_argv_snapshot(zfs, ds, op->tag,
+		    op->uuid != NULL ? op->uuid : op->tag,
 		    op->name != NULL ? op->name : op->tag), zfsb_snapshot_done);
 		break;
 	case BACKEND_DELETE:

@@ -441,6 +441,37 @@ fail:
 	return (NULL);
 }
 
+/* The tag of a new snapshot; see catalog.h. */
+void
+catalog_tag_make(char *buf, size_t len, const char *uuid)
+{
+	snprintf(buf, len, "%s%s", CATALOG_TAG_PREFIX, uuid);
+}
+
+/*
+ * The UUID a tag of ours names: what follows CATALOG_TAG_PREFIX, or a bare
+ * UUID (the tags made before the prefix).  NULL if the tag is not ours.
+ */
+static const char *
+catalog_tag_uuid(const char *tag)
+{
+	size_t	len = sizeof CATALOG_TAG_PREFIX - 1;
+
+	if (strncmp(tag, CATALOG_TAG_PREFIX, len) == 0 &&
+	    uuid_valid(tag + len))
+		return (tag + len);
+	if (uuid_valid(tag))
+		return (tag);
+	return (NULL);
+}
+
+/* Whether a backend snapshot is ours; see catalog.h. */
+int
+catalog_tag_ours(const char *tag, const char *uuid)
+{
+	return (uuid_valid(uuid) || catalog_tag_uuid(tag) != NULL);
+}
+
 /* Index of the backend snapshot matching an entry, or -1. */
 static ssize_t
 catalog_match(const struct cat_snap *cs, const struct cat_seen *seen,
@@ -464,15 +495,15 @@ catalog_adopt(struct catalog *cat, const char *volume,
     const struct cat_seen *s)
 {
 	struct cat_snap	*cs;
-	char		 uuid[UUID_STR_LEN + 1], *name;
-	const char	*base;
+	char		 uuid[UUID_STR_LEN + 1], *name, tag[64];
+	const char	*base, *tag_uuid;
 	unsigned int	 count;
 
-	if (s->uuid != NULL && uuid_valid(s->uuid) &&
-	    catalog_find(cat, s->uuid) == NULL)
+	if (uuid_valid(s->uuid) && catalog_find(cat, s->uuid) == NULL)
 		snprintf(uuid, sizeof uuid, "%s", s->uuid);
-	else if (uuid_valid(s->tag) && catalog_find(cat, s->tag) == NULL)
-		snprintf(uuid, sizeof uuid, "%s", s->tag);
+	else if ((tag_uuid = catalog_tag_uuid(s->tag)) != NULL &&
+	    catalog_find(cat, tag_uuid) == NULL)
+		snprintf(uuid, sizeof uuid, "%s", tag_uuid);
 	else
 		uuid_generate_v4(uuid);
 	/* The catalog holds valid names only, whatever the backend had. */
@@ -497,7 +528,29 @@ catalog_adopt(struct catalog *cat, const char *volume,
 	cs->size = s->size;
 	free(name);
 	log_warnx("catalog %s: adopted snapshot '%s' of volume %s found in "
-	    "the backend as %s", cat->vm, cs->name, volume, s->tag);
+	    "the backend as %s", cat->vm, cs->name, volume,
+	    log_escape(tag, sizeof tag, s->tag, strlen(s->tag)));
+}
+
+/*
+ * Drop the entry an older host adopted from a foreign backend snapshot s:
+ * listed, it could be deleted or rolled back over.  The snapshot itself
+ * stays in the backend, untouched.
+ */
+static void
+catalog_release(struct catalog *cat, struct cat_snap *cs,
+    const struct cat_seen *s)
+{
+	char	tag[64];
+
+	log_warnx("catalog %s: snapshot '%s' (%s) of volume %s is the "
+	    "backend's %s, which this host did not make (EVE's own, or made "
+	    "by hand): no longer listed, and left alone in the backend",
+	    cat->vm, cs->name, cs->uuid, cs->volume,
+	    log_escape(tag, sizeof tag, s->tag, strlen(s->tag)));
+	if (strcasecmp(cat->pending_rollback, cs->uuid) == 0)
+		cat->pending_rollback[0] = '\0';
+	catalog_remove(cat, cs);
 }
 
 /* Reconcile one volume; see catalog.h. */
@@ -518,6 +571,12 @@ catalog_reconcile(struct catalog *cat, const char *volume,
 		if (strcasecmp(cs->volume, volume) != 0)
 			continue;
 		m = catalog_match(cs, seen, n);
+		if (m >= 0 && !catalog_tag_ours(seen[m].tag, seen[m].uuid)) {
+			catalog_release(cat, cs, &seen[m]);
+			r->released++;
+			changes++;
+			continue;
+		}
 		if (m >= 0)
 			used[m] = 1;
 		switch (cs->state) {
@@ -569,12 +628,22 @@ catalog_reconcile(struct catalog *cat, const char *volume,
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (used[i] || cat->count >= CATALOG_MAX_ENTRIES)
+		if (used[i])
+			continue;
+		if (!catalog_tag_ours(seen[i].tag, seen[i].uuid)) {
+			r->foreign++;
+			continue;
+		}
+		if (cat->count >= CATALOG_MAX_ENTRIES)
 			continue;
 		catalog_adopt(cat, volume, &seen[i]);
 		r->adopted++;
 		changes++;
 	}
+	if (r->foreign > 0)
+		log_debug("catalog %s: volume %s has %u snapshot%s this host "
+		    "did not make; left alone", cat->vm, volume, r->foreign,
+		    r->foreign == 1 ? "" : "s");
 	free(used);
 	return (changes);
 }

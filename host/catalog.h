@@ -7,10 +7,18 @@
  * Crash safety: an operation writes its intent first (state "creating" or
  * "deleting"), then calls the backend, then commits the outcome.  After a
  * crash, catalog_reconcile() compares a volume's entries with what its
- * backend lists and finishes or cleans every half-done operation: nothing a
- * backend holds is lost (unknown snapshots are adopted), nothing is listed
- * twice, and an entry whose backend snapshot is gone is kept as "missing"
- * and reported, never silently dropped.
+ * backend lists and finishes or cleans every half-done operation: nothing
+ * of ours a backend holds is lost (unknown snapshots of ours are adopted),
+ * nothing is listed twice, and an entry whose backend snapshot is gone is
+ * kept as "missing" and reported, never silently dropped.
+ *
+ * Ownership: EVE makes snapshots of the same images (qcow2
+ * "<volume>-snapshot-<time>", ZFS "<dataset>@YYYYMMDD-HHMMSSmmm"), and so
+ * may anyone by hand.  The host's own carry a mark: the tag is
+ * CATALOG_TAG_PREFIX and the snapshot's UUID.  Snapshots made before the
+ * prefix (the tag a bare UUID) and ZFS snapshots whose eve:snapshot-uuid
+ * property holds a UUID are ours too.  Any other is foreign: never
+ * adopted, listed, counted, deleted or rolled back over.
  *
  * The catalog owns its entries and their strings.
  */
@@ -25,6 +33,9 @@
 
 #define CATALOG_DIR		"catalogs"
 #define CATALOG_MAX_ENTRIES	4096
+/* The mark of the host's own backend snapshots; see the top. */
+#define CATALOG_TAG_PREFIX	"evg-"
+#define CATALOG_TAG_LEN		(sizeof CATALOG_TAG_PREFIX - 1 + UUID_STR_LEN)
 
 enum snap_state {
 	SNAP_CREATING,		/* intent written, backend not yet done */
@@ -87,6 +98,8 @@ struct cat_reconcile {
 	unsigned int	missing;	/* ready -> missing */
 	unsigned int	found;		/* missing -> ready again */
 	unsigned int	adopted;	/* unknown backend snapshot added */
+	unsigned int	released;	/* entry of a foreign one dropped */
+	unsigned int	foreign;	/* foreign backend snapshots seen */
 };
 
 /*
@@ -122,14 +135,28 @@ struct cat_snap	*catalog_find(struct catalog *, const char *);
 struct cat_snap	*catalog_find_name(struct catalog *, const char *,
 		    const char *, unsigned int *);
 
+/*
+ * The tag of the new snapshot uuid, written to buf (CATALOG_TAG_LEN + 1
+ * bytes are enough).
+ */
+void		 catalog_tag_make(char *, size_t, const char *);
+/*
+ * True if the backend snapshot called tag, with the recorded UUID uuid
+ * (ZFS's eve:snapshot-uuid; NULL when it has none), is ours (see the top).
+ */
+int		 catalog_tag_ours(const char *, const char *);
+
 const char	*snap_state_name(enum snap_state);
 int		 snap_state_parse(const char *, enum snap_state *);
 
 /*
  * Reconcile volume's entries with the n snapshots its backend lists (see
- * the comment at the top).  Entries left in SNAP_DELETING whose snapshot
- * is still in the backend are counted in redelete; the caller deletes them
- * again.  Returns the number of changes; the caller commits if non-zero.
+ * the comment at the top).  Foreign snapshots are left alone: never
+ * adopted, only counted in foreign; an entry an older host adopted from
+ * one is dropped from the catalog (released), the snapshot untouched.
+ * Entries left in SNAP_DELETING whose snapshot is still in the backend are
+ * counted in redelete; the caller deletes them again.  Returns the number
+ * of changes; the caller commits if non-zero.
  */
 unsigned int	 catalog_reconcile(struct catalog *, const char *,
 		    const struct cat_seen *, size_t, struct cat_reconcile *);

@@ -40,6 +40,7 @@ struct control_pending {
 	uint64_t			 id;
 	int				 kind;	/* body case of the request */
 	uint64_t			 guest;	/* session asked, 0: none */
+	char				 vm[UUID_STR_LEN + 1]; /* or "" */
 	TAILQ_ENTRY(control_pending)	 entry;
 };
 

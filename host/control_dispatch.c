@@ -103,7 +103,7 @@ control_vm_remove(struct control *c, Evg__Envelope *env, struct reg_vm *vm)
 		free(cause);
 		return;
 	}
-	server_vm_detach(srv, vm);
+	server_vm_detach(srv, vm, "the VM was removed from the host");
 	workflow_vm_removed(vm->uuid);
 	log_info("vm %s (%s) removed", vm->uuid, vm->name);
 	reg_vm_free(vm);
@@ -139,31 +139,176 @@ control_vm_list(struct control *c, Evg__Envelope *env, struct reg_vm *none)
 	free(list.vms);
 }
 
-/* vm_state: record running/stopped. */
+/* Record a run state, then reply with the VM (or the failure). */
 static void
-control_vm_state(struct control *c, Evg__Envelope *env, struct reg_vm *vm)
+control_set_state(struct control *c, uint64_t id, struct reg_vm *vm,
+    enum vm_state state)
 {
 	struct server	*srv = control_server(c);
-	enum vm_state	 state;
-	char		*cause, msg[96];
+	char		*cause;
 	int		 rc;
 
-	if (vm_state_parse(env->vm_state->state, &state) != 0) {
-		snprintf(msg, sizeof msg, "state: '%.40s' is not running or "
-		    "stopped", env->vm_state->state);
-		control_fail(c, env->id, EVG_INVALID_ARGUMENT, msg);
-		return;
-	}
 	if ((rc = registry_set_state(srv->reg, vm, state, &cause)) !=
 	    EVG_OK) {
-		control_fail(c, env->id, rc, cause);
+		control_fail(c, id, rc, cause);
 		free(cause);
 		return;
 	}
 	log_info("vm %s (%s) is now %s", vm->uuid, vm->name,
 	    vm_state_name(state));
-	control_reply_vm(c, env->id, vm);
+	control_reply_vm(c, id, vm);
 	workflow_vm_state(vm);
+}
+
+/* The images are free for QEMU (or the scheduled rollback failed). */
+static void
+control_started(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
+    void *arg)
+{
+	struct control_pending	*p = arg;
+	struct control		*c = p->c;
+	struct reg_vm		*vm;
+	uint64_t		 id = p->id;
+	char			 uuid[UUID_STR_LEN + 1];
+
+	(void)snaps;
+	(void)n;
+	memcpy(uuid, p->vm, sizeof uuid);
+	control_pending_done(p);
+	if (peer_closing(c->peer))
+		return;
+	if (code != EVG_OK)
+		control_fail(c, id, code, msg);
+	else if ((vm = registry_find(control_server(c)->reg, uuid)) == NULL)
+		control_fail(c, id, EVG_NOT_FOUND, "the VM was removed");
+	else
+		control_set_state(c, id, vm, VM_STARTING);
+}
+
+/*
+ * vm_state: record stopped/starting/running.  `starting` is the barrier
+ * before QEMU opens the images: it answers once the scheduled rollback is
+ * applied and no offline operation holds them.  `running` is refused while
+ * one still does.
+ */
+static void
+control_vm_state(struct control *c, Evg__Envelope *env, struct reg_vm *vm)
+{
+	struct server		*srv = control_server(c);
+	struct control_pending	*p;
+	enum vm_state		 state;
+	char			*cause, msg[96];
+	int			 rc, waiting;
+
+	if (vm_state_parse(env->vm_state->state, &state) != 0) {
+		snprintf(msg, sizeof msg, "state: '%.40s' is not stopped, "
+		    "starting or running", env->vm_state->state);
+		control_fail(c, env->id, EVG_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (state == VM_RUNNING && (rc = workflow_vm_idle(vm, 1, &cause)) !=
+	    EVG_OK) {
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		return;
+	}
+	if (state != VM_STARTING || vm->state == VM_STARTING) {
+		control_set_state(c, env->id, vm, state);
+		return;
+	}
+	/* QEMU is not running now, whatever was said before. */
+	if (vm->state != VM_STOPPED && (rc = registry_set_state(srv->reg, vm,
+	    VM_STOPPED, &cause)) != EVG_OK) {
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		return;
+	}
+	p = control_pending_start(c, env->id, env->body_case);
+	snprintf(p->vm, sizeof p->vm, "%s", vm->uuid);
+	rc = workflow_vm_starting(vm, control_started, p, &waiting, &cause);
+	if (rc != EVG_OK) {
+		control_pending_done(p);
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		return;
+	}
+	if (!waiting) {
+		control_pending_done(p);
+		control_set_state(c, env->id, vm, VM_STARTING);
+	}
+}
+
+/* True if a and b are both NULL or equal strings. */
+static int
+control_same(const char *a, const char *b)
+{
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * vm_update: change the record in place, keeping its catalog (volumes
+ * are matched by UUID; one left out keeps its entries for its return).
+ * A new CID or hybrid socket closes the old guest connections and opens
+ * the new listener; if that fails, the old record comes back.
+ */
+static void
+control_vm_update(struct control *c, Evg__Envelope *env, struct reg_vm *vm)
+{
+	struct server	*srv = control_server(c);
+	struct reg_vm	*next, *old;
+	char		*cause = NULL, *why;
+	int		 rc, moved;
+
+	if (env->vm_update->vm == NULL) {
+		control_fail(c, env->id, EVG_INVALID_ARGUMENT, "vm: missing");
+		return;
+	}
+	if ((rc = workflow_vm_idle(vm, 0, &cause)) != EVG_OK) {
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		return;
+	}
+	next = reg_vm_dup(vm);
+	if ((rc = vminfo_apply(next, env->vm_update->vm,
+	    env->vm_update->fields, env->vm_update->n_fields, &cause)) !=
+	    EVG_OK) {
+		reg_vm_free(next);
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		return;
+	}
+	moved = next->cid != vm->cid || !control_same(next->hybrid,
+	    vm->hybrid);
+	old = reg_vm_dup(vm);
+	if ((rc = registry_update(srv->reg, vm, next, &cause)) != EVG_OK) {
+		reg_vm_free(next);
+		reg_vm_free(old);
+		control_fail(c, env->id, rc, cause);
+		free(cause);
+		return;
+	}
+	if (moved) {
+		server_vm_detach(srv, vm, "the VM's CID or hybrid socket "
+		    "changed");
+		if (server_vm_attach(srv, vm, &cause) != 0) {
+			if (registry_update(srv->reg, vm, old, &why) != EVG_OK) {
+				log_warnx("vm %s: %s", vm->uuid, why);
+				free(why);
+				reg_vm_free(old);
+			}
+			if (server_vm_attach(srv, vm, &why) != 0) {
+				log_warnx("vm %s: %s", vm->uuid, why);
+				free(why);
+			}
+			control_fail(c, env->id, EVG_INTERNAL, cause);
+			free(cause);
+			return;
+		}
+	}
+	reg_vm_free(old);
+	log_info("vm %s (%s) updated, cid %u", vm->uuid, vm->name, vm->cid);
+	workflow_vm_added(vm);
+	control_reply_vm(c, env->id, vm);
 }
 
 /* A connection went away: forget its pending replies' callbacks. */
@@ -378,6 +523,12 @@ control_vm_of_state(const Evg__Envelope *env)
 }
 
 static const char *
+control_vm_of_update(const Evg__Envelope *env)
+{
+	return (env->vm_update->vm != NULL ? env->vm_update->vm->uuid : NULL);
+}
+
+static const char *
 control_vm_of_guest_info(const Evg__Envelope *env)
 {
 	return (env->vm_guest_info->vm_uuid);
@@ -395,6 +546,8 @@ static const struct control_route control_routes[] = {
 	{ EVG__ENVELOPE__BODY_VM_SHOW, control_vm_of_show, control_vm_show },
 	{ EVG__ENVELOPE__BODY_VM_STATE, control_vm_of_state,
 	    control_vm_state },
+	{ EVG__ENVELOPE__BODY_VM_UPDATE, control_vm_of_update,
+	    control_vm_update },
 	{ EVG__ENVELOPE__BODY_SNAPSHOT_CREATE, NULL, control_snapshot_op },
 	{ EVG__ENVELOPE__BODY_SNAPSHOT_DELETE, NULL, control_snapshot_op },
 	{ EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK, NULL, control_snapshot_op },

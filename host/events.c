@@ -72,8 +72,7 @@ events_emit(const char *kind, const char *vm, const char *op,
 	e->snapshot_name = events_dup(snap_name);
 	e->code = code;
 	va_start(ap, fmt);
-	if (vasprintf(&raw, fmt, ap) == -1)
-		fatalx("%s: vasprintf", __func__);
+	xvasprintf(&raw, fmt, ap);
 	va_end(ap);
 	e->message = text_cut(text_utf8_fix(raw, strlen(raw)),
 	    EVENTS_MESSAGE_MAX);

@@ -65,14 +65,22 @@ hostctl_usage(FILE *f)
 "\n"
 "Commands:\n"
 "  vm add --uuid UUID --name NAME [--cid CID] [--hybrid-socket PATH]\n"
-"         [--qmp PATH] [--state running|stopped] --volume SPEC [--volume SPEC]...\n"
+"         [--qmp PATH] [--qmp-agent PATH] [--snapshot-budget BYTES]\n"
+"         [--state running|stopped] --volume SPEC [--volume SPEC]...\n"
 "      SPEC: uuid=UUID,name=NAME,backend=%s,locator=PATH-OR-DATASET,\n"
-"            disk=KIND:VALUE[,disk=KIND:VALUE][,node=QMP-NODE]\n"
-"            KIND is serial, wwn, pci (DDDD:BB:SS.F) or backing (loop file)\n"
+"            disk=KIND:VALUE[,disk=KIND:VALUE][,node=DRIVE-ID-OR-NODE]\n"
+"            KIND is serial, wwn, pci (DDDD:BB:SS.F), pcipath (04.0/00.0)\n"
+"            or backing (loop file); node= is optional\n"
+"      BYTES: a number, or with K, M, G or T (binary); no budget if left out\n"
+"  vm update UUID [--name NAME] [--cid CID] [--hybrid-socket PATH] [--qmp PATH]\n"
+"         [--qmp-agent PATH] [--snapshot-budget BYTES|none] [--volume SPEC]...\n"
+"      changes only what is given; --volume replaces the volume list (a\n"
+"      volume left out keeps its snapshots for when it returns); '' clears\n"
 "  vm remove UUID\n"
 "  vm list\n"
 "  vm show UUID\n"
-"  vm state UUID running|stopped\n"
+"  vm state UUID stopped|starting|running\n"
+"      starting: call before QEMU starts; applies a scheduled rollback first\n"
 "  snapshot create --vm UUID [--volume UUID]... [--name NAME]\n"
 "                  [--consistency app|fs|crash]   (default: crash)\n"
 "                  [--idempotency-key KEY] [--hook-timeout SECONDS]\n"
@@ -161,7 +169,9 @@ hostctl_call(struct hostctl *hc, Evg__Envelope *req, int *exit_code)
 		free(cause);
 		return (NULL);
 	}
+	/* `starting` waits for a scheduled rollback as a rollback does. */
 	if (req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_CREATE ||
+	    req->body_case == EVG__ENVELOPE__BODY_VM_STATE ||
 	    req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_DELETE ||
 	    req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK)
 		client_set_timeout(c, hc->op_timeout_ms);
@@ -232,6 +242,11 @@ hostctl_print_vm(const Evg__VmInfo *vm)
 	printf("Hybrid socket:  %s\n", *vm->hybrid_socket != '\0' ?
 	    vm->hybrid_socket : "-");
 	printf("QMP:            %s\n", *vm->qmp != '\0' ? vm->qmp : "-");
+	if (*vm->qmp_agent != '\0')
+		printf("QMP (agent):    %s\n", vm->qmp_agent);
+	if (vm->snapshot_budget != 0)
+		printf("Snapshot budget: %llu bytes\n",
+		    (unsigned long long)vm->snapshot_budget);
 	printf("State:          %s\n", vm->state);
 	printf("Guest agent:    %s\n", vm->agent_connected ? "connected" :
 	    "not connected");
@@ -282,9 +297,61 @@ hostctl_cid(const char *s)
 	return ((unsigned int)n);
 }
 
-/* vm add. */
+/* Parse a --snapshot-budget: BYTES with an optional K/M/G/T suffix. */
+static uint64_t
+hostctl_budget(const char *s, int allow_none)
+{
+	static const char	 units[] = "KMGT";
+	const char		*u;
+	char			*end;
+	unsigned long long	 n;
+	int			 shift;
+
+	if (allow_none && strcmp(s, "none") == 0)
+		return (0);
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || errno != 0)
+		n = 0, end = (char *)"?";
+	if (*end != '\0' && end[1] == '\0' &&
+	    (u = strchr(units, *end)) != NULL) {
+		shift = 10 * (int)(u - units + 1);
+		if (n > (UINT64_MAX >> shift))
+			hostctl_usage_error("--snapshot-budget: '%s' is too "
+			    "large", s);
+		n <<= shift;
+		end++;
+	}
+	if (*end != '\0' || n == 0)
+		hostctl_usage_error("--snapshot-budget: '%s' is not a size "
+		    "in bytes above 0 (e.g. 2147483648 or 2G%s)", s,
+		    allow_none ? "; 'none' removes the budget" : "");
+	return (n);
+}
+
+/* Add a field name to an update's list (string literals, not owned). */
+static void
+hostctl_field(Evg__VmUpdateRequest *up, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < up->n_fields; i++)
+		if (strcmp(up->fields[i], name) == 0)
+			return;
+	up->fields = xreallocarray(up->fields, up->n_fields + 1,
+	    sizeof *up->fields);
+	up->fields[up->n_fields++] = (char *)name;
+}
+
+/*
+ * The options of vm add and vm update into vm (strings borrowed from
+ * argv; volumes allocated).  For an update (up != NULL) each option names
+ * the field it changes, an empty path clears it, and the UUID is the one
+ * argument.  Returns 0, or an exit code after saying why.
+ */
 static int
-hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
+hostctl_vm_opts(struct hostctl *hc, int argc, char **argv, Evg__VmInfo *vm,
+    Evg__VmUpdateRequest *up)
 {
 	static const struct option longopts[] = {
 		{ "uuid", required_argument, NULL, 'u' },
@@ -292,75 +359,139 @@ hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
 		{ "cid", required_argument, NULL, 'c' },
 		{ "hybrid-socket", required_argument, NULL, 'H' },
 		{ "qmp", required_argument, NULL, 'q' },
+		{ "qmp-agent", required_argument, NULL, 'a' },
+		{ "snapshot-budget", required_argument, NULL, 'b' },
 		{ "state", required_argument, NULL, 's' },
 		{ "volume", required_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
-	Evg__VmAddRequest	 add = EVG__VM_ADD_REQUEST__INIT;
-	Evg__VmInfo		 vm = EVG__VM_INFO__INIT;
-	Evg__Volume		*v;
-	char			*cause, msg[96];
-	size_t			 i;
-	int			 ch, rc, cid_given = 0;
+	const char	*verb = up != NULL ? "vm update" : "vm add";
+	Evg__Volume	*v;
+	char		*cause, msg[96];
+	int		 ch;
 
 	optind = 0;	/* re-initialise: options may follow arguments */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (up != NULL && (ch == 'u' || ch == 's'))
+			hostctl_usage_error("%s: --%s is not an option here%s",
+			    verb, ch == 'u' ? "uuid" : "state", ch == 'u' ?
+			    " (the UUID is the argument)" : " (use vm state)");
 		switch (ch) {
 		case 'u':
-			vm.uuid = optarg;
+			vm->uuid = optarg;
 			break;
 		case 'n':
-			vm.name = optarg;
+			vm->name = optarg;
 			break;
 		case 'c':
-			vm.cid = hostctl_cid(optarg);
-			cid_given = 1;
+			if ((vm->cid = hostctl_cid(optarg)) == 0) {
+				snprintf(msg, sizeof msg, "cid: 0 is reserved "
+				    "(guest CIDs are %u..%u)", CID_MIN,
+				    CID_MAX);
+				return (hostctl_fail(hc, EVG_INVALID_ARGUMENT,
+				    msg));
+			}
 			break;
 		case 'H':
-			vm.hybrid_socket = optarg;
+			vm->hybrid_socket = optarg;
 			break;
 		case 'q':
-			vm.qmp = optarg;
+			vm->qmp = optarg;
+			break;
+		case 'a':
+			vm->qmp_agent = optarg;
+			break;
+		case 'b':
+			vm->snapshot_budget = hostctl_budget(optarg,
+			    up != NULL);
 			break;
 		case 's':
-			vm.state = optarg;
+			vm->state = optarg;
 			break;
 		case 'v':
 			if ((v = volspec_parse(optarg, &cause)) == NULL) {
 				fprintf(stderr, "eve-guest-hostctl: %s\n",
 				    cause);
 				free(cause);
-				rc = EXIT_USAGE;
-				goto out;
+				return (EXIT_USAGE);
 			}
-			vm.volumes = xreallocarray(vm.volumes, vm.n_volumes + 1,
-			    sizeof *vm.volumes);
-			vm.volumes[vm.n_volumes++] = v;
+			vm->volumes = xreallocarray(vm->volumes,
+			    vm->n_volumes + 1, sizeof *vm->volumes);
+			vm->volumes[vm->n_volumes++] = v;
 			break;
 		default:
-			hostctl_usage_error("vm add: bad option");
+			hostctl_usage_error("%s: bad option", verb);
 		}
+		if (up != NULL)
+			hostctl_field(up, ch == 'n' ? "name" : ch == 'c' ?
+			    "cid" : ch == 'H' ? "hybrid_socket" : ch == 'q' ?
+			    "qmp" : ch == 'a' ? "qmp_agent" : ch == 'b' ?
+			    "snapshot_budget" : "volumes");
+	}
+	if (up != NULL) {
+		if (optind != argc - 1)
+			hostctl_usage_error("vm update: expected one VM UUID "
+			    "and at least one option");
+		vm->uuid = argv[optind];
+		if (up->n_fields == 0)
+			hostctl_usage_error("vm update: nothing to change");
+		return (0);
 	}
 	if (optind != argc)
 		hostctl_usage_error("vm add: unexpected argument '%s'",
 		    argv[optind]);
-	if (*vm.uuid == '\0' || *vm.name == '\0')
+	if (*vm->uuid == '\0' || *vm->name == '\0')
 		hostctl_usage_error("vm add: --uuid and --name are required");
-	if (cid_given && vm.cid == 0) {
-		snprintf(msg, sizeof msg, "cid: 0 is reserved (guest CIDs are "
-		    "%u..%u)", CID_MIN, CID_MAX);
-		rc = hostctl_fail(hc, EVG_INVALID_ARGUMENT, msg);
-		goto out;
+	return (0);
+}
+
+/* Free the volumes hostctl_vm_opts() parsed. */
+static void
+hostctl_vm_opts_free(Evg__VmInfo *vm)
+{
+	size_t	i;
+
+	for (i = 0; i < vm->n_volumes; i++)
+		volspec_free(vm->volumes[i]);
+	free(vm->volumes);
+}
+
+/* vm add. */
+static int
+hostctl_vm_add(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__VmAddRequest	 add = EVG__VM_ADD_REQUEST__INIT;
+	Evg__VmInfo		 vm = EVG__VM_INFO__INIT;
+	int			 rc;
+
+	if ((rc = hostctl_vm_opts(hc, argc, argv, &vm, NULL)) == 0) {
+		add.vm = &vm;
+		env.body_case = EVG__ENVELOPE__BODY_VM_ADD;
+		env.vm_add = &add;
+		rc = hostctl_request(hc, &env, hostctl_show_reply, NULL);
 	}
-	add.vm = &vm;
-	env.body_case = EVG__ENVELOPE__BODY_VM_ADD;
-	env.vm_add = &add;
-	rc = hostctl_request(hc, &env, hostctl_show_reply, NULL);
-out:
-	for (i = 0; i < vm.n_volumes; i++)
-		volspec_free(vm.volumes[i]);
-	free(vm.volumes);
+	hostctl_vm_opts_free(&vm);
+	return (rc);
+}
+
+/* vm update UUID OPTION... */
+static int
+hostctl_vm_update(struct hostctl *hc, int argc, char **argv)
+{
+	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
+	Evg__VmUpdateRequest	 up = EVG__VM_UPDATE_REQUEST__INIT;
+	Evg__VmInfo		 vm = EVG__VM_INFO__INIT;
+	int			 rc;
+
+	if ((rc = hostctl_vm_opts(hc, argc, argv, &vm, &up)) == 0) {
+		up.vm = &vm;
+		env.body_case = EVG__ENVELOPE__BODY_VM_UPDATE;
+		env.vm_update = &up;
+		rc = hostctl_request(hc, &env, hostctl_show_reply, NULL);
+	}
+	free(up.fields);
+	hostctl_vm_opts_free(&vm);
 	return (rc);
 }
 
@@ -853,10 +984,11 @@ hostctl_guest(struct hostctl *hc, int argc, char **argv)
 /* The vm subcommands. */
 static const struct hostctl_command hostctl_vm_commands[] = {
 	{ "add", hostctl_vm_add, -1, NULL },
+	{ "update", hostctl_vm_update, -1, NULL },
 	{ "remove", hostctl_vm_remove, 1, "a VM UUID" },
 	{ "list", hostctl_vm_list, 0, "no arguments" },
 	{ "show", hostctl_vm_show, 1, "a VM UUID" },
-	{ "state", hostctl_vm_state, 2, "UUID running|stopped" },
+	{ "state", hostctl_vm_state, 2, "UUID stopped|starting|running" },
 };
 
 /* Dispatch "vm SUB ..." through hostctl_vm_commands[]. */
@@ -866,8 +998,8 @@ hostctl_vm(struct hostctl *hc, int argc, char **argv)
 	const struct hostctl_command	*cmd;
 
 	if (argc < 2)
-		hostctl_usage_error("vm: expected add, remove, list, show or "
-		    "state");
+		hostctl_usage_error("vm: expected add, update, remove, list, "
+		    "show or state");
 	cmd = hostctl_find(hostctl_vm_commands,
 	    HOSTCTL_NITEMS(hostctl_vm_commands), argv[1]);
 	if (cmd == NULL)

@@ -155,8 +155,7 @@ qmp_fail(struct qmp *q, int status, const char *fmt, ...)
 	char	*msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		fatalx("%s: out of memory", __func__);
+	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
 	log_debug("%s: %s", __func__, msg);
 	qmp_finish(q, status, msg, NULL, NULL);
@@ -175,21 +174,43 @@ qmp_done_event(evutil_socket_t fd, short events, void *arg)
 	qmp_free(q);
 }
 
-/* The deadline passed in whatever state: TIMEOUT. */
+/*
+ * The deadline passed in whatever state: TIMEOUT.  QEMU serves one monitor
+ * client at a time and leaves the others in the listen queue, ungreeted
+ * (or, once that is full, unconnected): a client that never got as far
+ * as the greeting waited for another one, on EVE pillar, to let go.
+ */
 static void
 qmp_timeout_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct qmp	*q = arg;
+	char		 limit[32];
 
 	(void)fd;
 	(void)events;
-	if (q->state == QMP_CONNECTING || q->state == QMP_GREETING)
-		qmp_fail(q, EVG_TIMEOUT, "QMP %s: no answer to %s within %u ms "
-		    "(no %s; is another client using the monitor?)", q->path,
-		    q->command, q->timeout_ms, qmp_waiting_for(q));
+	if (q->timeout_ms % 1000 == 0)
+		snprintf(limit, sizeof limit, "%u s", q->timeout_ms / 1000);
 	else
-		qmp_fail(q, EVG_TIMEOUT, "QMP %s: no answer to %s within %u ms",
-		    q->path, q->command, q->timeout_ms);
+		snprintf(limit, sizeof limit, "%u ms", q->timeout_ms);
+	switch (q->state) {
+	case QMP_CONNECTING:
+		qmp_fail(q, EVG_TIMEOUT, "QMP monitor %s took no connection "
+		    "within %s (to run %s): another client (pillar?) holds it "
+		    "and its queue is full", q->path, limit, q->command);
+		break;
+	case QMP_GREETING:
+		qmp_fail(q, EVG_TIMEOUT, "QMP monitor %s sent no greeting "
+		    "within %s (to run %s): another client (pillar?) holds it",
+		    q->path, limit, q->command);
+		break;
+	case QMP_CAPABILITIES:
+	case QMP_COMMAND:
+	case QMP_DONE:
+		qmp_fail(q, EVG_TIMEOUT, "QMP %s: no answer to %s within %s",
+		    q->path, q->state == QMP_CAPABILITIES ? "qmp_capabilities" :
+		    q->command, limit);
+		break;
+	}
 }
 
 /* Queue one request {"execute", "arguments", "id"} and arm EV_WRITE. */

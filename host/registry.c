@@ -50,21 +50,85 @@ reg_volume_clear(struct reg_volume *vol)
 	free(vol->node);
 }
 
+/* Free a record's volumes; see registry.h. */
+void
+reg_vm_clear_volumes(struct reg_vm *vm)
+{
+	size_t	i;
+
+	for (i = 0; i < vm->nvolumes; i++)
+		reg_volume_clear(&vm->volumes[i]);
+	free(vm->volumes);
+	vm->volumes = NULL;
+	vm->nvolumes = 0;
+}
+
 /* Free a record that is not in a registry. */
 void
 reg_vm_free(struct reg_vm *vm)
 {
-	size_t	i;
-
 	if (vm == NULL)
 		return;
-	for (i = 0; i < vm->nvolumes; i++)
-		reg_volume_clear(&vm->volumes[i]);
-	free(vm->volumes);
+	reg_vm_clear_volumes(vm);
 	free(vm->name);
 	free(vm->hybrid);
 	free(vm->qmp);
+	free(vm->qmp_agent);
 	free(vm);
+}
+
+/* A copy of a string that may be NULL. */
+static char *
+reg_strdup(const char *s)
+{
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+/* A deep copy of a record; see registry.h. */
+struct reg_vm *
+reg_vm_dup(const struct reg_vm *vm)
+{
+	struct reg_vm		*c;
+	struct reg_volume	*cv;
+	const struct reg_volume	*v;
+	size_t			 i, j;
+
+	c = xcalloc(1, sizeof *c);
+	memcpy(c->uuid, vm->uuid, sizeof c->uuid);
+	c->name = reg_strdup(vm->name);
+	c->cid = vm->cid;
+	c->hybrid = reg_strdup(vm->hybrid);
+	c->qmp = reg_strdup(vm->qmp);
+	c->qmp_agent = reg_strdup(vm->qmp_agent);
+	c->snapshot_budget = vm->snapshot_budget;
+	c->state = vm->state;
+	c->nvolumes = vm->nvolumes;
+	c->volumes = xcalloc(vm->nvolumes == 0 ? 1 : vm->nvolumes,
+	    sizeof *c->volumes);
+	for (i = 0; i < vm->nvolumes; i++) {
+		v = &vm->volumes[i];
+		cv = &c->volumes[i];
+		memcpy(cv->uuid, v->uuid, sizeof cv->uuid);
+		cv->name = reg_strdup(v->name);
+		cv->backend = reg_strdup(v->backend);
+		cv->locator = reg_strdup(v->locator);
+		cv->node = reg_strdup(v->node);
+		cv->ndisks = v->ndisks;
+		cv->disks = xcalloc(v->ndisks == 0 ? 1 : v->ndisks,
+		    sizeof *cv->disks);
+		for (j = 0; j < v->ndisks; j++) {
+			cv->disks[j].kind = reg_strdup(v->disks[j].kind);
+			cv->disks[j].value = reg_strdup(v->disks[j].value);
+		}
+	}
+	return (c);
+}
+
+/* The monitor the daemon uses; see registry.h. */
+const char *
+reg_vm_monitor(const struct reg_vm *vm)
+{
+	return (vm->qmp_agent != NULL ? vm->qmp_agent : vm->qmp);
 }
 
 /* Free the registry and every record. */
@@ -83,11 +147,18 @@ registry_free(struct registry *reg)
 	free(reg);
 }
 
-/* "running" or "stopped". */
+/* "running", "stopped" or "starting". */
 const char *
 vm_state_name(enum vm_state s)
 {
-	return (s == VM_RUNNING ? "running" : "stopped");
+	switch (s) {
+	case VM_RUNNING:
+		return ("running");
+	case VM_STARTING:
+		return ("starting");
+	default:
+		return ("stopped");
+	}
 }
 
 /* Parse a run state name. */
@@ -98,6 +169,8 @@ vm_state_parse(const char *s, enum vm_state *out)
 		*out = VM_RUNNING;
 	else if (s != NULL && strcmp(s, "stopped") == 0)
 		*out = VM_STOPPED;
+	else if (s != NULL && strcmp(s, "starting") == 0)
+		*out = VM_STARTING;
 	else
 		return (-1);
 	return (0);
@@ -315,8 +388,10 @@ registry_check(const struct reg_vm *vm, char **cause)
 		    NAME_MAX_CHARS);
 		return (EVG_INVALID_ARGUMENT);
 	}
-	if (vm->state != VM_RUNNING && vm->state != VM_STOPPED) {
-		xasprintf(cause, "state: expected running or stopped");
+	if (vm->state != VM_RUNNING && vm->state != VM_STOPPED &&
+	    vm->state != VM_STARTING) {
+		xasprintf(cause, "state: expected running, starting or "
+		    "stopped");
 		return (EVG_INVALID_ARGUMENT);
 	}
 	if (vm->cid != 0 && (vm->cid < CID_MIN || vm->cid > CID_MAX) &&
@@ -342,6 +417,18 @@ registry_check(const struct reg_vm *vm, char **cause)
 	    !registry_path_valid(vm->qmp, UNIX_PATH_MAX - 1)) {
 		xasprintf(cause, "qmp: '%s' is not an absolute socket path",
 		    vm->qmp);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vm->qmp_agent != NULL &&
+	    !registry_path_valid(vm->qmp_agent, UNIX_PATH_MAX - 1)) {
+		xasprintf(cause, "qmp_agent: '%s' is not an absolute socket "
+		    "path", vm->qmp_agent);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if (vm->qmp_agent != NULL && vm->qmp != NULL &&
+	    strcmp(vm->qmp_agent, vm->qmp) == 0) {
+		xasprintf(cause, "qmp_agent: '%s' is the qmp socket itself; "
+		    "the agent's monitor must be a second one", vm->qmp_agent);
 		return (EVG_INVALID_ARGUMENT);
 	}
 	if (vm->nvolumes > REGISTRY_MAX_VOLUMES) {
@@ -391,15 +478,17 @@ registry_find_cid(struct registry *reg, unsigned int cid)
 	return (NULL);
 }
 
-/* Look for a record clashing with vm; status code with *cause. */
+/* Look for a record (but skip) clashing with vm; code with *cause. */
 static int
 registry_conflict(struct registry *reg, const struct reg_vm *vm,
-    char **cause)
+    const struct reg_vm *skip, char **cause)
 {
 	struct reg_vm	*o;
 	size_t		 i, j;
 
 	TAILQ_FOREACH(o, &reg->vms, entry) {
+		if (o == skip)
+			continue;
 		if (strcasecmp(o->uuid, vm->uuid) == 0) {
 			xasprintf(cause, "uuid: VM %s is already registered",
 			    vm->uuid);
@@ -437,7 +526,7 @@ registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 
 	if ((rc = registry_check(vm, cause)) != EVG_OK)
 		return (rc);
-	if ((rc = registry_conflict(reg, vm, cause)) != EVG_OK)
+	if ((rc = registry_conflict(reg, vm, NULL, cause)) != EVG_OK)
 		return (rc);
 	if (reg->count >= REGISTRY_MAX_VMS) {
 		xasprintf(cause, "registry is full (%d VMs)",
@@ -452,6 +541,54 @@ registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 		reg->count--;
 		return (rc);
 	}
+	return (EVG_OK);
+}
+
+/* Swap what registry_update() replaces between two records. */
+static void
+registry_swap(struct reg_vm *a, struct reg_vm *b)
+{
+	struct reg_vm	t;
+
+	t = *a;
+	a->name = b->name;
+	a->cid = b->cid;
+	a->hybrid = b->hybrid;
+	a->qmp = b->qmp;
+	a->qmp_agent = b->qmp_agent;
+	a->snapshot_budget = b->snapshot_budget;
+	a->volumes = b->volumes;
+	a->nvolumes = b->nvolumes;
+	b->name = t.name;
+	b->cid = t.cid;
+	b->hybrid = t.hybrid;
+	b->qmp = t.qmp;
+	b->qmp_agent = t.qmp_agent;
+	b->snapshot_budget = t.snapshot_budget;
+	b->volumes = t.volumes;
+	b->nvolumes = t.nvolumes;
+}
+
+/* Change a record in place and persist; see registry.h. */
+int
+registry_update(struct registry *reg, struct reg_vm *vm, struct reg_vm *next,
+    char **cause)
+{
+	int	rc;
+
+	memcpy(next->uuid, vm->uuid, sizeof next->uuid);
+	next->state = vm->state;
+	if ((rc = registry_check(next, cause)) != EVG_OK)
+		return (rc);
+	if ((rc = registry_conflict(reg, next, vm, cause)) != EVG_OK)
+		return (rc);
+	registry_swap(vm, next);
+	if (registry_save(reg, cause) != 0) {
+		rc = status_of_write_error(errno);
+		registry_swap(vm, next);
+		return (rc);
+	}
+	reg_vm_free(next);
 	return (EVG_OK);
 }
 
@@ -540,6 +677,10 @@ registry_text(struct registry *reg)
 		    json_object_new_int64(vm->cid));
 		registry_json_str(o, "hybrid_socket", vm->hybrid);
 		registry_json_str(o, "qmp", vm->qmp);
+		registry_json_str(o, "qmp_agent", vm->qmp_agent);
+		if (vm->snapshot_budget != 0)
+			json_object_object_add(o, "snapshot_budget",
+			    json_object_new_uint64(vm->snapshot_budget));
 		registry_json_str(o, "state", vm_state_name(vm->state));
 		vols = json_object_new_array();
 		for (i = 0; i < vm->nvolumes; i++)
@@ -651,6 +792,14 @@ registry_vm_from_json(json_object *o, size_t idx, char **cause)
 	vm->name = registry_json_get(o, "name", &bad);
 	vm->hybrid = registry_json_get(o, "hybrid_socket", &bad);
 	vm->qmp = registry_json_get(o, "qmp", &bad);
+	vm->qmp_agent = registry_json_get(o, "qmp_agent", &bad);
+	if (json_object_object_get_ex(o, "snapshot_budget", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0)
+			bad = 1;
+		else
+			vm->snapshot_budget = json_object_get_uint64(v);
+	}
 	if (json_object_object_get_ex(o, "cid", &v)) {
 		cid = json_object_get_int64(v);
 		if (!json_object_is_type(v, json_type_int) || cid < 0 ||
@@ -740,7 +889,7 @@ registry_load_buf(struct registry *reg, const char *text, size_t len,
 			free(why);
 			goto fail;
 		}
-		if ((rc = registry_conflict(reg, vm, &why)) != EVG_OK) {
+		if ((rc = registry_conflict(reg, vm, NULL, &why)) != EVG_OK) {
 			xasprintf(cause, "%s: vms[%zu]: %s", name, i, why);
 			free(why);
 			reg_vm_free(vm);

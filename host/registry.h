@@ -10,6 +10,7 @@
 
 #include <sys/queue.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "uuid.h"
 
@@ -27,9 +28,15 @@
 #define REGISTRY_PATH_MAX	4096
 #define REGISTRY_FILE		"registry.json"
 
+/*
+ * What pillar last said about the VM's QEMU.  STARTING is the barrier
+ * pillar calls before it starts QEMU: from then until STOPPED nothing
+ * opens the images offline (as RUNNING, but QEMU may not answer yet).
+ */
 enum vm_state {
 	VM_RUNNING,
 	VM_STOPPED,
+	VM_STARTING,
 };
 
 struct reg_disk {
@@ -55,6 +62,8 @@ struct reg_vm {
 	unsigned int	 cid;		/* 0: none */
 	char		*hybrid;	/* hybrid vsock base path, may be NULL */
 	char		*qmp;		/* may be NULL */
+	char		*qmp_agent;	/* our own monitor, may be NULL */
+	uint64_t	 snapshot_budget;	/* bytes; 0: none */
 	enum vm_state	 state;
 	struct reg_volume *volumes;
 	size_t		 nvolumes;
@@ -107,6 +116,19 @@ void		 registry_allow_loopback(int);
  * registry is unchanged) with *cause.
  */
 int		 registry_add(struct registry *, struct reg_vm *, char **);
+/*
+ * Replace what vm holds (name, CID, sockets, budget, volumes; not its
+ * UUID, state or runtime) by next's, checked as registry_add() would
+ * against every other record, and persist.  On EVG_OK the registry takes
+ * next's fields and frees next and vm's old fields; otherwise nothing
+ * changed and the caller still owns next.
+ */
+int		 registry_update(struct registry *, struct reg_vm *,
+		    struct reg_vm *, char **);
+/* A deep copy of a record, not in any registry (rt left NULL). */
+struct reg_vm	*reg_vm_dup(const struct reg_vm *);
+/* The QMP monitor the daemon uses: qmp_agent when set, else qmp. */
+const char	*reg_vm_monitor(const struct reg_vm *);
 /* Unlink a record and persist; the caller frees it with reg_vm_free(). */
 int		 registry_remove(struct registry *, struct reg_vm *, char **);
 /* Change the run state and persist. */
@@ -123,8 +145,10 @@ struct reg_vm	*registry_find_cid(struct registry *, unsigned int);
 int		 registry_path_valid(const char *, size_t);
 
 void		 reg_vm_free(struct reg_vm *);
+/* Free a record's volumes and leave it with none. */
+void		 reg_vm_clear_volumes(struct reg_vm *);
 const char	*vm_state_name(enum vm_state);
-/* Parse "running"/"stopped"; -1 if neither. */
+/* Parse "running"/"stopped"/"starting"; -1 if none. */
 int		 vm_state_parse(const char *, enum vm_state *);
 
 /* Slot.function pairs a pcipath disk identifier may chain. */

@@ -270,14 +270,13 @@ server_vm_attach(struct server *srv, struct reg_vm *vm, char **cause)
 
 /* Detach a VM; see server.h. */
 void
-server_vm_detach(struct server *srv, struct reg_vm *vm)
+server_vm_detach(struct server *srv, struct reg_vm *vm, const char *why)
 {
 	struct vm_runtime	*rt = vm->rt;
 
 	if (rt == NULL)
 		return;
-	sessions_detach_vm(&srv->guests, vm, "the VM was removed from the "
-	    "host");
+	sessions_detach_vm(&srv->guests, vm, why);
 	if (rt->ev_hybrid != NULL)
 		event_free(rt->ev_hybrid);
 	if (rt->hybrid_fd != -1) {
@@ -386,7 +385,8 @@ server_stop(struct server *srv)
 	controls_free_all(&srv->controls);
 	if (srv->reg != NULL)
 		TAILQ_FOREACH(vm, &srv->reg->vms, entry)
-			server_vm_detach(srv, vm);
+			server_vm_detach(srv, vm, "the host daemon is "
+			    "shutting down");
 	if (srv->ev_vsock != NULL)
 		event_free(srv->ev_vsock);
 	if (srv->vsock_fd != -1)

@@ -71,8 +71,11 @@ void	server_adopt_control(struct server *, int);
 void	server_stop(struct server *);
 /* Create a VM's runtime and its hybrid listener, if it has one. */
 int	server_vm_attach(struct server *, struct reg_vm *, char **);
-/* Close a VM's listener and every session it has; free its runtime. */
-void	server_vm_detach(struct server *, struct reg_vm *);
+/*
+ * Close a VM's listener and every session it has (telling each guest
+ * why); free its runtime.
+ */
+void	server_vm_detach(struct server *, struct reg_vm *, const char *);
 /* A VM's guest connection counters, or NULL when it is not attached. */
 const struct session_vm *server_vm_guests(const struct reg_vm *);
 

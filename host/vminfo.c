@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "status.h"
 #include "vminfo.h"
 #include "xmalloc.h"
 
@@ -27,27 +28,15 @@ vminfo_uuid(char *out, const char *s)
 	snprintf(out, UUID_STR_LEN + 1, "%s", s != NULL ? s : "");
 }
 
-/* Build a record from a message; the record is not yet checked. */
-struct reg_vm *
-vminfo_to_reg(const Evg__VmInfo *m)
+/* Replace vm's volumes by the message's. */
+static void
+vminfo_volumes(struct reg_vm *vm, const Evg__VmInfo *m)
 {
-	struct reg_vm		*vm;
 	struct reg_volume	*vol;
 	const Evg__Volume	*mv;
 	size_t			 i, j;
 
-	vm = xcalloc(1, sizeof *vm);
-	vminfo_uuid(vm->uuid, m->uuid);
-	if (m->uuid != NULL && strlen(m->uuid) > UUID_STR_LEN)
-		vm->uuid[0] = '?';
-	vm->name = vminfo_str(m->name);
-	vm->cid = m->cid;
-	vm->hybrid = vminfo_opt(m->hybrid_socket);
-	vm->qmp = vminfo_opt(m->qmp);
-	vm->state = VM_RUNNING;
-	if (m->state != NULL && *m->state != '\0' &&
-	    vm_state_parse(m->state, &vm->state) != 0)
-		vm->state = (enum vm_state)-1;
+	reg_vm_clear_volumes(vm);
 	vm->nvolumes = m->n_volumes;
 	vm->volumes = xcalloc(m->n_volumes, sizeof *vm->volumes);
 	for (i = 0; i < m->n_volumes; i++) {
@@ -65,13 +54,94 @@ vminfo_to_reg(const Evg__VmInfo *m)
 		for (j = 0; j < mv->n_disks; j++) {
 			vol->disks[j].kind = vminfo_str(mv->disks[j]->kind);
 			vol->disks[j].value = vminfo_str(mv->disks[j]->value);
-			if (vol->disks[j].kind != NULL &&
-			    vol->disks[j].value != NULL &&
-			    strcmp(vol->disks[j].kind, "pcipath") == 0)
+			if (strcmp(vol->disks[j].kind, "pcipath") == 0)
 				registry_pcipath_canon(vol->disks[j].value);
 		}
 	}
+}
+
+/* Build a record from a message; the record is not yet checked. */
+struct reg_vm *
+vminfo_to_reg(const Evg__VmInfo *m)
+{
+	struct reg_vm	*vm;
+
+	vm = xcalloc(1, sizeof *vm);
+	vminfo_uuid(vm->uuid, m->uuid);
+	if (m->uuid != NULL && strlen(m->uuid) > UUID_STR_LEN)
+		vm->uuid[0] = '?';
+	vm->name = vminfo_str(m->name);
+	vm->cid = m->cid;
+	vm->hybrid = vminfo_opt(m->hybrid_socket);
+	vm->qmp = vminfo_opt(m->qmp);
+	vm->qmp_agent = vminfo_opt(m->qmp_agent);
+	vm->snapshot_budget = m->snapshot_budget;
+	vm->state = VM_RUNNING;
+	if (m->state != NULL && *m->state != '\0' &&
+	    vm_state_parse(m->state, &vm->state) != 0)
+		vm->state = (enum vm_state)-1;
+	vminfo_volumes(vm, m);
 	return (vm);
+}
+
+/* Replace a field of vm by the message's; 0, or -1 if unknown. */
+static int
+vminfo_field(struct reg_vm *vm, const Evg__VmInfo *m, const char *field)
+{
+	char	**sp;
+	char	 *v;
+
+	if (strcmp(field, "name") == 0) {
+		sp = &vm->name;
+		v = vminfo_str(m->name);
+	} else if (strcmp(field, "hybrid_socket") == 0) {
+		sp = &vm->hybrid;
+		v = vminfo_opt(m->hybrid_socket);
+	} else if (strcmp(field, "qmp") == 0) {
+		sp = &vm->qmp;
+		v = vminfo_opt(m->qmp);
+	} else if (strcmp(field, "qmp_agent") == 0) {
+		sp = &vm->qmp_agent;
+		v = vminfo_opt(m->qmp_agent);
+	} else {
+		if (strcmp(field, "cid") == 0)
+			vm->cid = m->cid;
+		else if (strcmp(field, "snapshot_budget") == 0)
+			vm->snapshot_budget = m->snapshot_budget;
+		else if (strcmp(field, "volumes") == 0)
+			vminfo_volumes(vm, m);
+		else
+			return (-1);
+		return (0);
+	}
+	free(*sp);
+	*sp = v;
+	return (0);
+}
+
+/* Apply the named fields of a message; see vminfo.h. */
+int
+vminfo_apply(struct reg_vm *vm, const Evg__VmInfo *m, char *const *fields,
+    size_t n, char **cause)
+{
+	size_t	i;
+
+	if (n == 0) {
+		xasprintf(cause, "fields: nothing to change (name, cid, "
+		    "hybrid_socket, qmp, qmp_agent, snapshot_budget or "
+		    "volumes)");
+		return (EVG_INVALID_ARGUMENT);
+	}
+	for (i = 0; i < n; i++) {
+		if (vminfo_field(vm, m, fields[i]) != 0) {
+			xasprintf(cause, "fields[%zu]: '%.40s' is not a field "
+			    "of a VM that can change (name, cid, hybrid_socket, "
+			    "qmp, qmp_agent, snapshot_budget or volumes)", i,
+			    fields[i]);
+			return (EVG_INVALID_ARGUMENT);
+		}
+	}
+	return (EVG_OK);
 }
 
 /* Build a message from a record. */
@@ -93,6 +163,9 @@ vminfo_from_reg(const struct reg_vm *vm, enum vminfo_audience who)
 		m->hybrid_socket = xstrdup(vm->hybrid != NULL ? vm->hybrid :
 		    "");
 		m->qmp = xstrdup(vm->qmp != NULL ? vm->qmp : "");
+		m->qmp_agent = xstrdup(vm->qmp_agent != NULL ?
+		    vm->qmp_agent : "");
+		m->snapshot_budget = vm->snapshot_budget;
 	}
 	m->n_volumes = vm->nvolumes;
 	m->volumes = xcalloc(vm->nvolumes, sizeof *m->volumes);
@@ -153,5 +226,7 @@ vminfo_free(Evg__VmInfo *m)
 		free(m->hybrid_socket);
 	if (m->qmp != protobuf_c_empty_string)
 		free(m->qmp);
+	if (m->qmp_agent != protobuf_c_empty_string)
+		free(m->qmp_agent);
 	free(m);
 }

@@ -16,6 +16,14 @@ enum vminfo_audience {
 };
 
 struct reg_vm	*vminfo_to_reg(const Evg__VmInfo *);
+/*
+ * Replace in vm (a record the caller owns) the fields of the message
+ * named in fields (VmUpdateRequest's names).  EVG_OK, or
+ * EVG_INVALID_ARGUMENT with *cause naming an unknown field or an empty
+ * list; the record is not checked here.
+ */
+int		 vminfo_apply(struct reg_vm *, const Evg__VmInfo *,
+		    char *const *, size_t, char **);
 Evg__VmInfo	*vminfo_from_reg(const struct reg_vm *, enum vminfo_audience);
 void		 vminfo_free(Evg__VmInfo *);
 

@@ -28,8 +28,7 @@ wf_check_finish(struct workflow *wf, int code, const char *fmt, ...)
 
 	if (fmt != NULL) {
 		va_start(ap, fmt);
-		if (vasprintf(&msg, fmt, ap) == -1)
-			fatalx("%s: vasprintf", __func__);
+		xvasprintf(&msg, fmt, ap);
 		va_end(ap);
 	}
 	if (code == EVG_OK && wf->wv->active != NULL) {

@@ -86,14 +86,50 @@ wf_post_reply(const Evg__Envelope *env, const char *why, void *arg)
 	wf_commit_all(wf);
 }
 
-/* create/SPACE done for volume i (check: remember the tightest). */
+/* Bytes the VM's snapshots hold now, as the catalog knows them. */
+static uint64_t
+wf_snapshots_used(const struct catalog *cat)
+{
+	const struct cat_snap	*cs;
+	uint64_t		 used = 0;
+
+	TAILQ_FOREACH(cs, &cat->snaps, entry)
+		if (cs->state != SNAP_MISSING)
+			used += cs->size;
+	return (used);
+}
+
+/* End a check or create at SPACE with NO_SPACE and a message. */
+static void __attribute__((format(printf, 2, 3)))
+wf_space_fail(struct workflow *wf, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (wf->kind == WF_CHECK)
+		wf_check_finish(wf, EVG_NO_SPACE, "%s", msg);
+	else
+		wf_finish(wf, EVG_NO_SPACE, "%s", msg);
+	free(msg);
+}
+
+/*
+ * create/SPACE done for volume i (check: remember the tightest).  Two
+ * rules: the free-space rule (free >= need + space_reserve on the volume's
+ * storage) and the VM's snapshot budget (used + everything this snapshot
+ * may need <= budget), so growth never eats space EVE already promised.
+ */
 static void
 wf_space_done(const struct backend_result *r, void *arg)
 {
 	struct workflow	*wf = arg;
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
 	const struct reg_volume *vol = wf_volume(vm, wf->vols[wf->i]);
-	char		 f[32], n[32], res[32];
+	char		 f[32], n[32], res[32], u[32], b[32];
+	uint64_t	 used;
 
 	wf->op = NULL;
 	if (r->code != EVG_OK) {
@@ -115,16 +151,25 @@ wf_space_done(const struct backend_result *r, void *arg)
 		jsonout_size(res, sizeof res, wf_g.cf->space_reserve);
 		wf->free_bytes = r->free_bytes;
 		wf->need_bytes = r->need_bytes;
-		if (wf->kind == WF_CHECK)
-			wf_check_finish(wf, EVG_NO_SPACE, "not enough free "
-			    "space on EVE storage: %s free, snapshot of volume "
-			    "'%s' may need up to %s (plus a %s reserve)", f,
-			    vol->name, n, res);
-		else
-			wf_finish(wf, EVG_NO_SPACE, "not enough free space on "
-			    "EVE storage: %s free, snapshot of volume '%s' may "
-			    "need up to %s (plus a %s reserve)", f, vol->name,
-			    n, res);
+		wf_space_fail(wf, "not enough free space on EVE storage (free-"
+		    "space rule): %s free, snapshot of volume '%s' may need up "
+		    "to %s (plus a %s reserve)", f, vol->name, n, res);
+		return;
+	}
+	if (wf->i == 0)
+		wf->budget_need = 0;
+	wf->budget_need += r->need_bytes;
+	used = wf_snapshots_used(wf->wv->cat);
+	if (vm->snapshot_budget != 0 &&
+	    used + wf->budget_need > vm->snapshot_budget) {
+		jsonout_size(u, sizeof u, used);
+		jsonout_size(n, sizeof n, wf->budget_need);
+		jsonout_size(b, sizeof b, vm->snapshot_budget);
+		wf_space_fail(wf, "snapshot budget of VM %s exceeded (budget "
+		    "rule): its snapshots hold %s and this one may need up to "
+		    "%s (up to volume '%s'), over its budget of %s; delete "
+		    "snapshots or ask for a larger budget", vm->name, u, n,
+		    vol->name, b);
 		return;
 	}
 	wf->i++;
@@ -253,6 +298,7 @@ wf_snap_next(struct workflow *wf)
 {
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
 	char		 uuid[UUID_STR_LEN + 1], *cause;
+	char		 tag[CATALOG_TAG_LEN + 1];
 	size_t		 j;
 	int		 code;
 
@@ -264,8 +310,9 @@ wf_snap_next(struct workflow *wf)
 		return;
 	}
 	uuid_generate_v4(uuid);
+	catalog_tag_make(tag, sizeof tag, uuid);
 	wf->cur = catalog_add(wf->wv->cat, uuid, wf->name, wf->vols[wf->i],
-	    uuid, wf->cr.origin);
+	    tag, wf->cr.origin);
 	free(wf->cur->consistency);
 	wf->cur->consistency = xstrdup(wf->cr.consistency);
 	wf->cur->created = (uint64_t)time(NULL);
@@ -374,8 +421,7 @@ wf_fail(struct workflow *wf, int code, const char *fmt, ...)
 		return;
 	wf->cr.fail_code = code;
 	va_start(ap, fmt);
-	if (vasprintf(&wf->cr.fail_msg, fmt, ap) == -1)
-		fatalx("%s: vasprintf", __func__);
+	xvasprintf(&wf->cr.fail_msg, fmt, ap);
 	va_end(ap);
 	if (wf_freeze_abort(wf))
 		return;

@@ -238,8 +238,7 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 
 	if (fmt != NULL) {
 		va_start(ap, fmt);
-		if (vasprintf(&msg, fmt, ap) == -1)
-			fatalx("%s: vasprintf", __func__);
+		xvasprintf(&msg, fmt, ap);
 		va_end(ap);
 		/* It may quote the guest: capped, valid UTF-8. */
 		text_cut(msg, WORKFLOW_MESSAGE_MAX);
@@ -287,6 +286,8 @@ wf_release(struct workflow *wf)
 	/* A scheduled rollback goes before anything else touches the VM. */
 	if (wv->active == NULL && !wf_g.shutting_down)
 		wf_run_pending(wv);
+	if (wv->active == NULL && !wf_g.shutting_down)
+		wf_settled(wv);
 }
 
 /*
@@ -395,8 +396,9 @@ wf_backend(struct workflow *wf, enum backend_verb verb,
 
 	memset(&req, 0, sizeof req);
 	req.verb = verb;
-	req.running = vm->state == VM_RUNNING;
-	req.qmp = vm->qmp;
+	/* From `starting` on, QEMU may hold the images: never offline. */
+	req.running = vm->state != VM_STOPPED;
+	req.qmp = reg_vm_monitor(vm);
 	req.vol = vol;
 	req.tag = tag;
 	if (wf->cur != NULL) {
@@ -464,8 +466,10 @@ workflow_list(const char *vm_uuid, Evg__Snapshot ***snaps, size_t *n,
 	if ((rc = wf_find_vm(vm_uuid, &vm, &wv, cause)) != EVG_OK)
 		return (rc);
 	*snaps = xcalloc(wv->cat->count, sizeof **snaps);
+	/* A volume left out by `vm update` gets its entries back later. */
 	TAILQ_FOREACH(cs, &wv->cat->snaps, entry)
-		(*snaps)[i++] = snapinfo_from_cat(cs, vm);
+		if (wf_volume(vm, cs->volume) != NULL)
+			(*snaps)[i++] = snapinfo_from_cat(cs, vm);
 	*n = i;
 	return (EVG_OK);
 }
@@ -475,6 +479,7 @@ void
 workflow_forget_owner(void *owner)
 {
 	struct workflow	*wf;
+	struct wf_vm	*wv;
 
 	TAILQ_FOREACH(wf, &wf_g.all, entry) {
 		if (wf->arg == owner) {
@@ -482,6 +487,9 @@ workflow_forget_owner(void *owner)
 			wf->check_cb = NULL;
 		}
 	}
+	TAILQ_FOREACH(wv, &wf_g.vms, entry)
+		if (wv->start_arg == owner)
+			wv->start_cb = NULL;
 }
 
 /* Cancel a workflow's backend op and finish it with code, at once. */
@@ -517,8 +525,12 @@ workflow_vm_removed(const char *uuid)
 			    "while the operation ran; the catalog is checked "
 			    "when it is registered again");
 	}
+	if (wv->start_cb != NULL)
+		wv->start_cb(EVG_UNAVAILABLE, "the VM was removed while its "
+		    "start waited", NULL, 0, wv->start_arg);
 	TAILQ_REMOVE(&wf_g.vms, wv, entry);
 	catalog_free(wv->cat);
+	free(wv->start_msg);
 	free(wv);
 }
 
@@ -540,6 +552,7 @@ workflow_shutdown(void)
 	}
 	while ((wv = TAILQ_FIRST(&wf_g.vms)) != NULL) {
 		TAILQ_REMOVE(&wf_g.vms, wv, entry);
+		free(wv->start_msg);
 		catalog_free(wv->cat);
 		free(wv);
 	}
@@ -586,8 +599,7 @@ wf_event(struct workflow *wf, const char *kind, int code, const char *fmt,
 	char	*msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		fatalx("%s: vasprintf", __func__);
+	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
 	events_emit(kind, wf->wv->uuid, wf_kind_names[wf->kind],
 	    wf->kind == WF_CREATE ? NULL : wf->target, wf->name, code, "%s",

@@ -37,6 +37,7 @@ wf_rollback_done(const struct backend_result *r, void *arg)
 	if (strcasecmp(wf->wv->cat->pending_rollback, wf->target) == 0) {
 		/* A scheduled rollback is done, or failed: either way over. */
 		wf->wv->cat->pending_rollback[0] = '\0';
+		wf_starting_outcome(wf->wv, r->code, r->message);
 		if (wf_commit(wf) != 0)
 			return;
 	}

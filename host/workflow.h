@@ -127,6 +127,22 @@ void	workflow_vm_added(struct reg_vm *);
  * touches its disks.
  */
 void	workflow_vm_state(struct reg_vm *);
+/*
+ * Pillar is about to start the VM's QEMU (`vm state starting`).  When no
+ * operation holds its images and no rollback is scheduled, returns EVG_OK
+ * with *waiting 0: go ahead.  Otherwise the scheduled rollback starts (or
+ * the running operation finishes), *waiting is 1 and cb(code, message,
+ * NULL, 0, arg) follows: EVG_OK, or the rollback's failure (the VM must
+ * then stay stopped).  EVG_BUSY when another `starting` already waits.
+ */
+int	workflow_vm_starting(struct reg_vm *, workflow_done_cb, void *, int *,
+	    char **);
+/*
+ * EVG_OK if no operation runs on the VM, else EVG_BUSY with *cause naming
+ * it.  offline_only: only an operation that holds the images offline
+ * (started while the VM was stopped) counts, as for `running`.
+ */
+int	workflow_vm_idle(const struct reg_vm *, int, char **);
 /* Stop calling back owner (the arg given at start). */
 void	workflow_forget_owner(void *);
 /*

@@ -117,6 +117,15 @@ struct wf_vm {
 	char			 uuid[UUID_STR_LEN + 1];
 	struct catalog		*cat;
 	struct workflow		*active;
+	/*
+	 * A `starting` call waiting for the VM's images (wf_lifecycle.c):
+	 * called back once nothing holds them; start_code/start_msg carry
+	 * the scheduled rollback's failure meanwhile (start_msg owned).
+	 */
+	workflow_done_cb	 start_cb;
+	void			*start_arg;
+	int			 start_code;
+	char			*start_msg;
 	TAILQ_ENTRY(wf_vm)	 entry;
 };
 
@@ -141,6 +150,7 @@ struct workflow {
 	uint32_t		 hook_timeout_ms;
 	uint64_t		 free_bytes;	/* SPACE: the tightest volume */
 	uint64_t		 need_bytes;
+	uint64_t		 budget_need;	/* SPACE: volumes 0..i summed */
 
 	/* Each kind's own state; only its kind's is used. */
 	struct wf_create	 cr;
@@ -231,5 +241,12 @@ void		 wf_check_finish(struct workflow *, int, const char *, ...)
 
 /* Rollback (wf_rollback.c): a scheduled one goes first when free. */
 void		 wf_run_pending(struct wf_vm *);
+/*
+ * Nothing runs on the VM and no rollback is left to run: answer a waiting
+ * `starting` call (wf_lifecycle.c).
+ */
+void		 wf_settled(struct wf_vm *);
+/* A scheduled rollback ended with code/msg: tell a waiting `starting`. */
+void		 wf_starting_outcome(struct wf_vm *, int, const char *);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "log.h"
 #include "xmalloc.h"
 #include "zfs.h"
@@ -43,13 +44,13 @@ zfs_argv(const char *zfs_cmd, ...)
 /* zfs snapshot with the UUID and name as user properties. */
 char **
 zfs_argv_snapshot(const char *zfs_cmd, const char *dataset,
-    const char *snap_uuid, const char *name)
+    const char *snapname, const char *snap_uuid, const char *name)
 {
 	char	*uuid_prop, *name_prop, *target, **argv;
 
 	xasprintf(&uuid_prop, "%s=%s", ZFS_PROP_UUID, snap_uuid);
 	xasprintf(&name_prop, "%s=%s", ZFS_PROP_NAME, name);
-	xasprintf(&target, "%s@%s", dataset, snap_uuid);
+	xasprintf(&target, "%s@%s", dataset, snapname);
 	argv = zfs_argv(zfs_cmd, "snapshot", "-o", uuid_prop, "-o", name_prop,
 	    target, (char *)NULL);
 	free(uuid_prop);
@@ -61,11 +62,11 @@ zfs_argv_snapshot(const char *zfs_cmd, const char *dataset,
 /* zfs destroy of one snapshot. */
 char **
 zfs_argv_destroy(const char *zfs_cmd, const char *dataset,
-    const char *snap_uuid)
+    const char *snapname)
 {
 	char	*target, **argv;
 
-	xasprintf(&target, "%s@%s", dataset, snap_uuid);
+	xasprintf(&target, "%s@%s", dataset, snapname);
 	argv = zfs_argv(zfs_cmd, "destroy", target, (char *)NULL);
 	free(target);
 	return (argv);
@@ -74,11 +75,11 @@ zfs_argv_destroy(const char *zfs_cmd, const char *dataset,
 /* zfs rollback to the most recent snapshot (no -r). */
 char **
 zfs_argv_rollback(const char *zfs_cmd, const char *dataset,
-    const char *snap_uuid)
+    const char *snapname)
 {
 	char	*target, **argv;
 
-	xasprintf(&target, "%s@%s", dataset, snap_uuid);
+	xasprintf(&target, "%s@%s", dataset, snapname);
 	argv = zfs_argv(zfs_cmd, "rollback", target, (char *)NULL);
 	free(target);
 	return (argv);
@@ -310,6 +311,28 @@ zfs_newer_than(const struct zfs_snap *snaps, size_t n, const char *snapname,
 		return (NULL);
 	*count = n - 1 - (size_t)(s - snaps);
 	return (*count == 0 ? NULL : snaps[n - 1].snapname);
+}
+
+/* Count the foreign snapshots after snapname; name the oldest one. */
+const char *
+zfs_newer_foreign(const struct zfs_snap *snaps, size_t n,
+    const char *snapname, size_t *count)
+{
+	const struct zfs_snap	*s;
+	const char		*first = NULL;
+	size_t			 i;
+
+	*count = 0;
+	if ((s = zfs_snap_find(snaps, n, snapname)) == NULL)
+		return (NULL);
+	for (i = (size_t)(s - snaps) + 1; i < n; i++) {
+		if (catalog_tag_ours(snaps[i].snapname, snaps[i].uuid))
+			continue;
+		if (first == NULL)
+			first = snaps[i].snapname;
+		(*count)++;
+	}
+	return (first);
 }
 
 /* Check a dataset name; see zfs.h for the rules. */

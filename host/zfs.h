@@ -4,9 +4,13 @@
  * I/O; the backend runs the commands (proc.c) and hands their stdout in, so
  * all of this is unit-tested without a ZFS kernel module.
  *
- * A snapshot's ZFS name is DATASET@UUID.  Its UUID and human name are also
- * kept as the user properties eve:snapshot-uuid and eve:snapshot-name, so
- * a catalog lost with the state directory can be rebuilt from the pool.
+ * A snapshot's ZFS name is DATASET@TAG, TAG the catalog's (evg-UUID; a
+ * bare UUID before the prefix, catalog.h).  Its UUID and human name are
+ * also kept as the user properties eve:snapshot-uuid and eve:snapshot-name,
+ * so a catalog lost with the state directory can be rebuilt from the pool;
+ * the UUID property marks the snapshot as the host's whatever its name.
+ * EVE's own snapshots of the same zvol (DATASET@YYYYMMDD-HHMMSSmmm) have
+ * neither mark and are never destroyed, not even by a rollback.
  *
  * Ownership: every zfs_argv_*() returns a NULL-terminated array whose
  * elements and array are allocated; the caller frees it with
@@ -35,16 +39,18 @@ struct zfs_snap {
 
 /*
  * zfs snapshot -o eve:snapshot-uuid=UUID -o eve:snapshot-name=NAME
- * DATASET@UUID.  NAME is one argv element: no quoting needed.
+ * DATASET@TAG, from (zfs, DATASET, TAG, UUID, NAME).  NAME is one argv
+ * element: no quoting needed.
  */
 char		**zfs_argv_snapshot(const char *, const char *,
-		    const char *, const char *);
-/* zfs destroy DATASET@UUID */
+		    const char *, const char *, const char *);
+/* zfs destroy DATASET@TAG */
 char		**zfs_argv_destroy(const char *, const char *,
 		    const char *);
 /*
- * zfs rollback DATASET@UUID, never -r: that would destroy newer snapshots
- * silently.  Callers refuse that case first (zfs_newer_than()).
+ * zfs rollback DATASET@TAG, never -r: that would destroy newer snapshots
+ * silently.  Callers refuse that case first (zfs_newer_foreign(),
+ * zfs_newer_than()).
  */
 char		**zfs_argv_rollback(const char *, const char *,
 		    const char *);
@@ -91,6 +97,14 @@ const struct zfs_snap *zfs_snap_find(const struct zfs_snap *, size_t,
  * NULL with *count 0 if none is newer or snapname is not in the list.
  */
 const char	 *zfs_newer_than(const struct zfs_snap *, size_t,
+		    const char *, size_t *);
+/*
+ * Of the snapshots newer than snapname, how many the host did not make
+ * (catalog_tag_ours(): EVE's own, or made by hand), in *count, and the
+ * name of the oldest of them, which points into snaps.  NULL with *count 0
+ * if none is foreign or snapname is not in the list.
+ */
+const char	 *zfs_newer_foreign(const struct zfs_snap *, size_t,
 		    const char *, size_t *);
 
 /*

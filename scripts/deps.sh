@@ -5,9 +5,11 @@ set -eu
 
 # clang, its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
 # llvm-symbolizer (llvm-14) are for the fuzz targets (docs/fuzzing.md).
+# socat bridges the EVE-shaped test node's guest to the host daemon
+# (test/vm/eve-node.sh), on the host and inside the guest.
 PKGS="build-essential make pkg-config protobuf-c-compiler libprotobuf-c-dev
 libevent-dev check libsubunit-dev libjson-c-dev qemu-utils
-qemu-system-x86 e2fsprogs xfsprogs dosfstools util-linux procps shellcheck lintian
+qemu-system-x86 socat e2fsprogs xfsprogs dosfstools util-linux procps shellcheck lintian
 clang libclang-rt-14-dev llvm-14"
 
 missing=""

@@ -3,9 +3,11 @@
  * reads the monitor stream, from the greeting to the command's answer,
  * through a client on no socket (qmp_detached(), qmp_input()) with the
  * stream cut into reads at places the fuzzer picks; the qcow2 backend
- * (host/backend_qcow2.c) then reads a volume's snapshots from the
- * query-named-block-nodes answer (qcow2_parse_nodes()).  Or the qcow2
- * backend reads `qemu-img info --output=json` (qcow2_parse_info()).
+ * (host/backend_qcow2.c) then looks for a volume's block node in the
+ * answer, as query-block or query-named-block-nodes would give it, by its
+ * node= and by its image's file name (qcow2_find_node()), and reads that
+ * node's snapshots (qcow2_node_snapshots()).  Or the qcow2 backend reads
+ * `qemu-img info --output=json` (qcow2_parse_info()).
  *
  * Proves: whatever a QEMU process (which a guest escape would own) or
  * qemu-img writes (greetings, events, returns and errors with any JSON
@@ -16,18 +18,21 @@
  * takes from QEMU has an empty name or a time it cannot store.
  *
  * Oracle: the outcome (callback called at most once, its status, message,
- * return value as JSON text and the snapshots read from it) is the same
- * fed in pieces as fed whole; a success has no message, a failure has
- * one; every snapshot read has a non-empty name, a time of at most
- * JSONOUT_TIME_MAX and a size of at most INT64_MAX.
+ * return value as JSON text, the nodes found in it and their snapshots) is
+ * the same fed in pieces as fed whole; a success has no message, a failure
+ * has one; a node found has a string node-name and, found by file, is a
+ * qcow2 node of that file; several found are a message of printable ASCII
+ * and bounded length; every snapshot read has a non-empty name, a time of
+ * at most JSONOUT_TIME_MAX and a size of at most INT64_MAX.
  *
  * Reads never split a number: json-c 0.16 rebuilds a number's state at
  * the start of each read without all of it ("2" then "-," reads as 2,
  * "2-," as an error), which no QEMU output can meet.
  *
  * Input: byte 0 even: the cut points (fuzzutil.h), then the QMP stream;
- * the client runs query-named-block-nodes, its requests carry ids 1
- * (qmp_capabilities) and 2, and the volume's node is "drive-virtio-disk1".
+ * the client runs query-block, its requests carry ids 1 (qmp_capabilities)
+ * and 2, the volume's node= is "drive-virtio-disk1" and its image
+ * LOCATOR, REAL once symlinks are resolved.
  * Byte 0 odd: qemu-img info output follows.
  */
 #include <stdint.h>
@@ -40,22 +45,35 @@
 #include "backend_impl.h"
 #include "fuzzutil.h"
 #include "jsonout.h"
+#include "jsonread.h"
 #include "qmp.h"
 #include "status.h"
 #include "xmalloc.h"
 
 #define NODE	"drive-virtio-disk1"
+#define LOCATOR	"/persist/vault/volumes/data.qcow2"
+#define REAL	"/persist/vault/volumes/real.qcow2"
+/* Longer than any message about several nodes (4 escaped names, drives). */
+#define SEVERAL_MAX	1024
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* What qcow2_find_node() found, one way. */
+struct lookup {
+	int	 rc;
+	char	*found;		/* its node-name */
+	char	*cause;
+	size_t	 nsnaps;
+};
+
 /* What the callback saw. */
 struct outcome {
-	int	 calls;
-	int	 status;
-	char	*message;
-	char	*ret;
-	int	 node;		/* qcow2_parse_nodes() found it */
-	size_t	 nsnaps;
+	int		 calls;
+	int		 status;
+	char		*message;
+	char		*ret;
+	struct lookup	 by_node;
+	struct lookup	 by_file;
 };
 
 /* Check the snapshots a parser read, then clear them; returns how many. */
@@ -75,12 +93,69 @@ check_snaps(struct backend_result *res)
 	return (n);
 }
 
-/* The client's callback: record the outcome, read the node's snapshots. */
+/* Strings equal, NULL only equal to NULL. */
+static int
+same(const char *a, const char *b)
+{
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
+/* Look for the volume's node by node= (or by file, node NULL); check. */
+static void
+lookup(json_object *ret, const char *node, struct lookup *l)
+{
+	struct backend_result	 res;
+	json_object		*found = NULL;
+	const char		*name, *drv, *file, *p;
+
+	l->cause = NULL;
+	l->rc = qcow2_find_node(ret, node, LOCATOR, REAL, &found, &l->cause);
+	FUZZ_CHECK(l->rc >= -1 && l->rc <= 1);
+	FUZZ_CHECK((l->rc == 1) == (found != NULL));
+	FUZZ_CHECK((l->rc == -1) == (l->cause != NULL));
+	if (l->cause != NULL) {
+		FUZZ_CHECK(*l->cause != '\0' &&
+		    strlen(l->cause) <= SEVERAL_MAX);
+		for (p = l->cause; *p != '\0'; p++)
+			FUZZ_CHECK(*p >= 0x20 && *p < 0x7f);
+	}
+	if (found == NULL)
+		return;
+	FUZZ_CHECK((name = jsonread_str(found, "node-name")) != NULL);
+	l->found = xstrdup(name);
+	if (node == NULL) {
+		drv = jsonread_str(found, "drv");
+		file = jsonread_str(found, "file");
+		FUZZ_CHECK(drv != NULL && strcmp(drv, "qcow2") == 0);
+		FUZZ_CHECK(file != NULL && (strcmp(file, LOCATOR) == 0 ||
+		    strcmp(file, REAL) == 0));
+	}
+	memset(&res, 0, sizeof res);
+	qcow2_node_snapshots(found, &res);
+	l->nsnaps = check_snaps(&res);
+}
+
+/* Two lookups ended alike. */
+static int
+lookup_same(const struct lookup *a, const struct lookup *b)
+{
+	return (a->rc == b->rc && same(a->found, b->found) &&
+	    same(a->cause, b->cause) && a->nsnaps == b->nsnaps);
+}
+
+/* Free what a lookup holds. */
+static void
+lookup_free(struct lookup *l)
+{
+	free(l->found);
+	free(l->cause);
+}
+
+/* The client's callback: record the outcome, look for the volume's node. */
 static void
 done(int status, const char *message, json_object *ret, void *arg)
 {
 	struct outcome		*o = arg;
-	struct backend_result	 res;
 
 	o->calls++;
 	o->status = status;
@@ -89,10 +164,8 @@ done(int status, const char *message, json_object *ret, void *arg)
 	    JSON_C_TO_STRING_PLAIN) : "(none)");
 	if (status != EVG_OK)
 		return;
-	memset(&res, 0, sizeof res);
-	o->node = qcow2_parse_nodes(ret, NODE, &res) == 0;
-	o->nsnaps = check_snaps(&res);
-	FUZZ_CHECK(o->node || o->nsnaps == 0);
+	lookup(ret, NODE, &o->by_node);
+	lookup(ret, NULL, &o->by_file);
 }
 
 /* qemu-img info output: read its snapshots. */
@@ -119,7 +192,7 @@ run(struct event_base *base, const uint8_t *data, size_t size,
 	size_t		 i, from = 0, to;
 	int		 finished = 0;
 
-	q = qmp_detached(base, "query-named-block-nodes", done, o);
+	q = qmp_detached(base, "query-block", done, o);
 	for (i = 0; i <= ncuts && !finished; i++) {
 		to = i < ncuts ? cuts[i] : size;
 		finished = qmp_input(q, (const char *)data + from, to - from);
@@ -146,13 +219,6 @@ cuts_between_numbers(const uint8_t *data, size_t size, size_t *cuts,
 		    memchr(number, data[cuts[i] - 1], sizeof number - 1) !=
 		    NULL)
 			cuts[i]++;
-}
-
-/* Strings equal, NULL only equal to NULL. */
-static int
-same(const char *a, const char *b)
-{
-	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
 }
 
 /* libFuzzer entry point. */
@@ -187,15 +253,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (whole.calls != split.calls || whole.status != split.status ||
 	    !same(whole.message, split.message) ||
-	    !same(whole.ret, split.ret) || whole.node != split.node ||
-	    whole.nsnaps != split.nsnaps)
+	    !same(whole.ret, split.ret) ||
+	    !lookup_same(&whole.by_node, &split.by_node) ||
+	    !lookup_same(&whole.by_file, &split.by_file))
 		fuzz_fail("split differently, the same QMP stream ends "
 		    "otherwise: %d %d '%s' %s, then %d %d '%s' %s",
 		    whole.calls, whole.status, whole.message, whole.ret,
 		    split.calls, split.status, split.message, split.ret);
 	free(whole.message);
 	free(whole.ret);
+	lookup_free(&whole.by_node);
+	lookup_free(&whole.by_file);
 	free(split.message);
 	free(split.ret);
+	lookup_free(&split.by_node);
+	lookup_free(&split.by_file);
 	return (0);
 }

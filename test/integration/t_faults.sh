@@ -281,7 +281,7 @@ test_fault_stalled_qemu() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name interrupted
 	wait "$HOSTD_PID" 2>/dev/null
 	local tag
-	tag=$(grep -o '"tag":"[0-9a-f-]*"' "$T/state/catalogs/$UUID1.json" | cut -d'"' -f4)
+	tag=$(grep -o '"tag":"[0-9a-z-]*"' "$T/state/catalogs/$UUID1.json" | cut -d'"' -f4)
 	[ -n "$tag" ] || fail "no intent recorded"
 	echo stall > "$T/qmp.reply"
 	start_hostd

@@ -172,13 +172,14 @@ test_hostile_qmp_null_node_name() {
 # Proves a backend snapshot with an out-of-range time (QMP date-sec -1 or
 # 2^64-1) or size is adopted with the time unknown (the epoch), and that
 # the VM's catalog still loads after a restart (it was written negative).
+# The snapshots carry the host's mark (evg-UUID): only those are adopted.
 test_hostile_time_out_of_range() {
 	: > "$T/hostd.conf"
 	echo '[{"node-name": "drive-data", "image": {"snapshots": [
-	       {"name": "neg", "date-sec": -1, "vm-state-size": -5},
-	       {"name": "huge", "date-sec": 18446744073709551615},
-	       {"name": "far", "date-sec": 9223372036854775807},
-	       {"name": "str", "date-sec": "yesterday"}]}}]' > "$T/qmp.reply"
+	       {"name": "evg-dddddddd-0001-4111-8111-111111111111", "date-sec": -1, "vm-state-size": -5},
+	       {"name": "evg-dddddddd-0002-4111-8111-111111111111", "date-sec": 18446744073709551615},
+	       {"name": "evg-dddddddd-0003-4111-8111-111111111111", "date-sec": 9223372036854775807},
+	       {"name": "evg-dddddddd-0004-4111-8111-111111111111", "date-sec": "yesterday"}]}}]' > "$T/qmp.reply"
 	fake_qmp_start
 	start_hostd
 	add_qmp_vm
@@ -188,9 +189,9 @@ test_hostile_time_out_of_range() {
 	start_hostd
 	run_cmd $HOSTCTL snapshot list --vm $UUID1
 	expect_rc 0
-	expect_in "$OUT" "neg"
-	expect_in "$OUT" "huge"
-	expect_in "$OUT" "far"
+	expect_in "$OUT" "dddddddd-0001"
+	expect_in "$OUT" "dddddddd-0002"
+	expect_in "$OUT" "dddddddd-0003"
 	expect_in "$OUT" "1970-01-01T00:00:00Z"
 	# Restart again: the catalog written above loads.
 	stop_hostd

@@ -191,9 +191,11 @@ test_crash_between_backend_and_catalog() {
 	expect_not_in "$OUT" "adopted"
 }
 
-# Snapshots made or deleted behind the host's back: adopted and shown, or
-# reported missing (never dropped silently).
+# Snapshots made or deleted behind the host's back: ours (evg-UUID)
+# adopted and shown, or reported missing (never dropped silently); one
+# without the mark is not ours and never listed (t_owner.sh).
 test_reconcile_adopt_and_missing() {
+	local mine=evg-cccccccc-1111-4111-8111-111111111111
 	mkimg "$T/disk.qcow2"
 	start_hostd
 	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
@@ -201,13 +203,16 @@ test_reconcile_adopt_and_missing() {
 	local s
 	s=$(snap_uuid)
 	stop_hostd
+	qemu-img snapshot -c $mine "$T/disk.qcow2" || fail "manual snapshot"
 	qemu-img snapshot -c by-hand "$T/disk.qcow2" || fail "manual snapshot"
-	qemu-img snapshot -d "$s" "$T/disk.qcow2" || fail "manual delete"
+	qemu-img snapshot -d "evg-$s" "$T/disk.qcow2" || fail "manual delete"
 	start_hostd
 	wait_for "grep -q 'adopted snapshot' '$T/hostd.log'" || fail "not adopted"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
-	expect_in "$OUT" '"name":"by-hand"'
+	expect_in "$OUT" "\"name\":\"$mine\""
+	expect_in "$OUT" '"uuid":"cccccccc-1111-4111-8111-111111111111"'
 	expect_in "$OUT" '"origin":"adopted"'
+	expect_not_in "$OUT" "by-hand"
 	expect_in "$OUT" '"name":"kept"'
 	expect_in "$OUT" '"state":"missing"'
 	grep -q "no longer in the backend" "$T/hostd.log" || fail "missing not reported"
@@ -290,7 +295,7 @@ test_zfs_mock() {
 	expect_rc 0
 	local a b
 	a=$(snap_uuid)
-	grep -qF "snapshot -o eve:snapshot-uuid=$a -o 'eve:snapshot-name=first one' persist/vault/vol1@$a" \
+	grep -qF "snapshot -o eve:snapshot-uuid=$a -o 'eve:snapshot-name=first one' persist/vault/vol1@evg-$a" \
 	    "$EVG_MOCK_ZFS_DIR/calls.log" || fail "zfs snapshot argv: $(cat "$EVG_MOCK_ZFS_DIR/calls.log")"
 	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name second
 	b=$(snap_uuid)

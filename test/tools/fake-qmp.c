@@ -8,8 +8,11 @@
  *
  *	fake-qmp SOCKET REPLY-FILE
  *
- * A REPLY-FILE holding just "stall" makes it answer nothing to commands
- * (a QEMU that hangs).  Each command's name is printed on stdout, one line
+ * REPLY-FILE stands for what query-named-block-nodes lists: nodes made
+ * with -blockdev, which no drive holds.  So query-block gets the text of
+ * REPLY-FILE.query-block, or [] (no drives) when there is none.  A
+ * REPLY-FILE holding just "stall" makes it answer nothing to commands (a
+ * QEMU that hangs).  Each command's name is printed on stdout, one line
  * each.  Runs until killed.
  */
 #include <sys/socket.h>
@@ -51,9 +54,9 @@ fake_write(int fd, const char *buf, size_t len)
 	return (0);
 }
 
-/* The reply file's text, or "{}" when it cannot be read. */
+/* A reply file's text, or missing when it cannot be read. */
 static char *
-fake_content(const char *path)
+fake_content(const char *path, const char *missing)
 {
 	FILE	*f;
 	char	*buf;
@@ -61,7 +64,7 @@ fake_content(const char *path)
 
 	buf = xmalloc(FAKE_REPLY_MAX + 1);
 	if ((f = fopen(path, "r")) == NULL) {
-		strcpy(buf, "{}");
+		snprintf(buf, FAKE_REPLY_MAX + 1, "%s", missing);
 		return (buf);
 	}
 	n = fread(buf, 1, FAKE_REPLY_MAX, f);
@@ -76,17 +79,23 @@ fake_answer(int fd, json_object *msg, const char *reply_file)
 {
 	const char	*cmd = jsonread_str(msg, "execute");
 	json_object	*id = NULL;
-	char		*content, *line;
+	char		*content, *path, *line;
 	int		 rc;
 
 	json_object_object_get_ex(msg, "id", &id);
 	printf("%s\n", cmd != NULL ? cmd : "(no command)");
 	fflush(stdout);
 	content = cmd != NULL && strcmp(cmd, "qmp_capabilities") != 0 ?
-	    fake_content(reply_file) : xstrdup("{}");
+	    fake_content(reply_file, "{}") : xstrdup("{}");
 	if (strncmp(content, "stall", 5) == 0) {
 		free(content);
 		return (0);
+	}
+	if (cmd != NULL && strcmp(cmd, "query-block") == 0) {
+		free(content);
+		xasprintf(&path, "%s.query-block", reply_file);
+		content = fake_content(path, "[]");
+		free(path);
 	}
 	xasprintf(&line, "{\"return\": %s, \"id\": %s}\r\n", content,
 	    id != NULL ? json_object_to_json_string(id) : "null");

@@ -260,8 +260,8 @@ START_TEST(test_reconcile_adopt_hostile_names)
 	struct catalog		*cat = open_cat();
 	struct cat_reconcile	 r;
 	struct cat_seen		 seen[] = {
-		{ "\x1b[31mred", NULL, "x\xe2\x80\xae" "y", 1, 0 },
-		{ "   ", NULL, NULL, 2, 0 },
+		{ "\x1b[31mred", S1, "x\xe2\x80\xae" "y", 1, 0 },
+		{ "   ", S2, NULL, 2, 0 },
 	};
 	struct cat_snap		*cs;
 	const char		*why;
@@ -279,8 +279,9 @@ START_TEST(test_reconcile_adopt_hostile_names)
 END_TEST
 
 /*
- * An unknown backend snapshot is adopted once, keeping its recorded UUID
- * and name; a second reconcile adds nothing; other volumes are untouched.
+ * An unknown backend snapshot of ours is adopted once, keeping its
+ * recorded UUID and name (or the UUID its tag carries); a second reconcile
+ * adds nothing; other volumes are untouched.
  */
 START_TEST(test_reconcile_adopts)
 {
@@ -289,7 +290,7 @@ START_TEST(test_reconcile_adopts)
 	struct cat_reconcile	 r;
 	struct cat_seen		 seen[] = {
 		{ S2, S2, "from zfs", 1700000100, 65536 },
-		{ "manual-snap", NULL, NULL, 1700000200, 0 },
+		{ CATALOG_TAG_PREFIX S1, NULL, NULL, 1700000200, 0 },
 	};
 
 	catalog_add(cat, S3, "other", VOL2, S3, "guest");
@@ -301,8 +302,10 @@ START_TEST(test_reconcile_adopts)
 	ck_assert_str_eq(cs->origin, "adopted");
 	ck_assert_str_eq(cs->consistency, "crash");
 	ck_assert_uint_eq(cs->size, 65536);
-	ck_assert_ptr_nonnull(catalog_find_name(cat, VOL, "manual-snap",
-	    &(unsigned int){ 0 }));
+	cs = catalog_find(cat, S1);
+	ck_assert_ptr_nonnull(cs);
+	ck_assert_str_eq(cs->tag, CATALOG_TAG_PREFIX S1);
+	ck_assert_str_eq(cs->name, CATALOG_TAG_PREFIX S1);
 	ck_assert_uint_eq(cat->count, 3);
 	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 2, &r), 0);
 	ck_assert_uint_eq(cat->count, 3);
@@ -349,6 +352,182 @@ START_TEST(test_reconcile_adopt_name_clash)
 }
 END_TEST
 
+/* EVE's own snapshot names (issue 13): a stopped app's qcow2 tag, ZFS. */
+#define EVE_QCOW2	"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" \
+			"-snapshot-20261205101010"
+#define EVE_ZFS		"20261205-101010123"
+#define S4	"c0000004-2222-4333-8444-555555555555"
+#define S5	"c0000005-2222-4333-8444-555555555555"
+
+/*
+ * Proves the mark: a new tag is the prefix and the UUID; ours are that, a
+ * bare UUID (made before the prefix) and any name with a UUID recorded
+ * (ZFS's eve:snapshot-uuid); EVE's names, names made by hand, a prefix
+ * without a UUID and a recorded UUID that is not one are foreign.
+ */
+START_TEST(test_owner_tags)
+{
+	static const char *const foreign[] = { EVE_QCOW2, EVE_ZFS, "by-hand",
+	    "", CATALOG_TAG_PREFIX, CATALOG_TAG_PREFIX "nightly",
+	    CATALOG_TAG_PREFIX S1 "x", S1 "-snapshot-20261205101010",
+	    "EVG-" S1, " " S1, NULL };
+	char	 tag[CATALOG_TAG_LEN + 1];
+	size_t	 i;
+
+	catalog_tag_make(tag, sizeof tag, S1);
+	ck_assert_str_eq(tag, "evg-" S1);
+	ck_assert_uint_eq(strlen(tag), CATALOG_TAG_LEN);
+	ck_assert(catalog_tag_ours(tag, NULL));
+	ck_assert(catalog_tag_ours(S1, NULL));
+	ck_assert(catalog_tag_ours("C0000001-2222-4333-8444-555555555555",
+	    NULL));
+	ck_assert(catalog_tag_ours("weekly", S2));
+	ck_assert(catalog_tag_ours(EVE_ZFS, S2));
+	for (i = 0; foreign[i] != NULL; i++) {
+		ck_assert_msg(!catalog_tag_ours(foreign[i], NULL),
+		    "'%s' taken as ours", foreign[i]);
+		ck_assert_msg(!catalog_tag_ours(foreign[i], "nightly"),
+		    "'%s' (uuid property 'nightly') taken as ours", foreign[i]);
+	}
+}
+END_TEST
+
+/*
+ * Proves reconcile adopts only the host's snapshots out of a mixed
+ * listing: ours by prefix, by bare UUID and by ZFS UUID property are
+ * adopted (UUIDs kept); EVE's qcow2 and ZFS snapshots and one made by hand
+ * are never adopted nor counted in the catalog, again and again; a legacy
+ * bare-UUID entry stays ready with its tag, also after a write and reload.
+ */
+START_TEST(test_owner_reconcile_mix)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_snap		*cs;
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = {
+		{ EVE_QCOW2, NULL, NULL, 1764929410, 0 },
+		{ S1, NULL, NULL, 1764929411, 0 },
+		{ CATALOG_TAG_PREFIX S2, NULL, NULL, 1764929412, 0 },
+		{ EVE_ZFS, NULL, NULL, 1764929413, 4096 },
+		{ "nightly", S3, "from zfs", 1764929414, 8192 },
+		{ "by-hand", NULL, "by hand", 1764929415, 0 },
+		{ S4, NULL, NULL, 1764929416, 0 },
+	};
+	char			*cause = NULL;
+
+	catalog_add(cat, S1, "legacy", VOL, S1, "controller");
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 7, &r), 3);
+	ck_assert_uint_eq(r.adopted, 3);
+	ck_assert_uint_eq(r.foreign, 3);
+	ck_assert_uint_eq(r.released, 0);
+	ck_assert_uint_eq(r.missing, 0);
+	ck_assert_uint_eq(cat->count, 4);
+	cs = catalog_find(cat, S1);
+	ck_assert_str_eq(cs->tag, S1);
+	ck_assert_str_eq(cs->name, "legacy");
+	ck_assert_int_eq(cs->state, SNAP_READY);
+	ck_assert_str_eq(catalog_find(cat, S2)->tag, CATALOG_TAG_PREFIX S2);
+	ck_assert_str_eq(catalog_find(cat, S3)->tag, "nightly");
+	ck_assert_str_eq(catalog_find(cat, S3)->name, "from zfs");
+	ck_assert_str_eq(catalog_find(cat, S4)->tag, S4);
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		ck_assert(catalog_tag_ours(cs->tag, cs->uuid));
+		ck_assert_str_ne(cs->tag, EVE_QCOW2);
+		ck_assert_str_ne(cs->tag, EVE_ZFS);
+		ck_assert_str_ne(cs->tag, "by-hand");
+	}
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 7, &r), 0);
+	ck_assert_uint_eq(r.foreign, 3);
+	ck_assert_uint_eq(cat->count, 4);
+
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	catalog_free(cat);
+	cat = open_cat();
+	ck_assert_uint_eq(cat->count, 4);
+	ck_assert_str_eq(catalog_find(cat, S1)->tag, S1);
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 7, &r), 0);
+	catalog_free(cat);
+}
+END_TEST
+
+/*
+ * Proves a listing of foreign snapshots only changes nothing, and an
+ * entry an older host adopted from a foreign snapshot (listed, so it could
+ * be deleted or rolled back over) is dropped from the catalog, whatever
+ * its state: not deleted again when it was being deleted, its scheduled
+ * rollback forgotten.  Entries of ours are untouched.
+ */
+START_TEST(test_owner_release_old_adoptions)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = {
+		{ EVE_QCOW2, NULL, NULL, 1, 0 },
+		{ EVE_ZFS, NULL, NULL, 2, 0 },
+		{ CATALOG_TAG_PREFIX S3, NULL, NULL, 3, 0 },
+		{ "manual", NULL, NULL, 4, 0 },
+	};
+
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 2, &r), 0);
+	ck_assert_uint_eq(r.foreign, 2);
+	ck_assert_uint_eq(cat->count, 0);
+
+	catalog_add(cat, S1, EVE_QCOW2, VOL, EVE_QCOW2, "adopted");
+	catalog_add(cat, S2, EVE_ZFS, VOL, EVE_ZFS, "adopted")->state =
+	    SNAP_DELETING;
+	catalog_add(cat, S3, "ours", VOL, CATALOG_TAG_PREFIX S3, "guest");
+	catalog_add(cat, S4, "manual", VOL2, "manual", "adopted");
+	snprintf(cat->pending_rollback, sizeof cat->pending_rollback, "%s",
+	    S1);
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 4, &r), 2);
+	ck_assert_uint_eq(r.released, 2);
+	ck_assert_uint_eq(r.redelete, 0);
+	ck_assert_uint_eq(r.adopted, 0);
+	ck_assert_uint_eq(r.foreign, 3);
+	ck_assert_ptr_null(catalog_find(cat, S1));
+	ck_assert_ptr_null(catalog_find(cat, S2));
+	ck_assert_int_eq(catalog_find(cat, S3)->state, SNAP_READY);
+	/* Another volume's entries wait for that volume's listing. */
+	ck_assert_ptr_nonnull(catalog_find(cat, S4));
+	ck_assert_str_eq(cat->pending_rollback, "");
+	ck_assert_uint_eq(cat->count, 2);
+	catalog_free(cat);
+}
+END_TEST
+
+/*
+ * Proves a catalog written before the prefix (tags are bare UUIDs) loads
+ * and reconciles unchanged: its entries match their backend snapshots by
+ * tag, are not adopted twice, and keep their tags when written again.
+ */
+START_TEST(test_owner_legacy_catalog)
+{
+	static const char	 text[] = "{\"format\": 1, \"vm\": \"" VM
+	    "\", \"snapshots\": [" ENTRY(S1, S1) ", " ENTRY(S5, S5) "]}";
+	struct catalog		*cat;
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[] = {
+		{ S1, NULL, NULL, 7, 9 },
+		{ EVE_QCOW2, NULL, NULL, 8, 0 },
+		{ S5, S5, "n", 7, 9 },
+	};
+	char			*cause = NULL, *saved;
+
+	cat = catalog_parse("/x/" VM ".json", VM, text, &cause);
+	ck_assert_msg(cat != NULL, "parse: %s", cause);
+	ck_assert_uint_eq(catalog_reconcile(cat, VOL, seen, 3, &r), 0);
+	ck_assert_uint_eq(r.foreign, 1);
+	ck_assert_uint_eq(cat->count, 2);
+	ck_assert_str_eq(catalog_find(cat, S1)->tag, S1);
+	ck_assert_str_eq(catalog_find(cat, S5)->tag, S5);
+	saved = catalog_text(cat);
+	ck_assert_ptr_nonnull(strstr(saved, "\"tag\":\"" S1 "\""));
+	ck_assert_ptr_null(strstr(saved, CATALOG_TAG_PREFIX));
+	free(saved);
+	catalog_free(cat);
+}
+END_TEST
+
 Suite *
 suite_catalog(void)
 {
@@ -368,6 +547,14 @@ suite_catalog(void)
 	tcase_add_test(tc, test_reconcile_adopts);
 	tcase_add_test(tc, test_reconcile_deleting);
 	tcase_add_test(tc, test_reconcile_adopt_name_clash);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("owner");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_owner_tags);
+	tcase_add_test(tc, test_owner_reconcile_mix);
+	tcase_add_test(tc, test_owner_release_old_adoptions);
+	tcase_add_test(tc, test_owner_legacy_catalog);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -1,7 +1,7 @@
 /*
  * Unit tests for host/zfs.c: the exact argv of each zfs command, parsing of
- * `zfs list -Hp` and `zfs get -Hp -o value` output, rollback safety and
- * dataset name validation.
+ * `zfs list -Hp` and `zfs get -Hp -o value` output, rollback safety,
+ * ownership of snapshots and dataset name validation.
  *
  * The sample outputs follow the shape OpenZFS prints in scripted mode:
  * cmd/zfs/zfs_main.c print_dataset() writes the columns asked for with -o
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "suites.h"
 #include "xmalloc.h"
 #include "zfs.h"
@@ -64,21 +65,24 @@ expect_bad_list(const char *out, const char *what)
 	free(cause);
 }
 
-/* The snapshot argv carries UUID and name as user properties, name whole. */
+/*
+ * The snapshot argv carries UUID and name as user properties, name whole;
+ * the ZFS name is the tag given (evg-UUID now, a bare UUID before).
+ */
 START_TEST(test_argv_snapshot)
 {
 	static const char *const want[] = { ZFS, "snapshot",
 	    "-o", "eve:snapshot-uuid=" SNAP1,
 	    "-o", "eve:snapshot-name=before upgrade",
-	    DS "@" SNAP1, NULL };
+	    DS "@" CATALOG_TAG_PREFIX SNAP1, NULL };
 	static const char *const odd[] = { "zfs", "snapshot",
 	    "-o", "eve:snapshot-uuid=" SNAP2,
 	    "-o", "eve:snapshot-name=it's \"v2\" = caf\xc3\xa9 $(x) ; -r",
 	    "tank@" SNAP2, NULL };
 
-	expect_argv(zfs_argv_snapshot(ZFS, DS, SNAP1, "before upgrade"),
-	    want);
-	expect_argv(zfs_argv_snapshot("zfs", "tank", SNAP2,
+	expect_argv(zfs_argv_snapshot(ZFS, DS, CATALOG_TAG_PREFIX SNAP1, SNAP1,
+	    "before upgrade"), want);
+	expect_argv(zfs_argv_snapshot("zfs", "tank", SNAP2, SNAP2,
 	    "it's \"v2\" = caf\xc3\xa9 $(x) ; -r"), odd);
 }
 END_TEST
@@ -312,6 +316,68 @@ START_TEST(test_newer_than)
 }
 END_TEST
 
+/*
+ * Proves the ownership of parsed snapshots (issue 13): ours are evg-UUID,
+ * a bare UUID (made before the prefix) and any name with the UUID
+ * property; EVE's own (YYYYMMDD-HHMMSSmmm) and one made by hand are not.
+ * zfs_newer_foreign() names the oldest foreign snapshot a rollback would
+ * have to destroy, counting only foreign ones; none when all newer are
+ * ours, so the plain "delete them first" rule applies.
+ */
+START_TEST(test_newer_foreign)
+{
+	static const char out[] =
+	    DS "@" SNAP1 "\t4096\t1764929400\t" SNAP1 "\tlegacy\n"
+	    DS "@evg-" SNAP2 "\t4096\t1764929401\t" SNAP2 "\tours\n"
+	    DS "@20261205-101010123\t4096\t1764929402\t-\t-\n"
+	    DS "@weekly\t4096\t1764929403\t" SNAP3 "\trenamed\n"
+	    DS "@manual\t4096\t1764929404\t-\t-\n"
+	    DS "@evg-" VOL "\t0\t1764929405\t-\t-\n";
+	struct zfs_snap	*s;
+	size_t		 n, count, i;
+	char		*cause = NULL;
+	const int	 ours[] = { 1, 1, 0, 1, 0, 1 };
+
+	ck_assert_int_eq(zfs_parse_list(out, DS, &s, &n, &cause), 0);
+	ck_assert_uint_eq(n, 6);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(catalog_tag_ours(s[i].snapname, s[i].uuid) ==
+		    ours[i], "%s: ours %d", s[i].snapname, !ours[i]);
+
+	ck_assert_str_eq(zfs_newer_foreign(s, n, SNAP1, &count),
+	    "20261205-101010123");
+	ck_assert_uint_eq(count, 2);
+	ck_assert_str_eq(zfs_newer_foreign(s, n, "evg-" SNAP2, &count),
+	    "20261205-101010123");
+	ck_assert_uint_eq(count, 2);
+	ck_assert_str_eq(zfs_newer_foreign(s, n, "20261205-101010123",
+	    &count), "manual");
+	ck_assert_uint_eq(count, 1);
+	ck_assert_str_eq(zfs_newer_foreign(s, n, "weekly", &count), "manual");
+	ck_assert_uint_eq(count, 1);
+	ck_assert_ptr_null(zfs_newer_foreign(s, n, "manual", &count));
+	ck_assert_uint_eq(count, 0);
+	ck_assert_ptr_null(zfs_newer_foreign(s, n, "evg-" VOL, &count));
+	ck_assert_uint_eq(count, 0);
+	count = 5;
+	ck_assert_ptr_null(zfs_newer_foreign(s, n, "missing", &count));
+	ck_assert_uint_eq(count, 0);
+	ck_assert_ptr_null(zfs_newer_foreign(NULL, 0, "a", &count));
+	ck_assert_uint_eq(count, 0);
+	/* Only ours newer: not foreign, but still counted by newer_than. */
+	zfs_snaps_free(s, n);
+	ck_assert_int_eq(zfs_parse_list(DS "@evg-" SNAP1 "\t0\t1\t" SNAP1
+	    "\ta\n" DS "@evg-" SNAP2 "\t0\t2\t" SNAP2 "\tb\n", DS, &s, &n,
+	    &cause), 0);
+	ck_assert_ptr_null(zfs_newer_foreign(s, n, "evg-" SNAP1, &count));
+	ck_assert_uint_eq(count, 0);
+	ck_assert_str_eq(zfs_newer_than(s, n, "evg-" SNAP1, &count),
+	    "evg-" SNAP2);
+	ck_assert_uint_eq(count, 1);
+	zfs_snaps_free(s, n);
+}
+END_TEST
+
 /* Dataset names: registry.c's rules, enforced here. */
 START_TEST(test_dataset_valid)
 {
@@ -363,6 +429,10 @@ suite_zfs(void)
 	tc = tcase_create("rules");
 	tcase_add_test(tc, test_newer_than);
 	tcase_add_test(tc, test_dataset_valid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("owner");
+	tcase_add_test(tc, test_newer_foreign);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -28,11 +28,15 @@ OUT="$BUILD/vm"
 # module's own depends= list.  The crypto modules are not dependencies of
 # anything but are what ext4 (crc32c) and t10-pi (under sd_mod) ask the
 # kernel for at run time; with no modprobe in the guest they must be there.
+# virtio_net is for eve-node.sh's transport bridge (test plumbing, see
+# README.md).  A cached base layer made for another list is made again.
 MODULES="crc32c_generic crct10dif_generic crc64_rocksoft_generic
-virtio_pci virtio_blk virtio_scsi sd_mod ext4 vsock vsock_loopback"
+virtio_pci virtio_blk virtio_scsi sd_mod ext4 vsock vsock_loopback
+virtio_net"
 
-# Host tools run inside the guest, with their libraries.
-TOOLS="qemu-img mkfs.ext4"
+# Host tools run inside the guest, with their libraries (socat: the
+# EVE-shaped node's transport bridge).
+TOOLS="qemu-img mkfs.ext4 socat"
 
 log() { echo "build-guest: $*" >&2; }
 
@@ -75,11 +79,19 @@ add_module() {
 	cp "$f" "$STAGE/evg/modules/$n.ko"
 }
 
-# The cached kernel and base layer, made if missing.  Holds the cache lock.
+# module_list: MODULES one a line, what a cached base layer was made for.
+module_list() {
+	# shellcheck disable=SC2086
+	printf '%s\n' $MODULES
+}
+
+# The cached kernel and base layer, made if missing (or made for another
+# module list).  Holds the cache lock.
 build_base() {
 	local pkg tmp kver
 	if [ -z "${EVG_VM_REFRESH:-}" ] && [ -f "$CACHE/current/base.cpio" ] &&
-	    [ -f "$CACHE/current/vmlinuz" ] && [ -x "$CACHE/current/busybox" ]; then
+	    [ -f "$CACHE/current/vmlinuz" ] && [ -x "$CACHE/current/busybox" ] &&
+	    [ "$(cat "$CACHE/current/modules" 2>/dev/null)" = "$(module_list)" ]; then
 		return 0
 	fi
 	pkg=$(pick_kernel)
@@ -122,6 +134,7 @@ build_base() {
 	mv "$tmp/base.cpio" "$tmp/out/base.cpio"
 	cp "$tmp/k/boot/vmlinuz-$kver" "$tmp/out/vmlinuz"
 	cp "$tmp/bb/bin/busybox" "$tmp/out/busybox"
+	module_list > "$tmp/out/modules"
 	echo "$pkg $(dpkg-deb -f "$tmp"/linux-image-*.deb Version)" \
 	    > "$tmp/out/package"
 	rm -rf "${CACHE:?}/$kver"

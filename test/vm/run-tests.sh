@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every guest test (test/vm/tests/t_*.sh), each in its own freshly
-# booted guest with the disks its "# vm-disks:" line asks for.  Builds the
+# booted guest with the disks its "# vm-disks:" line asks for, then the
+# EVE-shaped node (eve-node.sh: the host side on this machine).  Builds the
 # guest first (build-guest.sh; the kernel is cached, the project's binaries
 # are taken from BUILD).  Prints each test's console (the guest's kernel
 # version and one line per check), its boot and run time, and the totals.
@@ -67,6 +68,28 @@ for file in "$HERE"/tests/t_*.sh; do
 		summary="$summary  FAIL $name: $times\n"
 	fi
 done
+# The EVE-shaped node: the host side on this machine, outside the guest,
+# driving the guest's own QEMU over QMP (eve-node.sh, two boots).
+name=eve-node
+case "$name" in
+*"$FILTER"*)
+	echo "=== $name"
+	e0=$(date +%s%N)
+	bash "$HERE/eve-node.sh" "$BUILD" --no-build 2>&1 | sed -u 's/^/    /'
+	rc=${PIPESTATUS[0]}
+	times="total: $(secs "$(ms_since "$e0")") s (two boots, host steps between)"
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "PASS eve-node ($times)"
+		summary="$summary  PASS eve-node: $times\n"
+	else
+		failed=$((failed + 1))
+		failed_names="$failed_names eve-node"
+		echo "FAIL eve-node (exit $rc; $times)"
+		summary="$summary  FAIL eve-node: $times\n"
+	fi
+	;;
+esac
 total_ms=$(ms_since "$t0")
 echo "test-vm: per test (boot = QEMU start to the guest ready to run the test):"
 printf '%b' "$summary"
