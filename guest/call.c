@@ -111,8 +111,7 @@ call_fail(struct call *c, int code, const char *fmt, ...)
 		return;
 	c->code = code;
 	va_start(ap, fmt);
-	if (vasprintf(&c->cause, fmt, ap) == -1)
-		fatalx("%s: vasprintf failed", __func__);
+	xvasprintf(&c->cause, fmt, ap);
 	va_end(ap);
 	call_done(c, "giving up on the host");
 }

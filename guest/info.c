@@ -98,8 +98,7 @@ info_error(struct guest_info *gi, const char *fmt, ...)
 	char	*msg, buf[512];
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		fatalx("%s: out of memory", __func__);
+	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
 	log_debug("info: %s", log_escape(buf, sizeof buf, msg, strlen(msg)));
 	gi->errors = xreallocarray(gi->errors, gi->nerrors + 1,
