@@ -95,7 +95,7 @@ hostctl_usage(FILE *f)
 "  --socket PATH       control socket (default %s)\n"
 "  --json              print one JSON document on stdout\n"
 "  --timeout SECONDS   wait this long for the daemon (default 10; snapshot\n"
-"                      create, delete and rollback: 900)\n"
+"                      create, delete and rollback, and vm state: 900)\n"
 "  -h, --help          this help;  --version  print the version\n"
 "\n"
 "Exit codes: 0 success, 2 usage error, 3 daemon unreachable, 10-23 one per\n"
@@ -523,7 +523,7 @@ hostctl_print_list(struct hostctl *hc, const Evg__Envelope *rep,
 		printf("no VMs registered\n");
 		return (0);
 	}
-	printf("%-36s  %-20s  %5s  %-7s  %-5s  %s\n", "UUID", "NAME", "CID",
+	printf("%-36s  %-20s  %5s  %-8s  %-5s  %s\n", "UUID", "NAME", "CID",
 	    "STATE", "AGENT", "VOLUMES");
 	for (i = 0; i < list->n_vms; i++) {
 		vm = list->vms[i];
@@ -532,7 +532,7 @@ hostctl_print_list(struct hostctl *hc, const Evg__Envelope *rep,
 			printf("%5u  ", vm->cid);
 		else
 			printf("%5s  ", "-");
-		printf("%-7s  %-5s  %zu\n", vm->state,
+		printf("%-8s  %-5s  %zu\n", vm->state,
 		    vm->agent_connected ? "yes" : "no", vm->n_volumes);
 	}
 	return (0);

@@ -408,9 +408,9 @@ registry_check(const struct reg_vm *vm, char **cause)
 		    "of at most %zu bytes", vm->hybrid, UNIX_PATH_MAX - 1 - 6);
 		return (EVG_INVALID_ARGUMENT);
 	}
-	if (vm->cid == 0 && vm->hybrid == NULL) {
-		xasprintf(cause, "cid: a VM needs a vsock CID or a hybrid "
-		    "socket");
+	if (vm->cid == 0 && vm->hybrid == NULL && vm->state != VM_STOPPED) {
+		xasprintf(cause, "cid: a VM that is not stopped needs a vsock "
+		    "CID or a hybrid socket");
 		return (EVG_INVALID_ARGUMENT);
 	}
 	if (vm->qmp != NULL &&
@@ -478,14 +478,21 @@ registry_find_cid(struct registry *reg, unsigned int cid)
 	return (NULL);
 }
 
-/* Look for a record (but skip) clashing with vm; code with *cause. */
+/*
+ * Look for a record (but skip) clashing with vm; code with *cause.  With
+ * stale set, a stopped VM's CID is no clash: EVE hands CIDs out afresh at
+ * every start (its counter is not stored), so a stopped VM's is stale;
+ * *stale is then that VM, whose CID the caller passes on to vm.
+ */
 static int
 registry_conflict(struct registry *reg, const struct reg_vm *vm,
-    const struct reg_vm *skip, char **cause)
+    const struct reg_vm *skip, struct reg_vm **stale, char **cause)
 {
 	struct reg_vm	*o;
 	size_t		 i, j;
 
+	if (stale != NULL)
+		*stale = NULL;
 	TAILQ_FOREACH(o, &reg->vms, entry) {
 		if (o == skip)
 			continue;
@@ -494,9 +501,13 @@ registry_conflict(struct registry *reg, const struct reg_vm *vm,
 			    vm->uuid);
 			return (EVG_ALREADY_EXISTS);
 		}
-		if (vm->cid != 0 && o->cid == vm->cid) {
+		if (vm->cid != 0 && o->cid == vm->cid && stale != NULL &&
+		    o->state == VM_STOPPED)
+			*stale = o;
+		else if (vm->cid != 0 && o->cid == vm->cid) {
 			xasprintf(cause, "cid: CID %u already belongs to VM %s "
-			    "(%s)", vm->cid, o->uuid, o->name);
+			    "(%s), which is %s", vm->cid, o->uuid, o->name,
+			    vm_state_name(o->state));
 			return (EVG_ALREADY_EXISTS);
 		}
 		if (vm->hybrid != NULL && o->hybrid != NULL &&
@@ -518,15 +529,34 @@ registry_conflict(struct registry *reg, const struct reg_vm *vm,
 	return (EVG_OK);
 }
 
+/* A stopped VM's stale CID goes to vm (not yet persisted). */
+static void
+registry_take_cid(struct reg_vm *stale)
+{
+	if (stale != NULL)
+		stale->cid = 0;
+}
+
+/* Say so once a CID passed on is persisted. */
+static void
+registry_took_cid(const struct reg_vm *stale, const struct reg_vm *vm)
+{
+	if (stale != NULL)
+		log_info("cid: CID %u passes from stopped VM %s (%s) to VM %s "
+		    "(%s); %s gets a new one at its next start", vm->cid,
+		    stale->uuid, stale->name, vm->uuid, vm->name, stale->uuid);
+}
+
 /* Add and persist; see registry.h. */
 int
 registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 {
-	int	rc;
+	struct reg_vm	*stale;
+	int		 rc;
 
 	if ((rc = registry_check(vm, cause)) != EVG_OK)
 		return (rc);
-	if ((rc = registry_conflict(reg, vm, NULL, cause)) != EVG_OK)
+	if ((rc = registry_conflict(reg, vm, NULL, &stale, cause)) != EVG_OK)
 		return (rc);
 	if (reg->count >= REGISTRY_MAX_VMS) {
 		xasprintf(cause, "registry is full (%d VMs)",
@@ -535,12 +565,16 @@ registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 	}
 	TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
 	reg->count++;
+	registry_take_cid(stale);
 	if (registry_save(reg, cause) != 0) {
 		rc = status_of_write_error(errno);
 		TAILQ_REMOVE(&reg->vms, vm, entry);
 		reg->count--;
+		if (stale != NULL)
+			stale->cid = vm->cid;
 		return (rc);
 	}
+	registry_took_cid(stale, vm);
 	return (EVG_OK);
 }
 
@@ -574,20 +608,25 @@ int
 registry_update(struct registry *reg, struct reg_vm *vm, struct reg_vm *next,
     char **cause)
 {
-	int	rc;
+	struct reg_vm	*stale;
+	int		 rc;
 
 	memcpy(next->uuid, vm->uuid, sizeof next->uuid);
 	next->state = vm->state;
 	if ((rc = registry_check(next, cause)) != EVG_OK)
 		return (rc);
-	if ((rc = registry_conflict(reg, next, vm, cause)) != EVG_OK)
+	if ((rc = registry_conflict(reg, next, vm, &stale, cause)) != EVG_OK)
 		return (rc);
 	registry_swap(vm, next);
+	registry_take_cid(stale);
 	if (registry_save(reg, cause) != 0) {
 		rc = status_of_write_error(errno);
 		registry_swap(vm, next);
+		if (stale != NULL)
+			stale->cid = next->cid;
 		return (rc);
 	}
+	registry_took_cid(stale, vm);
 	reg_vm_free(next);
 	return (EVG_OK);
 }
@@ -616,6 +655,12 @@ registry_set_state(struct registry *reg, struct reg_vm *vm,
 {
 	enum vm_state	old = vm->state;
 
+	if (state != VM_STOPPED && vm->cid == 0 && vm->hybrid == NULL) {
+		xasprintf(cause, "VM %s (%s) has no vsock CID (a stopped VM's "
+		    "passes to the VM that is given it): set its new one with "
+		    "vm update --cid before it starts", vm->uuid, vm->name);
+		return (EVG_FAILED_PRECONDITION);
+	}
 	vm->state = state;
 	if (registry_save(reg, cause) != 0) {
 		vm->state = old;
@@ -889,7 +934,8 @@ registry_load_buf(struct registry *reg, const char *text, size_t len,
 			free(why);
 			goto fail;
 		}
-		if ((rc = registry_conflict(reg, vm, NULL, &why)) != EVG_OK) {
+		if ((rc = registry_conflict(reg, vm, NULL, NULL, &why)) !=
+		    EVG_OK) {
 			xasprintf(cause, "%s: vms[%zu]: %s", name, i, why);
 			free(why);
 			reg_vm_free(vm);

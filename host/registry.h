@@ -114,6 +114,13 @@ void		 registry_allow_loopback(int);
  * Returns EVG_OK, EVG_INVALID_ARGUMENT, EVG_ALREADY_EXISTS (duplicate UUID,
  * CID, hybrid socket or volume UUID) or EVG_INTERNAL (not persisted; the
  * registry is unchanged) with *cause.
+ *
+ * CIDs: EVE gives a VM a new CID at every start and does not store them,
+ * so a stopped VM's CID is stale.  A record given a CID a stopped VM
+ * holds takes it (logged), and the stopped VM has none (0) until
+ * registry_update() gives it a new one; registry_set_state() refuses to
+ * leave `stopped` without a CID or hybrid socket.  A CID of a VM that is
+ * not stopped is a clash.
  */
 int		 registry_add(struct registry *, struct reg_vm *, char **);
 /*

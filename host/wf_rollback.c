@@ -221,6 +221,9 @@ workflow_rollback(const struct workflow_params *p, workflow_done_cb cb,
 	}
 	if (vm->state == VM_RUNNING)
 		return (wf_rollback_prepare(wv, vm, cs, cb, arg, cause));
+	/* QEMU is about to open the images: for the next stop. */
+	if (vm->state == VM_STARTING)
+		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
 	wf->cur = cs;
 	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);

@@ -136,9 +136,10 @@ test_update_bad_input() {
 	run_cmd $HOSTCTL vm update 33333333-3333-4333-8333-333333333333 --cid 7
 	expect_rc 11
 	expect_in "$ERR" "no VM 33333333-3333-4333-8333-333333333333"
+	$HOSTCTL vm state $UUID2 running >/dev/null || fail "vm state two"
 	run_cmd $HOSTCTL vm update $UUID1 --cid 5
 	expect_rc 12
-	expect_in "$ERR" "CID 5 already belongs to VM $UUID2"
+	expect_in "$ERR" "CID 5 already belongs to VM $UUID2 (app-two), which is running"
 	run_cmd $HOSTCTL vm update $UUID1 --hybrid-socket "$T/two.sock"
 	expect_rc 12
 	expect_in "$ERR" "already belongs to VM $UUID2"
@@ -196,8 +197,19 @@ test_starting_applies_rollback() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name during-start
 	[ "$RC" -ne 0 ] || fail "a create ran offline on a starting VM"
 	expect_not_in "$(qemu-img snapshot -l -U "$(vol_path $VOLUUID1 1)")" "during-start"
+	# A rollback asked while starting waits for the next stop.
+	qio "$(vol_path $VOLUUID1 1)" "write -P 0xdd 0 1M"
+	run_cmd $HOSTCTL --json snapshot rollback --vm $UUID1 good --volume $VOLUUID1
+	expect_rc 0
+	expect_in "$OUT" "rollback-scheduled"
+	qemu-io -f qcow2 -c "read -P 0xdd 0 1M" "$(vol_path $VOLUUID1 1)" |
+	    grep -q "read 1048576" || fail "a rollback ran under a starting QEMU"
 	run_cmd $HOSTCTL vm state $UUID1 running
 	expect_rc 0
+	run_cmd $HOSTCTL vm state $UUID1 stopped
+	expect_rc 0
+	wait_for "qemu-io -f qcow2 -c 'read -P 0xaa 0 1M' '$(vol_path $VOLUUID1 1)' | grep -q 'read 1048576'" 10 ||
+	    fail "the rollback scheduled while starting was not applied at stop"
 	hostd_alive
 }
 
@@ -246,6 +258,42 @@ test_running_refused_while_offline_op() {
 	run_cmd $HOSTCTL vm state $UUID1 bogus
 	expect_rc 10
 	expect_in "$ERR" "is not stopped, starting or running"
+	hostd_alive
+}
+
+# EVE's CID counter starts again at 4 when the node restarts and is not
+# stored: a CID a stopped VM still holds passes to the VM given it, and
+# the stopped VM needs a new one (vm update --cid) before it starts.  A
+# CID of a VM that is not stopped stays a clash.
+test_cid_passes_from_stopped_vm() {
+	start_hostd
+	eve_vm stopped
+	run_cmd $HOSTCTL vm add --uuid $UUID2 --name app-two --cid 4 --state stopped \
+	    --volume "uuid=$VOLUUID3,name=d,backend=qcow2,locator=$T/two.qcow2,disk=serial:T"
+	expect_rc 0
+	expect_in "$(cat "$T/hostd.log")" "CID 4 passes from stopped VM $UUID1"
+	run_cmd $HOSTCTL --json vm show $UUID1
+	expect_in "$OUT" '"cid":0,'
+	run_cmd $HOSTCTL vm state $UUID1 starting
+	expect_rc 16
+	expect_in "$ERR" "has no vsock CID"
+	expect_in "$ERR" "vm update --cid"
+	run_cmd $HOSTCTL vm state $UUID2 running
+	expect_rc 0
+	run_cmd $HOSTCTL vm update $UUID1 --cid 4
+	expect_rc 12
+	expect_in "$ERR" "CID 4 already belongs to VM $UUID2 (app-two), which is running"
+	run_cmd $HOSTCTL vm update $UUID1 --cid 5
+	expect_rc 0
+	run_cmd $HOSTCTL vm state $UUID1 starting
+	expect_rc 0
+	# Both records survive a restart as they are.
+	stop_hostd
+	start_hostd
+	run_cmd $HOSTCTL --json vm show $UUID1
+	expect_in "$OUT" '"cid":5'
+	run_cmd $HOSTCTL --json vm show $UUID2
+	expect_in "$OUT" '"cid":4'
 	hostd_alive
 }
 
