@@ -626,7 +626,16 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 		return (EVG_FAILED_PRECONDITION);
 	}
 	if (p->ndisks == 0 && cons != NULL && strcmp(cons, "crash") != 0 &&
-	    vm->state != VM_RUNNING) {
+	    vm->state == VM_STARTING) {
+		/* Neither at rest nor with a guest to ask yet. */
+		xasprintf(cause, "consistency '%s': VM %s is starting, and its "
+		    "guest agent daemon is not connected yet; ask again once "
+		    "it runs, or ask for a crash-consistent snapshot", cons,
+		    vm->name);
+		return (EVG_UNAVAILABLE);
+	}
+	if (p->ndisks == 0 && cons != NULL && strcmp(cons, "crash") != 0 &&
+	    vm->state == VM_STOPPED) {
 		/* A stopped VM has no guest to ask: its disks are at rest. */
 		stopped = 1;
 	} else if (p->ndisks > 0 || (cons != NULL &&

@@ -94,6 +94,8 @@ struct fb_script {
 	int			 create_never;	/* creates never finish */
 	/* Run from the loop once a create started (at most once). */
 	event_callback_fn	 on_create;
+	uint64_t		 free_bytes;	/* SPACE: free (0: 100 GiB) */
+	int			 rollback_fails; /* every rollback fails */
 };
 
 /* One test's world: loop, state directory, registry, fakes, outcome. */
@@ -118,7 +120,17 @@ static struct {
 	char			 trail[TRAIL_MAX];	/* requests, steps */
 	char			 events[TRAIL_MAX];	/* event kinds */
 
+	char			 locator[256];	/* the last create's image */
+
 	int			 owner;		/* the requester (its address) */
+	int			 starter;	/* a `starting` caller */
+	unsigned int		 start_calls;
+	int			 start_code;
+	char			*start_msg;
+	char			 start_trail[TRAIL_MAX];	/* when answered */
+	unsigned int		 start_creates;	/* create answers by then */
+	int			 check_code;	/* pre-flight verdict */
+	char			*check_msg;
 	unsigned int		 calls;
 	int			 code;
 	char			*msg;
@@ -382,11 +394,13 @@ fb_start(struct backend_op *op)
 	trail_add(w.trail, backend_verb_name(op->req.verb));
 	switch (op->req.verb) {
 	case BACKEND_SPACE:
-		op->res.free_bytes = 100 * 1024 * MIB;
+		op->res.free_bytes = w.fb.free_bytes != 0 ? w.fb.free_bytes :
+		    100 * 1024 * MIB;
 		op->res.need_bytes = 48 * MIB;
 		backend_finish(op, EVG_OK, NULL);
 		break;
 	case BACKEND_CREATE:
+		snprintf(w.locator, sizeof w.locator, "%s", op->vol.locator);
 		if (++w.creates == 1 && w.fb.on_create != NULL)
 			event_base_once(w.base, -1, EV_TIMEOUT, w.fb.on_create,
 			    NULL, &tv);
@@ -402,6 +416,13 @@ fb_start(struct backend_op *op)
 		break;
 	case BACKEND_DELETE:
 		backend_finish(op, EVG_OK, NULL);
+		break;
+	case BACKEND_ROLLBACK:
+		if (w.fb.rollback_fails)
+			backend_finish(op, EVG_BACKEND_ERROR, "fake: rollback "
+			    "of volume '%s' failed", op->vol.name);
+		else
+			backend_finish(op, EVG_OK, NULL);
 		break;
 	default:
 		backend_finish(op, EVG_UNSUPPORTED, "fake: no %s",
@@ -517,6 +538,8 @@ world_teardown(void)
 	event_base_free(w.base);
 	config_free(&w.cf);
 	free(w.msg);
+	free(w.start_msg);
+	free(w.check_msg);
 	testutil_rmtree(w.dir);
 }
 
@@ -1094,6 +1117,602 @@ START_TEST(test_create_thaw_on_every_failure)
 }
 END_TEST
 
+/* Start a create named name of every volume; it must start. */
+static void
+world_create_named(const char *cons, const char *name)
+{
+	struct workflow_params	 p;
+	char			*cause = NULL;
+
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.name = name;
+	p.consistency = cons;
+	p.origin = "controller";
+	ck_assert_msg(workflow_create(&p, world_done, &w.owner, &cause) ==
+	    EVG_OK, "%s", cause);
+}
+
+/* Forget the last outcome, trail and events, for the next operation. */
+static void
+world_next(void)
+{
+	w.calls = 0;
+	w.code = 0;
+	free(w.msg);
+	w.msg = NULL;
+	w.nsnaps = 0;
+	w.trail[0] = '\0';
+	w.events[0] = '\0';
+}
+
+/* The fixture VM's record. */
+static struct reg_vm *
+world_reg_vm(void)
+{
+	struct reg_vm	*vm = registry_find(w.reg, VM_UUID);
+
+	ck_assert_ptr_nonnull(vm);
+	return (vm);
+}
+
+/*
+ * Record a run state in the registry only, as control_dispatch.c does
+ * before it calls workflow_vm_starting() (no workflow_vm_state()).
+ */
+static void
+world_state(enum vm_state s)
+{
+	char	*cause = NULL;
+
+	ck_assert_msg(registry_set_state(w.reg, world_reg_vm(), s, &cause) ==
+	    EVG_OK, "%s", cause);
+}
+
+/* The answer to a waiting `starting` call. */
+static void
+world_started(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
+    void *arg)
+{
+	(void)snaps;
+	ck_assert_ptr_eq(arg, &w.starter);
+	ck_assert_uint_eq(n, 0);
+	w.start_calls++;
+	w.start_code = code;
+	free(w.start_msg);
+	w.start_msg = msg != NULL ? xstrdup(msg) : NULL;
+	snprintf(w.start_trail, sizeof w.start_trail, "%s", w.trail);
+	w.start_creates = w.calls;
+}
+
+/* Call `starting`: its status, with *waiting. */
+static int
+world_starting(int *waiting, char **cause)
+{
+	*cause = NULL;
+	return (workflow_vm_starting(world_reg_vm(), world_started,
+	    &w.starter, waiting, cause));
+}
+
+/* Run the loop until the `starting` call was answered. */
+static void
+world_run_start(void)
+{
+	while (!w.guard_fired && w.start_calls == 0)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(!w.guard_fired, "`starting` was not answered within %d "
+	    "ms; backend: %s", GUARD_MS, w.trail);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(w.start_calls, 1);
+}
+
+/* Run the loop until the trail holds word. */
+static void
+world_run_trail(const char *word)
+{
+	while (!w.guard_fired && strstr(w.trail, word) == NULL)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(!w.guard_fired, "'%s' never came; backend: %s", word,
+	    w.trail);
+}
+
+/* The UUID of the first listed snapshot of volume vol. */
+static void
+world_snap_of(const char *vol, char *out, size_t len)
+{
+	Evg__Snapshot	**snaps;
+	size_t		  n, i;
+	char		 *cause = NULL;
+
+	out[0] = '\0';
+	ck_assert_msg(workflow_list(VM_UUID, &snaps, &n, &cause) == EVG_OK,
+	    "%s", cause);
+	for (i = 0; i < n && out[0] == '\0'; i++)
+		if (strcmp(snaps[i]->volume_uuid, vol) == 0)
+			snprintf(out, len, "%s", snaps[i]->uuid);
+	snapinfo_free_list(snaps, n);
+	ck_assert_msg(out[0] != '\0', "no snapshot of volume %s", vol);
+}
+
+/* The VM's catalog file's text (freed by the caller). */
+static char *
+world_catalog_text(void)
+{
+	char	*path, *text;
+	FILE	*f;
+	long	 len;
+
+	xasprintf(&path, "%s/catalogs/%s.json", w.dir, VM_UUID);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	free(path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	rewind(f);
+	text = xcalloc(1, (size_t)len + 1);
+	ck_assert_uint_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	return (text);
+}
+
+/*
+ * A running VM with an fs snapshot of each volume, and a rollback of the
+ * data volume's scheduled (no guest daemon: no pre hooks), not yet run.
+ */
+static void
+world_schedule_rollback(void)
+{
+	struct workflow_params	 p;
+	char			 uuid[UUID_STR_LEN + 1], *cause = NULL, *text;
+
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	world_snap_of(VOL_DATA, uuid, sizeof uuid);
+	world_next();
+	w.connected = 0;
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.snapshot = uuid;
+	ck_assert_msg(workflow_rollback(&p, world_done, &w.owner, &cause) ==
+	    EVG_OK, "%s", cause);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(w.calls, 1);
+	ck_assert_int_eq(w.code, EVG_OK);
+	ck_assert_ptr_nonnull(strstr(w.events, "restart-required"));
+	ck_assert_str_eq(w.trail, "");
+	text = world_catalog_text();
+	ck_assert_ptr_nonnull(strstr(text, "pending_rollback"));
+	ck_assert_ptr_nonnull(strstr(text, uuid));
+	free(text);
+	world_next();
+}
+
+/* Nothing holds the images and nothing is scheduled: go ahead at once. */
+START_TEST(test_starting_nothing_pending)
+{
+	char	*cause;
+	int	 waiting = -1;
+
+	world_setup();
+	world_state(VM_STOPPED);
+	ck_assert_int_eq(world_starting(&waiting, &cause), EVG_OK);
+	ck_assert_int_eq(waiting, 0);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(w.start_calls, 0);
+	ck_assert_str_eq(w.trail, "");
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 1, &cause), EVG_OK);
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 0, &cause), EVG_OK);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * A rollback scheduled while the VM ran is applied by `starting` before
+ * it answers: the answer comes after the backend's rollback, once; the
+ * schedule is gone from the catalog, so the next `starting` goes ahead at
+ * once.  Meanwhile a second `starting` and a `vm update` are BUSY.
+ */
+START_TEST(test_starting_applies_scheduled_rollback)
+{
+	char	*cause, *text;
+	int	 waiting = -1, again;
+
+	world_setup();
+	world_schedule_rollback();
+	world_state(VM_STOPPED);
+	ck_assert_int_eq(world_starting(&waiting, &cause), EVG_OK);
+	ck_assert_int_eq(waiting, 1);
+	ck_assert_uint_eq(w.start_calls, 0);
+
+	ck_assert_int_eq(world_starting(&again, &cause), EVG_BUSY);
+	ck_assert_str_eq(cause, "VM web-01: another `starting` call is already "
+	    "waiting for its images");
+	free(cause);
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 0, &cause),
+	    EVG_BUSY);
+	ck_assert_ptr_nonnull(strstr(cause, "a `starting` call still waits"));
+	free(cause);
+
+	world_run_start();
+	ck_assert_msg(w.start_code == EVG_OK, "status %d (%s)", w.start_code,
+	    w.start_msg);
+	ck_assert_ptr_null(w.start_msg);
+	ck_assert_str_eq(w.start_trail, "rollback");
+	ck_assert_ptr_nonnull(strstr(w.events, "rollback-started"));
+	ck_assert_ptr_nonnull(strstr(w.events, "rollback-done"));
+	text = world_catalog_text();
+	ck_assert_ptr_null(strstr(text, "pending_rollback"));
+	free(text);
+
+	w.start_calls = 0;
+	ck_assert_int_eq(world_starting(&waiting, &cause), EVG_OK);
+	ck_assert_int_eq(waiting, 0);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(w.start_calls, 0);
+	ck_assert_str_eq(w.trail, "rollback");
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 1, &cause), EVG_OK);
+	world_teardown();
+}
+END_TEST
+
+/* The scheduled rollback fails: `starting` answers with its error. */
+START_TEST(test_starting_rollback_fails)
+{
+	char	*cause;
+	int	 waiting = -1;
+
+	world_setup();
+	world_schedule_rollback();
+	w.fb.rollback_fails = 1;
+	world_state(VM_STOPPED);
+	ck_assert_int_eq(world_starting(&waiting, &cause), EVG_OK);
+	ck_assert_int_eq(waiting, 1);
+	world_run_start();
+	ck_assert_int_eq(w.start_code, EVG_BACKEND_ERROR);
+	ck_assert_str_eq(w.start_msg, "the scheduled rollback failed, so the "
+	    "VM must not start: fake: rollback of volume 'data' failed");
+	ck_assert_str_eq(w.start_trail, "rollback");
+	ck_assert_ptr_nonnull(strstr(w.events, "rollback-failed"));
+	ck_assert_int_eq(world_reg_vm()->state, VM_STOPPED);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * An operation holding the images offline (the VM stopped): `running` is
+ * refused naming it (workflow_vm_idle(vm, 1)), and `starting` answers
+ * only once it is done.
+ */
+START_TEST(test_offline_op_holds_images)
+{
+	char	*cause;
+	int	 waiting = -1;
+
+	world_setup();
+	world_state(VM_STOPPED);
+	setenv("EVG_TEST_BACKEND_DELAY_MS", "200", 1);
+	world_create("crash");
+	world_run_trail("create");
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 1, &cause),
+	    EVG_BUSY);
+	ck_assert_str_eq(cause, "VM web-01: a snapshot create (volume 'data') "
+	    "holds its images offline (qemu-img or zfs runs on them); QEMU "
+	    "must not start until it is done");
+	free(cause);
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 0, &cause),
+	    EVG_BUSY);
+	ck_assert_str_eq(cause, "VM web-01: a snapshot create (volume 'data') "
+	    "is in progress; try again when it is done");
+	free(cause);
+
+	ck_assert_int_eq(world_starting(&waiting, &cause), EVG_OK);
+	ck_assert_int_eq(waiting, 1);
+	ck_assert_uint_eq(w.start_calls, 0);
+	world_run_start();
+	unsetenv("EVG_TEST_BACKEND_DELAY_MS");
+	ck_assert_int_eq(w.start_code, EVG_OK);
+	ck_assert_uint_eq(w.start_creates, 1);
+	ck_assert_int_eq(w.code, EVG_OK);
+	ck_assert_str_eq(w.start_trail, "space space create create");
+	ck_assert_uint_eq(world_listed("ready"), 2);
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 1, &cause), EVG_OK);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * An operation on a running VM works through QEMU, not offline: it does
+ * not block `running`, but it does block anything that waits for no
+ * operation at all (offline_only 0).
+ */
+START_TEST(test_online_op_not_offline)
+{
+	char	*cause = NULL;
+
+	world_setup();
+	w.fb.create_never = 1;
+	world_create("crash");
+	world_run_trail("create");
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 1, &cause), EVG_OK);
+	ck_assert_ptr_null(cause);
+	ck_assert_int_eq(workflow_vm_idle(world_reg_vm(), 0, &cause),
+	    EVG_BUSY);
+	ck_assert_str_eq(cause, "VM web-01: a snapshot create (volume 'data') "
+	    "is in progress; try again when it is done");
+	free(cause);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * With a snapshot budget, used + what this snapshot may need (summed over
+ * its volumes) must fit: over it, NO_SPACE naming the budget rule with
+ * the figures, before anything is frozen or made.
+ */
+START_TEST(test_create_budget_rule)
+{
+	world_setup();
+	world_reg_vm()->snapshot_budget = 64 * MIB;
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_NO_SPACE);
+	ck_assert_str_eq(w.msg, "snapshot budget of VM web-01 exceeded (budget "
+	    "rule): its snapshots hold 0 B and this one may need up to 96.0 "
+	    "MiB (up to volume 'logs'), over its budget of 64.0 MiB; delete "
+	    "snapshots or ask for a larger budget");
+	ck_assert_str_eq(w.trail, "space space");
+	ck_assert_uint_eq(w.sent[FG_FREEZE], 0);
+	ck_assert_uint_eq(w.creates, 0);
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * The budget counts what the VM's snapshots already hold: exactly at the
+ * budget is allowed, one more snapshot is not; a larger budget lets it.
+ */
+START_TEST(test_create_budget_counts_used)
+{
+	world_setup();
+	world_reg_vm()->snapshot_budget = 96 * MIB;
+	world_create_named("fs", "one");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_eq(world_listed("ready"), 2);
+
+	world_next();
+	world_create_named("fs", "two");
+	world_run(NULL);
+	expect_outcome(EVG_NO_SPACE);
+	ck_assert_str_eq(w.msg, "snapshot budget of VM web-01 exceeded (budget "
+	    "rule): its snapshots hold 96.0 MiB and this one may need up to "
+	    "48.0 MiB (up to volume 'data'), over its budget of 96.0 MiB; "
+	    "delete snapshots or ask for a larger budget");
+	ck_assert_str_eq(w.trail, "space");
+
+	world_next();
+	world_reg_vm()->snapshot_budget = 200 * MIB;
+	world_create_named("fs", "two");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_eq(world_listed("ready"), 4);
+
+	world_next();
+	world_create_named("fs", "three");
+	world_run(NULL);
+	expect_outcome(EVG_NO_SPACE);
+	ck_assert_ptr_nonnull(strstr(w.msg, "(budget rule): its snapshots "
+	    "hold 192.0 MiB and this one may need up to 48.0 MiB (up to "
+	    "volume 'data'), over its budget of 200.0 MiB"));
+	ck_assert_uint_eq(world_listed("ready"), 4);
+
+	/* No budget: the used bytes no longer matter. */
+	world_next();
+	world_reg_vm()->snapshot_budget = 0;
+	world_create_named("fs", "three");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_eq(world_listed("ready"), 6);
+	world_teardown();
+}
+END_TEST
+
+/* Too little free space: NO_SPACE naming the free-space rule and figures. */
+START_TEST(test_create_free_space_rule)
+{
+	world_setup();
+	world_reg_vm()->snapshot_budget = 1024 * MIB;
+	w.fb.free_bytes = 200 * MIB;
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_NO_SPACE);
+	ck_assert_str_eq(w.msg, "not enough free space on EVE storage (free-"
+	    "space rule): 200.0 MiB free, snapshot of volume 'data' may need "
+	    "up to 48.0 MiB (plus a 256.0 MiB reserve)");
+	ck_assert_str_eq(w.trail, "space");
+	ck_assert_uint_eq(w.sent[FG_FREEZE], 0);
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/* The pre-flight check's verdict. */
+static void
+world_checked(int code, const char *msg, const Evg__CheckResult *cr,
+    void *arg)
+{
+	(void)msg;
+	ck_assert_ptr_eq(arg, &w.owner);
+	ck_assert_int_eq(code, EVG_OK);
+	w.calls++;
+	w.check_code = (int)cr->code;
+	free(w.check_msg);
+	w.check_msg = xstrdup(cr->message);
+}
+
+/* A guest's pre-flight check meets the budget rule as a create would. */
+START_TEST(test_check_budget_rule)
+{
+	static const char	*ids[] = { "serial", "EVEdata" };
+	struct workflow_params	 p;
+	Evg__DiskRef		*d;
+	char			*cause = NULL;
+
+	world_setup();
+	world_reg_vm()->snapshot_budget = 32 * MIB;
+	d = diskref("/dev/vdb", ids, 1);
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.disks = &d;
+	p.ndisks = 1;
+	p.requester = SERIAL;
+	ck_assert_msg(workflow_check(&p, world_checked, &w.owner, &cause) ==
+	    EVG_OK, "%s", cause);
+	world_run(NULL);
+	ck_assert_int_eq(w.check_code, EVG_NO_SPACE);
+	ck_assert_str_eq(w.check_msg, "snapshot budget of VM web-01 exceeded "
+	    "(budget rule): its snapshots hold 0 B and this one may need up to "
+	    "48.0 MiB (up to volume 'data'), over its budget of 32.0 MiB; "
+	    "delete snapshots or ask for a larger budget");
+
+	world_next();
+	world_reg_vm()->snapshot_budget = 48 * MIB;
+	ck_assert_msg(workflow_check(&p, world_checked, &w.owner, &cause) ==
+	    EVG_OK, "%s", cause);
+	world_run(NULL);
+	ck_assert_int_eq(w.check_code, EVG_OK);
+	diskref_free(d);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * `vm update` leaving a volume out keeps its snapshots in the catalog
+ * (not listed); the volume's new generation-bumped locator is used from
+ * then on; when the volume returns (same UUID) its snapshots are back.
+ */
+START_TEST(test_update_keeps_catalog)
+{
+	struct reg_vm	*vm, *old, *next;
+	char		*cause = NULL, uuid[UUID_STR_LEN + 1];
+
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_eq(world_listed("ready"), 2);
+	vm = world_reg_vm();
+	old = reg_vm_dup(vm);
+
+	next = reg_vm_dup(vm);
+	reg_vm_clear_volumes(next);
+	next->nvolumes = 1;
+	next->volumes = xcalloc(1, sizeof *next->volumes);
+	snprintf(next->volumes[0].uuid, sizeof next->volumes[0].uuid, "%s",
+	    VOL_DATA);
+	next->volumes[0].name = xstrdup("data");
+	next->volumes[0].backend = xstrdup("qcow2");
+	next->volumes[0].locator = xstrdup("/persist/vault/volumes/" VOL_DATA
+	    "#2.qcow2");
+	next->volumes[0].ndisks = 1;
+	next->volumes[0].disks = xcalloc(1, sizeof *next->volumes[0].disks);
+	next->volumes[0].disks[0].kind = xstrdup("pcipath");
+	next->volumes[0].disks[0].value = xstrdup("04.0/00.0");
+	next->cid = 9001;
+	ck_assert_msg(registry_update(w.reg, vm, next, &cause) == EVG_OK,
+	    "%s", cause);
+	ck_assert_uint_eq(world_listed("ready"), 1);
+	world_snap_of(VOL_DATA, uuid, sizeof uuid);
+
+	world_next();
+	world_create_named("crash", "after");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.trail, "space create");
+	ck_assert_str_eq(w.locator, "/persist/vault/volumes/" VOL_DATA
+	    "#2.qcow2");
+	ck_assert_uint_eq(world_listed("ready"), 2);
+
+	ck_assert_msg(registry_update(w.reg, vm, old, &cause) == EVG_OK, "%s",
+	    cause);
+	ck_assert_uint_eq(world_listed("ready"), 3);
+	world_snap_of(VOL_LOGS, uuid, sizeof uuid);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * A rollback asked for while the VM is starting (QEMU about to open the
+ * images) is scheduled, never run under it: nothing reaches the backend
+ * until the VM is reported stopped.
+ */
+START_TEST(test_rollback_while_starting_scheduled)
+{
+	struct workflow_params	 p;
+	char			 uuid[UUID_STR_LEN + 1], *cause = NULL, *text;
+
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	world_snap_of(VOL_DATA, uuid, sizeof uuid);
+	world_next();
+	world_state(VM_STARTING);
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.snapshot = uuid;
+	ck_assert_msg(workflow_rollback(&p, world_done, &w.owner, &cause) ==
+	    EVG_OK, "%s", cause);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(w.calls, 1);
+	ck_assert_int_eq(w.code, EVG_OK);
+	ck_assert_str_eq(w.trail, "");
+	ck_assert_ptr_nonnull(strstr(w.events, "restart-required"));
+	text = world_catalog_text();
+	ck_assert_ptr_nonnull(strstr(text, uuid));
+	free(text);
+
+	world_state(VM_STOPPED);
+	workflow_vm_state(world_reg_vm());
+	world_run_trail("rollback");
+	ck_assert_str_eq(w.trail, "rollback");
+	world_teardown();
+}
+END_TEST
+
+/*
+ * An fs create of a starting VM: its disks are not at rest and its guest
+ * is not up yet, so it is refused (UNAVAILABLE), not turned into a crash
+ * snapshot; a crash one goes ahead.
+ */
+START_TEST(test_create_while_starting)
+{
+	struct workflow_params	 p;
+	char			*cause = NULL;
+
+	world_setup();
+	world_state(VM_STARTING);
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.name = "early";
+	p.consistency = "fs";
+	p.origin = "controller";
+	ck_assert_int_eq(workflow_create(&p, world_done, &w.owner, &cause),
+	    EVG_UNAVAILABLE);
+	ck_assert_ptr_nonnull(strstr(cause, "VM web-01 is starting"));
+	ck_assert_ptr_nonnull(strstr(cause, "crash-consistent"));
+	free(cause);
+	ck_assert_str_eq(w.trail, "");
+	world_create("crash");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.consistency, "crash");
+	world_teardown();
+}
+END_TEST
+
 Suite *
 suite_workflow(void)
 {
@@ -1117,6 +1736,26 @@ suite_workflow(void)
 	tcase_add_test(tc, test_create_no_guest_refused);
 	tcase_add_test(tc, test_match_pcipath);
 	tcase_add_test(tc, test_create_thaw_on_every_failure);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("budget");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_create_budget_rule);
+	tcase_add_test(tc, test_create_budget_counts_used);
+	tcase_add_test(tc, test_create_free_space_rule);
+	tcase_add_test(tc, test_check_budget_rule);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lifecycle");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_starting_nothing_pending);
+	tcase_add_test(tc, test_starting_applies_scheduled_rollback);
+	tcase_add_test(tc, test_starting_rollback_fails);
+	tcase_add_test(tc, test_offline_op_holds_images);
+	tcase_add_test(tc, test_online_op_not_offline);
+	tcase_add_test(tc, test_update_keeps_catalog);
+	tcase_add_test(tc, test_rollback_while_starting_scheduled);
+	tcase_add_test(tc, test_create_while_starting);
 	suite_add_tcase(s, tc);
 	return (s);
 }
