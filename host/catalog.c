@@ -14,7 +14,8 @@
 #include "xmalloc.h"
 
 #define CATALOG_FILE_MAX	(32 * 1024 * 1024)
-#define CATALOG_FORMAT		1
+/* 2: snapshot groups ("group", "group_size"); 1 is read as groups of one. */
+#define CATALOG_FORMAT		2
 
 static const char *snap_state_names[] = {
 	[SNAP_CREATING] = "creating",
@@ -101,6 +102,9 @@ catalog_add(struct catalog *cat, const char *uuid, const char *name,
 	cs->origin = xstrdup(origin);
 	cs->consistency = xstrdup("crash");
 	cs->state = SNAP_READY;
+	/* A group of one until the caller says otherwise. */
+	snprintf(cs->group, sizeof cs->group, "%s", uuid);
+	cs->group_size = 1;
 	TAILQ_INSERT_TAIL(&cat->snaps, cs, entry);
 	cat->count++;
 	return (cs);
@@ -144,6 +148,24 @@ catalog_find(struct catalog *cat, const char *uuid)
 		if (strcasecmp(cs->uuid, uuid) == 0)
 			return (cs);
 	return (NULL);
+}
+
+/* The entries of a group; see catalog.h. */
+size_t
+catalog_group(struct catalog *cat, const char *group, struct cat_snap **out,
+    size_t max)
+{
+	struct cat_snap	*cs;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		if (strcasecmp(cs->group, group) != 0)
+			continue;
+		if (n < max)
+			out[n] = cs;
+		n++;
+	}
+	return (n);
 }
 
 /* First entry named name on volume (any when NULL); counts matches. */
@@ -203,14 +225,21 @@ catalog_text(struct catalog *cat)
 	json_object	*root, *arr, *o;
 	struct cat_snap	*cs;
 	char		*text;
+	size_t		 i;
 
 	root = json_object_new_object();
 	json_object_object_add(root, "format",
 	    json_object_new_int(CATALOG_FORMAT));
 	json_object_object_add(root, "vm", json_object_new_string(cat->vm));
-	if (cat->pending_rollback[0] != '\0')
+	if (cat->pending_rollback[0] != '\0') {
 		json_object_object_add(root, "pending_rollback",
 		    json_object_new_string(cat->pending_rollback));
+		arr = json_object_new_array();
+		for (i = 0; i < cat->npending_volumes; i++)
+			json_object_array_add(arr, json_object_new_string(
+			    cat->pending_volumes[i]));
+		json_object_object_add(root, "pending_volumes", arr);
+	}
 	arr = json_object_new_array();
 	TAILQ_FOREACH(cs, &cat->snaps, entry) {
 		o = json_object_new_object();
@@ -235,6 +264,10 @@ catalog_text(struct catalog *cat)
 		if (cs->idem_key != NULL)
 			json_object_object_add(o, "idempotency_key",
 			    json_object_new_string(cs->idem_key));
+		json_object_object_add(o, "group",
+		    json_object_new_string(cs->group));
+		json_object_object_add(o, "group_size",
+		    json_object_new_int64(cs->group_size));
 		if (cs->nmounts > 0 || cs->freeze_ms > 0)
 			json_object_object_add(o, "freeze",
 			    catalog_freeze_json(cs));
@@ -314,7 +347,8 @@ catalog_snap_from_json(json_object *o)
 {
 	struct cat_snap	*cs;
 	const char	*uuid, *name, *vol, *tag, *cons, *origin, *state;
-	int64_t		 created, size;
+	const char	*group;
+	int64_t		 created, size, gsize;
 	enum snap_state	 st;
 
 	uuid = catalog_json_str(o, "uuid");
@@ -343,6 +377,16 @@ catalog_snap_from_json(json_object *o)
 	if (catalog_json_str(o, "idempotency_key") != NULL)
 		cs->idem_key = xstrdup(catalog_json_str(o,
 		    "idempotency_key"));
+	/* Format 1, or a bad group: a group of one. */
+	group = catalog_json_str(o, "group");
+	gsize = catalog_json_u64(o, "group_size");
+	if (uuid_valid(group) && gsize >= 1 && gsize <= CATALOG_GROUP_MAX) {
+		snprintf(cs->group, sizeof cs->group, "%s", group);
+		cs->group_size = (uint32_t)gsize;
+	} else {
+		snprintf(cs->group, sizeof cs->group, "%s", cs->uuid);
+		cs->group_size = 1;
+	}
 	catalog_freeze_from_json(cs, o);
 	return (cs);
 }
@@ -392,6 +436,34 @@ catalog_duplicate(struct catalog *cat, const struct cat_snap *cs, size_t i)
 	return (0);
 }
 
+/* The pending rollback's volumes; a bad one makes it all members. */
+static void
+catalog_pending_volumes(struct catalog *cat, json_object *root)
+{
+	json_object	*arr;
+	const char	*v;
+	size_t		 i, n;
+
+	if (!json_object_object_get_ex(root, "pending_volumes", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		v = json_object_get_string(json_object_array_get_idx(arr, i));
+		if (n > CATALOG_GROUP_MAX || !json_object_is_type(
+		    json_object_array_get_idx(arr, i), json_type_string) ||
+		    !uuid_valid(v)) {
+			log_warnx("catalog %s: pending_volumes[%zu] is not a "
+			    "volume UUID: the scheduled rollback covers every "
+			    "member", cat->path, i);
+			cat->npending_volumes = 0;
+			return;
+		}
+		snprintf(cat->pending_volumes[cat->npending_volumes++],
+		    UUID_STR_LEN + 1, "%s", v);
+	}
+}
+
 /* A catalog from its file's text; see catalog.h. */
 struct catalog *
 catalog_parse(const char *path, const char *vm, const char *text,
@@ -415,9 +487,11 @@ catalog_parse(const char *path, const char *vm, const char *text,
 		    cat->path);
 		goto fail;
 	}
-	if (uuid_valid(catalog_json_str(root, "pending_rollback")))
+	if (uuid_valid(catalog_json_str(root, "pending_rollback"))) {
 		snprintf(cat->pending_rollback, sizeof cat->pending_rollback,
 		    "%s", catalog_json_str(root, "pending_rollback"));
+		catalog_pending_volumes(cat, root);
+	}
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		cs = catalog_snap_from_json(json_object_array_get_idx(arr, i));
@@ -553,6 +627,63 @@ catalog_release(struct catalog *cat, struct cat_snap *cs,
 	catalog_remove(cat, cs);
 }
 
+/* Settle one group with a creating member; see catalog.h. */
+static unsigned int
+catalog_settle_group(struct catalog *cat, const char *group)
+{
+	struct cat_snap	*m[CATALOG_GROUP_MAX], *cs;
+	size_t		 n, i, there = 0;
+	int		 whole;
+
+	n = catalog_group(cat, group, m, CATALOG_GROUP_MAX);
+	if (n > CATALOG_GROUP_MAX)
+		n = CATALOG_GROUP_MAX;
+	for (i = 0; i < n; i++) {
+		if (m[i]->state == SNAP_CREATING && !m[i]->checked)
+			return (0);	/* not listed yet: next time */
+		if (m[i]->state == SNAP_READY || (m[i]->state ==
+		    SNAP_CREATING && m[i]->seen))
+			there++;
+	}
+	whole = n == m[0]->group_size && there == n;
+	log_warnx("catalog %s: snapshot group '%s' (%s) was being created when "
+	    "the host stopped; %zu of its %u members are in their backends: %s",
+	    cat->vm, m[0]->name, group, there, m[0]->group_size, whole ?
+	    "now ready" : "nothing of it is kept");
+	for (i = 0; i < n; i++) {
+		cs = m[i];
+		if (whole)
+			cs->state = SNAP_READY;
+		else if (cs->state == SNAP_READY || cs->seen)
+			cs->state = SNAP_DELETING;
+		else
+			catalog_remove(cat, cs);
+	}
+	return ((unsigned int)n);
+}
+
+/* Settle the groups a crash left half-made; see catalog.h. */
+unsigned int
+catalog_settle_groups(struct catalog *cat)
+{
+	struct cat_snap	*cs;
+	unsigned int	 changes = 0, c;
+
+	do {
+		c = 0;
+		TAILQ_FOREACH(cs, &cat->snaps, entry)
+			if (cs->state == SNAP_CREATING && cs->group_size > 1 &&
+			    cs->checked) {
+				/* It may remove entries: start over. */
+				c = catalog_settle_group(cat, cs->group);
+				if (c > 0)
+					break;
+			}
+		changes += c;
+	} while (c > 0);
+	return (changes);
+}
+
 /* Reconcile one volume; see catalog.h. */
 unsigned int
 catalog_reconcile(struct catalog *cat, const char *volume,
@@ -579,9 +710,15 @@ catalog_reconcile(struct catalog *cat, const char *volume,
 		}
 		if (m >= 0)
 			used[m] = 1;
+		cs->checked = 1;
+		cs->seen = m >= 0;
 		switch (cs->state) {
 		case SNAP_CREATING:
-			if (m < 0) {
+			if (cs->group_size > 1) {
+				/* The whole group decides: settle_groups. */
+				if (m >= 0 && cs->size == 0)
+					cs->size = seen[m].size;
+			} else if (m < 0) {
 				log_warnx("catalog %s: snapshot '%s' was being "
 				    "created when the host stopped and the "
 				    "backend does not have it; dropped",

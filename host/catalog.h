@@ -33,6 +33,8 @@
 
 #define CATALOG_DIR		"catalogs"
 #define CATALOG_MAX_ENTRIES	4096
+/* Most members of one snapshot group (volumes of one create). */
+#define CATALOG_GROUP_MAX	32
 /* The mark of the host's own backend snapshots; see the top. */
 #define CATALOG_TAG_PREFIX	"evg-"
 #define CATALOG_TAG_LEN		(sizeof CATALOG_TAG_PREFIX - 1 + UUID_STR_LEN)
@@ -65,6 +67,17 @@ struct cat_snap {
 	enum snap_state	 state;
 	uint32_t	 freeze_ms;	/* how long the guest was frozen */
 	char		*idem_key;	/* the create request's key, or NULL */
+	/*
+	 * The snapshot group (one create, one freeze) it belongs to, and how
+	 * many members that group was made with.  An entry from before
+	 * groups is a group of one: its own UUID, size 1.
+	 */
+	char		 group[UUID_STR_LEN + 1];
+	uint32_t	 group_size;
+	/* Not persisted: the catalog check's bookkeeping of one run. */
+	unsigned char	 checked;	/* its volume was listed */
+	unsigned char	 seen;		/* the backend has it */
+	unsigned char	 tried;		/* redelete attempted */
 	struct cat_mount *mounts;	/* consistency record */
 	size_t		 nmounts;
 	TAILQ_ENTRY(cat_snap) entry;
@@ -77,8 +90,15 @@ struct catalog {
 	char			 vm[UUID_STR_LEN + 1];
 	struct cat_snap_list	 snaps;
 	size_t			 count;
-	/* A rollback waiting for the VM to stop: snapshot UUID, or "". */
+	/*
+	 * A rollback waiting for the VM to stop: a group UUID (before
+	 * groups: a snapshot UUID, the same as its group's), or "".  Only
+	 * the members on pending_volumes when there are any, else all.
+	 */
 	char			 pending_rollback[UUID_STR_LEN + 1];
+	char			 pending_volumes[CATALOG_GROUP_MAX]
+				    [UUID_STR_LEN + 1];
+	size_t			 npending_volumes;
 };
 
 /* What the backend lists for a volume, as reconcile needs it. */
@@ -136,6 +156,13 @@ struct cat_snap	*catalog_find_name(struct catalog *, const char *,
 		    const char *, unsigned int *);
 
 /*
+ * The entries of group (a group UUID) in catalog order, at most max, into
+ * out; returns how many there are (may exceed max).
+ */
+size_t		 catalog_group(struct catalog *, const char *,
+		    struct cat_snap **, size_t);
+
+/*
  * The tag of the new snapshot uuid, written to buf (CATALOG_TAG_LEN + 1
  * bytes are enough).
  */
@@ -158,6 +185,18 @@ int		 snap_state_parse(const char *, enum snap_state *);
  * counted in redelete; the caller deletes them again.  Returns the number
  * of changes; the caller commits if non-zero.
  */
+/*
+ * Groups: a creating member of a group of several is left creating by
+ * catalog_reconcile() (marked checked, and seen when the backend has it),
+ * and catalog_settle_groups() decides, once every volume was listed:
+ * a group whose members are all there (group_size of them) and all in
+ * their backends is ready; any other group with a creating member is
+ * undone as a whole, never kept partial: members the backends have are
+ * marked deleting (the caller deletes them again), the others dropped.  A
+ * group with a member whose volume could not be listed waits for the next
+ * check.  Returns the number of changes; the caller commits if non-zero.
+ */
+unsigned int	 catalog_settle_groups(struct catalog *);
 unsigned int	 catalog_reconcile(struct catalog *, const char *,
 		    const struct cat_seen *, size_t, struct cat_reconcile *);
 

@@ -375,12 +375,16 @@ control_snapshot_op(struct control *c, Evg__Envelope *env, struct reg_vm *none)
 	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
 		wp.vm = env->snapshot_delete->vm_uuid;
 		wp.snapshot = env->snapshot_delete->snapshot;
+		wp.member = env->snapshot_delete->member;
 		rc = workflow_delete(&wp, control_snap_done, p, &cause);
 		break;
 	default:
 		wp.vm = env->snapshot_rollback->vm_uuid;
 		wp.snapshot = env->snapshot_rollback->snapshot;
 		wp.volume = env->snapshot_rollback->volume_uuid;
+		wp.volumes = (const char *const *)
+		    env->snapshot_rollback->volume_uuids;
+		wp.nvolumes = env->snapshot_rollback->n_volume_uuids;
 		rc = workflow_rollback(&wp, control_snap_done, p, &cause);
 		break;
 	}

@@ -109,21 +109,20 @@ guest_snapshot_op(struct session *s, Evg__Envelope *env)
 		break;
 	case EVG__ENVELOPE__BODY_SNAPSHOT_DELETE:
 		p.snapshot = env->snapshot_delete->snapshot;
+		p.member = env->snapshot_delete->member;
 		rc = workflow_delete(&p, guest_done, op, &cause);
 		break;
 	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK:
 		p.snapshot = env->guest_snapshot_rollback->snapshot;
-		rc = workflow_match_disks(p.vm,
+		/* No disks: the whole group; disks: only those members. */
+		rc = env->guest_snapshot_rollback->n_disks == 0 ? EVG_OK :
+		    workflow_match_disks(p.vm,
 		    env->guest_snapshot_rollback->disks,
 		    env->guest_snapshot_rollback->n_disks, &vols, &nvols,
 		    &cause);
-		if (rc == EVG_OK && nvols != 1) {
-			rc = EVG_INVALID_ARGUMENT;
-			xasprintf(&cause, "disk: a rollback works on one "
-			    "volume; the disk spans %zu", nvols);
-		}
 		if (rc == EVG_OK) {
-			p.volume = vols[0];
+			p.volumes = (const char *const *)vols;
+			p.nvolumes = nvols;
 			rc = workflow_rollback(&p, guest_done, op, &cause);
 		}
 		break;

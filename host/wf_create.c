@@ -313,6 +313,8 @@ wf_snap_next(struct workflow *wf)
 	catalog_tag_make(tag, sizeof tag, uuid);
 	wf->cur = catalog_add(wf->wv->cat, uuid, wf->name, wf->vols[wf->i],
 	    tag, wf->cr.origin);
+	snprintf(wf->cur->group, sizeof wf->cur->group, "%s", wf->cr.group);
+	wf->cur->group_size = (uint32_t)wf->nvols;
 	free(wf->cur->consistency);
 	wf->cur->consistency = xstrdup(wf->cr.consistency);
 	wf->cur->created = (uint64_t)time(NULL);
@@ -519,6 +521,13 @@ wf_create_volumes(const struct workflow_params *p, const struct reg_vm *vm,
 			}
 	}
 	*nvols = p->nvolumes != 0 ? p->nvolumes : vm->nvolumes;
+	if (*nvols > CATALOG_GROUP_MAX) {
+		xasprintf(cause, "volume: %zu volumes%s; one snapshot group "
+		    "holds at most %d (name them with volume_uuids)", *nvols,
+		    p->nvolumes != 0 ? " given" : " in the VM",
+		    CATALOG_GROUP_MAX);
+		return (EVG_INVALID_ARGUMENT);
+	}
 	*vols = xcalloc(*nvols, sizeof **vols);
 	for (i = 0; i < *nvols; i++)
 		(*vols)[i] = xstrdup(p->nvolumes != 0 ?
@@ -667,6 +676,7 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	wf = wf_new(WF_CREATE, wv, cb, arg);
 	wf->vols = vols;
 	wf->nvols = nvols;
+	uuid_generate_v4(wf->cr.group);
 	wf->cr.consistency = stopped ? xstrdup("crash") : cons != NULL ?
 	    xstrdup(cons) : NULL;
 	wf->cr.app = guest != 0 && cons != NULL && strcmp(cons, "app") == 0;

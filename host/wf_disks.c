@@ -85,6 +85,7 @@ workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
 	const struct reg_vm	*vm;
 	const struct reg_volume	*vol;
 	size_t			 i, j;
+	int			 rc;
 
 	*vols = NULL;
 	*nvols = 0;
@@ -96,6 +97,11 @@ workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
 		xasprintf(cause, "disk: no disk given");
 		return (EVG_INVALID_ARGUMENT);
 	}
+	if (n > CATALOG_GROUP_MAX) {
+		xasprintf(cause, "disk: %zu disks given; one snapshot group "
+		    "holds at most %d", n, CATALOG_GROUP_MAX);
+		return (EVG_INVALID_ARGUMENT);
+	}
 	for (i = 0; i < n; i++) {
 		if ((vol = wf_match_disk(vm, disks[i])) == NULL) {
 			xasprintf(cause, "disk %s%s%s%s is not one of VM %s's "
@@ -104,22 +110,31 @@ workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
 			    disks[i]->n_ids > 0 ? disks[i]->ids[0]->kind : "",
 			    disks[i]->n_ids > 0 ? ")" : " (no identifiers)",
 			    vm->name);
-			for (j = 0; j < *nvols; j++)
-				free((*vols)[j]);
-			free(*vols);
-			*vols = NULL;
-			*nvols = 0;
-			return (EVG_NOT_FOUND);
+			rc = EVG_NOT_FOUND;
+			goto fail;
 		}
+		/* One volume per disk so far: vols[j] is disks[j]'s. */
 		for (j = 0; j < *nvols; j++)
 			if (strcasecmp((*vols)[j], vol->uuid) == 0)
 				break;
-		if (j < *nvols)
-			continue;
+		if (j < *nvols) {
+			xasprintf(cause, "disk %s: given twice (%s and %s are "
+			    "both volume '%s')", disks[i]->device,
+			    disks[j]->device, disks[i]->device, vol->name);
+			rc = EVG_INVALID_ARGUMENT;
+			goto fail;
+		}
 		*vols = xreallocarray(*vols, *nvols + 1, sizeof **vols);
 		(*vols)[(*nvols)++] = xstrdup(vol->uuid);
 	}
 	return (EVG_OK);
+fail:
+	for (j = 0; j < *nvols; j++)
+		free((*vols)[j]);
+	free(*vols);
+	*vols = NULL;
+	*nvols = 0;
+	return (rc);
 }
 
 /*

@@ -105,6 +105,7 @@ snapinfo_free(Evg__Snapshot *s)
 	free(s->origin);
 	free(s->state);
 	free(s->backend);
+	free(s->group_uuid);
 	for (i = 0; i < s->n_mounts; i++) {
 		free(s->mounts[i]->mountpoint);
 		free(s->mounts[i]->fstype);
@@ -159,6 +160,8 @@ snapinfo_from_cat(const struct cat_snap *cs, const struct reg_vm *vm)
 	s->state = xstrdup(snap_state_name(cs->state));
 	s->backend = xstrdup(vol != NULL ? vol->backend : "");
 	s->freeze_ms = cs->freeze_ms;
+	s->group_uuid = xstrdup(cs->group);
+	s->group_size = cs->group_size;
 	s->n_mounts = cs->nmounts;
 	s->mounts = xcalloc(cs->nmounts, sizeof *s->mounts);
 	for (i = 0; i < cs->nmounts; i++) {
@@ -180,6 +183,21 @@ snapinfo_from_cat(const struct cat_snap *cs, const struct reg_vm *vm)
 		s->disk_ids[i]->value = xstrdup(vol->disks[i].value);
 	}
 	return (s);
+}
+
+/* Append a member's entry, as it is now, to the reply's list. */
+void
+wf_out_add(struct workflow *wf, const struct cat_snap *cs, const char *state)
+{
+	Evg__Snapshot	*s;
+
+	s = snapinfo_from_cat(cs, registry_find(wf_g.reg, wf->wv->uuid));
+	if (state != NULL) {
+		free(s->state);
+		s->state = xstrdup(state);
+	}
+	wf->out = xreallocarray(wf->out, wf->nout + 1, sizeof *wf->out);
+	wf->out[wf->nout++] = s;
 }
 
 /* A volume of vm by UUID, or NULL. */
@@ -218,7 +236,8 @@ wf_free(struct workflow *wf)
 	for (i = 0; i < wf->cr.ndone; i++)
 		free(wf->cr.done[i]);
 	free(wf->cr.done);
-	snapinfo_free(wf->dl.gone);
+	snapinfo_free_list(wf->out, wf->nout);
+	free(wf->rb.failed);
 	free(wf->name);
 	free(wf->cr.consistency);
 	free(wf->cr.origin);
@@ -243,21 +262,18 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 		/* It may quote the guest: capped, valid UTF-8. */
 		text_cut(msg, WORKFLOW_MESSAGE_MAX);
 	}
-	if (wf->dl.gone != NULL) {
-		list = xcalloc(1, sizeof *list);
-		list[n++] = wf->dl.gone;
-		wf->dl.gone = NULL;
+	if (wf->nout > 0) {
+		/* What a delete or rollback did, member by member. */
+		list = wf->out;
+		n = wf->nout;
+		wf->out = NULL;
+		wf->nout = 0;
 	}
 	if (wf->cr.ndone > 0)
 		list = xcalloc(wf->cr.ndone, sizeof *list);
 	for (i = 0; i < wf->cr.ndone; i++)
 		if ((cs = catalog_find(wf->wv->cat, wf->cr.done[i])) != NULL)
 			list[n++] = snapinfo_from_cat(cs, vm);
-	if (wf->kind == WF_ROLLBACK && code == EVG_OK &&
-	    (cs = catalog_find(wf->wv->cat, wf->target)) != NULL) {
-		list = xcalloc(1, sizeof *list);
-		list[n++] = snapinfo_from_cat(cs, vm);
-	}
 	if (code != EVG_OK)
 		log_warnx("vm %s: snapshot %s failed: %s", wf->wv->uuid,
 		    wf_kind_names[wf->kind], msg != NULL ? msg :
@@ -406,50 +422,6 @@ wf_backend(struct workflow *wf, enum backend_verb verb,
 		req.name = wf->cur->name;
 	}
 	wf->op = backend_start(&env, &req, cb, wf);
-}
-
-/* Find the snapshot a delete/rollback names; status code + *cause. */
-int
-wf_resolve(struct wf_vm *wv, struct reg_vm *vm, const char *snap,
-    const char *volume, int by_name, struct cat_snap **out, char **cause)
-{
-	struct cat_snap	*cs = NULL;
-	unsigned int	 count = 0;
-
-	if (snap == NULL || *snap == '\0') {
-		xasprintf(cause, "snapshot: missing");
-		return (EVG_INVALID_ARGUMENT);
-	}
-	if (uuid_valid(snap))
-		cs = catalog_find(wv->cat, snap);
-	if (volume != NULL && *volume == '\0')
-		volume = NULL;
-	if (cs == NULL && by_name) {
-		cs = catalog_find_name(wv->cat, volume, snap, &count);
-		if (count > 1) {
-			xasprintf(cause, "snapshot: %u snapshots of VM %s are "
-			    "named '%s' (one per volume); name the volume",
-			    count, vm->name, snap);
-			return (EVG_INVALID_ARGUMENT);
-		}
-	}
-	if (cs == NULL && !by_name && !uuid_valid(snap)) {
-		xasprintf(cause, "snapshot: '%s' is not a UUID", snap);
-		return (EVG_INVALID_ARGUMENT);
-	}
-	if (cs == NULL || (volume != NULL &&
-	    strcasecmp(cs->volume, volume) != 0)) {
-		/* Another VM's snapshot reads exactly as a missing one. */
-		xasprintf(cause, "no snapshot %s for VM %s", snap, vm->name);
-		return (EVG_NOT_FOUND);
-	}
-	if (wf_volume(vm, cs->volume) == NULL) {
-		xasprintf(cause, "snapshot %s is of volume %s, which VM %s no "
-		    "longer has", cs->uuid, cs->volume, vm->name);
-		return (EVG_FAILED_PRECONDITION);
-	}
-	*out = cs;
-	return (EVG_OK);
 }
 
 /* The VM's snapshots; see workflow.h. */

@@ -1,6 +1,6 @@
 /*
- * The reconcile workflow (catalog check): LIST (each volume) ->
- * [REDELETE] -> COMMIT -> DONE, at start, when a known VM is registered
+ * The reconcile workflow (catalog check): LIST (each volume) -> settle
+ * the groups a crash left half-made -> [REDELETE] -> COMMIT -> DONE, at start, when a known VM is registered
  * again, and every reconcile_retry seconds while entries are unfinished.
  */
 #include <sys/stat.h>
@@ -38,9 +38,15 @@ wf_redelete_done(const struct backend_result *r, void *arg)
 	struct workflow	*wf = arg;
 
 	wf->op = NULL;
-	if (r->code != EVG_OK) {
+	if (r->code != EVG_OK && wf->cur->group_size > 1) {
+		/* Never a partial group listed as ready: retried later. */
+		log_warnx("vm %s: finishing the delete of snapshot %s (group "
+		    "%s) failed: %s; it stays listed as deleting and is "
+		    "deleted again every %u s", wf->wv->uuid, wf->cur->uuid,
+		    wf->cur->group, r->message, wf_g.cf->reconcile_retry);
+	} else if (r->code != EVG_OK) {
 		log_warnx("vm %s: finishing the delete of snapshot %s failed: "
-		    "%s; it stays listed as deleting", wf->wv->uuid,
+		    "%s; it is listed as ready again", wf->wv->uuid,
 		    wf->cur->uuid, r->message);
 		wf->cur->state = SNAP_READY;
 	} else {
@@ -54,7 +60,11 @@ wf_redelete_done(const struct backend_result *r, void *arg)
 	wf_redelete_next(wf);
 }
 
-/* reconcile/REDELETE: delete the next interrupted-delete of volume i. */
+/*
+ * reconcile/REDELETE: delete again the next entry left deleting (an
+ * interrupted delete, or a member of a group a crash left half-made) on
+ * a volume the VM has, each once per check; then finish.
+ */
 static void
 wf_redelete_next(struct workflow *wf)
 {
@@ -62,18 +72,17 @@ wf_redelete_next(struct workflow *wf)
 	struct cat_snap	*cs;
 
 	TAILQ_FOREACH(cs, &wf->wv->cat->snaps, entry) {
-		if (cs->state == SNAP_DELETING &&
-		    strcasecmp(cs->volume, wf->vols[wf->i]) == 0) {
+		if (cs->state == SNAP_DELETING && cs->checked && cs->seen &&
+		    !cs->tried && wf_volume(vm, cs->volume) != NULL) {
+			cs->tried = 1;
 			wf->cur = cs;
 			wf->rc.state = RECONCILE_REDELETE;
-			/* Marked ready until the backend confirms. */
 			wf_backend(wf, BACKEND_DELETE, wf_volume(vm,
 			    cs->volume), cs->tag, wf_redelete_done);
 			return;
 		}
 	}
-	wf->i++;
-	wf_list_next(wf);
+	wf_finish(wf, EVG_OK, NULL);
 }
 
 /* reconcile/LIST done for volume i. */
@@ -108,17 +117,21 @@ wf_list_done(const struct backend_result *r, void *arg)
 		return;
 	}
 	free(seen);
-	wf_redelete_next(wf);
+	wf->i++;
+	wf_list_next(wf);
 }
 
-/* reconcile/LIST: list the next volume, or finish. */
+/* reconcile/LIST: list the next volume; after the last, settle groups. */
 static void
 wf_list_next(struct workflow *wf)
 {
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
 
 	if (wf->i == wf->nvols) {
-		wf_finish(wf, EVG_OK, NULL);
+		if (catalog_settle_groups(wf->wv->cat) != 0 &&
+		    wf_commit(wf) != 0)
+			return;
+		wf_redelete_next(wf);
 		return;
 	}
 	wf->rc.state = RECONCILE_LIST;
@@ -133,6 +146,7 @@ workflow_reconcile_vm(struct reg_vm *vm)
 	struct reg_vm	*got;
 	struct wf_vm	*wv;
 	struct workflow	*wf;
+	struct cat_snap	*cs;
 	char		*cause;
 	size_t		 i;
 
@@ -145,6 +159,8 @@ workflow_reconcile_vm(struct reg_vm *vm)
 	}
 	wf = wf_new(WF_RECONCILE, wv, NULL, NULL);
 	wf_g.reconciling++;
+	TAILQ_FOREACH(cs, &wv->cat->snaps, entry)
+		cs->checked = cs->seen = cs->tried = 0;
 	wf->nvols = vm->nvolumes;
 	wf->vols = xcalloc(wf->nvols, sizeof *wf->vols);
 	for (i = 0; i < wf->nvols; i++)

@@ -1,88 +1,182 @@
 /*
- * The rollback workflow: BACKEND -> DONE on a stopped VM; on a running VM
- * [PRE hooks] -> scheduled (restart-required) -> BACKEND when it stops.
+ * The rollback workflow, over a group's members (wf_group.c):
+ *
+ *   stopped VM:  BACKEND (member i) -> ... -> DONE
+ *   running VM:  [PRE hooks] -> scheduled (restart-required); when it
+ *                stops (or at `starting`): BACKEND (member i) -> ... -> DONE
+ *   starting VM: scheduled at once, for the next stop
+ *
+ * One scheduled rollback per VM holds every member it names; a second one
+ * replaces it (event rollback-replaced).  A backend failure at member i
+ * stops there: the members before it are rolled back, the rest are not,
+ * and the message says which.
  */
-#include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "atomicfile.h"
 #include "events.h"
-#include "jsonout.h"
 #include "log.h"
 #include "status.h"
-#include "text.h"
 #include "workflow_impl.h"
 #include "xmalloc.h"
 
-static void	wf_rollback_done(const struct backend_result *, void *);
-static int	wf_rollback_schedule(struct wf_vm *, struct reg_vm *,
-	    struct cat_snap *, workflow_done_cb, void *, char **);
-static void	wf_rollback_pre_reply(const Evg__Envelope *, const char *,
-	    void *);
-static int	wf_rollback_prepare(struct wf_vm *, struct reg_vm *,
-	    struct cat_snap *, workflow_done_cb, void *, char **);
+static void	wf_rollback_next(struct workflow *);
 
-/* rollback/BACKEND done. */
+/* "'data', 'logs'": the members' volume names, into buf. */
+static void
+wf_rollback_names(const struct reg_vm *vm, const struct wf_members *mem,
+    size_t from, size_t to, char *buf, size_t len)
+{
+	const struct reg_volume	*vol;
+	size_t			 i, off = 0;
+	int			 n;
+
+	buf[0] = '\0';
+	for (i = from; i < to && off < len; i++) {
+		vol = mem->m[i] != NULL ? wf_volume(vm, mem->m[i]->volume) :
+		    NULL;
+		n = snprintf(buf + off, len - off, "%s'%s'", i > from ? ", " :
+		    "", vol != NULL ? vol->name : "?");
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/* All members done, or one failed: the outcome. */
+static void
+wf_rollback_end(struct workflow *wf, int code, const char *msg)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	char		 done[512], left[512];
+
+	if (wf->rb.scheduled) {
+		/* A scheduled rollback is done, or failed: either way over. */
+		wf->wv->cat->pending_rollback[0] = '\0';
+		wf->wv->cat->npending_volumes = 0;
+		wf_starting_outcome(wf->wv, code, msg);
+		if (wf_commit(wf) != 0)
+			return;
+	}
+	if (code == EVG_OK) {
+		wf_finish(wf, EVG_OK, NULL);
+		return;
+	}
+	if (wf->mem.n == 1) {
+		wf_finish(wf, code, "%s", msg);
+		return;
+	}
+	wf_rollback_names(vm, &wf->mem, 0, wf->i, done, sizeof done);
+	wf_rollback_names(vm, &wf->mem, wf->i, wf->mem.n, left, sizeof left);
+	wf_finish(wf, code, "rolling back snapshot group '%s': %s; rolled "
+	    "back: %s; not rolled back: %s", wf->name, msg,
+	    wf->i > 0 ? done : "none", left);
+}
+
+/* rollback/BACKEND done for member i. */
 static void
 wf_rollback_done(const struct backend_result *r, void *arg)
 {
 	struct workflow	*wf = arg;
 
 	wf->op = NULL;
-	if (strcasecmp(wf->wv->cat->pending_rollback, wf->target) == 0) {
-		/* A scheduled rollback is done, or failed: either way over. */
-		wf->wv->cat->pending_rollback[0] = '\0';
-		wf_starting_outcome(wf->wv, r->code, r->message);
-		if (wf_commit(wf) != 0)
-			return;
-	}
 	if (r->code != EVG_OK) {
 		events_emit("rollback-failed", wf->wv->uuid, "rollback",
-		    wf->target, wf->cur->name, r->code, "%s", r->message);
-		wf_finish(wf, r->code, "%s", r->message);
+		    wf->cur->uuid, wf->cur->name, r->code, "%s", r->message);
+		wf_rollback_end(wf, r->code, r->message);
 		return;
 	}
-	events_emit("rollback-done", wf->wv->uuid, "rollback", wf->target,
+	events_emit("rollback-done", wf->wv->uuid, "rollback", wf->cur->uuid,
 	    wf->cur->name, 0, "volume %s rolled back", wf->cur->volume);
-	wf_finish(wf, EVG_OK, NULL);
+	wf_out_add(wf, wf->cur, NULL);
+	wf->i++;
+	wf_rollback_next(wf);
+}
+
+/* rollback/BACKEND: the next member, or the end. */
+static void
+wf_rollback_next(struct workflow *wf)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+
+	if (wf->i == wf->mem.n) {
+		wf_rollback_end(wf, EVG_OK, NULL);
+		return;
+	}
+	wf->cur = wf->mem.m[wf->i];
+	wf->rb.state = ROLLBACK_BACKEND;
+	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, wf->cur->volume),
+	    wf->cur->tag, wf_rollback_done);
+}
+
+/* A workflow that rolls the members back now (the VM is stopped). */
+static void
+wf_rollback_run(struct wf_vm *wv, const struct wf_members *mem, int scheduled,
+    workflow_done_cb cb, void *arg)
+{
+	struct workflow	*wf;
+
+	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
+	wf->mem = *mem;
+	wf->name = xstrdup(mem->m[0]->name);
+	snprintf(wf->target, sizeof wf->target, "%s", mem->n == 1 ?
+	    mem->m[0]->uuid : mem->group);
+	wf->rb.scheduled = scheduled;
+	wf->i = 0;
+	wf_rollback_next(wf);
 }
 
 /*
- * A running VM's disk cannot change under it: record the rollback, tell
- * pillar a restart is needed, and carry it out when the VM is reported
- * stopped (workflow_vm_state()).  Answers cb at once.
+ * A running VM's disks cannot change under it: record the rollback (it
+ * replaces one already scheduled), tell pillar a restart is needed, and
+ * carry it out when the VM is reported stopped or starting.  Answers cb
+ * at once, with the members as "rollback-scheduled".
  */
 static int
-wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
-    workflow_done_cb cb, void *arg, char **cause)
+wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm,
+    const struct wf_members *mem, workflow_done_cb cb, void *arg,
+    char **cause)
 {
-	Evg__Snapshot	*s;
-	char		*why;
+	struct catalog	*cat = wv->cat;
+	char		 old[UUID_STR_LEN + 1], names[512], *why;
+	Evg__Snapshot	**list;
+	size_t		 i;
 
-	snprintf(wv->cat->pending_rollback, sizeof wv->cat->pending_rollback,
-	    "%s", cs->uuid);
-	if (catalog_commit(wv->cat, &why) != 0) {
-		wv->cat->pending_rollback[0] = '\0';
+	snprintf(old, sizeof old, "%s", cat->pending_rollback);
+	snprintf(cat->pending_rollback, sizeof cat->pending_rollback, "%s",
+	    mem->group);
+	/* The members named, unless that is all of them. */
+	cat->npending_volumes = 0;
+	for (i = 0; mem->n < mem->listed && i < mem->n; i++)
+		snprintf(cat->pending_volumes[cat->npending_volumes++],
+		    UUID_STR_LEN + 1, "%s", mem->m[i]->volume);
+	if (catalog_commit(cat, &why) != 0) {
+		snprintf(cat->pending_rollback, sizeof cat->pending_rollback,
+		    "%s", old);
 		xasprintf(cause, "cannot write the snapshot catalog: %s", why);
 		free(why);
 		return (EVG_INTERNAL);
 	}
-	events_emit("restart-required", vm->uuid, "rollback", cs->uuid,
-	    cs->name, 0, "rollback of volume %s to '%s' is scheduled: it runs "
-	    "when the VM is reported stopped (restart the VM)",
-	    wf_volume(vm, cs->volume)->name, cs->name);
+	if (old[0] != '\0')
+		events_emit("rollback-replaced", vm->uuid, "rollback", old,
+		    NULL, 0, "the rollback scheduled before (%s) is replaced "
+		    "by the one to '%s'", old, mem->m[0]->name);
+	wf_rollback_names(vm, mem, 0, mem->n, names, sizeof names);
+	events_emit("restart-required", vm->uuid, "rollback", mem->group,
+	    mem->m[0]->name, 0, "rollback of volume%s %s to '%s' is scheduled: "
+	    "it runs when the VM is reported stopped (restart the VM)",
+	    mem->n == 1 ? "" : "s", names, mem->m[0]->name);
 	/* The requester may have gone while pre hooks ran. */
 	if (cb != NULL) {
-		s = snapinfo_from_cat(cs, vm);
-		free(s->state);
-		s->state = xstrdup("rollback-scheduled");
-		cb(EVG_OK, NULL, &s, 1, arg);
-		snapinfo_free(s);
+		list = xcalloc(mem->n, sizeof *list);
+		for (i = 0; i < mem->n; i++) {
+			list[i] = snapinfo_from_cat(mem->m[i], vm);
+			free(list[i]->state);
+			list[i]->state = xstrdup("rollback-scheduled");
+		}
+		cb(EVG_OK, NULL, list, mem->n, arg);
+		snapinfo_free_list(list, mem->n);
 	}
 	return (EVG_OK);
 }
@@ -93,7 +187,6 @@ wf_rollback_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 {
 	struct workflow		*wf = arg;
 	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);
-	struct cat_snap		*cs = catalog_find(wf->wv->cat, wf->target);
 	workflow_done_cb	 cb = wf->cb;
 	char			*msg, *cause;
 	int			 code, rc;
@@ -106,12 +199,12 @@ wf_rollback_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 		return;
 	}
 	wf_event(wf, "pre-finished", 0, "pre hooks finished");
-	if (vm == NULL || cs == NULL) {
-		wf_finish(wf, EVG_NOT_FOUND, "the snapshot went away");
+	if (vm == NULL) {
+		wf_finish(wf, EVG_NOT_FOUND, "the VM went away");
 		return;
 	}
 	wf->cb = NULL;
-	rc = wf_rollback_schedule(wf->wv, vm, cs, cb, wf->arg, &cause);
+	rc = wf_rollback_schedule(wf->wv, vm, &wf->mem, cb, wf->arg, &cause);
 	if (rc != EVG_OK) {
 		wf->cb = cb;
 		wf_finish(wf, rc, "%s", cause);
@@ -126,31 +219,52 @@ wf_rollback_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
  * hooks with EVE_SNAPSHOT_OPERATION=rollback first; then it is scheduled.
  */
 static int
-wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
-    workflow_done_cb cb, void *arg, char **cause)
+wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm,
+    const struct wf_members *mem, workflow_done_cb cb, void *arg,
+    char **cause)
 {
 	struct workflow	*wf;
 	uint64_t	 guest;
+	size_t		 i;
 	int		 daemon;
 
 	guest = wf_g.link->freeze_channel(wf_g.link->ctx, vm, 0, &daemon);
 	if (guest == 0 || !daemon)
-		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
+		return (wf_rollback_schedule(wv, vm, mem, cb, arg, cause));
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
-	wf->cur = cs;
-	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
-	wf->name = xstrdup(cs->name);
+	wf->mem = *mem;
+	snprintf(wf->target, sizeof wf->target, "%s", mem->n == 1 ?
+	    mem->m[0]->uuid : mem->group);
+	wf->name = xstrdup(mem->m[0]->name);
 	wf->guest = guest;
-	wf->ndisks = 1;
-	wf->disks = xcalloc(1, sizeof *wf->disks);
-	wf->disks[0] = wf_volume_disk(wf_volume(vm, cs->volume));
+	wf->ndisks = mem->n;
+	wf->disks = xcalloc(mem->n, sizeof *wf->disks);
+	for (i = 0; i < mem->n; i++)
+		wf->disks[i] = wf_volume_disk(wf_volume(vm,
+		    mem->m[i]->volume));
 	wf->hook_timeout_ms = HOOK_TIMEOUT_DEFAULT_MS;
 	wf->rb.state = ROLLBACK_PRE;
 	if (wf_hook(wf, "pre", wf_rollback_pre_reply) != 0) {
 		wf->cb = NULL;
 		wf_finish(wf, EVG_UNAVAILABLE, "guest gone");
-		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
+		return (wf_rollback_schedule(wv, vm, mem, cb, arg, cause));
 	}
+	return (EVG_OK);
+}
+
+/* Every member ready, or FAILED_PRECONDITION naming the first that is not. */
+static int
+wf_rollback_ready(const struct wf_members *mem, char **cause)
+{
+	size_t	i;
+
+	for (i = 0; i < mem->n; i++)
+		if (mem->m[i]->state != SNAP_READY) {
+			xasprintf(cause, "snapshot '%s' (%s) is %s and cannot "
+			    "be rolled back to", mem->m[i]->name,
+			    mem->m[i]->uuid, snap_state_name(mem->m[i]->state));
+			return (EVG_FAILED_PRECONDITION);
+		}
 	return (EVG_OK);
 }
 
@@ -158,29 +272,34 @@ wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm, struct cat_snap *cs,
 void
 wf_run_pending(struct wf_vm *wv)
 {
-	struct reg_vm	*vm;
-	struct workflow	*wf;
-	struct cat_snap	*cs;
+	struct catalog		*cat = wv->cat;
+	struct reg_vm		*vm;
+	struct wf_members	 mem;
+	const char		*vols[CATALOG_GROUP_MAX];
+	char			*cause;
+	size_t			 i;
 
-	if (wv->cat->pending_rollback[0] == '\0' || wv->active != NULL ||
+	if (cat->pending_rollback[0] == '\0' || wv->active != NULL ||
 	    (vm = registry_find(wf_g.reg, wv->uuid)) == NULL ||
 	    vm->state != VM_STOPPED)
 		return;
-	if ((cs = catalog_find(wv->cat, wv->cat->pending_rollback)) == NULL ||
-	    wf_volume(vm, cs->volume) == NULL) {
-		log_warnx("vm %s: the scheduled rollback's snapshot %s is gone; "
-		    "dropped", wv->uuid, wv->cat->pending_rollback);
-		wv->cat->pending_rollback[0] = '\0';
+	for (i = 0; i < cat->npending_volumes; i++)
+		vols[i] = cat->pending_volumes[i];
+	if (wf_resolve_group(wv, vm, cat->pending_rollback, vols,
+	    cat->npending_volumes, 0, &mem, &cause) != EVG_OK ||
+	    wf_rollback_ready(&mem, &cause) != EVG_OK) {
+		log_warnx("vm %s: the scheduled rollback to %s cannot be "
+		    "carried out: %s; dropped", wv->uuid, cat->pending_rollback,
+		    cause);
+		free(cause);
+		cat->pending_rollback[0] = '\0';
+		cat->npending_volumes = 0;
 		return;
 	}
-	wf = wf_new(WF_ROLLBACK, wv, NULL, NULL);
-	wf->cur = cs;
-	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
-	wf->rb.state = ROLLBACK_BACKEND;
-	events_emit("rollback-started", wv->uuid, "rollback", cs->uuid,
-	    cs->name, 0, "the VM stopped: carrying out the scheduled rollback");
-	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, cs->volume), cs->tag,
-	    wf_rollback_done);
+	events_emit("rollback-started", wv->uuid, "rollback", mem.group,
+	    mem.m[0]->name, 0, "the VM stopped: carrying out the scheduled "
+	    "rollback");
+	wf_rollback_run(wv, &mem, 1, NULL, NULL);
 }
 
 /* A VM's run state changed; see workflow.h. */
@@ -203,32 +322,31 @@ int
 workflow_rollback(const struct workflow_params *p, workflow_done_cb cb,
     void *arg, char **cause)
 {
-	struct wf_vm	*wv;
-	struct reg_vm	*vm;
-	struct workflow	*wf;
-	struct cat_snap	*cs;
-	int		 rc;
+	struct wf_vm		*wv;
+	struct reg_vm		*vm;
+	struct wf_members	 mem;
+	const char		*one[1];
+	const char *const	*vols = p->volumes;
+	size_t			 nvols = p->nvolumes;
+	int			 rc;
 
 	if ((rc = wf_begin(p->vm, WF_ROLLBACK, &wv, &vm, cause)) != EVG_OK)
 		return (rc);
-	if ((rc = wf_resolve(wv, vm, p->snapshot, p->volume, 1, &cs,
+	if (nvols == 0 && p->volume != NULL && *p->volume != '\0') {
+		one[0] = p->volume;
+		vols = one;
+		nvols = 1;
+	}
+	if ((rc = wf_resolve_group(wv, vm, p->snapshot, vols, nvols, 0, &mem,
 	    cause)) != EVG_OK)
 		return (rc);
-	if (cs->state != SNAP_READY) {
-		xasprintf(cause, "snapshot '%s' is %s and cannot be rolled "
-		    "back to", cs->name, snap_state_name(cs->state));
-		return (EVG_FAILED_PRECONDITION);
-	}
+	if ((rc = wf_rollback_ready(&mem, cause)) != EVG_OK)
+		return (rc);
 	if (vm->state == VM_RUNNING)
-		return (wf_rollback_prepare(wv, vm, cs, cb, arg, cause));
+		return (wf_rollback_prepare(wv, vm, &mem, cb, arg, cause));
 	/* QEMU is about to open the images: for the next stop. */
 	if (vm->state == VM_STARTING)
-		return (wf_rollback_schedule(wv, vm, cs, cb, arg, cause));
-	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
-	wf->cur = cs;
-	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
-	wf->rb.state = ROLLBACK_BACKEND;
-	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, cs->volume), cs->tag,
-	    wf_rollback_done);
+		return (wf_rollback_schedule(wv, vm, &mem, cb, arg, cause));
+	wf_rollback_run(wv, &mem, 0, cb, arg);
 	return (EVG_OK);
 }

@@ -51,13 +51,16 @@ struct guest_link;
 
 struct workflow_params {
 	const char	*vm;		/* VM UUID */
-	const char	*const *volumes;	/* create: UUIDs, none: all */
+	/* create: UUIDs, none: all; rollback: only those members */
+	const char	*const *volumes;
 	size_t		 nvolumes;
 	const char	*name;		/* create: may be NULL/empty */
 	const char	*consistency;	/* create: app, fs or crash */
 	const char	*origin;	/* create: guest or controller */
-	const char	*snapshot;	/* delete, rollback: UUID (or name) */
-	const char	*volume;	/* rollback: disambiguates a name */
+	/* delete, rollback: a group UUID or name, or a member's UUID */
+	const char	*snapshot;
+	const char	*volume;	/* rollback: only this member (old) */
+	int		 member;	/* delete: only this member */
 	const char	*idempotency_key; /* create: may be NULL/empty */
 	unsigned int	 hook_timeout_ms; /* create (app): 0 = default */
 	/* Guest-triggered: the disks the guest named (create, check,
@@ -93,9 +96,11 @@ int	workflow_delete(const struct workflow_params *, workflow_done_cb,
 int	workflow_rollback(const struct workflow_params *, workflow_done_cb,
 	    void *, char **);
 /*
- * Map a guest's disk references to volume UUIDs of the VM (deduplicated;
- * *vols freed by the caller, each string and the array).  A status code:
- * NOT_FOUND naming the disk that is not one of the VM's volumes.
+ * Map a guest's disk references to volume UUIDs of the VM, one per disk in
+ * order (*vols freed by the caller, each string and the array).  A status
+ * code: NOT_FOUND naming the disk that is not one of the VM's volumes,
+ * INVALID_ARGUMENT for two disks of one volume (the same disk twice) or
+ * more than CATALOG_GROUP_MAX disks.
  */
 int	workflow_match_disks(const char *, Evg__DiskRef *const *, size_t,
 	    char ***, size_t *, char **);

@@ -79,6 +79,20 @@ struct wf_freeze {
 	struct cat_snap		*record;	/* mounts of the record */
 };
 
+/*
+ * Naming a group (wf_group.c).  What a delete or rollback request names:
+ * snap is a group UUID, a group name (unique, or made so by volumes) or a
+ * member's UUID (alone only in a group of one, or with volumes, or with
+ * member set: that member only).  volumes (n, may be 0) keep only the
+ * members on them, each of which must be one.  Fills out (entries
+ * borrowed from the catalog) or returns a code with *cause.
+ */
+struct wf_members {
+	char		 group[UUID_STR_LEN + 1];
+	struct cat_snap	*m[CATALOG_GROUP_MAX];	/* the chosen members */
+	size_t		 n;
+	size_t		 listed;	/* members the catalog lists */
+};
 /* Each kind's state type: its state and what only it keeps. */
 struct wf_create {
 	enum wf_create_state	 state;
@@ -92,6 +106,7 @@ struct wf_create {
 	int			 post_done;
 	char			*post_failed;	/* post hooks' failure */
 	char			*idem_key;
+	char			 group[UUID_STR_LEN + 1]; /* its members' */
 	int			 fail_code;	/* CLEANUP: what to report */
 	char			*fail_msg;
 };
@@ -102,11 +117,13 @@ struct wf_check {
 
 struct wf_delete {
 	enum wf_delete_state	 state;
-	Evg__Snapshot		*gone;		/* what was deleted */
 };
 
 struct wf_rollback {
 	enum wf_rollback_state	 state;
+	int			 scheduled;	/* the VM's pending one */
+	char			*failed;	/* the first member's failure */
+	int			 fail_code;
 };
 
 struct wf_reconcile {
@@ -151,6 +168,11 @@ struct workflow {
 	uint64_t		 free_bytes;	/* SPACE: the tightest volume */
 	uint64_t		 need_bytes;
 	uint64_t		 budget_need;	/* SPACE: volumes 0..i summed */
+
+	/* Delete, rollback: the group's members worked on, member i now. */
+	struct wf_members	 mem;
+	Evg__Snapshot		**out;		/* the reply's, in order */
+	size_t			 nout;
 
 	/* Each kind's own state; only its kind's is used. */
 	struct wf_create	 cr;
@@ -200,10 +222,19 @@ void		 wf_backend(struct workflow *, enum backend_verb,
 		    const struct reg_volume *, const char *, backend_cb);
 /* Finish after a failed catalog write (errno as it left it); frees cause. */
 void		 wf_commit_failed(struct workflow *, char *);
-/* The snapshot a delete/rollback names (UUID, or name); code + *cause. */
-int		 wf_resolve(struct wf_vm *, struct reg_vm *, const char *,
-		    const char *, int, struct cat_snap **, char **);
+/*
+ * Naming a group (wf_group.c): see struct wf_members above.
+ */
+int		 wf_resolve_group(struct wf_vm *, const struct reg_vm *,
+		    const char *, const char *const *, size_t, int,
+		    struct wf_members *, char **);
+/* True if one of the n members is on the volume. */
+int		 wf_group_has_member(struct cat_snap *const *, size_t,
+		    const char *);
 void		 snapinfo_free(Evg__Snapshot *);
+/* Add an entry (its state replaced when given) to the reply's list. */
+void		 wf_out_add(struct workflow *, const struct cat_snap *,
+		    const char *);
 /* The workflow's guest (wf_engine.c): connected?  Send (0 or GUEST_REQ_*). */
 int		 wf_guest(struct workflow *);
 int		 wf_send(struct workflow *, Evg__Envelope *, guest_reply_cb);

@@ -255,8 +255,10 @@ test_snapshot_bad_input() {
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 cccccccc-1111-4111-8111-111111111111
 	expect_rc 11
 	expect_in "$ERR" "no snapshot cccccccc-1111-4111-8111-111111111111"
+	# Not a UUID: a group name, and there is none so named.
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 junk
-	expect_rc 10
+	expect_rc 11
+	expect_in "$ERR" "no snapshot junk for VM"
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 nosuchname
 	expect_rc 11
 	# A 128-character UTF-8 name is fine; the same name twice is not.

@@ -528,6 +528,144 @@ START_TEST(test_owner_legacy_catalog)
 }
 END_TEST
 
+#define G1	"9a000001-2222-4333-8444-555555555555"
+
+/* Two creating members of group G1 on VOL and VOL2, as a crash left them. */
+static struct catalog *
+half_made_group(void)
+{
+	struct catalog	*cat = open_cat();
+	struct cat_snap	*cs;
+
+	cs = catalog_add(cat, S1, "pair", VOL, S1, "controller");
+	snprintf(cs->group, sizeof cs->group, "%s", G1);
+	cs->group_size = 2;
+	cs->state = SNAP_CREATING;
+	cs = catalog_add(cat, S2, "pair", VOL2, S2, "controller");
+	snprintf(cs->group, sizeof cs->group, "%s", G1);
+	cs->group_size = 2;
+	cs->state = SNAP_CREATING;
+	return (cat);
+}
+
+/*
+ * A group whose members are all in their backends is finished as a whole
+ * once both volumes were listed, not member by member.
+ */
+START_TEST(test_group_settles_whole)
+{
+	struct catalog		*cat = half_made_group();
+	struct cat_reconcile	 r;
+	struct cat_seen		 one[] = { { S1, NULL, NULL, 7, 4096 } };
+	struct cat_seen		 two[] = { { S2, NULL, NULL, 7, 8192 } };
+
+	catalog_reconcile(cat, VOL, one, 1, &r);
+	ck_assert_uint_eq(r.finished, 0);
+	ck_assert_int_eq(catalog_find(cat, S1)->state, SNAP_CREATING);
+	/* VOL2 not listed yet: nothing is decided. */
+	ck_assert_uint_eq(catalog_settle_groups(cat), 0);
+	ck_assert_int_eq(catalog_find(cat, S1)->state, SNAP_CREATING);
+	catalog_reconcile(cat, VOL2, two, 1, &r);
+	ck_assert_uint_eq(catalog_settle_groups(cat), 2);
+	ck_assert_int_eq(catalog_find(cat, S1)->state, SNAP_READY);
+	ck_assert_int_eq(catalog_find(cat, S2)->state, SNAP_READY);
+	ck_assert_uint_eq(catalog_find(cat, S1)->size, 4096);
+	catalog_free(cat);
+}
+END_TEST
+
+/*
+ * A crash between the two backend snapshots: the first member is in its
+ * backend, the second is not.  Nothing of the group is kept: the first is
+ * to be deleted again, the second dropped; never a partial group ready.
+ */
+START_TEST(test_group_half_made_undone)
+{
+	struct catalog		*cat = half_made_group();
+	struct cat_reconcile	 r;
+	struct cat_seen		 one[] = { { S1, NULL, NULL, 7, 4096 } };
+
+	catalog_reconcile(cat, VOL, one, 1, &r);
+	catalog_reconcile(cat, VOL2, NULL, 0, &r);
+	ck_assert_uint_eq(catalog_settle_groups(cat), 2);
+	ck_assert_int_eq(catalog_find(cat, S1)->state, SNAP_DELETING);
+	ck_assert_ptr_null(catalog_find(cat, S2));
+	ck_assert_uint_eq(cat->count, 1);
+	catalog_free(cat);
+}
+END_TEST
+
+/* Only one member's intent was written (group_size 2): undone too. */
+START_TEST(test_group_member_never_recorded)
+{
+	struct catalog		*cat = half_made_group();
+	struct cat_reconcile	 r;
+	struct cat_seen		 one[] = { { S1, NULL, NULL, 7, 4096 } };
+
+	catalog_remove(cat, catalog_find(cat, S2));
+	catalog_reconcile(cat, VOL, one, 1, &r);
+	ck_assert_uint_eq(catalog_settle_groups(cat), 1);
+	ck_assert_int_eq(catalog_find(cat, S1)->state, SNAP_DELETING);
+	catalog_free(cat);
+}
+END_TEST
+
+/*
+ * Format 1 (before groups): each entry is a group of one with its own
+ * UUID; a scheduled rollback's snapshot UUID is that group's.  Saved
+ * again, the catalog is format 2 with the groups and pending volumes.
+ */
+START_TEST(test_group_format1_migrates)
+{
+	static const char	 text[] = "{\"format\": 1, \"vm\": \"" VM
+	    "\", \"pending_rollback\": \"" S1 "\", \"snapshots\": ["
+	    ENTRY(S1, S1) "]}";
+	struct catalog		*cat;
+	struct cat_snap		*m[2];
+	char			*cause = NULL, *saved;
+
+	cat = catalog_parse("/x/" VM ".json", VM, text, &cause);
+	ck_assert_msg(cat != NULL, "parse: %s", cause);
+	ck_assert_str_eq(catalog_find(cat, S1)->group, S1);
+	ck_assert_uint_eq(catalog_find(cat, S1)->group_size, 1);
+	ck_assert_uint_eq(catalog_group(cat, cat->pending_rollback, m, 2), 1);
+	ck_assert_ptr_eq(m[0], catalog_find(cat, S1));
+	snprintf(cat->pending_volumes[0], UUID_STR_LEN + 1, "%s", VOL);
+	cat->npending_volumes = 1;
+	saved = catalog_text(cat);
+	ck_assert_ptr_nonnull(strstr(saved, "\"format\":2"));
+	ck_assert_ptr_nonnull(strstr(saved, "\"group\":\"" S1 "\""));
+	ck_assert_ptr_nonnull(strstr(saved, "\"group_size\":1"));
+	catalog_free(cat);
+	cat = catalog_parse("/x/" VM ".json", VM, saved, &cause);
+	ck_assert_msg(cat != NULL, "reparse: %s", cause);
+	ck_assert_uint_eq(cat->npending_volumes, 1);
+	ck_assert_str_eq(cat->pending_volumes[0], VOL);
+	free(saved);
+	catalog_free(cat);
+}
+END_TEST
+
+/* A bad group or size in the file makes the entry a group of one. */
+START_TEST(test_group_bad_fields)
+{
+	static const char	 text[] = "{\"format\": 2, \"vm\": \"" VM
+	    "\", \"snapshots\": [{\"uuid\": \"" S1 "\", \"name\": \"n\", "
+	    "\"volume\": \"" VOL "\", \"tag\": \"t\", \"created\": 7, "
+	    "\"size_bytes\": 9, \"consistency\": \"fs\", \"origin\": "
+	    "\"guest\", \"state\": \"ready\", \"group\": \"" G1 "\", "
+	    "\"group_size\": 33}]}";
+	struct catalog		*cat;
+	char			*cause = NULL;
+
+	cat = catalog_parse("/x/" VM ".json", VM, text, &cause);
+	ck_assert_msg(cat != NULL, "parse: %s", cause);
+	ck_assert_str_eq(catalog_find(cat, S1)->group, S1);
+	ck_assert_uint_eq(catalog_find(cat, S1)->group_size, 1);
+	catalog_free(cat);
+}
+END_TEST
+
 Suite *
 suite_catalog(void)
 {
@@ -555,6 +693,15 @@ suite_catalog(void)
 	tcase_add_test(tc, test_owner_reconcile_mix);
 	tcase_add_test(tc, test_owner_release_old_adoptions);
 	tcase_add_test(tc, test_owner_legacy_catalog);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("group");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_group_settles_whole);
+	tcase_add_test(tc, test_group_half_made_undone);
+	tcase_add_test(tc, test_group_member_never_recorded);
+	tcase_add_test(tc, test_group_format1_migrates);
+	tcase_add_test(tc, test_group_bad_fields);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "backend_impl.h"
+#include "catalog.h"
 #include "codec.h"
 #include "config.h"
 #include "events.h"
@@ -96,6 +97,8 @@ struct fb_script {
 	event_callback_fn	 on_create;
 	uint64_t		 free_bytes;	/* SPACE: free (0: 100 GiB) */
 	int			 rollback_fails; /* every rollback fails */
+	unsigned int		 delete_fails;	/* this delete fails (1: first) */
+	unsigned int		 deletes;
 };
 
 /* One test's world: loop, state directory, registry, fakes, outcome. */
@@ -136,6 +139,8 @@ static struct {
 	char			*msg;
 	size_t			 nsnaps;
 	char			 consistency[16];
+	char			 group[UUID_STR_LEN + 1]; /* the first's */
+	char			 states[TRAIL_MAX];	/* each snapshot's */
 } w;
 
 /* Append a word to a trail. */
@@ -415,7 +420,11 @@ fb_start(struct backend_op *op)
 		backend_finish(op, EVG_OK, NULL);
 		break;
 	case BACKEND_DELETE:
-		backend_finish(op, EVG_OK, NULL);
+		if (++w.fb.deletes == w.fb.delete_fails)
+			backend_finish(op, EVG_BACKEND_ERROR, "fake: delete "
+			    "on volume '%s' failed", op->vol.name);
+		else
+			backend_finish(op, EVG_OK, NULL);
 		break;
 	case BACKEND_ROLLBACK:
 		if (w.fb.rollback_fails)
@@ -554,9 +563,14 @@ world_done(int code, const char *msg, Evg__Snapshot **snaps, size_t n,
 	free(w.msg);
 	w.msg = msg != NULL ? xstrdup(msg) : NULL;
 	w.nsnaps = n;
-	if (n > 0)
+	if (n > 0) {
 		snprintf(w.consistency, sizeof w.consistency, "%s",
 		    snaps[0]->consistency);
+		snprintf(w.group, sizeof w.group, "%s", snaps[0]->group_uuid);
+	}
+	w.states[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		trail_add(w.states, snaps[i]->state);
 }
 
 /* Start a create of every volume with consistency cons; it must start. */
@@ -1274,6 +1288,7 @@ world_schedule_rollback(void)
 	memset(&p, 0, sizeof p);
 	p.vm = VM_UUID;
 	p.snapshot = uuid;
+	p.volume = VOL_DATA;	/* one member of the group, by name */
 	ck_assert_msg(workflow_rollback(&p, world_done, &w.owner, &cause) ==
 	    EVG_OK, "%s", cause);
 	event_base_loop(w.base, EVLOOP_NONBLOCK);
@@ -1663,6 +1678,7 @@ START_TEST(test_rollback_while_starting_scheduled)
 	memset(&p, 0, sizeof p);
 	p.vm = VM_UUID;
 	p.snapshot = uuid;
+	p.volume = VOL_DATA;
 	ck_assert_msg(workflow_rollback(&p, world_done, &w.owner, &cause) ==
 	    EVG_OK, "%s", cause);
 	event_base_loop(w.base, EVLOOP_NONBLOCK);
@@ -1713,6 +1729,269 @@ START_TEST(test_create_while_starting)
 }
 END_TEST
 
+/* Start a delete or rollback of snap; it must start. */
+static void
+world_op(int (*op)(const struct workflow_params *, workflow_done_cb, void *,
+    char **), const char *snap, const char *vol, int member)
+{
+	struct workflow_params	 p;
+	char			*cause = NULL;
+
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.snapshot = snap;
+	p.volume = vol;
+	p.member = member;
+	ck_assert_msg(op(&p, world_done, &w.owner, &cause) == EVG_OK, "%s",
+	    cause);
+}
+
+/* The refusal of a delete or rollback of snap: its code, *cause set. */
+static int
+world_refused(int (*op)(const struct workflow_params *, workflow_done_cb,
+    void *, char **), const char *snap, const char *vol, int member,
+    char **cause)
+{
+	struct workflow_params	 p;
+
+	memset(&p, 0, sizeof p);
+	p.vm = VM_UUID;
+	p.snapshot = snap;
+	p.volume = vol;
+	p.member = member;
+	*cause = NULL;
+	return (op(&p, world_done, &w.owner, cause));
+}
+
+/*
+ * A create over both volumes is one group: one freeze, both members with
+ * the same group UUID and group_size 2, which names them together.
+ */
+START_TEST(test_group_create)
+{
+	Evg__Snapshot	**snaps;
+	size_t		  n;
+	char		 *cause = NULL;
+
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_eq(w.nsnaps, 2);
+	ck_assert_str_eq(w.trail, "space space freeze status create create "
+	    "thaw status");
+	ck_assert_msg(workflow_list(VM_UUID, &snaps, &n, &cause) == EVG_OK,
+	    "%s", cause);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(snaps[0]->group_uuid, snaps[1]->group_uuid);
+	ck_assert_str_eq(snaps[0]->group_uuid, w.group);
+	ck_assert_str_ne(snaps[0]->group_uuid, snaps[0]->uuid);
+	ck_assert_uint_eq(snaps[0]->group_size, 2);
+	ck_assert_uint_eq(snaps[1]->group_size, 2);
+	snapinfo_free_list(snaps, n);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * Delete acts on the whole group by its UUID or name; a member's own UUID
+ * alone is refused, and deletes only that member when asked explicitly,
+ * leaving the group partial.
+ */
+START_TEST(test_group_delete)
+{
+	char	 group[UUID_STR_LEN + 1], data[UUID_STR_LEN + 1], *cause;
+
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	snprintf(group, sizeof group, "%s", w.group);
+	world_snap_of(VOL_DATA, data, sizeof data);
+	world_next();
+	ck_assert_int_eq(world_refused(workflow_delete, data, NULL, 0, &cause),
+	    EVG_FAILED_PRECONDITION);
+	ck_assert_ptr_nonnull(strstr(cause, "one of the 2 members of group"));
+	free(cause);
+	world_op(workflow_delete, data, NULL, 1);
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_eq(w.nsnaps, 1);
+	ck_assert_uint_eq(world_listed("ready"), 1);
+	world_next();
+	/* By name: the partial group's last member. */
+	world_op(workflow_delete, "nightly", NULL, 0);
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_next();
+	world_create("fs");
+	world_run(NULL);
+	world_next();
+	world_op(workflow_delete, w.group[0] != '\0' ? w.group : group, NULL,
+	    0);
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.trail, "delete delete");
+	ck_assert_uint_eq(w.nsnaps, 2);
+	ck_assert_uint_eq(world_listed("ready"), 0);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * A backend failure at the second member: the first stays deleted, the
+ * second ready, and the message says the group is partial now.
+ */
+START_TEST(test_group_delete_fails_midway)
+{
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	world_next();
+	w.fb.delete_fails = 2;
+	world_op(workflow_delete, w.group, NULL, 0);
+	world_run(NULL);
+	expect_outcome(EVG_BACKEND_ERROR);
+	ck_assert_ptr_nonnull(strstr(w.msg, "1 of its 2 members were deleted"));
+	ck_assert_ptr_nonnull(strstr(w.msg, "the group is partial now"));
+	ck_assert_uint_eq(world_listed("ready"), 1);
+	world_teardown();
+}
+END_TEST
+
+/*
+ * Rollback of a stopped VM's group reverts every member; a volume named
+ * keeps to that member; a member UUID alone is refused.
+ */
+START_TEST(test_group_rollback_stopped)
+{
+	char	 data[UUID_STR_LEN + 1], *cause;
+
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	world_snap_of(VOL_DATA, data, sizeof data);
+	world_state(VM_STOPPED);
+	world_next();
+	world_op(workflow_rollback, w.group, NULL, 0);
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.trail, "rollback rollback");
+	ck_assert_uint_eq(w.nsnaps, 2);
+	world_next();
+	world_op(workflow_rollback, "nightly", VOL_LOGS, 0);
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.trail, "rollback");
+	world_next();
+	ck_assert_int_eq(world_refused(workflow_rollback, data, NULL, 0,
+	    &cause), EVG_FAILED_PRECONDITION);
+	free(cause);
+	w.fb.rollback_fails = 1;
+	world_op(workflow_rollback, w.group, NULL, 0);
+	world_run(NULL);
+	expect_outcome(EVG_BACKEND_ERROR);
+	ck_assert_ptr_nonnull(strstr(w.msg, "rolled back: none"));
+	world_teardown();
+}
+END_TEST
+
+/*
+ * A running VM's group rollback is one scheduled rollback holding both
+ * members; a second one replaces it (rollback-replaced) and is the one
+ * carried out when the VM stops.
+ */
+START_TEST(test_group_rollback_scheduled_replaced)
+{
+	char	 first[UUID_STR_LEN + 1], *text;
+
+	world_setup();
+	w.connected = 0;
+	world_create("crash");
+	world_run(NULL);
+	snprintf(first, sizeof first, "%s", w.group);
+	world_next();
+	world_create_named("crash", "second");
+	world_run(NULL);
+	world_next();
+	world_op(workflow_rollback, first, NULL, 0);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.states, "rollback-scheduled rollback-scheduled");
+	ck_assert_ptr_nonnull(strstr(w.events, "restart-required"));
+	world_next();
+	world_op(workflow_rollback, "second", VOL_DATA, 0);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.states, "rollback-scheduled");
+	ck_assert_ptr_nonnull(strstr(w.events, "rollback-replaced"));
+	text = world_catalog_text();
+	ck_assert_ptr_nonnull(strstr(text, "\"pending_volumes\""));
+	ck_assert_ptr_nonnull(strstr(text, VOL_DATA));
+	free(text);
+	world_next();
+	world_state(VM_STOPPED);
+	workflow_vm_state(world_reg_vm());
+	world_run_trail("rollback");
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	ck_assert_str_eq(w.trail, "rollback");
+	world_teardown();
+}
+END_TEST
+
+/* The guest's reference to volume data's disk (serial EVEdata). */
+static Evg__DiskRef *
+world_data_disk(void)
+{
+	Evg__DiskRef	*d;
+
+	d = xmalloc(sizeof *d);
+	evg__disk_ref__init(d);
+	d->device = xstrdup("/dev/vdb");
+	d->n_ids = 1;
+	d->ids = xcalloc(1, sizeof *d->ids);
+	d->ids[0] = xmalloc(sizeof *d->ids[0]);
+	evg__disk_id__init(d->ids[0]);
+	d->ids[0]->kind = xstrdup("serial");
+	d->ids[0]->value = xstrdup("EVEdata");
+	return (d);
+}
+
+/* The same disk twice, or more than CATALOG_GROUP_MAX disks: refused. */
+START_TEST(test_group_disks_refused)
+{
+	Evg__DiskRef	**d;
+	char		**vols = NULL, *cause = NULL;
+	size_t		  nvols, i;
+
+	world_setup();
+	d = xcalloc(CATALOG_GROUP_MAX + 1, sizeof *d);
+	for (i = 0; i <= CATALOG_GROUP_MAX; i++)
+		d[i] = world_data_disk();
+	ck_assert_int_eq(workflow_match_disks(VM_UUID, d, 1, &vols, &nvols,
+	    &cause), EVG_OK);
+	ck_assert_uint_eq(nvols, 1);
+	ck_assert_str_eq(vols[0], VOL_DATA);
+	free(vols[0]);
+	free(vols);
+	vols = NULL;
+	ck_assert_int_eq(workflow_match_disks(VM_UUID, d, 2, &vols, &nvols,
+	    &cause), EVG_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(cause, "given twice"));
+	ck_assert_ptr_null(vols);
+	free(cause);
+	ck_assert_int_eq(workflow_match_disks(VM_UUID, d, CATALOG_GROUP_MAX + 1,
+	    &vols, &nvols, &cause), EVG_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(cause, "at most 32"));
+	free(cause);
+	for (i = 0; i <= CATALOG_GROUP_MAX; i++)
+		evg__disk_ref__free_unpacked(d[i], NULL);
+	free(d);
+	world_teardown();
+}
+END_TEST
+
 Suite *
 suite_workflow(void)
 {
@@ -1756,6 +2035,16 @@ suite_workflow(void)
 	tcase_add_test(tc, test_update_keeps_catalog);
 	tcase_add_test(tc, test_rollback_while_starting_scheduled);
 	tcase_add_test(tc, test_create_while_starting);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("group");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_group_create);
+	tcase_add_test(tc, test_group_delete);
+	tcase_add_test(tc, test_group_delete_fails_midway);
+	tcase_add_test(tc, test_group_rollback_stopped);
+	tcase_add_test(tc, test_group_rollback_scheduled_replaced);
+	tcase_add_test(tc, test_group_disks_refused);
 	suite_add_tcase(s, tc);
 	return (s);
 }
