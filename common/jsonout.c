@@ -178,6 +178,10 @@ jsonout_snapshot(const Evg__Snapshot *s, const char *disk)
 	jsonout_str(o, "consistency", s->consistency);
 	jsonout_str(o, "origin", s->origin);
 	jsonout_str(o, "state", s->state);
+	jsonout_str(o, "group_uuid", s->group_uuid);
+	if (s->group_size != 0)
+		json_object_object_add(o, "group_size",
+		    json_object_new_uint64(s->group_size));
 	json_object_object_add(o, "consistency_record",
 	    jsonout_consistency(s));
 	return (o);
@@ -195,37 +199,51 @@ jsonout_guest_snapshot(const Evg__Snapshot *s, const char *disk)
 	return (o);
 }
 
-/* A snapshot list; with disks, as the guest shows it. */
-static json_object *
-jsonout_snapshot_list(Evg__Snapshot *const *snaps, const char *const *disks,
-    size_t n)
+/* A snapshot group; see jsonout.h. */
+json_object *
+jsonout_group(const struct snapgroup *g, const char *const *disks)
+{
+	json_object	*o, *arr;
+	char		 t[32];
+	size_t		 i;
+
+	o = json_object_new_object();
+	jsonout_str(o, "uuid", g->uuid);
+	jsonout_str(o, "name", g->name);
+	json_object_object_add(o, "created", json_object_new_string(
+	    jsonout_time(t, sizeof t, g->created)));
+	json_object_object_add(o, "size_bytes",
+	    json_object_new_uint64(g->size_bytes));
+	json_object_object_add(o, "group_size",
+	    json_object_new_uint64(g->size));
+	json_object_object_add(o, "partial",
+	    json_object_new_boolean(g->partial));
+	jsonout_str(o, "consistency", g->consistency);
+	jsonout_str(o, "origin", g->origin);
+	jsonout_str(o, "state", g->state);
+	arr = json_object_new_array();
+	for (i = 0; i < g->nmembers; i++)
+		json_object_array_add(arr, disks == NULL ?
+		    jsonout_snapshot(g->members[i], NULL) :
+		    jsonout_guest_snapshot(g->members[i], disks[i]));
+	json_object_object_add(o, "members", arr);
+	return (o);
+}
+
+/* Every group of a set as the host shows them; see jsonout.h. */
+json_object *
+jsonout_groups(const struct snapgroups *set)
 {
 	json_object	*o, *arr;
 	size_t		 i;
 
 	arr = json_object_new_array();
-	for (i = 0; i < n; i++)
-		json_object_array_add(arr, disks == NULL ?
-		    jsonout_snapshot(snaps[i], NULL) :
-		    jsonout_guest_snapshot(snaps[i], disks[i]));
+	for (i = 0; i < set->n; i++)
+		json_object_array_add(arr, jsonout_group(&set->groups[i],
+		    NULL));
 	o = json_object_new_object();
-	json_object_object_add(o, "snapshots", arr);
+	json_object_object_add(o, "groups", arr);
 	return (o);
-}
-
-/* A snapshot list document. */
-json_object *
-jsonout_snapshots(Evg__Snapshot *const *snaps, size_t n)
-{
-	return (jsonout_snapshot_list(snaps, NULL, n));
-}
-
-/* A snapshot list document as the guest shows it; see jsonout.h. */
-json_object *
-jsonout_guest_snapshots(Evg__Snapshot *const *snaps,
-    const char *const *disks, size_t n)
-{
-	return (jsonout_snapshot_list(snaps, disks, n));
 }
 
 /* Guest facts. */

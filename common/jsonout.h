@@ -12,27 +12,34 @@
 #include <json-c/json.h>
 
 #include "evg.pb-c.h"
+#include "snapgroup.h"
 
 /* A VmInfo; host-only fields appear only when set. */
 json_object	*jsonout_vm(const Evg__VmInfo *);
 /*
- * A snapshot; "created" in RFC 3339 UTC, "disk" only when set, and its
+ * A snapshot; "created" in RFC 3339 UTC, "disk" only when set, its group
+ * ("group_uuid", "group_size") when the host sent one, and its
  * "consistency_record" (level, freeze_ms, mounts frozen or skipped).
  */
 json_object	*jsonout_snapshot(const Evg__Snapshot *, const char *);
 /* Guest facts (agent, OS, kernel, filesystems, disks). */
 json_object	*jsonout_guest_info(const Evg__GuestInfo *);
-/* {"snapshots": [...]} */
-json_object	*jsonout_snapshots(Evg__Snapshot *const *, size_t);
 /*
  * A snapshot as the guest shows it: jsonout_snapshot() with "disk" always
  * there, the guest's device path or null when no disk of the guest has
  * the snapshot's identifiers.
  */
 json_object	*jsonout_guest_snapshot(const Evg__Snapshot *, const char *);
-/* {"snapshots": [...]} as the guest shows them, disks[i] for snaps[i]. */
-json_object	*jsonout_guest_snapshots(Evg__Snapshot *const *,
-		    const char *const *, size_t);
+/*
+ * A snapshot group: "uuid", "name", "created", "size_bytes" (the members'
+ * total), "group_size" (the members it was made with), "partial",
+ * "consistency", "origin", "state" and "members", each a SNAPSHOT as
+ * jsonout_snapshot() makes it or, given disks (disks[i] for members[i]),
+ * as jsonout_guest_snapshot() does.
+ */
+json_object	*jsonout_group(const struct snapgroup *, const char *const *);
+/* {"groups": [GROUP, ...]}: every group of the set, as the host shows it. */
+json_object	*jsonout_groups(const struct snapgroups *);
 /*
  * The last second RFC 3339 can write (9999-12-31T23:59:59Z).  A time past
  * it, from a peer or a state file, is unknown and is treated as 0.

@@ -66,14 +66,19 @@ static const struct {
 	const char		*name;
 	enum agent_snapshot_op	 op;
 	int			 min, max;	/* positional arguments */
+	int			 disks;		/* of them, DISKs from this on */
 	const char		*args;		/* for usage errors */
 	int			 with_name;	/* takes --name */
+	int			 with_member;	/* takes --member */
 } agent_snapshot_ops[] = {
-	{ "create", AGENT_SNAP_CREATE, 1, 1, "DISK", 1 },
-	{ "list", AGENT_SNAP_LIST, 0, 1, "[DISK]", 0 },
-	{ "delete", AGENT_SNAP_DELETE, 1, 1, "UUID", 0 },
-	{ "rollback", AGENT_SNAP_ROLLBACK, 2, 2, "NAME-OR-UUID DISK", 0 },
-	{ "check", AGENT_SNAP_CHECK, 1, 1, "DISK", 0 },
+	{ "create", AGENT_SNAP_CREATE, 1, SNAPCMD_MAX_DISKS, 0,
+	    "DISK [DISK...]", 1, 0 },
+	{ "list", AGENT_SNAP_LIST, 0, 1, -1, "[DISK]", 0, 0 },
+	{ "delete", AGENT_SNAP_DELETE, 1, 1, -1, "UUID", 0, 1 },
+	{ "rollback", AGENT_SNAP_ROLLBACK, 1, 1 + SNAPCMD_MAX_DISKS, 1,
+	    "NAME-OR-UUID [DISK...]", 0, 0 },
+	{ "check", AGENT_SNAP_CHECK, 1, SNAPCMD_MAX_DISKS, 0,
+	    "DISK [DISK...]", 0, 0 },
 };
 
 /* Print the help text. */
@@ -101,22 +106,29 @@ agent_usage(FILE *f)
 "                      with backoff.  Logs go to syslog, or to stderr with\n"
 "                      -f (--foreground).  Hooks are read from DIR\n"
 "                      (default " AGENT_HOOKS_DIR ").\n"
-"  snapshot create DISK [--name NAME]\n"
-"                      snapshot the EVE volume behind DISK (a device such\n"
-"                      as /dev/sdc; a partition or LVM device means the\n"
-"                      disks under it) while its mounted filesystems are\n"
-"                      frozen; works with or without the daemon running\n"
+"  snapshot create DISK [DISK...] [--name NAME]\n"
+"                      one snapshot group of the EVE volumes behind the\n"
+"                      DISKs (up to %d; a device such as /dev/sdc; a\n"
+"                      partition or LVM device means the disks under it),\n"
+"                      all taken while their mounted filesystems are frozen\n"
+"                      at once; works with or without the daemon running\n"
 "  snapshot list [DISK]\n"
-"                      this VM's snapshots (only DISK's with DISK): date,\n"
-"                      name, UUID, size and this VM's device name\n"
-"  snapshot delete UUID\n"
-"                      delete one of this VM's snapshots\n"
-"  snapshot rollback NAME-OR-UUID DISK\n"
-"                      roll DISK's volume back to a snapshot; refused while\n"
-"                      a filesystem on DISK is mounted\n"
-"  snapshot check DISK pre-flight of a create: what would be frozen, the\n"
-"                      volume, free space and whether it would go ahead\n"
-"                      (exit status as the create would meet)\n"
+"                      this VM's snapshot groups (only DISK's with DISK), one\n"
+"                      row each: date, name, UUID, total size and this VM's\n"
+"                      device names of all its disks; \"partial\" when a\n"
+"                      member is gone\n"
+"  snapshot delete UUID [--member]\n"
+"                      delete a snapshot group of this VM (UUID: the\n"
+"                      group's or a member's); --member deletes only the\n"
+"                      member with that UUID, leaving the group partial\n"
+"  snapshot rollback NAME-OR-UUID [DISK...]\n"
+"                      roll every disk of a snapshot group back; with DISKs,\n"
+"                      only the members on them (a subset); refused while a\n"
+"                      filesystem on any of the disks is mounted\n"
+"  snapshot check DISK [DISK...]\n"
+"                      pre-flight of a create: what would be frozen on each\n"
+"                      disk, the volumes, free space and whether it would go\n"
+"                      ahead (exit status as the create would meet)\n"
 "\n"
 "Options (before the command):\n"
 "  --connect ADDR      where the host listens: vsock:CID:PORT (default\n"
@@ -130,7 +142,7 @@ agent_usage(FILE *f)
 "\n"
 "Exit status:\n"
 "  0 success, 2 usage error, 3 host unreachable, otherwise the host's\n"
-"  status code:\n", VSOCK_HOST_CID, VSOCK_DEFAULT_PORT);
+"  status code:\n", SNAPCMD_MAX_DISKS, VSOCK_HOST_CID, VSOCK_DEFAULT_PORT);
 	for (i = EVG_OK + 1; i <= EVG_STATUS_MAX; i++) {
 		if (i % 3 == 0 || i == EVG_STATUS_MAX)
 			fprintf(f, "%2d %s\n", status_exit_code(i), status_name(i));
@@ -405,6 +417,7 @@ agent_snapshot(struct agent *a, int argc, char **argv)
 	static const struct option	 longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "member", no_argument, NULL, 'm' },
 		{ "name", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -412,7 +425,7 @@ agent_snapshot(struct agent *a, int argc, char **argv)
 	const char			*name = NULL, *sub;
 	char				 what[32];
 	size_t				 i, k = SIZE_MAX;
-	int				 ch, nargs;
+	int				 ch, nargs, member = 0;
 
 	if (argc < 2) {
 		return (output_usage("snapshot: expected create, list, delete, "
@@ -452,6 +465,13 @@ agent_snapshot(struct agent *a, int argc, char **argv)
 			}
 			name = optarg;
 			break;
+		case 'm':
+			if (!agent_snapshot_ops[k].with_member) {
+				return (output_usage("option '--member' is not "
+				    "valid for %s", what));
+			}
+			member = 1;
+			break;
 		default:
 			return (agent_bad_option(argv, ch, what));
 		}
@@ -459,6 +479,13 @@ agent_snapshot(struct agent *a, int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	nargs = argc;
+	/* The one limit worth its own words: a group's disks. */
+	if (nargs > agent_snapshot_ops[k].max &&
+	    agent_snapshot_ops[k].disks != -1) {
+		return (output_usage("%s: %d disks given, a snapshot group has "
+		    "at most %d", what, nargs - agent_snapshot_ops[k].disks,
+		    SNAPCMD_MAX_DISKS));
+	}
 	if (nargs > agent_snapshot_ops[k].max) {
 		return (output_usage("%s: unexpected argument '%s' (expected "
 		    "%s)", what, argv[agent_snapshot_ops[k].max],
@@ -473,15 +500,16 @@ agent_snapshot(struct agent *a, int argc, char **argv)
 	conf.software = AGENT_SOFTWARE;
 	switch (agent_snapshot_ops[k].op) {
 	case AGENT_SNAP_CREATE:
-		return (snapcmd_create(&conf, argv[0], name));
+		return (snapcmd_create(&conf, argv, (size_t)nargs, name));
 	case AGENT_SNAP_LIST:
 		return (snapcmd_list(&conf, nargs == 1 ? argv[0] : NULL));
 	case AGENT_SNAP_DELETE:
-		return (snapcmd_delete(&conf, argv[0]));
+		return (snapcmd_delete(&conf, argv[0], member));
 	case AGENT_SNAP_ROLLBACK:
-		return (snapcmd_rollback(&conf, argv[0], argv[1]));
+		return (snapcmd_rollback(&conf, argv[0], argv + 1,
+		    (size_t)nargs - 1));
 	case AGENT_SNAP_CHECK:
-		return (snapcmd_check(&conf, argv[0]));
+		return (snapcmd_check(&conf, argv, (size_t)nargs));
 	}
 	fatalx("%s: no such operation", __func__);
 }

@@ -145,9 +145,12 @@ output_append(char **line, const char *fmt, ...)
 	free(add);
 }
 
-/* The consistency in one line; see output.h. */
-char *
-output_consistency_text(const Evg__Snapshot *s)
+/*
+ * The consistency of s in one line; plural says that its mounts are those
+ * of several disks (a group's).  See output_consistency_text().
+ */
+static char *
+output_consistency_line(const Evg__Snapshot *s, int plural)
 {
 	const Evg__MountReport	*r;
 	char			*line = NULL, mp[256], why[256];
@@ -163,8 +166,8 @@ output_consistency_text(const Evg__Snapshot *s)
 	output_append(&line, "%s", s->consistency[0] != '\0' ?
 	    s->consistency : "unknown");
 	if (frozen == 0 && strcmp(s->consistency, "crash") == 0) {
-		output_append(&line, " (no filesystem on the disk could be "
-		    "frozen");
+		output_append(&line, " (no filesystem on the %s could be "
+		    "frozen", plural ? "disks" : "disk");
 		sep = "; ";
 	} else if (frozen != 0) {
 		output_append(&line, " (froze ");
@@ -192,4 +195,78 @@ output_consistency_text(const Evg__Snapshot *s)
 	if (frozen != 0 || skipped != 0 || strcmp(s->consistency, "crash") == 0)
 		output_append(&line, ")");
 	return (line);
+}
+
+/* The consistency in one line; see output.h. */
+char *
+output_consistency_text(const Evg__Snapshot *s)
+{
+	return (output_consistency_line(s, 0));
+}
+
+/* True if mount r is in mounts[0..n) already (same mount point). */
+static int
+output_has_mount(Evg__MountReport *const *mounts, size_t n,
+    const Evg__MountReport *r)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(mounts[i]->mountpoint, r->mountpoint) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * A group's consistency in one line; see output.h.  The group had one
+ * freeze: its record is the union of the members' (a host may give each
+ * member the mounts of its own disk, or all of them), the longest freeze
+ * time and the group's (weakest) level.
+ */
+char *
+output_group_consistency_text(const struct snapgroup *g)
+{
+	Evg__Snapshot		 all;
+	const Evg__Snapshot	*m;
+	char			*line;
+	size_t			 i, j;
+
+	if (g->nmembers == 1)
+		return (output_consistency_text(g->members[0]));
+	all = *g->members[0];
+	all.consistency = (char *)g->consistency;
+	all.n_mounts = 0;
+	all.mounts = NULL;
+	for (i = 0; i < g->nmembers; i++) {
+		m = g->members[i];
+		if (m->freeze_ms > all.freeze_ms)
+			all.freeze_ms = m->freeze_ms;
+		for (j = 0; j < m->n_mounts; j++) {
+			if (output_has_mount(all.mounts, all.n_mounts,
+			    m->mounts[j]))
+				continue;
+			all.mounts = xreallocarray(all.mounts, all.n_mounts + 1,
+			    sizeof *all.mounts);
+			all.mounts[all.n_mounts++] = m->mounts[j];
+		}
+	}
+	line = output_consistency_line(&all, 1);
+	free(all.mounts);
+	return (line);
+}
+
+/* Device names joined for one table cell; see output.h. */
+char *
+output_join(char *const *names, size_t n, const char *sep)
+{
+	char	*line = NULL, buf[256];
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		output_append(&line, "%s%s", i == 0 ? "" : sep,
+		    names[i] != NULL ? output_safe(buf, sizeof buf, names[i]) :
+		    "-");
+	}
+	return (line != NULL ? line : xstrdup(""));
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "evg.pb-c.h"
+#include "snapgroup.h"
 
 struct json_object;
 
@@ -38,6 +39,16 @@ void	output_document(struct json_object *);
  * frozen)" or "crash (no filesystem on the disk could be frozen)".
  */
 char	*output_consistency_text(const Evg__Snapshot *);
+/*
+ * The same for a snapshot group (caller frees): its one freeze, with the
+ * mounts of every member's disk; a group of one reads as its member.
+ */
+char	*output_group_consistency_text(const struct snapgroup *);
+/*
+ * names[0..n) escaped for a terminal and joined by sep, a NULL name as
+ * "-" (caller frees).
+ */
+char	*output_join(char *const *, size_t, const char *);
 /* s escaped for one terminal line (text_escape()); returns buf. */
 char	*output_safe(char *, size_t, const char *);
 /* "2026-11-26 12:00:00" (UTC) into buf; returns buf. */

@@ -21,17 +21,29 @@ struct snapcmd_config {
 	const char	*swaps;		/* NULL: /proc/swaps */
 };
 
-/* snapshot create DISK [--name NAME] (name NULL: the host picks one). */
-int	snapcmd_create(const struct snapcmd_config *, const char *,
+/* Most DISK arguments, and whole disks, of one group (the host's limit). */
+#define SNAPCMD_MAX_DISKS	32
+
+/*
+ * snapshot create DISK [DISK...] [--name NAME]: one group of the volumes
+ * behind the disks (name NULL: the host picks one).  The same disk given
+ * twice (the same device, or disks under one argument that another has
+ * too) is INVALID_ARGUMENT before the host is asked.
+ */
+int	snapcmd_create(const struct snapcmd_config *, char *const *, size_t,
 	    const char *);
-/* snapshot list [DISK] (disk NULL: every snapshot of this VM). */
+/* snapshot list [DISK] (disk NULL: every group of this VM). */
 int	snapcmd_list(const struct snapcmd_config *, const char *);
-/* snapshot delete UUID */
-int	snapcmd_delete(const struct snapcmd_config *, const char *);
-/* snapshot rollback NAME-OR-UUID DISK */
+/* snapshot delete UUID [--member] (member: only that member). */
+int	snapcmd_delete(const struct snapcmd_config *, const char *, int);
+/*
+ * snapshot rollback NAME-OR-UUID [DISK...]: without disks the whole group,
+ * each member's disk found here and refused while in use; with disks,
+ * only the members on them (a subset, said so).
+ */
 int	snapcmd_rollback(const struct snapcmd_config *, const char *,
-	    const char *);
-/* snapshot check DISK */
-int	snapcmd_check(const struct snapcmd_config *, const char *);
+	    char *const *, size_t);
+/* snapshot check DISK [DISK...]: the joint freeze plan and the verdict. */
+int	snapcmd_check(const struct snapcmd_config *, char *const *, size_t);
 
 #endif

@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "jsonout.h"
 #include "registry.h"
+#include "snapgroup.h"
 #include "status.h"
 #include "text.h"
 #include "volspec.h"
@@ -84,10 +85,14 @@ hostctl_usage(FILE *f)
 "  snapshot create --vm UUID [--volume UUID]... [--name NAME]\n"
 "                  [--consistency app|fs|crash]   (default: crash)\n"
 "                  [--idempotency-key KEY] [--hook-timeout SECONDS]\n"
-"  snapshot list --vm UUID\n"
-"  snapshot delete --vm UUID SNAPSHOT-UUID\n"
-"  snapshot rollback --vm UUID NAME-OR-UUID [--volume UUID]\n"
-"      (a running VM's rollback is scheduled for when it stops)\n"
+"      one snapshot group of the volumes (no --volume: all of them)\n"
+"  snapshot list --vm UUID           one row per snapshot group\n"
+"  snapshot delete --vm UUID GROUP [--member]\n"
+"      GROUP: the group's UUID or name, or a member's UUID; --member\n"
+"      deletes only the member with that UUID (the group becomes partial)\n"
+"  snapshot rollback --vm UUID GROUP [--volume UUID]...\n"
+"      every member, or only those of the volumes named (a subset); a\n"
+"      running VM's rollback is scheduled for when it stops\n"
 "  events [--follow]       recent events; --follow streams new ones\n"
 "  guest info --vm UUID    facts from the VM's guest agent daemon\n"
 "\n"
@@ -613,58 +618,161 @@ hostctl_vm_state(struct hostctl *hc, int argc, char **argv)
 	return (hostctl_request(hc, &env, hostctl_show_reply, NULL));
 }
 
-/* Print snapshots as a table or the JSON document. */
+/* What a snapshot command asked, for the text of its answer. */
+struct hostctl_snap_ask {
+	const char	*verb;		/* NULL: the table of groups */
+	int		 member;	/* delete --member */
+	size_t		 nvols;		/* --volume given */
+};
+
+/* The volume names of g's members, joined by sep (caller frees). */
+static char *
+hostctl_group_volumes(const struct snapgroup *g, const char *sep)
+{
+	char	*s = NULL, *old;
+	size_t	 i;
+
+	for (i = 0; i < g->nmembers; i++) {
+		old = s;
+		xasprintf(&s, "%s%s%s", old != NULL ? old : "", i == 0 ? "" :
+		    sep, hostctl_esc(*g->members[i]->volume_name != '\0' ?
+		    g->members[i]->volume_name : g->members[i]->volume_uuid));
+		free(old);
+	}
+	return (s != NULL ? s : xstrdup("-"));
+}
+
+/*
+ * One group of a create, delete or rollback answer as text.  A group of
+ * one reads as a single snapshot always has; a larger one says it is a
+ * group and lists its members.
+ */
+static void
+hostctl_print_group(const struct snapgroup *g, const struct hostctl_snap_ask *ask)
+{
+	const Evg__Snapshot	*s = g->members[0];
+	char			 t[32], sz[32], *vols;
+	size_t			 i;
+	int			 scheduled, subset;
+
+	scheduled = strcmp(g->state, "rollback-scheduled") == 0;
+	jsonout_time(t, sizeof t, g->created);
+	jsonout_size(sz, sizeof sz, g->size_bytes);
+	if (g->size <= 1 && g->nmembers == 1) {
+		if (scheduled)
+			printf("rollback of volume %s to snapshot '%s' %s is "
+			    "scheduled: the VM runs, so it is carried out when "
+			    "the VM is reported stopped (restart the VM)\n",
+			    hostctl_esc(s->volume_name), hostctl_esc(s->name),
+			    s->uuid);
+		else
+			printf("%s snapshot '%s' %s of volume %s (%s, %s, %s)\n",
+			    ask->verb, hostctl_esc(s->name), s->uuid,
+			    hostctl_esc(s->volume_name), sz,
+			    hostctl_esc(g->consistency), t);
+		return;
+	}
+	vols = hostctl_group_volumes(g, ", ");
+	/* A rollback's answer lists the members rolled back. */
+	subset = ask->nvols != 0 && g->nmembers < g->size;
+	if (ask->member)
+		printf("deleted member %s (volume %s) of snapshot group '%s' "
+		    "%s: the group is now partial\n", s->uuid, vols,
+		    hostctl_esc(g->name), g->uuid);
+	else if (scheduled && subset)
+		printf("rollback of %zu of %u volumes (%s) of snapshot group "
+		    "'%s' %s is scheduled, only those: the VM runs, so it is "
+		    "carried out when the VM is reported stopped (restart the "
+		    "VM)\n", g->nmembers, g->size, vols, hostctl_esc(g->name),
+		    g->uuid);
+	else if (scheduled)
+		printf("rollback of volumes %s to snapshot group '%s' %s is "
+		    "scheduled: the VM runs, so it is carried out when the VM "
+		    "is reported stopped (restart the VM)\n", vols,
+		    hostctl_esc(g->name), g->uuid);
+	else if (subset)
+		printf("rolled back %zu of %u volumes (%s) to snapshot group "
+		    "'%s' %s, only those (%s, %s, %s)\n", g->nmembers, g->size,
+		    vols, hostctl_esc(g->name), g->uuid, sz,
+		    hostctl_esc(g->consistency), t);
+	else
+		printf("%s snapshot group '%s' %s of %zu volume%s (%s, %s, %s)"
+		    "%s\n", ask->verb, hostctl_esc(g->name), g->uuid,
+		    g->nmembers, g->nmembers == 1 ? "" : "s", sz,
+		    hostctl_esc(g->consistency), t, g->partial ? ", partial" :
+		    "");
+	free(vols);
+	for (i = 0; !ask->member && i < g->nmembers; i++) {
+		s = g->members[i];
+		printf("  volume %s: snapshot %s (%s)\n",
+		    hostctl_esc(s->volume_name), s->uuid, jsonout_size(sz,
+		    sizeof sz, s->size_bytes));
+	}
+}
+
+/* The table of `snapshot list`: one row per group. */
+static void
+hostctl_print_table(const struct snapgroups *set)
+{
+	const struct snapgroup	*g;
+	char			 t[32], sz[32], **vols;
+	size_t			 i;
+	int			 w = 12;
+
+	if (set->n == 0) {
+		printf("no snapshots\n");
+		return;
+	}
+	vols = xcalloc(set->n, sizeof *vols);
+	for (i = 0; i < set->n; i++) {
+		vols[i] = hostctl_group_volumes(&set->groups[i], ",");
+		if ((int)strlen(vols[i]) > w)
+			w = (int)strlen(vols[i]);
+	}
+	if (w > 40)
+		w = 40;
+	printf("%-20s  %-24s  %-36s  %-*s  %10s  %-11s  %-10s  %s\n",
+	    "CREATED (UTC)", "NAME", "UUID", w, "VOLUMES", "SIZE",
+	    "CONSISTENCY", "ORIGIN", "STATE");
+	for (i = 0; i < set->n; i++) {
+		g = &set->groups[i];
+		printf("%-20s  %-24s  %-36s  %-*s  %10s  %-11s  %-10s  %s",
+		    jsonout_time(t, sizeof t, g->created), hostctl_esc(g->name),
+		    g->uuid, w, vols[i], jsonout_size(sz, sizeof sz,
+		    g->size_bytes), hostctl_esc(g->consistency),
+		    hostctl_esc(g->origin), hostctl_esc(g->state));
+		if (g->partial)
+			printf("  partial (%zu of %u volumes)", g->nmembers,
+			    g->size);
+		printf("\n");
+		free(vols[i]);
+	}
+	free(vols);
+}
+
+/* Print a snapshot answer, folded into groups; returns the exit code. */
 static int
 hostctl_print_snaps(struct hostctl *hc, const Evg__Envelope *rep,
-    const char *verb)
+    const struct hostctl_snap_ask *ask)
 {
 	const Evg__SnapshotList	*l;
-	const Evg__Snapshot	*s;
-	char			 t[32], sz[32];
+	struct snapgroups	*set;
 	size_t			 i;
 
 	if (rep->reply->result_case != EVG__REPLY__RESULT_SNAPSHOT_LIST)
 		return (hostctl_fail(hc, EVG_INTERNAL,
 		    "the daemon's reply carries no snapshot list"));
 	l = rep->reply->snapshot_list;
-	if (hc->json) {
-		jsonout_print(stdout, jsonout_snapshots(l->snapshots,
-		    l->n_snapshots));
-		return (0);
+	set = snapgroup_fold(l->snapshots, l->n_snapshots);
+	if (hc->json)
+		jsonout_print(stdout, jsonout_groups(set));
+	else if (ask->verb == NULL)
+		hostctl_print_table(set);
+	else {
+		for (i = 0; i < set->n; i++)
+			hostctl_print_group(&set->groups[i], ask);
 	}
-	if (verb != NULL) {
-		for (i = 0; i < l->n_snapshots; i++) {
-			s = l->snapshots[i];
-			if (strcmp(s->state, "rollback-scheduled") == 0) {
-				printf("rollback of volume %s to snapshot '%s' "
-				    "%s is scheduled: the VM runs, so it is "
-				    "carried out when the VM is reported "
-				    "stopped (restart the VM)\n",
-				    s->volume_name, s->name, s->uuid);
-				continue;
-			}
-			printf("%s snapshot '%s' %s of volume %s (%s, %s, %s)\n",
-			    verb, s->name, s->uuid, s->volume_name,
-			    jsonout_size(sz, sizeof sz, s->size_bytes),
-			    s->consistency, jsonout_time(t, sizeof t,
-			    s->created));
-		}
-		return (0);
-	}
-	if (l->n_snapshots == 0) {
-		printf("no snapshots\n");
-		return (0);
-	}
-	printf("%-20s  %-24s  %-36s  %-12s  %10s  %-11s  %-10s  %s\n",
-	    "CREATED (UTC)", "NAME", "UUID", "VOLUME", "SIZE", "CONSISTENCY",
-	    "ORIGIN", "STATE");
-	for (i = 0; i < l->n_snapshots; i++) {
-		s = l->snapshots[i];
-		printf("%-20s  %-24s  %-36s  %-12s  %10s  %-11s  %-10s  %s\n",
-		    jsonout_time(t, sizeof t, s->created), s->name, s->uuid,
-		    s->volume_name, jsonout_size(sz, sizeof sz, s->size_bytes),
-		    s->consistency, s->origin, s->state);
-	}
+	snapgroup_free(set);
 	return (0);
 }
 
@@ -679,8 +787,8 @@ enum hostctl_snap_op {
  * The snapshot subcommands: how many arguments (a snapshot) follow the
  * options and what they are for usage errors, whether the create options
  * (--name, --consistency, --idempotency-key, --hook-timeout) are valid,
- * how many --volume may be given, and the verb of the text output (NULL:
- * the table of snapshots).
+ * whether --member is, how many --volume may be given, and the verb of
+ * the text output (NULL: the table of groups).
  */
 struct hostctl_snap_command {
 	const char		*name;
@@ -688,17 +796,19 @@ struct hostctl_snap_command {
 	int			 nargs;
 	const char		*args;
 	int			 create_opts;
+	int			 member_opt;
 	size_t			 max_volumes;
 	const char		*verb;
 };
 
 static const struct hostctl_snap_command hostctl_snap_commands[] = {
-	{ "create", HOSTCTL_SNAP_CREATE, 0, "no arguments", 1, SIZE_MAX,
+	{ "create", HOSTCTL_SNAP_CREATE, 0, "no arguments", 1, 0, SIZE_MAX,
 	    "created" },
-	{ "list", HOSTCTL_SNAP_LIST, 0, "no arguments", 0, 0, NULL },
-	{ "delete", HOSTCTL_SNAP_DELETE, 1, "a snapshot", 0, 0, "deleted" },
-	{ "rollback", HOSTCTL_SNAP_ROLLBACK, 1, "a snapshot", 0, 1,
-	    "rolled back to" },
+	{ "list", HOSTCTL_SNAP_LIST, 0, "no arguments", 0, 0, 0, NULL },
+	{ "delete", HOSTCTL_SNAP_DELETE, 1, "a snapshot group", 0, 1, 0,
+	    "deleted" },
+	{ "rollback", HOSTCTL_SNAP_ROLLBACK, 1, "a snapshot group", 0, 0,
+	    SIZE_MAX, "rolled back to" },
 };
 
 /*
@@ -706,7 +816,7 @@ static const struct hostctl_snap_command hostctl_snap_commands[] = {
  * before it is refused as unknown: the errors hostctl has always given.
  */
 static const struct hostctl_snap_command hostctl_snap_unknown = {
-	NULL, HOSTCTL_SNAP_DELETE, 1, "a snapshot", 0, 0, NULL
+	NULL, HOSTCTL_SNAP_DELETE, 1, "a snapshot group", 0, 1, 0, NULL
 };
 
 /* snapshot create|list|delete|rollback. */
@@ -720,22 +830,24 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		{ "consistency", required_argument, NULL, 'c' },
 		{ "idempotency-key", required_argument, NULL, 'k' },
 		{ "hook-timeout", required_argument, NULL, 't' },
+		{ "member", no_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
-	Evg__Envelope			 env = EVG__ENVELOPE__INIT;
+	Evg__Envelope			 env = EVG__ENVELOPE__INIT, *rep;
 	Evg__SnapshotCreateRequest	 cr = EVG__SNAPSHOT_CREATE_REQUEST__INIT;
 	Evg__SnapshotListRequest	 ls = EVG__SNAPSHOT_LIST_REQUEST__INIT;
 	Evg__SnapshotDeleteRequest	 del = EVG__SNAPSHOT_DELETE_REQUEST__INIT;
 	Evg__SnapshotRollbackRequest	 rb =
 					    EVG__SNAPSHOT_ROLLBACK_REQUEST__INIT;
 	const struct hostctl_snap_command *cmd = &hostctl_snap_unknown;
+	struct hostctl_snap_ask		 ask;
 	const char			*sub, *vm = NULL, *name = NULL;
 	const char			*cons = NULL, *key = NULL;
 	char				*end;
 	long				 hook_s = 0;
 	char				**vols = NULL;
 	size_t				 i, nvols = 0;
-	int				 ch, rc;
+	int				 ch, rc, member = 0;
 
 	if (argc < 2)
 		hostctl_usage_error("snapshot: expected create, list, delete "
@@ -772,6 +884,9 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 				hostctl_usage_error("--hook-timeout: '%s' is not "
 				    "1..1800 seconds", optarg);
 			break;
+		case 'M':
+			member = 1;
+			break;
 		default:
 			hostctl_usage_error("snapshot %s: bad option", sub);
 		}
@@ -781,7 +896,8 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	if (argc - optind != cmd->nargs)
 		hostctl_usage_error("snapshot %s: expected %s", sub, cmd->args);
 	if ((!cmd->create_opts && (name != NULL || cons != NULL ||
-	    key != NULL || hook_s != 0)) || nvols > cmd->max_volumes)
+	    key != NULL || hook_s != 0)) || nvols > cmd->max_volumes ||
+	    (member && !cmd->member_opt))
 		hostctl_usage_error("snapshot %s: option not valid here", sub);
 	if (cmd->name == NULL)
 		hostctl_usage_error("snapshot: unknown subcommand '%s'", sub);
@@ -805,18 +921,28 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	case HOSTCTL_SNAP_DELETE:
 		del.vm_uuid = (char *)vm;
 		del.snapshot = argv[optind];
+		del.member = member;
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_DELETE;
 		env.snapshot_delete = &del;
 		break;
 	case HOSTCTL_SNAP_ROLLBACK:
 		rb.vm_uuid = (char *)vm;
 		rb.snapshot = argv[optind];
-		rb.volume_uuid = nvols > 0 ? vols[0] : (char *)"";
+		rb.volume_uuids = vols;
+		rb.n_volume_uuids = nvols;
+		/* A daemon from before groups reads only this one. */
+		rb.volume_uuid = nvols == 1 ? vols[0] : (char *)"";
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK;
 		env.snapshot_rollback = &rb;
 		break;
 	}
-	rc = hostctl_request(hc, &env, hostctl_print_snaps, cmd->verb);
+	ask.verb = cmd->verb;
+	ask.member = member;
+	ask.nvols = nvols;
+	if ((rep = hostctl_call(hc, &env, &rc)) != NULL) {
+		rc = hostctl_print_snaps(hc, rep, &ask);
+		codec_free(rep);
+	}
 	free(vols);
 	return (rc);
 }

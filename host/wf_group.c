@@ -113,9 +113,9 @@ wf_resolve_group(struct wf_vm *wv, const struct reg_vm *vm, const char *snap,
 	} else if (cs != NULL && n > 1 && nvols == 0) {
 		xasprintf(cause, "snapshot %s is one of the %zu members of "
 		    "group %s ('%s'); name the group by its UUID to act on "
-		    "all of them, or name this member alone explicitly (delete: "
-		    "as a member; rollback: with its volume)", snap, n, group,
-		    cs->name);
+		    "all of them, or name this member alone explicitly (delete "
+		    "--member; rollback --volume, or the guest's DISK)", snap,
+		    n, group, cs->name);
 		return (EVG_FAILED_PRECONDITION);
 	}
 	for (i = 0; i < nvols; i++) {

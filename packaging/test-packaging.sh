@@ -515,6 +515,7 @@ rc=0
 t _eve_guest_agent 'eve-guest-agent ' 'status daemon snapshot'
 t _eve_guest_agent 'eve-guest-agent snapshot ' 'create list delete rollback check'
 t _eve_guest_agent 'eve-guest-agent snapshot create --n' '--name'
+t _eve_guest_agent 'eve-guest-agent snapshot delete x --m' '--member'
 t _eve_guest_agent 'eve-guest-agent daemon --h' '--hooks-dir --help'
 t _eve_guest_agent 'eve-guest-agent --connect v' 'vsock:2:2210'
 t _eve_guest_hostd 'eve-guest-hostd --no' '--no-vsock'
@@ -525,6 +526,8 @@ t _eve_guest_hostctl 'eve-guest-hostctl vm update x --s' '--snapshot-budget'
 t _eve_guest_hostctl 'eve-guest-hostctl vm state x st' 'starting stopped'
 t _eve_guest_hostctl 'eve-guest-hostctl vm add --volume uuid=x,ba' 'x,backend=qcow2 x,backend=zfs'
 t _eve_guest_hostctl 'eve-guest-hostctl snapshot create --vm x --consistency ' 'app fs crash'
+t _eve_guest_hostctl 'eve-guest-hostctl snapshot delete --vm x y --' '--vm --member'
+t _eve_guest_hostctl 'eve-guest-hostctl snapshot rollback --vm x y --' '--vm --volume'
 exit $rc
 EOF
 	bash "$work/comp.bash"

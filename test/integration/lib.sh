@@ -158,6 +158,14 @@ lines() {
 	printf '%s\n' "$1" | wc -l
 }
 
+# json_members: each member snapshot of a --json snapshot answer in OUT
+# ({"groups": [{..., "members": [{...}]}]}), one a line: what counts
+# snapshots, since a group repeats its members' name, UUID and state.
+json_members() {
+	printf '%s' "$OUT" | tr -d '\n' |
+	    awk -v depth=4 -f "$(dirname "${BASH_SOURCE[0]}")/../tools/json-objects.awk"
+}
+
 # hostd_alive: the daemon process still runs.
 hostd_alive() {
 	kill -0 "$HOSTD_PID" 2>/dev/null || fail "hostd died: $(tail -5 "$T/hostd.log")"
@@ -233,6 +241,12 @@ event_kinds() {
 # A qcow2 image of SIZE (default 64M) at PATH.
 mkimg() {
 	qemu-img create -q -f qcow2 "$1" "${2:-64M}" || fail "qemu-img create"
+}
+
+# holds IMG BYTE: the first MiB of IMG is all BYTE (qemu-io exits 1 on a
+# mismatch; it prints "read 1048576/1048576 bytes" either way).
+holds() {
+	qemu-io -f qcow2 -c "read -P $2 0 1M" "$1" >/dev/null 2>&1
 }
 
 # qemu-io PATH CMD: run one qemu-io command on an image no one holds.

@@ -127,7 +127,7 @@ test_app_idempotent_retry() {
 	[ "$(printf '%s' "$first" | grep '"uuid"')" = "$(printf '%s' "$OUT" | grep '"uuid"')" ] ||
 	    fail "a retry answered differently"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
-	[ "$(printf '%s' "$OUT" | grep -c '"uuid"')" -eq 1 ] || fail "two snapshots: $OUT"
+	[ "$(json_members | grep -c '"uuid"')" -eq 1 ] || fail "two snapshots: $OUT"
 }
 
 # A stopped VM: no guest steps, offline backend, recorded as crash.

@@ -87,7 +87,7 @@ test_fault_unfinished_entry_retried() {
 	wait_for "$HOSTCTL --json snapshot list --vm $UUID1 | grep -q '\"state\":\"ready\"'" 5 ||
 	    fail "the entry did not resolve: $($HOSTCTL --json snapshot list --vm $UUID1)"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
-	[ "$(printf '%s' "$OUT" | grep -c '"name":"crashy"')" -eq 1 ] ||
+	[ "$(json_members | grep -c '"name":"crashy"')" -eq 1 ] ||
 	    fail "expected exactly one 'crashy': $OUT"
 }
 
@@ -294,7 +294,7 @@ test_fault_stalled_qemu() {
 	wait_for "$HOSTCTL --json snapshot list --vm $UUID1 | grep -q '\"state\":\"ready\"'" 8 ||
 	    fail "the entry did not resolve: $($HOSTCTL --json snapshot list --vm $UUID1)"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
-	[ "$(printf '%s' "$OUT" | grep -c '"name":"interrupted"')" -eq 1 ] ||
+	[ "$(json_members | grep -c '"name":"interrupted"')" -eq 1 ] ||
 	    fail "expected exactly one 'interrupted': $OUT"
 	hostd_alive
 }
@@ -319,7 +319,7 @@ test_fault_duplicate_catalog_entry() {
 	grep -q "catalog $cat: snapshots\[1\] repeats snapshot $s" "$T/hostd.log" ||
 	    fail "the merge was not logged: $(grep catalog "$T/hostd.log" | tail -3)"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
-	[ "$(printf '%s' "$OUT" | grep -c '"name":"twin"')" -eq 1 ] ||
+	[ "$(json_members | grep -c '"name":"twin"')" -eq 1 ] ||
 	    fail "listed twice: $OUT"
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
 	expect_rc 0

@@ -70,20 +70,19 @@ test_update_new_generation() {
 	expect_in "$OUT" "$VOLUUID1#2.qcow2"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
 	expect_rc 0
-	[ "$(printf '%s' "$OUT" | grep -o '"name":"gen1"' | wc -l)" -eq 2 ] ||
+	[ "$(json_members | grep -c '"name":"gen1"')" -eq 2 ] ||
 	    fail "both volumes' snapshots should stay listed: $OUT"
 	expect_not_in "$OUT" '"missing"'
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 gen1 --volume $VOLUUID1
 	expect_rc 0
-	qemu-io -f qcow2 -c "read -P 0xaa 0 1M" "$(vol_path $VOLUUID1 2)" |
-	    grep -q "read 1048576" || fail "rollback did not reach generation 2"
+	holds "$(vol_path $VOLUUID1 2)" 0xaa || fail "rollback did not reach generation 2"
 	stop_hostd
 	start_hostd
 	run_cmd $HOSTCTL --json vm show $UUID1
 	expect_in "$OUT" '"cid":9001'
 	expect_in "$OUT" "$VOLUUID2#2.qcow2"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
-	[ "$(printf '%s' "$OUT" | grep -o '"state":"ready"' | wc -l)" -eq 2 ] ||
+	[ "$(json_members | grep -c '"state":"ready"')" -eq 2 ] ||
 	    fail "snapshots not ready after restart: $OUT"
 	hostd_alive
 }
@@ -112,7 +111,7 @@ test_update_volume_leaves_and_returns() {
 	expect_in "$OUT" "app-renamed"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
 	expect_in "$OUT" "$VOLUUID2"
-	[ "$(printf '%s' "$OUT" | grep -o '"state":"ready"' | wc -l)" -eq 2 ] ||
+	[ "$(json_members | grep -c '"state":"ready"')" -eq 2 ] ||
 	    fail "the returning volume's snapshot is not ready: $OUT"
 	# Clearing a path: an empty value.
 	run_cmd $HOSTCTL --json vm update $UUID1 --qmp ''
@@ -189,8 +188,7 @@ test_starting_applies_rollback() {
 	run_cmd $HOSTCTL --json vm state $UUID1 starting
 	expect_rc 0
 	expect_in "$OUT" '"state":"starting"'
-	qemu-io -f qcow2 -c "read -P 0xaa 0 1M" "$(vol_path $VOLUUID1 1)" |
-	    grep -q "read 1048576" || fail "starting did not apply the rollback"
+	holds "$(vol_path $VOLUUID1 1)" 0xaa || fail "starting did not apply the rollback"
 	expect_in "$(event_kinds)" "rollback-done"
 	# From now on nothing opens the images offline: no QMP, so a create
 	# is refused instead of running qemu-img under a starting QEMU.
@@ -202,13 +200,12 @@ test_starting_applies_rollback() {
 	run_cmd $HOSTCTL --json snapshot rollback --vm $UUID1 good --volume $VOLUUID1
 	expect_rc 0
 	expect_in "$OUT" "rollback-scheduled"
-	qemu-io -f qcow2 -c "read -P 0xdd 0 1M" "$(vol_path $VOLUUID1 1)" |
-	    grep -q "read 1048576" || fail "a rollback ran under a starting QEMU"
+	holds "$(vol_path $VOLUUID1 1)" 0xdd || fail "a rollback ran under a starting QEMU"
 	run_cmd $HOSTCTL vm state $UUID1 running
 	expect_rc 0
 	run_cmd $HOSTCTL vm state $UUID1 stopped
 	expect_rc 0
-	wait_for "qemu-io -f qcow2 -c 'read -P 0xaa 0 1M' '$(vol_path $VOLUUID1 1)' | grep -q 'read 1048576'" 10 ||
+	wait_for "holds '$(vol_path $VOLUUID1 1)' 0xaa" 10 ||
 	    fail "the rollback scheduled while starting was not applied at stop"
 	hostd_alive
 }

@@ -11,7 +11,7 @@ LEGACY=cccccccc-1111-4111-8111-111111111111
 
 # owner_uuids: the snapshot UUIDs of the last run's JSON output, one a line.
 owner_uuids() {
-	printf '%s\n' "$OUT" | sed -n 's/^ *"uuid":"\([0-9a-f-]*\)",*$/\1/p'
+	json_members | grep -o '"uuid":"[0-9a-f-]*"' | cut -d'"' -f4
 }
 
 # owner_restart: restart the daemon; its start-up check lists the backend.
@@ -77,7 +77,7 @@ test_owner_qcow2_offline() {
 	# Rolling ours back leaves EVE's in place (newer and older).
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 one
 	expect_rc 0
-	qemu-io -f qcow2 -c "read -P 0xaa 0 1M" "$img" | grep -q "read 1048576" ||
+	holds "$img" 0xaa ||
 	    fail "the rollback did not happen"
 	qemu-img snapshot -l "$img" | grep -qF "$EVE_TAG" ||
 	    fail "EVE's snapshot gone after a rollback"

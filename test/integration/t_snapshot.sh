@@ -4,12 +4,12 @@
 
 # count_snaps: how many snapshots the last run's JSON output holds.
 count_snaps() {
-	printf '%s' "$OUT" | grep -c '"uuid":'
+	json_members | grep -c '"uuid":'
 }
 
-# snap_uuid: the UUID in the last run's JSON output (first snapshot).
+# snap_uuid: the UUID of the first snapshot in the last run's JSON output.
 snap_uuid() {
-	printf '%s' "$OUT" | grep -o '"uuid":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4
+	json_members | grep -o '"uuid":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4
 }
 
 # A stopped VM: create, list, rollback (data written after the snapshot is
@@ -38,7 +38,7 @@ test_qcow2_offline() {
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 "before upgrade"
 	expect_rc 0
 	expect_in "$OUT" "rolled back to snapshot 'before upgrade'"
-	qemu-io -f qcow2 -c "read -P 0xaa 0 1M" "$T/disk.qcow2" | grep -q "read 1048576" ||
+	holds "$T/disk.qcow2" 0xaa ||
 	    fail "data written after the snapshot survived the rollback"
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
 	expect_rc 0
@@ -60,7 +60,7 @@ test_qcow2_size_recorded() {
 	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --name s1
 	expect_rc 0
 	local size
-	size=$(printf '%s' "$OUT" | grep -o '"size_bytes":[0-9]*' | cut -d: -f2)
+	size=$(json_members | grep -o '"size_bytes":[0-9]*' | cut -d: -f2)
 	[ "$size" -ge 8388608 ] || fail "size $size below the 8 MiB written"
 	[ "$size" -le $((alloc + 1048576)) ] || fail "size $size above allocated $alloc"
 }
@@ -133,7 +133,7 @@ test_qcow2_rollback_scheduled() {
 	wait_for "grep -q 'event rollback-done' '$T/hostd.log'" 10 ||
 	    fail "scheduled rollback did not run: $(tail -3 "$T/hostd.log")"
 	grep -q "snapshot -a" "$T/qemu-img-calls" || fail "no qemu-img -a"
-	qemu-io -f qcow2 -c "read -P 0xaa 0 1M" "$T/disk.qcow2" | grep -q "read 1048576" ||
+	holds "$T/disk.qcow2" 0xaa ||
 	    fail "data written after the snapshot survived the rollback"
 	run_cmd $HOSTCTL --json events
 	expect_in "$OUT" '"kind":"rollback-done"'
@@ -185,7 +185,7 @@ test_crash_between_backend_and_catalog() {
 	    fail "reconcile did not run"
 	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
 	expect_rc 0
-	[ "$(printf '%s' "$OUT" | grep -c '"name":"crashy"')" -eq 1 ] ||
+	[ "$(json_members | grep -c '"name":"crashy"')" -eq 1 ] ||
 	    fail "expected exactly one 'crashy': $OUT"
 	expect_in "$OUT" '"state":"ready"'
 	expect_not_in "$OUT" "adopted"

@@ -26,6 +26,7 @@ static Suite *(*const main_suites[])(void) = {
 	suite_hooks,
 	suite_info,
 	suite_workflow,
+	suite_snapgroup,
 };
 
 int

@@ -1014,14 +1014,15 @@ fh_script_list(int fd, void *arg)
 }
 
 /*
- * Proves `snapshot list --json` gives the contract's keys, "created" in
- * RFC 3339 UTC, "disk" null for a disk this VM does not have, and the
- * consistency record.
+ * Proves `snapshot list --json` gives the contract's keys: a snapshot from
+ * a host without groups is a group of one with its own UUID, not partial,
+ * and its member has "created" in RFC 3339 UTC, "disk" null for a disk
+ * this VM does not have, and the consistency record.
  */
 START_TEST(test_list_json)
 {
 	struct snapcmd_config	 conf;
-	struct json_object	*doc, *arr, *s, *v, *rec;
+	struct json_object	*doc, *arr, *g, *s, *v, *rec;
 	char			*text, out[160];
 	pid_t			 pid;
 	int			 saved, rc;
@@ -1039,7 +1040,21 @@ START_TEST(test_list_json)
 
 	doc = json_tokener_parse(text);
 	ck_assert_msg(doc != NULL, "not JSON: %s", text);
-	ck_assert(json_object_object_get_ex(doc, "snapshots", &arr));
+	ck_assert(json_object_object_get_ex(doc, "groups", &arr));
+	ck_assert_int_eq(json_object_array_length(arr), 1);
+	g = json_object_array_get_idx(arr, 0);
+	ck_assert(json_object_object_get_ex(g, "uuid", &v));
+	ck_assert_str_eq(json_object_get_string(v),
+	    "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f");
+	ck_assert(json_object_object_get_ex(g, "name", &v));
+	ck_assert_str_eq(json_object_get_string(v), "Weekly backup");
+	ck_assert(json_object_object_get_ex(g, "size_bytes", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 1288490189);
+	ck_assert(json_object_object_get_ex(g, "group_size", &v));
+	ck_assert_int_eq(json_object_get_int(v), 1);
+	ck_assert(json_object_object_get_ex(g, "partial", &v));
+	ck_assert(!json_object_get_boolean(v));
+	ck_assert(json_object_object_get_ex(g, "members", &arr));
 	ck_assert_int_eq(json_object_array_length(arr), 1);
 	s = json_object_array_get_idx(arr, 0);
 	ck_assert(json_object_object_get_ex(s, "uuid", &v));
@@ -1063,6 +1078,192 @@ START_TEST(test_list_json)
 	ck_assert(json_object_object_get_ex(rec, "mounts", &v));
 	ck_assert_int_eq(json_object_array_length(v), 1);
 	json_object_put(doc);
+	free(text);
+}
+END_TEST
+
+/*
+ * Child side: a host with snapshot groups.  Mode "list" answers a list
+ * request with a group of three made, two listed (partial), whose members
+ * are on no disk here, and a snapshot from before groups; mode "delete"
+ * wants a delete of one member (member set) and answers with it.
+ */
+static int
+fh_script_groups(int fd, void *arg)
+{
+	struct codec_reply	 r;
+	Evg__Envelope		*env;
+	Evg__SnapshotList	 list = EVG__SNAPSHOT_LIST__INIT;
+	Evg__Snapshot		 s[3], *sp[3] = { &s[0], &s[1], &s[2] };
+	Evg__DiskId		 id = EVG__DISK_ID__INIT, *ids[1] = { &id };
+	const char		*mode = arg;
+	size_t			 i;
+
+	if (fh_handshake(fd) == -1 || (env = fh_recv(fd)) == NULL)
+		return (fh_bad(1, "handshake or request"));
+	if (strcmp(mode, "list") == 0 &&
+	    env->body_case != EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST)
+		return (fh_bad(2, "not a list request"));
+	if (strcmp(mode, "delete") == 0 &&
+	    (env->body_case != EVG__ENVELOPE__BODY_SNAPSHOT_DELETE ||
+	    !env->snapshot_delete->member))
+		return (fh_bad(2, "not a delete of a member"));
+	id.kind = (char *)"serial";
+	id.value = (char *)NO_SERIAL;
+	for (i = 0; i < 3; i++) {
+		evg__snapshot__init(&s[i]);
+		s[i].name = (char *)"db";
+		s[i].created = 1795694400;
+		s[i].size_bytes = 1048576;
+		s[i].consistency = (char *)"fs";
+		s[i].origin = (char *)"guest";
+		s[i].state = (char *)"ready";
+		s[i].group_uuid = (char *)"9c1e0d2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
+		s[i].group_size = 3;
+		s[i].disk_ids = ids;
+		s[i].n_disk_ids = 1;
+	}
+	s[0].uuid = (char *)"11111111-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+	s[0].volume_name = (char *)"data";
+	s[1].uuid = (char *)"22222222-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+	s[1].volume_name = (char *)"wal";
+	s[2].uuid = (char *)"33333333-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
+	s[2].name = (char *)"old";
+	s[2].created = 1795600000;
+	s[2].group_uuid = (char *)"";
+	s[2].group_size = 0;
+	list.snapshots = sp;
+	list.n_snapshots = strcmp(mode, "list") == 0 ? 3 : 1;
+	codec_reply_init(&r, env->id, 1, EVG_OK, "");
+	r.reply.result_case = EVG__REPLY__RESULT_SNAPSHOT_LIST;
+	r.reply.snapshot_list = &list;
+	codec_free(env);
+	return (fh_send(fd, &r.env) == -1 ? fh_bad(3, "send") : 0);
+}
+
+/* Run a snapshot command against fh_script_groups; its output in *text. */
+static int
+fh_groups_run(const char *mode, int json, int (*run)(void *), void *arg,
+    char **text)
+{
+	char	out[160];
+	pid_t	pid;
+	int	saved, rc;
+
+	snprintf(out, sizeof out, "%s/out", fh_dir);
+	output_init("check_serve", json);
+	pid = fh_start(fh_script_groups, (void *)mode);
+	saved = capture_start(out);
+	rc = run(arg);
+	*text = capture_end(saved, out);
+	output_init("check_serve", 0);
+	fh_wait(pid);
+	return (rc);
+}
+
+/* snapcmd_list() of every group, for fh_groups_run(). */
+static int
+fh_groups_list(void *arg)
+{
+	return (snapcmd_list(arg, NULL));
+}
+
+/*
+ * Proves `snapshot list` shows a group as one row, oldest first: the
+ * group's UUID, its members' total size, a disk per member ("-" where
+ * none is here) and the partial marker; a snapshot from before groups is
+ * a row of its own.  With --json, each group holds its members.
+ */
+START_TEST(test_list_groups)
+{
+	struct snapcmd_config	 conf;
+	struct json_object	*doc, *arr, *g, *v;
+	char			*text, *old, *group;
+	int			 rc;
+
+	fh_snapcmd(&conf);
+	rc = fh_groups_run("list", 0, fh_groups_list, &conf, &text);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
+	old = strstr(text, "  old   33333333-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+	    "     1.0 MiB  -\n");
+	group = strstr(text, "  db    9c1e0d2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
+	    "     2.0 MiB  -,-  (partial: 2 of 3 disks)\n");
+	ck_assert_msg(old != NULL && group != NULL && old < group, "%s", text);
+	ck_assert_msg(strchr(group, '\n')[1] == '\0', "%s", text);
+	free(text);
+
+	rc = fh_groups_run("list", 1, fh_groups_list, &conf, &text);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
+	doc = json_tokener_parse(text);
+	ck_assert_msg(doc != NULL, "not JSON: %s", text);
+	ck_assert(json_object_object_get_ex(doc, "groups", &arr));
+	ck_assert_int_eq(json_object_array_length(arr), 2);
+	g = json_object_array_get_idx(arr, 1);
+	ck_assert(json_object_object_get_ex(g, "uuid", &v));
+	ck_assert_str_eq(json_object_get_string(v),
+	    "9c1e0d2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f");
+	ck_assert(json_object_object_get_ex(g, "partial", &v));
+	ck_assert(json_object_get_boolean(v));
+	ck_assert(json_object_object_get_ex(g, "members", &v));
+	ck_assert_int_eq(json_object_array_length(v), 2);
+	json_object_put(doc);
+	free(text);
+}
+END_TEST
+
+/* snapcmd_rollback() of the whole group "db", for fh_groups_run(). */
+static int
+fh_groups_rollback(void *arg)
+{
+	return (snapcmd_rollback(arg, "db", NULL, 0));
+}
+
+/*
+ * Proves a whole-group rollback finds the members' disks here first and
+ * is refused (FAILED_PRECONDITION, naming the volume) when one has none,
+ * before any rollback is asked (the fake host answers only the list).
+ * The error is read from --json output, which carries it on stdout.
+ */
+START_TEST(test_rollback_group_no_disk)
+{
+	struct snapcmd_config	 conf;
+	char			*text;
+	int			 rc;
+
+	fh_snapcmd(&conf);
+	rc = fh_groups_run("list", 1, fh_groups_rollback, &conf, &text);
+	ck_assert_int_eq(rc, status_exit_code(EVG_FAILED_PRECONDITION));
+	ck_assert_msg(strstr(text, "cannot roll back snapshot group 'db': its "
+	    "volume 'data' has no disk in this VM") != NULL, "%s", text);
+	free(text);
+}
+END_TEST
+
+/* snapcmd_delete() of one member, for fh_groups_run(). */
+static int
+fh_groups_delete(void *arg)
+{
+	return (snapcmd_delete(arg, "11111111-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+	    1));
+}
+
+/*
+ * Proves `snapshot delete --member` asks for the member alone and says
+ * that its group is now partial.
+ */
+START_TEST(test_delete_member)
+{
+	struct snapcmd_config	 conf;
+	char			*text;
+	int			 rc;
+
+	fh_snapcmd(&conf);
+	rc = fh_groups_run("delete", 0, fh_groups_delete, &conf, &text);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
+	ck_assert_str_eq(text, "Deleted member "
+	    "11111111-5a6b-4c7d-8e9f-0a1b2c3d4e5f (disk -, volume data) of "
+	    "snapshot group \"db\" (9c1e0d2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f): the "
+	    "group is now partial\n");
 	free(text);
 }
 END_TEST
@@ -1616,6 +1817,7 @@ START_TEST(test_real_create)
 {
 	struct snapcmd_config	 conf;
 	char			*text, out[160], want[256];
+	char			*args[] = { fx.loop[0] };
 	pid_t			 pid;
 	int			 saved, rc;
 
@@ -1626,7 +1828,7 @@ START_TEST(test_real_create)
 	snprintf(out, sizeof out, "%s/out", fh_dir);
 	pid = fh_start(fh_script_create, NULL);
 	saved = capture_start(out);
-	rc = snapcmd_create(&conf, fx.loop[0], "t");
+	rc = snapcmd_create(&conf, args, 1, "t");
 	text = capture_end(saved, out);
 	fh_wait(pid);
 	ck_assert_msg(rc == 0, "exit %d: %s", rc, text);
@@ -1651,6 +1853,7 @@ END_TEST
 START_TEST(test_real_create_dropped)
 {
 	struct snapcmd_config	 conf;
+	char			*args[] = { fx.loop[0] };
 	pid_t			 pid;
 	int			 rc;
 
@@ -1659,7 +1862,7 @@ START_TEST(test_real_create_dropped)
 	ck_assert_uint_eq(fx_assert_safe(0), 1);
 	fh_snapcmd(&conf);
 	pid = fh_start(fh_script_create, (void *)"drop");
-	rc = snapcmd_create(&conf, fx.loop[0], NULL);
+	rc = snapcmd_create(&conf, args, 1, NULL);
 	fh_wait(pid);
 	ck_assert_int_eq(rc, status_exit_code(EVG_UNAVAILABLE));
 	assert_writable();
@@ -1674,14 +1877,15 @@ END_TEST
 START_TEST(test_real_rollback_mounted)
 {
 	struct snapcmd_config	conf;
+	char			*a[] = { fx.loop[0] }, *b[] = { fx.loop[1] };
 
 	if (!fx_ready(__func__))
 		return;
 	fh_snapcmd(&conf);
-	ck_assert_int_eq(snapcmd_rollback(&conf, "x", fx.loop[0]),
+	ck_assert_int_eq(snapcmd_rollback(&conf, "x", a, 1),
 	    status_exit_code(EVG_FAILED_PRECONDITION));
 	/* No host listens at fh_path: B's rollback gets as far as that. */
-	ck_assert_int_eq(snapcmd_rollback(&conf, "x", fx.loop[1]),
+	ck_assert_int_eq(snapcmd_rollback(&conf, "x", b, 1),
 	    EXIT_UNREACHABLE);
 }
 END_TEST
@@ -1708,6 +1912,9 @@ suite_serve(void)
 	tcase_add_test(tc, test_call_serves);
 	tcase_add_test(tc, test_call_failures);
 	tcase_add_test(tc, test_list_json);
+	tcase_add_test(tc, test_list_groups);
+	tcase_add_test(tc, test_rollback_group_no_disk);
+	tcase_add_test(tc, test_delete_member);
 	tcase_add_test(tc, test_consistency_text);
 	suite_add_tcase(s, tc);
 

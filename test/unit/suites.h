@@ -23,5 +23,6 @@ Suite	*suite_serve(void);
 Suite	*suite_hooks(void);
 Suite	*suite_info(void);
 Suite	*suite_workflow(void);
+Suite	*suite_snapgroup(void);
 
 #endif

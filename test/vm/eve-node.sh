@@ -178,22 +178,11 @@ all() {
 }
 show() { printf '%s\n' "$OUT" | sed 's/^/host: #   /'; }
 
-# json_items: each snapshot of a --json list in OUT, one a line.
+# json_items: each snapshot (group member) of a --json list in OUT
+# ({"groups":[{..., "members":[...]}]}), one a line.
 json_items() {
-	printf '%s' "$OUT" | tr -d '\n' | awk '{
-		d = 0; q = 0; s = ""
-		for (i = 1; i <= length($0); i++) {
-			c = substr($0, i, 1)
-			if (q) {
-				if (c == "\\") { s = s c; i++; c = substr($0, i, 1) }
-				else if (c == "\"") q = 0
-			} else if (c == "\"") q = 1
-			else if (c == "{" || c == "[") d++
-			else if (c == "}" || c == "]") d--
-			if (d >= 3 || (d == 2 && c == "}")) s = s c
-			if (d == 2 && c == "}") { print s; s = "" }
-		}
-	}'
+	printf '%s' "$OUT" | tr -d '\n' |
+	    awk -v depth=4 -f "$HERE/../tools/json-objects.awk"
 }
 # field ITEM KEY: the first string KEY of one json_items line.
 field() {
@@ -439,6 +428,12 @@ check "host: the guest's g-vda, g-vdb, g-sda, g-tmp are listed, origin guest" al
     'rc_is 0' 'has "\"name\":\"g-vda\""' 'has "\"name\":\"g-vdb\""' \
     'has "\"name\":\"g-sda\""' 'has "\"name\":\"g-tmp\""' \
     'json_items | grep -F "\"name\":\"g-vda\"" | grep -qF "\"origin\":\"guest\""'
+GPAIR=$(json_items | grep -F '"name":"g-pair"' | grep -o '"group_uuid":"[0-9a-f-]*"' | sort -u)
+check "host: the guest's g-pair is one group of two members, data-a and data-b" all \
+    '[ "$(json_items | grep -cF "\"name\":\"g-pair\"")" -eq 2 ]' \
+    '[ "$(printf "%s\n" "$GPAIR" | grep -c .)" -eq 1 ]' \
+    'json_items | grep -F "\"name\":\"g-pair\"" | grep -qF "\"volume\":\"data-a\""' \
+    'json_items | grep -F "\"name\":\"g-pair\"" | grep -qF "\"volume\":\"data-b\""'
 GTMP=$(json_items | grep -F '"name":"g-tmp"' | grep -o '"uuid":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4)
 for c in fs app crash; do
 	run $HOSTCTL snapshot create --vm "$APP" --consistency "$c" --name "c-$c"
@@ -489,6 +484,9 @@ for r in $ROWS; do
 	fi
 	check "$v $n ($c): clean ext4, no journal recovery needed" [ "$ok" = 1 ]
 done
+check "A and B: both members of the guest's group g-pair were extracted and checked" all \
+    'printf "%s\n" $ROWS | grep -q "^A:g-pair:fs:"' \
+    'printf "%s\n" $ROWS | grep -q "^B:g-pair:fs:"'
 check "A and B: the app snapshot holds the pre hook's state" all \
     '[ "$(debugfs -R "cat /app-state" "${RAW_A_c_app:-/x}" 2>/dev/null)" = "quiesced for c-app" ]' \
     '[ "$(debugfs -R "cat /app-state" "${RAW_B_c_app:-/x}" 2>/dev/null)" = "quiesced for c-app" ]'

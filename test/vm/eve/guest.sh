@@ -206,6 +206,16 @@ phase1() {
 	create_on /dev/vda g-vda /mnt/vda
 	create_on /dev/vdb g-vdb /mnt/vdb
 	create_on /dev/sda g-sda /mnt/sda
+	# A group over both data disks, both writers running: one freeze.
+	run $AGENT --json snapshot create /dev/vda /dev/vdb --name g-pair
+	check "guest: snapshot create /dev/vda /dev/vdb --name g-pair (one group, both frozen)" all \
+	    'rc_is 0' 'has "\"group_size\":2"' 'has "\"disk\":\"/dev/vda\""' \
+	    'has "\"disk\":\"/dev/vdb\""' \
+	    "json_leaf_with '\"mountpoint\":\"/mnt/vda\"' '\"action\":\"frozen\"'" \
+	    "json_leaf_with '\"mountpoint\":\"/mnt/vdb\"' '\"action\":\"frozen\"'"
+	run $AGENT snapshot list
+	check "guest: snapshot list shows g-pair as one row with both disks" all \
+	    'rc_is 0' 'printf "%s\n" "$OUT" | grep " g-pair " | grep -q "/dev/vda,/dev/vdb"'
 	run $AGENT snapshot create /dev/vda --name g-tmp
 	check "guest: snapshot create /dev/vda --name g-tmp (the host deletes it)" rc_is 0
 	run $AGENT snapshot list
