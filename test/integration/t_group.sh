@@ -159,6 +159,21 @@ test_group_guest_two_filesystems() {
 	    --volume "uuid=$VOLUUID2,name=wal,backend=qcow2,locator=$T/vol-c.qcow2,disk=backing:$T/c.img" \
 	    >/dev/null || fail "vm add"
 	local g="$AGENT --connect unix:$T/one.sock_2210" w
+	# A disk that is none of the VM's volumes among them: refused, naming
+	# it, and nothing is frozen or made.
+	mkfs_loop x ext4 || fail "mount x"
+	run_cmd $g snapshot create "$LOOP_a" "$LOOP_x" --name mixed
+	expect_rc 11
+	expect_in "$ERR" "$LOOP_x"
+	expect_in "$ERR" "is not one of VM vm-one's EVE volumes"
+	[ -z "$(qemu-img snapshot -l -U "$T/vol-a.qcow2" | awk 'NR > 2')" ] ||
+	    fail "a member was made for a refused group"
+	# The same disk twice, and more than 32 disks: refused up front.
+	run_cmd $g snapshot create "$LOOP_a" "$LOOP_a" --name twice
+	[ "$RC" -ne 0 ] || fail "the same disk twice was accepted"
+	run_cmd $g snapshot create $(for w in $(seq 33); do printf '%s ' "$LOOP_a"; done) --name many
+	expect_rc 2
+	expect_in "$ERR" "32"
 	for w in a c; do
 		bg sh -c "while :; do date +%s%N >> '$T/mnt/$w/log'; sleep 0.02; done"
 	done
