@@ -1,0 +1,351 @@
+/*
+ * snapshot rollback NAME-OR-UUID [DISK...].  Without disks, the whole
+ * group: it is found in this VM's list, each member's disk here is found
+ * by its identifiers (a member without one refuses the rollback), and
+ * every one of those disks is checked.  With disks, only the members on
+ * them, a subset, said so.  A disk in use here (a mounted filesystem or a
+ * swap area on it) refuses the rollback before the host is asked; after
+ * it, what the kernel still caches of each disk is dropped.
+ */
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <linux/fs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "codec.h"
+#include "disk.h"
+#include "freeze.h"
+#include "log.h"
+#include "output.h"
+#include "snapcmd_impl.h"
+#include "snapgroup.h"
+#include "status.h"
+#include "xmalloc.h"
+
+#define SNAPCMD_SWAPS		"/proc/swaps"
+
+/*
+ * The first swap area on the disks, from /proc/swaps, into buf.  Returns
+ * buf, or NULL when none is (or the file cannot be read: swap is then
+ * left to the host and the kernel).
+ */
+static const char *
+snapcmd_swap(const struct snapcmd_config *conf, const struct snapcmd_disk *d,
+    char *buf, size_t len)
+{
+	struct stat	 sb;
+	FILE		*f;
+	char		*line = NULL, *path;
+	size_t		 size = 0;
+	const char	*found = NULL;
+
+	if ((f = fopen(conf->swaps != NULL ? conf->swaps : SNAPCMD_SWAPS,
+	    "re")) == NULL)
+		return (NULL);
+	while (found == NULL && getline(&line, &size, f) != -1) {
+		path = strtok(line, " \t\n");
+		if (path == NULL || path[0] != '/' || stat(path, &sb) == -1 ||
+		    !S_ISBLK(sb.st_mode))
+			continue;
+		if (disk_holds_dev(d->disks, d->n, major(sb.st_rdev),
+		    minor(sb.st_rdev))) {
+			snprintf(buf, len, "%s", path);
+			found = buf;
+		}
+	}
+	free(line);
+	fclose(f);
+	return (found);
+}
+
+/*
+ * Refuse a rollback while the disk is in use here: a mounted filesystem
+ * (whether or not it could be frozen) or a swap area on it.  Returns 0, or
+ * a status code with *cause.
+ */
+static int
+snapcmd_unused(const struct snapcmd_config *conf, struct snapcmd_disk *d,
+    char **cause)
+{
+	struct freeze_plan		*plan;
+	const struct freeze_entry	*e;
+	char				 mp[256], dev[256], swap[256];
+	size_t				 n;
+
+	if (snapcmd_plan(conf, snapcmd_holds, d, &plan, cause) == -1)
+		return (EVG_INTERNAL);
+	if ((n = freeze_plan_count(plan)) != 0) {
+		e = freeze_plan_entry(plan, 0);
+		output_safe(mp, sizeof mp, freeze_entry_mountpoint(e));
+		output_safe(dev, sizeof dev, freeze_entry_device(e));
+		if (n == 1)
+			xasprintf(cause, "cannot roll back %s: %s (%s on %s) "
+			    "is mounted; unmount it first", d->arg, mp,
+			    freeze_entry_fstype(e), dev);
+		else
+			xasprintf(cause, "cannot roll back %s: %s (%s on %s) "
+			    "and %zu more are mounted; unmount them first",
+			    d->arg, mp, freeze_entry_fstype(e), dev, n - 1);
+		freeze_plan_free(plan);
+		return (EVG_FAILED_PRECONDITION);
+	}
+	freeze_plan_free(plan);
+	if (snapcmd_swap(conf, d, swap, sizeof swap) != NULL) {
+		xasprintf(cause, "cannot roll back %s: %s is in use as swap; "
+		    "swapoff it first", d->arg, output_safe(dev, sizeof dev,
+		    swap));
+		return (EVG_FAILED_PRECONDITION);
+	}
+	return (EVG_OK);
+}
+
+/*
+ * Drop what the guest kernel still caches of the disk as it was before
+ * the rollback: write back, invalidate the buffers of the device named
+ * and of each whole disk, and have the partition table read again.
+ * Refusals that only mean "not allowed" or "not here" are ignored.
+ */
+static void
+snapcmd_flush(const struct snapcmd_disk *d)
+{
+	const char	*path;
+	size_t		 i;
+	int		 fd;
+
+	sync();
+	for (i = 0; i <= d->n; i++) {
+		path = i == 0 ? d->arg : d->disks[i - 1].devpath;
+		if (i != 0 && strcmp(path, d->arg) == 0)
+			continue;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			log_warn("cannot flush %s", path);
+			continue;
+		}
+		if (ioctl(fd, BLKFLSBUF, 0) == -1 && errno != EPERM &&
+		    errno != EACCES)
+			log_warn("BLKFLSBUF %s", path);
+		/* Busy (a partition still open) or no partitions: fine. */
+		if (i != 0 && ioctl(fd, BLKRRPART, 0) == -1)
+			log_debug("%s: BLKRRPART %s: %s", __func__, path,
+			    strerror(errno));
+		close(fd);
+	}
+}
+
+/*
+ * The group snap names, found in this VM's list, and the disk here of
+ * each of its members into devs[] (caller frees each), so that the whole
+ * group can be checked and rolled back.  *lrep and *set hold the list
+ * (caller frees both, also on failure).  Returns EVG_OK with *g, or a
+ * status code with *cause: an unknown or ambiguous name, or a member
+ * without a disk here.
+ */
+static int
+snapcmd_group_disks(const struct snapcmd_config *conf, const char *snap,
+    Evg__Envelope **lrep, struct snapgroups **set,
+    const struct snapgroup **g, char **devs, size_t *ndevs, char **cause)
+{
+	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
+	Evg__GuestSnapshotListRequest	 body =
+	    EVG__GUEST_SNAPSHOT_LIST_REQUEST__INIT;
+	const Evg__SnapshotList		*list;
+	const Evg__Snapshot		*m;
+	char				 name[256], buf[128], vol[256];
+	size_t				 i, nmatch;
+	int				 code;
+
+	*ndevs = 0;
+	req.body_case = EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST;
+	req.guest_snapshot_list = &body;
+	*lrep = snapcmd_call(conf, &req, SNAPCMD_QUICK_MS, &code, cause);
+	if (*lrep == NULL || code != EVG_OK)
+		return (code);
+	if ((list = snapcmd_snapshots(*lrep)) == NULL) {
+		*cause = xstrdup("the host's answer carries no snapshot list");
+		return (EVG_INTERNAL);
+	}
+	*set = snapgroup_fold(list->snapshots, list->n_snapshots);
+	output_safe(name, sizeof name, snap);
+	if ((*g = snapgroup_find(*set, snap, &nmatch)) == NULL) {
+		xasprintf(cause, "no snapshot '%s' of this VM", name);
+		return (EVG_NOT_FOUND);
+	}
+	if (nmatch > 1) {
+		xasprintf(cause, "%zu snapshot groups are named '%s': give the "
+		    "UUID of one (snapshot list)", nmatch, name);
+		return (EVG_INVALID_ARGUMENT);
+	}
+	if ((*g)->nmembers > SNAPCMD_MAX_DISKS) {
+		xasprintf(cause, "snapshot group '%s' has %zu members, more "
+		    "than %d", name, (*g)->nmembers, SNAPCMD_MAX_DISKS);
+		return (EVG_INTERNAL);
+	}
+	for (i = 0; i < (*g)->nmembers; i++) {
+		m = (*g)->members[i];
+		if (snapcmd_device(m, buf, sizeof buf, NULL) == NULL) {
+			xasprintf(cause, "cannot roll back snapshot group '%s': "
+			    "its volume '%s' has no disk in this VM; name the "
+			    "disks to roll back only their members", name,
+			    output_safe(vol, sizeof vol, m->volume_name));
+			return (EVG_FAILED_PRECONDITION);
+		}
+		devs[(*ndevs)++] = xstrdup(buf);
+	}
+	return (EVG_OK);
+}
+
+/*
+ * The result of a rollback as text: all of a group (all a partial group
+ * has left), or a subset of it.
+ */
+static void
+snapcmd_rollback_text(const struct snapgroup *g, const char *disks,
+    int subset)
+{
+	char	 name[256], uuid[64], left[64] = "";
+	int	 scheduled;
+
+	output_safe(name, sizeof name, g->name);
+	output_safe(uuid, sizeof uuid, g->uuid);
+	scheduled = strcmp(g->state, "rollback-scheduled") == 0;
+	if (!subset && g->nmembers < g->size)
+		snprintf(left, sizeof left, " (partial: %zu of %u disks left)",
+		    g->nmembers, g->size);
+	if (subset && scheduled)
+		printf("Rollback of %zu of %u disks of snapshot group \"%s\" "
+		    "(%s) is scheduled: %s, only; the host carries it out when "
+		    "this VM is stopped; restart the VM\n", g->nmembers,
+		    g->size, name, uuid, disks);
+	else if (subset)
+		printf("Rolled back %zu of %u disks of snapshot group \"%s\" "
+		    "(%s): %s, only\n", g->nmembers, g->size, name, uuid,
+		    disks);
+	else if (scheduled)
+		printf("Rollback of %s to snapshot%s \"%s\" (%s)%s is "
+		    "scheduled: the host carries it out when this VM is "
+		    "stopped; restart the VM\n", disks, g->size > 1 ?
+		    " group" : "", name, uuid, left);
+	else
+		printf("Rolled back %s to snapshot%s \"%s\" (%s)%s\n", disks,
+		    g->size > 1 ? " group" : "", name, uuid, left);
+}
+
+/* The answer of a rollback, printed; disks are what was rolled back. */
+static void
+snapcmd_rollback_print(const Evg__Envelope *rep, const char *snap,
+    const struct snapcmd_disks *disks, int named)
+{
+	const Evg__SnapshotList	*list;
+	const struct snapgroup	*g = NULL;
+	struct snapgroups	*set = NULL;
+	struct json_object	*doc, *arr;
+	char			*joined, *args[SNAPCMD_MAX_DISKS], name[256];
+	size_t			 i;
+	int			 subset;
+
+	if ((list = snapcmd_snapshots(rep)) != NULL && list->n_snapshots != 0) {
+		set = snapgroup_fold(list->snapshots, list->n_snapshots);
+		g = &set->groups[0];
+	}
+	for (i = 0; i < disks->n; i++)
+		args[i] = (char *)disks->d[i].arg;
+	/* The answer lists the members rolled back, of a group this big. */
+	subset = named && g != NULL && g->nmembers < g->size;
+	if (output_json()) {
+		doc = json_object_new_object();
+		arr = json_object_new_array();
+		for (i = 0; i < disks->n; i++)
+			json_object_array_add(arr, json_object_new_string(
+			    args[i]));
+		json_object_object_add(doc, "disks", arr);
+		json_object_object_add(doc, "subset",
+		    json_object_new_boolean(subset));
+		if (g != NULL)
+			json_object_object_add(doc, "rolled_back",
+			    snapcmd_group_json(g, disks->n == 1 ? args[0] :
+			    NULL));
+		output_document(doc);
+	} else {
+		joined = output_join(args, disks->n, ", ");
+		if (g != NULL)
+			snapcmd_rollback_text(g, joined, subset);
+		else
+			printf("Rolled back %s to snapshot %s\n", joined,
+			    output_safe(name, sizeof name, snap));
+		free(joined);
+	}
+	snapgroup_free(set);
+}
+
+/* snapshot rollback; see snapcmd.h. */
+int
+snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
+    char *const *args, size_t nargs)
+{
+	Evg__Envelope				 req = EVG__ENVELOPE__INIT;
+	Evg__Envelope				*rep = NULL, *lrep = NULL;
+	Evg__GuestSnapshotRollbackRequest	 body =
+	    EVG__GUEST_SNAPSHOT_ROLLBACK_REQUEST__INIT;
+	const struct snapgroup			*g = NULL;
+	struct snapgroups			*set = NULL;
+	struct snapcmd_disks			 disks;
+	char					*cause = NULL;
+	char					*devs[SNAPCMD_MAX_DISKS];
+	size_t					 i, ndevs = 0;
+	int					 code, done = 0;
+
+	memset(&disks, 0, sizeof disks);
+	/* No disks named: every member of the group, each on its disk here. */
+	if (nargs == 0) {
+		code = snapcmd_group_disks(conf, snap, &lrep, &set, &g, devs,
+		    &ndevs, &cause);
+		if (code != EVG_OK)
+			goto out;
+		args = devs;
+		nargs = ndevs;
+	}
+	if (snapcmd_resolve_all(args, nargs, &disks, &cause) == -1) {
+		code = EVG_INVALID_ARGUMENT;
+		goto out;
+	}
+	for (i = 0; i < disks.n; i++) {
+		if ((code = snapcmd_unused(conf, &disks.d[i], &cause)) !=
+		    EVG_OK)
+			goto out;
+	}
+	body.snapshot = (char *)(g != NULL ? g->uuid : snap);
+	body.disks = disks.refs;
+	body.n_disks = disks.nrefs;
+	req.body_case = EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK;
+	req.guest_snapshot_rollback = &body;
+	rep = snapcmd_call(conf, &req, SNAPCMD_OP_MS, &code, &cause);
+	if (rep == NULL || code != EVG_OK)
+		goto out;
+
+	snapcmd_rollback_print(rep, snap, &disks, g == NULL);
+	for (i = 0; i < disks.n; i++)
+		snapcmd_flush(&disks.d[i]);
+	codec_free(rep);
+	rep = NULL;
+	done = 1;
+
+out:
+	snapcmd_disks_free(&disks);
+	snapgroup_free(set);
+	codec_free(lrep);
+	for (i = 0; i < ndevs; i++)
+		free(devs[i]);
+	if (!done)
+		return (snapcmd_fail(code, cause, rep));
+	return (output_finish());
+}
