@@ -21,6 +21,9 @@
 #define DISK_VALUE_MAX		256
 #define NODE_NAME_MAX		31
 
+static int	registry_persist(struct registry *, const struct reg_vm *,
+		    const struct reg_vm *, const char *, char **);
+
 /* Create an empty registry persisted at path (NULL: memory only). */
 struct registry *
 registry_create(const char *path)
@@ -30,6 +33,7 @@ registry_create(const char *path)
 	reg = xcalloc(1, sizeof *reg);
 	reg->path = path != NULL ? xstrdup(path) : NULL;
 	TAILQ_INIT(&reg->vms);
+	reg->journal.fd = -1;
 	return (reg);
 }
 
@@ -143,6 +147,7 @@ registry_free(struct registry *reg)
 		TAILQ_REMOVE(&reg->vms, vm, entry);
 		reg_vm_free(vm);
 	}
+	regjournal_close(&reg->journal);
 	free(reg->path);
 	free(reg);
 }
@@ -566,7 +571,7 @@ registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 	TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
 	reg->count++;
 	registry_take_cid(stale);
-	if (registry_save(reg, cause) != 0) {
+	if (registry_persist(reg, vm, stale, NULL, cause) != 0) {
 		rc = status_of_write_error(errno);
 		TAILQ_REMOVE(&reg->vms, vm, entry);
 		reg->count--;
@@ -619,7 +624,7 @@ registry_update(struct registry *reg, struct reg_vm *vm, struct reg_vm *next,
 		return (rc);
 	registry_swap(vm, next);
 	registry_take_cid(stale);
-	if (registry_save(reg, cause) != 0) {
+	if (registry_persist(reg, vm, stale, NULL, cause) != 0) {
 		rc = status_of_write_error(errno);
 		registry_swap(vm, next);
 		if (stale != NULL)
@@ -639,7 +644,7 @@ registry_remove(struct registry *reg, struct reg_vm *vm, char **cause)
 
 	TAILQ_REMOVE(&reg->vms, vm, entry);
 	reg->count--;
-	if (registry_save(reg, cause) != 0) {
+	if (registry_persist(reg, NULL, NULL, vm->uuid, cause) != 0) {
 		rc = status_of_write_error(errno);
 		TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
 		reg->count++;
@@ -662,7 +667,7 @@ registry_set_state(struct registry *reg, struct reg_vm *vm,
 		return (EVG_FAILED_PRECONDITION);
 	}
 	vm->state = state;
-	if (registry_save(reg, cause) != 0) {
+	if (registry_persist(reg, vm, NULL, NULL, cause) != 0) {
 		vm->state = old;
 		return (status_of_write_error(errno));
 	}
@@ -701,39 +706,46 @@ registry_volume_json(const struct reg_volume *vol)
 	return (o);
 }
 
+/* One record as JSON (the file's and the journal's). */
+static json_object *
+registry_vm_json(const struct reg_vm *vm)
+{
+	json_object	*o, *vols;
+	size_t		 i;
+
+	o = json_object_new_object();
+	registry_json_str(o, "uuid", vm->uuid);
+	registry_json_str(o, "name", vm->name);
+	json_object_object_add(o, "cid", json_object_new_int64(vm->cid));
+	registry_json_str(o, "hybrid_socket", vm->hybrid);
+	registry_json_str(o, "qmp", vm->qmp);
+	registry_json_str(o, "qmp_agent", vm->qmp_agent);
+	if (vm->snapshot_budget != 0)
+		json_object_object_add(o, "snapshot_budget",
+		    json_object_new_uint64(vm->snapshot_budget));
+	registry_json_str(o, "state", vm_state_name(vm->state));
+	vols = json_object_new_array();
+	for (i = 0; i < vm->nvolumes; i++)
+		json_object_array_add(vols,
+		    registry_volume_json(&vm->volumes[i]));
+	json_object_object_add(o, "volumes", vols);
+	return (o);
+}
+
 /* The registry as the JSON text of its file; see registry.h. */
 char *
 registry_text(struct registry *reg)
 {
-	json_object	*root, *vms, *o, *vols;
+	json_object	*root, *vms;
 	struct reg_vm	*vm;
 	char		*text;
-	size_t		 i;
 
 	root = json_object_new_object();
 	json_object_object_add(root, "format",
 	    json_object_new_int(REGISTRY_FORMAT));
 	vms = json_object_new_array();
-	TAILQ_FOREACH(vm, &reg->vms, entry) {
-		o = json_object_new_object();
-		registry_json_str(o, "uuid", vm->uuid);
-		registry_json_str(o, "name", vm->name);
-		json_object_object_add(o, "cid",
-		    json_object_new_int64(vm->cid));
-		registry_json_str(o, "hybrid_socket", vm->hybrid);
-		registry_json_str(o, "qmp", vm->qmp);
-		registry_json_str(o, "qmp_agent", vm->qmp_agent);
-		if (vm->snapshot_budget != 0)
-			json_object_object_add(o, "snapshot_budget",
-			    json_object_new_uint64(vm->snapshot_budget));
-		registry_json_str(o, "state", vm_state_name(vm->state));
-		vols = json_object_new_array();
-		for (i = 0; i < vm->nvolumes; i++)
-			json_object_array_add(vols,
-			    registry_volume_json(&vm->volumes[i]));
-		json_object_object_add(o, "volumes", vols);
-		json_object_array_add(vms, o);
-	}
+	TAILQ_FOREACH(vm, &reg->vms, entry)
+		json_object_array_add(vms, registry_vm_json(vm));
 	json_object_object_add(root, "vms", vms);
 	text = xstrdup(json_object_to_json_string_ext(root,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -741,8 +753,8 @@ registry_text(struct registry *reg)
 	return (text);
 }
 
-/* Write the registry file atomically. */
-int
+/* Write the registry file atomically, whole; empty the journal. */
+static int
 registry_save(struct registry *reg, char **cause)
 {
 	char	*text;
@@ -753,6 +765,47 @@ registry_save(struct registry *reg, char **cause)
 	text = registry_text(reg);
 	rc = atomicfile_write(reg->path, text, strlen(text), 0600, cause);
 	free(text);
+	if (rc == 0)
+		regjournal_reset(&reg->journal, reg->path);
+	return (rc);
+}
+
+/*
+ * Persist a change: the records a and b (either may be NULL) as they are
+ * now, or the removal of record del (NULL: none), as one journal line;
+ * or, when the journal is long enough, the whole file.  0, or -1 with
+ * errno and *cause.
+ */
+static int
+registry_persist(struct registry *reg, const struct reg_vm *a,
+    const struct reg_vm *b, const char *del, char **cause)
+{
+	json_object	*o, *puts;
+	char		*line;
+	int		 rc;
+
+	if (reg->path == NULL)
+		return (0);
+	if (reg->journal.lines >= REGISTRY_JOURNAL_MIN &&
+	    reg->journal.lines >= reg->count)
+		return (registry_save(reg, cause));
+	o = json_object_new_object();
+	if (del != NULL)
+		json_object_object_add(o, "del", json_object_new_string(del));
+	else {
+		/* Both in one line: they change together or not at all. */
+		puts = json_object_new_array();
+		if (a != NULL)
+			json_object_array_add(puts, registry_vm_json(a));
+		if (b != NULL)
+			json_object_array_add(puts, registry_vm_json(b));
+		json_object_object_add(o, "put", puts);
+	}
+	xasprintf(&line, "%s\n", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	rc = regjournal_append(&reg->journal, reg->path, line, cause);
+	free(line);
 	return (rc);
 }
 
@@ -885,22 +938,112 @@ fail:
 	return (vm);
 }
 
-/* Load the registry file; see registry.h. */
+/* Journal replay: records put (added, or replacing theirs). */
+static void
+registry_replay_put(json_object *v, void *arg, char **cause)
+{
+	struct registry	*reg = arg;
+	struct reg_vm	*vm, *old;
+	size_t		 i, n;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		*cause = xstrdup("put: not a list of records");
+		return;
+	}
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		vm = registry_vm_from_json(json_object_array_get_idx(v, i), i,
+		    cause);
+		if (vm == NULL)
+			return;
+		if ((old = registry_find(reg, vm->uuid)) != NULL) {
+			TAILQ_INSERT_AFTER(&reg->vms, old, vm, entry);
+			TAILQ_REMOVE(&reg->vms, old, entry);
+			reg_vm_free(old);
+		} else {
+			TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
+			reg->count++;
+		}
+	}
+}
+
+/* Journal replay: a record removed. */
+static void
+registry_replay_del(const char *uuid, void *arg)
+{
+	struct registry	*reg = arg;
+	struct reg_vm	*vm;
+
+	if ((vm = registry_find(reg, uuid)) == NULL)
+		return;
+	TAILQ_REMOVE(&reg->vms, vm, entry);
+	reg->count--;
+	reg_vm_free(vm);
+}
+
+/* Empty the registry (a load failed). */
+static void
+registry_clear(struct registry *reg)
+{
+	struct reg_vm	*vm;
+
+	while ((vm = TAILQ_FIRST(&reg->vms)) != NULL) {
+		TAILQ_REMOVE(&reg->vms, vm, entry);
+		reg_vm_free(vm);
+	}
+	reg->count = 0;
+}
+
+/* Load the registry file and replay its journal; see registry.h. */
 int
 registry_load(struct registry *reg, char **cause)
 {
-	char	*text;
-	size_t	 len;
-	int	 rc;
+	struct reg_vm	*vm;
+	char		*text, *why;
+	size_t		 len;
+	int		 rc;
 
 	if (reg->path == NULL)
 		return (0);
 	if ((text = atomicfile_read(reg->path, REGISTRY_FILE_MAX, &len,
-	    cause)) == NULL)
-		return (*cause == NULL ? 0 : -1);
-	rc = registry_load_buf(reg, text, len, reg->path, cause);
+	    cause)) == NULL && *cause != NULL)
+		return (-1);
+	rc = text == NULL ? 0 : registry_load_buf(reg, text, len, reg->path,
+	    cause);
 	free(text);
-	return (rc);
+	if (rc != 0)
+		return (rc);
+	reg->journal.lines = 0;
+	if (regjournal_replay(&reg->journal, reg->path, registry_replay_put,
+	    registry_replay_del, reg, cause) != 0) {
+		registry_clear(reg);
+		return (-1);
+	}
+	if (reg->journal.lines == 0)
+		return (0);
+	/* The journal's records checked against each other as the file's. */
+	TAILQ_FOREACH(vm, &reg->vms, entry)
+		if (registry_conflict(reg, vm, vm, NULL, &why) != EVG_OK) {
+			xasprintf(cause, "%s with its journal: VM %s: %s",
+			    reg->path, vm->uuid, why);
+			free(why);
+			registry_clear(reg);
+			return (-1);
+		}
+	if (reg->count > REGISTRY_MAX_VMS) {
+		xasprintf(cause, "%s with its journal: %zu VMs, more than %d",
+		    reg->path, reg->count, REGISTRY_MAX_VMS);
+		registry_clear(reg);
+		return (-1);
+	}
+	log_info("registry: %zu changes replayed from %s.journal",
+	    reg->journal.lines, reg->path);
+	if (registry_save(reg, &why) != 0) {
+		/* The journal stays: replayed again next time. */
+		log_warnx("registry: %s", why);
+		free(why);
+	}
+	return (0);
 }
 
 /* Load records from registry file text; see registry.h. */
@@ -948,11 +1091,7 @@ registry_load_buf(struct registry *reg, const char *text, size_t len,
 	json_object_put(root);
 	return (0);
 fail:
-	while ((vm = TAILQ_FIRST(&reg->vms)) != NULL) {
-		TAILQ_REMOVE(&reg->vms, vm, entry);
-		reg_vm_free(vm);
-	}
-	reg->count = 0;
+	registry_clear(reg);
 	json_tokener_free(tok);
 	json_object_put(root);
 	return (-1);

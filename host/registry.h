@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "regjournal.h"
 #include "uuid.h"
 
 /*
@@ -23,6 +24,7 @@
 #define CID_MAX			4294967294U
 #define CID_LOOPBACK		1	/* VMADDR_CID_LOCAL: vsock_loopback */
 #define REGISTRY_MAX_VMS	4096
+#define REGISTRY_JOURNAL_MIN	1024
 #define REGISTRY_MAX_VOLUMES	64
 #define REGISTRY_MAX_DISKS	8
 #define REGISTRY_PATH_MAX	4096
@@ -73,15 +75,27 @@ struct reg_vm {
 
 TAILQ_HEAD(reg_vm_list, reg_vm);
 
+/*
+ * Persistence: the JSON file at path, plus its journal (regjournal.h) of
+ * the changes since the file was last written whole; a change appends
+ * one line, and the file is rewritten (the journal emptied) once the
+ * journal holds as many lines as there are VMs, and at least
+ * REGISTRY_JOURNAL_MIN.
+ */
 struct registry {
 	char		*path;		/* JSON file; NULL: memory only */
 	struct reg_vm_list vms;
 	size_t		 count;
+	struct regjournal journal;
 };
 
 struct registry	*registry_create(const char *);
 void		 registry_free(struct registry *);
-/* Load the file (missing is fine: empty registry).  0 or -1 + *cause. */
+/*
+ * Load the file (missing is fine: empty registry), then replay its
+ * journal, and write it whole again if the journal held anything.  0 or
+ * -1 + *cause (the registry emptied).
+ */
 int		 registry_load(struct registry *, char **);
 /*
  * Load the records in len bytes of registry file text (what
@@ -91,8 +105,6 @@ int		 registry_load(struct registry *, char **);
  */
 int		 registry_load_buf(struct registry *, const char *, size_t,
 		    const char *, char **);
-/* Write the file atomically.  0 or -1 + *cause. */
-int		 registry_save(struct registry *, char **);
 /* The file's JSON text for the records (caller frees). */
 char		*registry_text(struct registry *);
 

@@ -122,8 +122,14 @@ test_fault_state_dir_full_delete() {
 	expect_rc 13
 	expect_in "$ERR" "cannot write the snapshot catalog"
 	# Registering a VM on a full state directory: NO_SPACE, not added.
+	# (Its journal line is made longer than a block, so that it cannot
+	# fit in what is left of the journal's last one.)
+	local long
+	long=$(printf 'l%.0s' $(seq 1500))
 	run_cmd $HOSTCTL vm add --uuid $UUID2 --name vm-two --hybrid-socket "$T/two.sock" \
-	    --volume "uuid=$VOLUUID2,name=d,backend=qcow2,locator=$T/disk2.qcow2,disk=serial:S2"
+	    --volume "uuid=$VOLUUID2,name=d,backend=qcow2,locator=$T/$long-1.qcow2,disk=serial:S2" \
+	    --volume "uuid=aaaaaaaa-3333-4333-8333-333333333333,name=e,backend=qcow2,locator=$T/$long-2.qcow2,disk=serial:S3" \
+	    --volume "uuid=aaaaaaaa-4444-4444-8444-444444444444,name=f,backend=qcow2,locator=$T/$long-3.qcow2,disk=serial:S4"
 	expect_rc 13
 	expect_in "$ERR" "$T/state/registry.json"
 	expect_in "$ERR" "No space left on device"

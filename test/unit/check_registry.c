@@ -9,6 +9,7 @@
 
 #include "backend_kind.h"
 #include "registry.h"
+#include "regjournal.h"
 #include "suites.h"
 #include "status.h"
 #include "vminfo.h"
@@ -405,7 +406,7 @@ START_TEST(test_persistence)
 	struct registry	*reg;
 	struct reg_vm	*a, *b, *got;
 	struct stat	 sb;
-	char		*cause = NULL;
+	char		*cause = NULL, jpath[300];
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/registry.json", dir);
@@ -421,13 +422,22 @@ START_TEST(test_persistence)
 	b->state = VM_STOPPED;
 	ck_assert_int_eq(registry_add(reg, a, &cause), EVG_OK);
 	ck_assert_int_eq(registry_add(reg, b, &cause), EVG_OK);
-	ck_assert_int_eq(stat(path, &sb), 0);
+	/* Two changes: two journal lines, the file not rewritten yet. */
+	ck_assert_int_eq(stat(path, &sb), -1);
+	ck_assert_uint_eq(reg->journal.lines, 2);
+	snprintf(jpath, sizeof jpath, "%s.journal", path);
+	ck_assert_int_eq(stat(jpath, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
 	registry_free(reg);
 
+	/* The journal is replayed, then the file written whole. */
 	reg = registry_create(path);
 	ck_assert_int_eq(registry_load(reg, &cause), 0);
 	ck_assert_uint_eq(reg->count, 2);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(stat(jpath, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 0);
 	got = registry_find(reg, VM_UUID);
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got->name, "web-01");
@@ -452,6 +462,7 @@ START_TEST(test_persistence)
 	ck_assert_int_eq(TAILQ_FIRST(&reg->vms)->state, VM_RUNNING);
 	registry_free(reg);
 	unlink(path);
+	unlink(jpath);
 	rmdir(dir);
 }
 END_TEST
@@ -577,9 +588,46 @@ update_world(char *dir, char *path, size_t len)
 static void
 update_world_free(struct registry *reg, const char *dir, const char *path)
 {
+	char	*j;
+
 	registry_free(reg);
 	unlink(path);
+	xasprintf(&j, "%s.journal", path);
+	unlink(j);
+	free(j);
 	rmdir(dir);
+}
+
+/*
+ * Make the next change fail to persist (the journal moved aside and a
+ * directory in its place; even root cannot append to that); returns the
+ * journal's path for mend_journal().
+ */
+static char *
+break_journal(struct registry *reg, const char *path)
+{
+	char	*j, *aside;
+
+	xasprintf(&j, "%s.journal", path);
+	xasprintf(&aside, "%s.aside", j);
+	regjournal_close(&reg->journal);
+	ck_assert_int_eq(rename(j, aside), 0);
+	ck_assert_int_eq(mkdir(j, 0700), 0);
+	free(aside);
+	return (j);
+}
+
+/* Undo break_journal(): the journal as it was; frees j. */
+static void
+mend_journal(char *j)
+{
+	char	*aside;
+
+	xasprintf(&aside, "%s.aside", j);
+	ck_assert_int_eq(rmdir(j), 0);
+	ck_assert_int_eq(rename(aside, j), 0);
+	free(aside);
+	free(j);
 }
 
 /* A fresh registry loaded from path. */
@@ -779,8 +827,7 @@ START_TEST(test_update_save_failure_reverts)
 
 	reg = update_world(dir, path, sizeof path);
 	a = registry_find(reg, VM_UUID);
-	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	tmp = break_journal(reg, path);
 
 	next = reg_vm_dup(a);
 	next->cid = 77;
@@ -802,8 +849,7 @@ START_TEST(test_update_save_failure_reverts)
 	ck_assert_str_eq(next->name, "web-77");
 	ck_assert_str_eq(next->qmp_agent, "/run/evg/agent.qmp");
 	reg_vm_free(next);
-	rmdir(tmp);
-	free(tmp);
+	mend_journal(tmp);
 
 	again = reload(path);
 	ck_assert_uint_eq(registry_find(again, VM_UUID)->cid, 5);
@@ -833,8 +879,7 @@ START_TEST(test_update_takes_stale_cid)
 	    EVG_OK);
 
 	/* The save fails: B keeps its CID. */
-	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	tmp = break_journal(reg, path);
 	next = reg_vm_dup(a);
 	next->cid = 6;
 	ck_assert_int_eq(registry_update(reg, a, next, &cause), EVG_INTERNAL);
@@ -843,8 +888,7 @@ START_TEST(test_update_takes_stale_cid)
 	ck_assert_uint_eq(a->cid, 5);
 	ck_assert_uint_eq(b->cid, 6);
 	ck_assert_ptr_eq(registry_find_cid(reg, 6), b);
-	ck_assert_int_eq(rmdir(tmp), 0);
-	free(tmp);
+	mend_journal(tmp);
 
 	next = reg_vm_dup(a);
 	next->cid = 6;
@@ -1193,6 +1237,71 @@ START_TEST(test_vminfo_apply_volumes)
 }
 END_TEST
 
+/* Append text to the file at path. */
+static void
+append_text(const char *path, const char *text)
+{
+	FILE	*f = fopen(path, "a");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * The journal: a change costs one line, not a rewrite; after as many
+ * lines as VMs (at least REGISTRY_JOURNAL_MIN) the file is written whole
+ * and the journal emptied; a last line cut short by a crash is ignored;
+ * any other bad line refuses the load, naming the file and line.
+ */
+START_TEST(test_journal)
+{
+	char		 dir[] = "/tmp/evg-reg-XXXXXX", path[256], jpath[300];
+	struct registry	*reg;
+	struct reg_vm	*a;
+	struct stat	 sb;
+	char		*cause = NULL;
+	int		 i;
+
+	reg = update_world(dir, path, sizeof path);
+	snprintf(jpath, sizeof jpath, "%s.journal", path);
+	a = registry_find(reg, VM_UUID);
+	for (i = 0; i < REGISTRY_JOURNAL_MIN - 2; i++)
+		ck_assert_int_eq(registry_set_state(reg, a, i % 2 ? VM_RUNNING :
+		    VM_STOPPED, &cause), EVG_OK);
+	ck_assert_int_eq(stat(path, &sb), -1);
+	ck_assert_uint_eq(reg->journal.lines, REGISTRY_JOURNAL_MIN);
+	/* The next change rewrites the file and empties the journal. */
+	ck_assert_int_eq(registry_set_state(reg, a, VM_STOPPED, &cause),
+	    EVG_OK);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(stat(jpath, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 0);
+	ck_assert_uint_eq(reg->journal.lines, 0);
+	ck_assert_int_eq(registry_set_state(reg, a, VM_RUNNING, &cause),
+	    EVG_OK);
+	registry_free(reg);
+
+	/* A torn last line: ignored; the line before it counts. */
+	append_text(jpath, "{\"del\":\"" VM_UUID "\"");
+	reg = reload(path);
+	ck_assert_uint_eq(reg->count, 2);
+	ck_assert_int_eq(registry_find(reg, VM_UUID)->state, VM_RUNNING);
+	registry_free(reg);
+
+	/* A bad line with more after it: the load is refused. */
+	append_text(jpath, "{\"put\":[{\"uuid\":\"x\"}]}\n{\"del\":\"" VM_B
+	    "\"}\n");
+	reg = registry_create(path);
+	ck_assert_int_eq(registry_load(reg, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, ".journal: line 1"));
+	ck_assert_uint_eq(reg->count, 0);
+	free(cause);
+	registry_free(reg);
+	update_world_free(NULL, dir, path);
+}
+END_TEST
+
 Suite *
 suite_registry(void)
 {
@@ -1208,6 +1317,7 @@ suite_registry(void)
 	tcase_add_test(tc, test_loopback_cid);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_persistence);
+	tcase_add_test(tc, test_journal);
 	tcase_add_test(tc, test_bad_file);
 	tcase_add_test(tc, test_save_failure_rolls_back);
 	tcase_add_test(tc, test_load_buf);

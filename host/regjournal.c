@@ -1,0 +1,152 @@
+/*
+ * The registry's journal: PATH.journal beside the registry file PATH, one
+ * JSON line per changed record ({"put": RECORD} or {"del": "UUID"}),
+ * appended and fdatasync'd at every change.  A change then costs one
+ * small write whatever the number of VMs; registry.c rewrites the whole
+ * file (and empties the journal) only every so many lines.
+ *
+ * Replaying the journal over the file is idempotent (the last put of a
+ * record wins, a del of a missing record does nothing), so a crash
+ * between the rewrite and the truncation loses nothing.  A last line cut
+ * short by a crash mid-append is ignored, with a warning: the change it
+ * carried was never acknowledged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "atomicfile.h"
+#include "log.h"
+#include "regjournal.h"
+#include "xmalloc.h"
+
+#define REGJOURNAL_MAX	(64 * 1024 * 1024)
+
+/* The journal's path (caller frees). */
+static char *
+regjournal_path(const char *regpath)
+{
+	char	*p;
+
+	xasprintf(&p, "%s.journal", regpath);
+	return (p);
+}
+
+/* Append one line; see regjournal.h. */
+int
+regjournal_append(struct regjournal *j, const char *regpath,
+    const char *line, char **cause)
+{
+	char	*path;
+	size_t	 len = strlen(line), off = 0;
+	ssize_t	 n;
+	int	 saved;
+
+	if (j->fd == -1) {
+		path = regjournal_path(regpath);
+		j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0600);
+		if (j->fd == -1) {
+			saved = errno;
+			xasprintf(cause, "open %s: %s", path, strerror(saved));
+			free(path);
+			errno = saved;
+			return (-1);
+		}
+		free(path);
+	}
+	while (off < len) {
+		if ((n = write(j->fd, line + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fdatasync(j->fd) == -1)
+		goto fail;
+	j->lines++;
+	return (0);
+fail:
+	saved = errno;
+	xasprintf(cause, "write %s.journal: %s", regpath, strerror(saved));
+	/* A part of a line may be there: the next load ignores it. */
+	errno = saved;
+	return (-1);
+}
+
+/* Empty the journal after the file was rewritten; see regjournal.h. */
+void
+regjournal_reset(struct regjournal *j, const char *regpath)
+{
+	char	*path;
+
+	path = regjournal_path(regpath);
+	if (truncate(path, 0) == -1 && errno != ENOENT)
+		log_warn("truncate %s (replayed again at the next start, which "
+		    "does no harm)", path);
+	free(path);
+	j->lines = 0;
+}
+
+/* Close the journal. */
+void
+regjournal_close(struct regjournal *j)
+{
+	if (j->fd != -1)
+		close(j->fd);
+	j->fd = -1;
+}
+
+/* Replay the journal; see regjournal.h. */
+int
+regjournal_replay(struct regjournal *j, const char *regpath,
+    regjournal_put_fn put, regjournal_del_fn del, void *arg, char **cause)
+{
+	json_object	*o, *v;
+	char		*path, *text, *line, *end, *why;
+	size_t		 len, lineno = 0;
+
+	path = regjournal_path(regpath);
+	if ((text = atomicfile_read(path, REGJOURNAL_MAX, &len, cause)) ==
+	    NULL) {
+		free(path);
+		return (*cause == NULL ? 0 : -1);
+	}
+	for (line = text; line < text + len; line = end + 1) {
+		lineno++;
+		if ((end = memchr(line, '\n', (size_t)(text + len - line))) ==
+		    NULL) {
+			log_warnx("%s: line %zu was cut short (the daemon died "
+			    "while writing it); ignored", path, lineno);
+			break;
+		}
+		*end = '\0';
+		o = json_tokener_parse(line);
+		why = NULL;
+		if (o != NULL && json_object_object_get_ex(o, "put", &v))
+			put(v, arg, &why);
+		else if (o != NULL && json_object_object_get_ex(o, "del", &v) &&
+		    json_object_is_type(v, json_type_string))
+			del(json_object_get_string(v), arg);
+		else
+			why = xstrdup("not a journal line");
+		json_object_put(o);
+		if (why != NULL) {
+			xasprintf(cause, "%s: line %zu: %s", path, lineno, why);
+			free(why);
+			free(text);
+			free(path);
+			return (-1);
+		}
+		j->lines++;
+	}
+	free(text);
+	free(path);
+	return (0);
+}
