@@ -1024,14 +1024,14 @@ registry_load(struct registry *reg, char **cause)
 	/* The journal's records checked against each other as the file's. */
 	TAILQ_FOREACH(vm, &reg->vms, entry)
 		if (registry_conflict(reg, vm, vm, NULL, &why) != EVG_OK) {
-			xasprintf(cause, "%s with its journal: VM %s: %s",
+			xasprintf(cause, "%s.journal, replayed: VM %s: %s",
 			    reg->path, vm->uuid, why);
 			free(why);
 			registry_clear(reg);
 			return (-1);
 		}
 	if (reg->count > REGISTRY_MAX_VMS) {
-		xasprintf(cause, "%s with its journal: %zu VMs, more than %d",
+		xasprintf(cause, "%s.journal, replayed: %zu VMs, more than %d",
 		    reg->path, reg->count, REGISTRY_MAX_VMS);
 		registry_clear(reg);
 		return (-1);
