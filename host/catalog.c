@@ -453,10 +453,12 @@ catalog_pending_volumes(struct catalog *cat, json_object *root)
 		if (n > CATALOG_GROUP_MAX || !json_object_is_type(
 		    json_object_array_get_idx(arr, i), json_type_string) ||
 		    !uuid_valid(v)) {
-			log_warnx("catalog %s: pending_volumes[%zu] is not a "
-			    "volume UUID: the scheduled rollback covers every "
-			    "member", cat->path, i);
+			log_warnx("catalog %s: pending_volumes[%zu] is not "
+			    "usable (%zu entries, at most %d volume UUIDs): the "
+			    "scheduled rollback is dropped rather than widened",
+			    cat->path, i, n, CATALOG_GROUP_MAX);
 			cat->npending_volumes = 0;
+			cat->pending_rollback[0] = '\0';
 			return;
 		}
 		snprintf(cat->pending_volumes[cat->npending_volumes++],
@@ -627,39 +629,55 @@ catalog_release(struct catalog *cat, struct cat_snap *cs,
 	catalog_remove(cat, cs);
 }
 
-/* Settle one group with a creating member; see catalog.h. */
+/*
+ * Settle one group with a creating member; see catalog.h.  Returns the
+ * number of entries changed (0: the group waits for the next check).
+ */
 static unsigned int
 catalog_settle_group(struct catalog *cat, const char *group)
 {
-	struct cat_snap	*m[CATALOG_GROUP_MAX], *cs;
-	size_t		 n, i, there = 0;
+	struct cat_snap	*cs, *next, *first = NULL;
+	size_t		 n = 0, there = 0;
+	unsigned int	 changes = 0;
 	int		 whole;
 
-	n = catalog_group(cat, group, m, CATALOG_GROUP_MAX);
-	if (n > CATALOG_GROUP_MAX)
-		n = CATALOG_GROUP_MAX;
-	for (i = 0; i < n; i++) {
-		if (m[i]->state == SNAP_CREATING && !m[i]->checked)
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		if (strcasecmp(cs->group, group) != 0)
+			continue;
+		if (first == NULL)
+			first = cs;
+		n++;
+		if (cs->state == SNAP_CREATING && !cs->checked)
 			return (0);	/* not listed yet: next time */
-		if (m[i]->state == SNAP_READY || (m[i]->state ==
-		    SNAP_CREATING && m[i]->seen))
+		if (cs->state == SNAP_READY || (cs->state == SNAP_CREATING &&
+		    cs->seen))
 			there++;
 	}
-	whole = n == m[0]->group_size && there == n;
+	if (first == NULL)
+		return (0);
+	whole = n == first->group_size && there == n;
 	log_warnx("catalog %s: snapshot group '%s' (%s) was being created when "
 	    "the host stopped; %zu of its %u members are in their backends: %s",
-	    cat->vm, m[0]->name, group, there, m[0]->group_size, whole ?
+	    cat->vm, first->name, group, there, first->group_size, whole ?
 	    "now ready" : "nothing of it is kept");
-	for (i = 0; i < n; i++) {
-		cs = m[i];
-		if (whole)
+	for (cs = TAILQ_FIRST(&cat->snaps); cs != NULL; cs = next) {
+		next = TAILQ_NEXT(cs, entry);
+		if (strcasecmp(cs->group, group) != 0)
+			continue;
+		if (whole) {
+			if (cs->state != SNAP_READY)
+				changes++;
 			cs->state = SNAP_READY;
-		else if (cs->state == SNAP_READY || cs->seen)
+		} else if (cs->state == SNAP_READY || (cs->state ==
+		    SNAP_CREATING && cs->seen)) {
 			cs->state = SNAP_DELETING;
-		else
+			changes++;
+		} else if (cs->state == SNAP_CREATING) {
 			catalog_remove(cat, cs);
+			changes++;
+		}
 	}
-	return ((unsigned int)n);
+	return (changes);
 }
 
 /* Settle the groups a crash left half-made; see catalog.h. */

@@ -413,6 +413,31 @@ wf_fail_abort_hooks(struct workflow *wf)
 	wf_cleanup_next(wf);
 }
 
+/*
+ * The create failed: what the backend made is marked deleting in one
+ * catalog write before the thaw and the cleanup, so that a crash from here
+ * on never lets the catalog check keep a group the host rejected (all its
+ * members there, but taken without a valid freeze).
+ */
+static void
+wf_fail_record(struct workflow *wf)
+{
+	struct cat_snap	*cs;
+	char		*why;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < wf->cr.ndone; i++)
+		if ((cs = catalog_find(wf->wv->cat, wf->cr.done[i])) != NULL &&
+		    cs->state == SNAP_CREATING) {
+			cs->state = SNAP_DELETING;
+			n++;
+		}
+	if (n > 0 && catalog_commit(wf->wv->cat, &why) != 0) {
+		log_warnx("vm %s: %s", wf->wv->uuid, why);
+		free(why);
+	}
+}
+
 /* Fail a create: thaw if frozen, delete what was made, report. */
 void
 wf_fail(struct workflow *wf, int code, const char *fmt, ...)
@@ -425,6 +450,7 @@ wf_fail(struct workflow *wf, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	xvasprintf(&wf->cr.fail_msg, fmt, ap);
 	va_end(ap);
+	wf_fail_record(wf);
 	if (wf_freeze_abort(wf))
 		return;
 	wf_fail_abort_hooks(wf);

@@ -85,6 +85,7 @@ workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
 	const struct reg_vm	*vm;
 	const struct reg_volume	*vol;
 	size_t			 i, j;
+	char			 dev_i[96], dev_j[96];
 	int			 rc;
 
 	*vols = NULL;
@@ -104,10 +105,16 @@ workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
 	}
 	for (i = 0; i < n; i++) {
 		if ((vol = wf_match_disk(vm, disks[i])) == NULL) {
+			log_escape(dev_i, sizeof dev_i, disks[i]->device,
+			    strlen(disks[i]->device));
+			dev_j[0] = '\0';
+			if (disks[i]->n_ids > 0)
+				log_escape(dev_j, sizeof dev_j,
+				    disks[i]->ids[0]->kind,
+				    strlen(disks[i]->ids[0]->kind));
 			xasprintf(cause, "disk %s%s%s%s is not one of VM %s's "
-			    "EVE volumes", disks[i]->device,
-			    disks[i]->n_ids > 0 ? " (" : "",
-			    disks[i]->n_ids > 0 ? disks[i]->ids[0]->kind : "",
+			    "EVE volumes", dev_i,
+			    disks[i]->n_ids > 0 ? " (" : "", dev_j,
 			    disks[i]->n_ids > 0 ? ")" : " (no identifiers)",
 			    vm->name);
 			rc = EVG_NOT_FOUND;
@@ -118,9 +125,14 @@ workflow_match_disks(const char *vm_uuid, Evg__DiskRef *const *disks,
 			if (strcasecmp((*vols)[j], vol->uuid) == 0)
 				break;
 		if (j < *nvols) {
+			/* Device names are the guest's: escaped. */
+			log_escape(dev_i, sizeof dev_i, disks[i]->device,
+			    strlen(disks[i]->device));
+			log_escape(dev_j, sizeof dev_j, disks[j]->device,
+			    strlen(disks[j]->device));
 			xasprintf(cause, "disk %s: given twice (%s and %s are "
-			    "both volume '%s')", disks[i]->device,
-			    disks[j]->device, disks[i]->device, vol->name);
+			    "both volume '%s')", dev_i, dev_j, dev_i,
+			    vol->name);
 			rc = EVG_INVALID_ARGUMENT;
 			goto fail;
 		}

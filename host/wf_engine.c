@@ -482,14 +482,18 @@ wf_abort(struct workflow *wf, int code, const char *why)
 void
 workflow_vm_removed(const char *uuid)
 {
-	struct wf_vm	*wv;
-	struct workflow	*wf, *next;
+	struct wf_vm		*wv;
+	struct workflow		*wf, *next;
+	workflow_done_cb	 start_cb;
 
 	TAILQ_FOREACH(wv, &wf_g.vms, entry)
 		if (strcasecmp(wv->uuid, uuid) == 0)
 			break;
 	if (wv == NULL)
 		return;
+	/* Taken first: the aborts below must not answer it "go ahead". */
+	start_cb = wv->start_cb;
+	wv->start_cb = NULL;
 	for (wf = TAILQ_FIRST(&wf_g.all); wf != NULL; wf = next) {
 		next = TAILQ_NEXT(wf, entry);
 		if (wf->wv == wv)
@@ -497,8 +501,8 @@ workflow_vm_removed(const char *uuid)
 			    "while the operation ran; the catalog is checked "
 			    "when it is registered again");
 	}
-	if (wv->start_cb != NULL)
-		wv->start_cb(EVG_UNAVAILABLE, "the VM was removed while its "
+	if (start_cb != NULL)
+		start_cb(EVG_UNAVAILABLE, "the VM was removed while its "
 		    "start waited", NULL, 0, wv->start_arg);
 	TAILQ_REMOVE(&wf_g.vms, wv, entry);
 	catalog_free(wv->cat);

@@ -37,9 +37,14 @@ wf_group_by_name(struct wf_vm *wv, const struct reg_vm *vm, const char *name,
 	size_t		 n, i;
 
 	TAILQ_FOREACH(cs, &wv->cat->snaps, entry) {
-		/* Members share the name: count each group at its first. */
+		/*
+		 * Members share the name: count each group at its first.  A
+		 * group whose volume the VM no longer has is not listed, so
+		 * it is not named either.
+		 */
 		if (strcmp(cs->name, name) != 0 ||
-		    catalog_group(wv->cat, cs->group, m, 1) == 0 || m[0] != cs)
+		    catalog_group(wv->cat, cs->group, m, 1) == 0 ||
+		    m[0] != cs || wf_volume(vm, cs->volume) == NULL)
 			continue;
 		n = catalog_group(wv->cat, cs->group, m, CATALOG_GROUP_MAX);
 		for (i = 0; i < nvols; i++)
@@ -90,7 +95,11 @@ wf_resolve_group(struct wf_vm *wv, const struct reg_vm *vm, const char *snap,
 	} else if (uuid_valid(snap) && (cs = catalog_find(wv->cat, snap)) !=
 	    NULL)
 		group = cs->group;
-	else if (member) {
+	else if (member && !uuid_valid(snap)) {
+		xasprintf(cause, "snapshot: '%s' is not a UUID; one member "
+		    "alone is named by its own UUID", snap);
+		return (EVG_INVALID_ARGUMENT);
+	} else if (member) {
 		/* Another VM's snapshot reads exactly as a missing one. */
 		xasprintf(cause, "no snapshot %s for VM %s", snap, vm->name);
 		return (EVG_NOT_FOUND);
@@ -119,6 +128,10 @@ wf_resolve_group(struct wf_vm *wv, const struct reg_vm *vm, const char *snap,
 		return (EVG_FAILED_PRECONDITION);
 	}
 	for (i = 0; i < nvols; i++) {
+		if (i > 0 && wf_vols_have(vols, i, vols[i])) {
+			xasprintf(cause, "volume: %s is given twice", vols[i]);
+			return (EVG_INVALID_ARGUMENT);
+		}
 		if (wf_volume(vm, vols[i]) == NULL) {
 			xasprintf(cause, "volume: %s is not a volume of VM %s",
 			    vols[i], vm->name);
@@ -130,6 +143,14 @@ wf_resolve_group(struct wf_vm *wv, const struct reg_vm *vm, const char *snap,
 			    wf_volume(vm, vols[i])->name);
 			return (EVG_NOT_FOUND);
 		}
+	}
+	if (cs != NULL && !member && nvols > 0 && !wf_vols_have(vols, nvols,
+	    cs->volume) && strcasecmp(cs->uuid, group) != 0) {
+		/* A member's UUID names that member's volume too. */
+		xasprintf(cause, "snapshot %s is of volume '%s', which is not "
+		    "among the volumes named", snap, wf_volume(vm, cs->volume)
+		    != NULL ? wf_volume(vm, cs->volume)->name : cs->volume);
+		return (EVG_NOT_FOUND);
 	}
 	for (i = 0; i < n; i++) {
 		if (nvols > 0 && !wf_vols_have(vols, nvols, all[i]->volume))

@@ -11,6 +11,7 @@
  * stops there: the members before it are rolled back, the rest are not,
  * and the message says which.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +141,13 @@ wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm,
 {
 	struct catalog	*cat = wv->cat;
 	char		 old[UUID_STR_LEN + 1], names[512], *why;
+	char		 oldvols[CATALOG_GROUP_MAX][UUID_STR_LEN + 1];
 	Evg__Snapshot	**list;
-	size_t		 i;
+	size_t		 i, noldvols = cat->npending_volumes;
+	int		 rc;
 
 	snprintf(old, sizeof old, "%s", cat->pending_rollback);
+	memcpy(oldvols, cat->pending_volumes, sizeof oldvols);
 	snprintf(cat->pending_rollback, sizeof cat->pending_rollback, "%s",
 	    mem->group);
 	/* The members named, unless that is all of them. */
@@ -152,11 +156,15 @@ wf_rollback_schedule(struct wf_vm *wv, struct reg_vm *vm,
 		snprintf(cat->pending_volumes[cat->npending_volumes++],
 		    UUID_STR_LEN + 1, "%s", mem->m[i]->volume);
 	if (catalog_commit(cat, &why) != 0) {
+		rc = status_of_write_error(errno);
+		/* The one scheduled before stays, whole. */
 		snprintf(cat->pending_rollback, sizeof cat->pending_rollback,
 		    "%s", old);
+		memcpy(cat->pending_volumes, oldvols, sizeof oldvols);
+		cat->npending_volumes = noldvols;
 		xasprintf(cause, "cannot write the snapshot catalog: %s", why);
 		free(why);
-		return (EVG_INTERNAL);
+		return (rc);
 	}
 	if (old[0] != '\0')
 		events_emit("rollback-replaced", vm->uuid, "rollback", old,
@@ -288,12 +296,22 @@ wf_run_pending(struct wf_vm *wv)
 	if (wf_resolve_group(wv, vm, cat->pending_rollback, vols,
 	    cat->npending_volumes, 0, &mem, &cause) != EVG_OK ||
 	    wf_rollback_ready(&mem, &cause) != EVG_OK) {
+		/* Said, written down, and the VM must not start on it. */
+		events_emit("rollback-failed", wv->uuid, "rollback",
+		    cat->pending_rollback, NULL, EVG_FAILED_PRECONDITION,
+		    "the scheduled rollback cannot be carried out: %s; it is "
+		    "dropped", cause);
 		log_warnx("vm %s: the scheduled rollback to %s cannot be "
 		    "carried out: %s; dropped", wv->uuid, cat->pending_rollback,
 		    cause);
+		wf_starting_outcome(wv, EVG_FAILED_PRECONDITION, cause);
 		free(cause);
 		cat->pending_rollback[0] = '\0';
 		cat->npending_volumes = 0;
+		if (catalog_commit(cat, &cause) != 0) {
+			log_warnx("vm %s: %s", wv->uuid, cause);
+			free(cause);
+		}
 		return;
 	}
 	events_emit("rollback-started", wv->uuid, "rollback", mem.group,
@@ -342,6 +360,13 @@ workflow_rollback(const struct workflow_params *p, workflow_done_cb cb,
 		return (rc);
 	if ((rc = wf_rollback_ready(&mem, cause)) != EVG_OK)
 		return (rc);
+	if (nvols == 0 && mem.listed < mem.m[0]->group_size) {
+		xasprintf(cause, "snapshot group '%s' is partial (%zu of its %u "
+		    "members are left): name the volumes to roll back, so "
+		    "that a part of the group is rolled back only on purpose",
+		    mem.m[0]->name, mem.listed, mem.m[0]->group_size);
+		return (EVG_FAILED_PRECONDITION);
+	}
 	if (vm->state == VM_RUNNING)
 		return (wf_rollback_prepare(wv, vm, &mem, cb, arg, cause));
 	/* QEMU is about to open the images: for the next stop. */

@@ -611,6 +611,38 @@ START_TEST(test_group_member_never_recorded)
 END_TEST
 
 /*
+ * A (hand-edited) group of more than CATALOG_GROUP_MAX creating members:
+ * the check still ends, and settles every member.
+ */
+START_TEST(test_group_settle_oversized)
+{
+	struct catalog		*cat = open_cat();
+	struct cat_snap		*cs;
+	struct cat_reconcile	 r;
+	struct cat_seen		 seen[CATALOG_GROUP_MAX + 1];
+	char			 uuid[CATALOG_GROUP_MAX + 1][UUID_STR_LEN + 1];
+	int			 i;
+
+	for (i = 0; i <= CATALOG_GROUP_MAX; i++) {
+		snprintf(uuid[i], sizeof uuid[i],
+		    "c%07x-2222-4333-8444-555555555555", i);
+		cs = catalog_add(cat, uuid[i], "big", VOL, uuid[i],
+		    "controller");
+		snprintf(cs->group, sizeof cs->group, "%s", G1);
+		cs->group_size = 2;
+		cs->state = SNAP_CREATING;
+		seen[i] = (struct cat_seen){ uuid[i], NULL, NULL, 7, 1 };
+	}
+	catalog_reconcile(cat, VOL, seen, CATALOG_GROUP_MAX + 1, &r);
+	ck_assert_uint_eq(catalog_settle_groups(cat), CATALOG_GROUP_MAX + 1);
+	TAILQ_FOREACH(cs, &cat->snaps, entry)
+		ck_assert_int_eq(cs->state, SNAP_DELETING);
+	ck_assert_uint_eq(catalog_settle_groups(cat), 0);
+	catalog_free(cat);
+}
+END_TEST
+
+/*
  * Format 1 (before groups): each entry is a group of one with its own
  * UUID; a scheduled rollback's snapshot UUID is that group's.  Saved
  * again, the catalog is format 2 with the groups and pending volumes.
@@ -700,6 +732,7 @@ suite_catalog(void)
 	tcase_add_test(tc, test_group_settles_whole);
 	tcase_add_test(tc, test_group_half_made_undone);
 	tcase_add_test(tc, test_group_member_never_recorded);
+	tcase_add_test(tc, test_group_settle_oversized);
 	tcase_add_test(tc, test_group_format1_migrates);
 	tcase_add_test(tc, test_group_bad_fields);
 	suite_add_tcase(s, tc);

@@ -1729,6 +1729,30 @@ START_TEST(test_create_while_starting)
 }
 END_TEST
 
+/* Drop volume uuid from a record that is in no registry. */
+static void
+reg_volume_free_one(struct reg_vm *vm, const char *uuid)
+{
+	size_t	i;
+
+	for (i = 0; i < vm->nvolumes; i++)
+		if (strcmp(vm->volumes[i].uuid, uuid) == 0)
+			break;
+	ck_assert_uint_lt(i, vm->nvolumes);
+	free(vm->volumes[i].name);
+	free(vm->volumes[i].backend);
+	free(vm->volumes[i].locator);
+	free(vm->volumes[i].node);
+	for (size_t d = 0; d < vm->volumes[i].ndisks; d++) {
+		free(vm->volumes[i].disks[d].kind);
+		free(vm->volumes[i].disks[d].value);
+	}
+	free(vm->volumes[i].disks);
+	memmove(&vm->volumes[i], &vm->volumes[i + 1],
+	    (vm->nvolumes - i - 1) * sizeof vm->volumes[i]);
+	vm->nvolumes--;
+}
+
 /* Start a delete or rollback of snap; it must start. */
 static void
 world_op(int (*op)(const struct workflow_params *, workflow_done_cb, void *,
@@ -1940,6 +1964,89 @@ START_TEST(test_group_rollback_scheduled_replaced)
 }
 END_TEST
 
+/*
+ * A partial group (one member deleted on its own) is rolled back only
+ * when its volumes are named: never a part of a group by surprise.
+ */
+START_TEST(test_group_partial_rollback_named)
+{
+	char	 group[UUID_STR_LEN + 1], data[UUID_STR_LEN + 1], *cause;
+
+	world_setup();
+	world_create("fs");
+	world_run(NULL);
+	snprintf(group, sizeof group, "%s", w.group);
+	world_snap_of(VOL_DATA, data, sizeof data);
+	world_state(VM_STOPPED);
+	world_next();
+	world_op(workflow_delete, data, NULL, 1);
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	world_next();
+	ck_assert_int_eq(world_refused(workflow_rollback, group, NULL, 0,
+	    &cause), EVG_FAILED_PRECONDITION);
+	ck_assert_ptr_nonnull(strstr(cause, "is partial (1 of its 2 members"));
+	free(cause);
+	ck_assert_int_eq(world_refused(workflow_rollback, group, VOL_DATA, 0,
+	    &cause), EVG_NOT_FOUND);
+	free(cause);
+	world_op(workflow_rollback, group, VOL_LOGS, 0);
+	world_run(NULL);
+	expect_outcome(EVG_OK);
+	ck_assert_str_eq(w.trail, "rollback");
+	world_teardown();
+}
+END_TEST
+
+/*
+ * A scheduled rollback that can no longer be carried out (its volume
+ * left by `vm update`) is not dropped in silence: `starting` answers its
+ * failure, rollback-failed is sent, and the catalog forgets it.
+ */
+START_TEST(test_group_pending_unusable)
+{
+	struct reg_vm	*next;
+	char		*cause = NULL, *text;
+	int		 waiting = -1;
+
+	world_setup();
+	world_schedule_rollback();
+	next = reg_vm_dup(world_reg_vm());
+	reg_volume_free_one(next, VOL_DATA);
+	ck_assert_msg(registry_update(w.reg, world_reg_vm(), next, &cause) ==
+	    EVG_OK, "%s", cause);
+	world_state(VM_STOPPED);
+	ck_assert_int_eq(world_starting(&waiting, &cause), EVG_OK);
+	world_run_start();
+	ck_assert_int_eq(w.start_code, EVG_FAILED_PRECONDITION);
+	ck_assert_ptr_nonnull(strstr(w.start_msg, "the scheduled rollback "
+	    "failed, so the VM must not start"));
+	ck_assert_ptr_nonnull(strstr(w.events, "rollback-failed"));
+	text = world_catalog_text();
+	ck_assert_ptr_null(strstr(text, "pending_rollback"));
+	free(text);
+	world_teardown();
+}
+END_TEST
+
+/* The VM removed while `starting` waits: UNAVAILABLE, never go ahead. */
+START_TEST(test_starting_vm_removed)
+{
+	char	*cause = NULL;
+	int	 waiting = -1;
+
+	world_setup();
+	world_schedule_rollback();
+	world_state(VM_STOPPED);
+	ck_assert_int_eq(world_starting(&waiting, &cause), EVG_OK);
+	ck_assert_int_eq(waiting, 1);
+	workflow_vm_removed(VM_UUID);
+	ck_assert_uint_eq(w.start_calls, 1);
+	ck_assert_int_eq(w.start_code, EVG_UNAVAILABLE);
+	world_teardown();
+}
+END_TEST
+
 /* The guest's reference to volume data's disk (serial EVEdata). */
 static Evg__DiskRef *
 world_data_disk(void)
@@ -2045,6 +2152,9 @@ suite_workflow(void)
 	tcase_add_test(tc, test_group_rollback_stopped);
 	tcase_add_test(tc, test_group_rollback_scheduled_replaced);
 	tcase_add_test(tc, test_group_disks_refused);
+	tcase_add_test(tc, test_group_partial_rollback_named);
+	tcase_add_test(tc, test_group_pending_unusable);
+	tcase_add_test(tc, test_starting_vm_removed);
 	suite_add_tcase(s, tc);
 	return (s);
 }
