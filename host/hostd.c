@@ -3,6 +3,7 @@
  * anything else (so -n and errors are reported on the terminal), opens the
  * listeners, then serves guests and control clients from one libevent loop.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -28,6 +29,9 @@
 #include "events.h"
 #include "transport.h"
 #include "xmalloc.h"
+
+/* Descriptors kept for files, children and the event loop. */
+#define HOSTD_FD_SPARE	256
 
 struct hostd {
 	struct event_base	*base;
@@ -177,6 +181,44 @@ static const struct server_dispatch hostd_dispatch = {
 	&control_dispatch,
 };
 
+/*
+ * Each VM with a hybrid socket holds a listening descriptor, and each
+ * connection one more: raise the soft RLIMIT_NOFILE to what a full
+ * registry needs (up to the hard limit), and say how many VMs fit.
+ */
+static void
+hostd_raise_nofile(const struct config *cf)
+{
+	struct rlimit	rl;
+	rlim_t		want, spare = (rlim_t)cf->max_conns + HOSTD_FD_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return;
+	}
+	want = (rlim_t)REGISTRY_MAX_VMS + spare;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (want > rl.rlim_cur) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE %llu",
+			    (unsigned long long)want);
+		else if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return;
+	}
+	if (rl.rlim_cur < (rlim_t)REGISTRY_MAX_VMS + spare)
+		log_warnx("file descriptors: %llu (the hard limit): room for "
+		    "about %llu VMs with hybrid sockets, not %d; raise "
+		    "LimitNOFILE / ulimit -Hn", (unsigned long long)rl.rlim_cur,
+		    rl.rlim_cur > spare ? (unsigned long long)(rl.rlim_cur -
+		    spare) : 0ULL, REGISTRY_MAX_VMS);
+	else
+		log_info("file descriptors: %llu, room for %d VMs with hybrid "
+		    "sockets and %u connections", (unsigned long long)
+		    rl.rlim_cur, REGISTRY_MAX_VMS, cf->max_conns);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -294,6 +336,7 @@ main(int argc, char **argv)
 		hostd_fail(&h, path);
 	}
 
+	hostd_raise_nofile(&h.cf);
 	signal(SIGPIPE, SIG_IGN);
 	if ((h.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");

@@ -1302,11 +1302,49 @@ START_TEST(test_journal)
 }
 END_TEST
 
+/*
+ * The registry holds REGISTRY_MAX_VMS VMs (CIDs 3 and up, as EVE's
+ * counter hands them out) and refuses the next one with NO_SPACE naming
+ * the limit.
+ */
+START_TEST(test_registry_full)
+{
+	struct registry	*reg = registry_create(NULL);
+	struct reg_vm	*vm;
+	char		 uuid[UUID_STR_LEN + 1], vol[UUID_STR_LEN + 1];
+	char		*cause = NULL;
+	unsigned int	 i;
+
+	for (i = 0; i <= REGISTRY_MAX_VMS; i++) {
+		snprintf(uuid, sizeof uuid, "%08x-0000-4000-8000-000000000000",
+		    i);
+		snprintf(vol, sizeof vol, "%08x-1111-4111-8111-000000000000",
+		    i);
+		vm = make_vm(uuid, vol, i + 3);
+		if (i < REGISTRY_MAX_VMS) {
+			ck_assert_msg(registry_add(reg, vm, &cause) == EVG_OK,
+			    "VM %u: %s", i, cause);
+			continue;
+		}
+		ck_assert_int_eq(registry_add(reg, vm, &cause), EVG_NO_SPACE);
+		ck_assert_str_eq(cause, "registry is full (16384 VMs)");
+		free(cause);
+		reg_vm_free(vm);
+	}
+	ck_assert_uint_eq(reg->count, REGISTRY_MAX_VMS);
+	ck_assert_ptr_nonnull(registry_find_cid(reg, REGISTRY_MAX_VMS + 2));
+	registry_free(reg);
+}
+END_TEST
+
 Suite *
 suite_registry(void)
 {
 	Suite	*s = suite_create("registry");
 	TCase	*tc = tcase_create("registry");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_registry_full);
 
 	tcase_add_test(tc, test_valid_record);
 	tcase_add_test(tc, test_invalid_records);
