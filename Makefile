@@ -1,7 +1,7 @@
 # eve-guest-agent build.  `make` builds everything into build/; `make test`
 # installs missing Debian packages, then runs the unit tests (plain and
-# under ASan/UBSan), a short run of the fuzz targets and the integration
-# tests; `make demo` runs the demo.
+# under ASan/UBSan), a short run of the fuzz targets, the integration
+# tests and the Go client's tests; `make demo` runs the demo.
 
 VERSION		:= 0.1.0
 PREFIX		?= /usr/local
@@ -110,6 +110,7 @@ test: deps
 	$(MAKE) test-asan
 	$(MAKE) test-fuzz
 	$(MAKE) test-integration
+	$(MAKE) test-go
 	$(MAKE) test-packaging
 	$(MAKE) test-vm
 
@@ -146,6 +147,8 @@ clean:
 include test/vm/vm.mk
 # libFuzzer targets: `make fuzz`, `make test-fuzz` (docs/fuzzing.md).
 include test/fuzz/fuzz.mk
+# The Go client for pillar: `make test-go`, `make go-generate` (go/README.md).
+include go/go.mk
 # After the rules above: it uses $(AGENT), $(HOSTD) and $(HOSTCTL).
 include packaging/packaging.mk
 

@@ -253,14 +253,19 @@ wf_finish(struct workflow *wf, int code, const char *fmt, ...)
 	Evg__Snapshot	**list = NULL;
 	size_t		  n = 0, i;
 	va_list		  ap;
-	char		 *msg = NULL;
+	char		 *msg = NULL, *raw;
 
 	if (fmt != NULL) {
 		va_start(ap, fmt);
-		xvasprintf(&msg, fmt, ap);
+		xvasprintf(&raw, fmt, ap);
 		va_end(ap);
-		/* It may quote the guest: capped, valid UTF-8. */
-		text_cut(msg, WORKFLOW_MESSAGE_MAX);
+		/*
+		 * It may quote the guest: made valid UTF-8 first (a bad
+		 * byte becomes 3), then capped, so the cap holds on the wire.
+		 */
+		msg = text_cut(text_utf8_fix(raw, strlen(raw)),
+		    WORKFLOW_MESSAGE_MAX);
+		free(raw);
 	}
 	if (wf->nout > 0) {
 		/* What a delete or rollback did, member by member. */
