@@ -110,30 +110,64 @@ control_vm_remove(struct control *c, Evg__Envelope *env, struct reg_vm *vm)
 	peer_reply(c->peer, env->id, EVG_OK, "");
 }
 
-/* vm_list: every VM. */
+/*
+ * vm_list: one page of VMs, those after the one the request names, as
+ * many as fit in one frame (and at most its limit); next names the last
+ * one when more follow.
+ */
 static void
 control_vm_list(struct control *c, Evg__Envelope *env, struct reg_vm *none)
 {
 	struct server		*srv = control_server(c);
+	const char		*after = env->vm_list->after;
+	uint32_t		 limit = env->vm_list->limit;
 	struct codec_reply	 r;
 	Evg__VmList		 list = EVG__VM_LIST__INIT;
 	struct reg_vm		*vm;
-	size_t			 i = 0;
+	char			*cause;
+	size_t			 i = 0, size, room;
 
 	(void)none;
-	list.vms = xcalloc(srv->reg->count, sizeof *list.vms);
-	TAILQ_FOREACH(vm, &srv->reg->vms, entry) {
-		list.vms[i] = vminfo_from_reg(vm, VMINFO_CONTROL);
-		control_vm_counts(list.vms[i], vm);
-		i++;
+	vm = TAILQ_FIRST(&srv->reg->vms);
+	if (after != NULL && *after != '\0') {
+		if ((vm = registry_find(srv->reg, after)) == NULL) {
+			xasprintf(&cause, "after: VM %s is not registered (any "
+			    "more); list again from the start", after);
+			control_fail(c, env->id, EVG_NOT_FOUND, cause);
+			free(cause);
+			return;
+		}
+		vm = TAILQ_NEXT(vm, entry);
 	}
-	list.n_vms = i;
 	codec_reply_init(&r, env->id, peer_version(c->peer), EVG_OK, "");
 	r.reply.result_case = EVG__REPLY__RESULT_VM_LIST;
 	r.reply.vm_list = &list;
-	if (peer_send(c->peer, &r.env) != 0)
-		control_fail(c, env->id, EVG_INTERNAL,
-		    "the VM list does not fit in one frame");
+	/* What the reply holds besides the VMs, and a UUID for next. */
+	size = evg__envelope__get_packed_size(&r.env) + UUID_STR_LEN + 8;
+	room = peer_frame_max(c->peer);
+	list.vms = xcalloc(srv->reg->count + 1, sizeof *list.vms);
+	for (; vm != NULL && (limit == 0 || i < limit); vm = TAILQ_NEXT(vm,
+	    entry)) {
+		list.vms[i] = vminfo_from_reg(vm, VMINFO_CONTROL);
+		control_vm_counts(list.vms[i], vm);
+		/* An item costs its bytes, a tag and a length. */
+		size += evg__vm_info__get_packed_size(list.vms[i]) + 6;
+		if (size > room && i > 0) {
+			vminfo_free(list.vms[i]);
+			break;
+		}
+		i++;
+	}
+	list.n_vms = i;
+	if (vm != NULL && i > 0)
+		list.next = list.vms[i - 1]->uuid;
+	if (peer_send(c->peer, &r.env) != 0) {
+		xasprintf(&cause, "one VM's record does not fit in a reply of "
+		    "at most %zu bytes (max_frame_control)",
+		    peer_frame_max(c->peer));
+		control_fail(c, env->id, EVG_INTERNAL, cause);
+		free(cause);
+	}
 	for (i = 0; i < list.n_vms; i++)
 		vminfo_free(list.vms[i]);
 	free(list.vms);

@@ -500,43 +500,36 @@ hostctl_vm_update(struct hostctl *hc, int argc, char **argv)
 	return (rc);
 }
 
-/* Print the VM list reply as a table or JSON. */
+/* Print the VM list (n records, every page's). */
 static int
-hostctl_print_list(struct hostctl *hc, const Evg__Envelope *rep,
-    const char *arg)
+hostctl_print_vms(struct hostctl *hc, Evg__VmInfo *const *vms, size_t n)
 {
 	json_object		*o, *arr;
-	const Evg__VmList	*list;
 	const Evg__VmInfo	*vm;
 	size_t			 i;
 
-	(void)arg;
-	if (rep->reply->result_case != EVG__REPLY__RESULT_VM_LIST)
-		return (hostctl_fail(hc, EVG_INTERNAL,
-		    "the daemon's reply carries no VM list"));
-	list = rep->reply->vm_list;
 	if (hc->json) {
 		arr = json_object_new_array();
-		for (i = 0; i < list->n_vms; i++)
-			json_object_array_add(arr, jsonout_vm(list->vms[i]));
+		for (i = 0; i < n; i++)
+			json_object_array_add(arr, jsonout_vm(vms[i]));
 		o = json_object_new_object();
 		json_object_object_add(o, "vms", arr);
 		jsonout_print(stdout, o);
 		return (0);
 	}
-	if (list->n_vms == 0) {
+	if (n == 0) {
 		printf("no VMs registered\n");
 		return (0);
 	}
-	printf("%-36s  %-20s  %5s  %-8s  %-5s  %s\n", "UUID", "NAME", "CID",
+	printf("%-36s  %-20s  %10s  %-8s  %-5s  %s\n", "UUID", "NAME", "CID",
 	    "STATE", "AGENT", "VOLUMES");
-	for (i = 0; i < list->n_vms; i++) {
-		vm = list->vms[i];
+	for (i = 0; i < n; i++) {
+		vm = vms[i];
 		printf("%-36s  %-20s  ", vm->uuid, vm->name);
 		if (vm->cid != 0)
-			printf("%5u  ", vm->cid);
+			printf("%10u  ", vm->cid);
 		else
-			printf("%5s  ", "-");
+			printf("%10s  ", "-");
 		printf("%-8s  %-5s  %zu\n", vm->state,
 		    vm->agent_connected ? "yes" : "no", vm->n_volumes);
 	}
@@ -575,18 +568,53 @@ hostctl_vm_remove(struct hostctl *hc, int argc, char **argv)
 	return (hostctl_request(hc, &env, hostctl_print_removed, argv[1]));
 }
 
-/* vm list. */
+/* vm list: every page, then one table or document. */
 static int
 hostctl_vm_list(struct hostctl *hc, int argc, char **argv)
 {
 	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
 	Evg__VmListRequest	 ls = EVG__VM_LIST_REQUEST__INIT;
+	Evg__Envelope		**pages = NULL;
+	Evg__VmInfo		**vms = NULL;
+	const Evg__VmList	*list;
+	size_t			 npages = 0, n = 0, i, j;
+	int			 rc = 0;
 
 	(void)argc;
 	(void)argv;
 	env.body_case = EVG__ENVELOPE__BODY_VM_LIST;
 	env.vm_list = &ls;
-	return (hostctl_request(hc, &env, hostctl_print_list, NULL));
+	for (;;) {
+		pages = xreallocarray(pages, npages + 1, sizeof *pages);
+		if ((pages[npages] = hostctl_call(hc, &env, &rc)) == NULL)
+			goto out;
+		if (pages[npages]->reply->result_case !=
+		    EVG__REPLY__RESULT_VM_LIST) {
+			npages++;
+			rc = hostctl_fail(hc, EVG_INTERNAL, "the daemon's reply "
+			    "carries no VM list");
+			goto out;
+		}
+		list = pages[npages++]->reply->vm_list;
+		/* A page that does not move on would never end. */
+		if (list->next[0] == '\0' || list->n_vms == 0 ||
+		    strcmp(list->next, ls.after) == 0)
+			break;
+		ls.after = list->next;
+	}
+	for (i = 0; i < npages; i++)
+		n += pages[i]->reply->vm_list->n_vms;
+	vms = xcalloc(n + 1, sizeof *vms);
+	for (i = 0, n = 0; i < npages; i++)
+		for (j = 0; j < pages[i]->reply->vm_list->n_vms; j++)
+			vms[n++] = pages[i]->reply->vm_list->vms[j];
+	rc = hostctl_print_vms(hc, vms, n);
+out:
+	for (i = 0; i < npages; i++)
+		codec_free(pages[i]);
+	free(pages);
+	free(vms);
+	return (rc);
 }
 
 /* vm show UUID. */

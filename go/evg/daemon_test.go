@@ -2,6 +2,7 @@ package evg
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -261,4 +262,49 @@ func TestEventsReconnect(t *testing.T) {
 	if _, err := os.Stat(h.sock); err != nil {
 		t.Error(err)
 	}
+}
+
+// Proves the VM list is paged to the control frame cap (here 2048 bytes):
+// one page holds only part of 40 VMs and names the next; VMList walks
+// every page, in registration order; a limit bounds a page; an after that
+// is not registered is NOT_FOUND.
+func TestVMListPaged(t *testing.T) {
+	h := startHostd(t, "max_frame_control = 2048")
+	c := h.dial()
+	ctx := ctxFor(t, 60*time.Second)
+	const n = 40
+	var uuids []string
+	for i := 0; i < n; i++ {
+		u := fmt.Sprintf("%08x-0000-4000-8000-00000000abcd", i+1)
+		uuids = append(uuids, u)
+		mustAdd(t, c, h.qcow2VM(u, fmt.Sprintf("page-vm-%02d", i), StateStopped))
+	}
+	first, err := c.VMListPage(ctx, "", 0)
+	if err != nil {
+		t.Fatalf("first page: %v", err)
+	}
+	if len(first.Vms) == 0 || len(first.Vms) >= n || first.Next != first.Vms[len(first.Vms)-1].Uuid {
+		t.Fatalf("first page: %d VMs, next %q", len(first.Vms), first.Next)
+	}
+	t.Logf("first page at 2048 bytes: %d of %d VMs", len(first.Vms), n)
+	all, err := c.VMList(ctx)
+	if err != nil || len(all) != n {
+		t.Fatalf("vm list: %d VMs, %v", len(all), err)
+	}
+	for i, vm := range all {
+		if vm.Uuid != uuids[i] {
+			t.Fatalf("vm list[%d] is %s, want %s", i, vm.Uuid, uuids[i])
+		}
+	}
+	page, err := c.VMListPage(ctx, uuids[4], 3)
+	if err != nil || len(page.Vms) != 3 || page.Vms[0].Uuid != uuids[5] || page.Next != uuids[7] {
+		t.Fatalf("a page of 3 after the fifth: %v %v", page, err)
+	}
+	last, err := c.VMListPage(ctx, uuids[n-2], 0)
+	if err != nil || len(last.Vms) != 1 || last.Next != "" {
+		t.Fatalf("the last page: %v %v", last, err)
+	}
+	_, err = c.VMListPage(ctx, noVM, 0)
+	wantCode(t, err, ErrNotFound)
+	h.alive()
 }

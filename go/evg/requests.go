@@ -123,16 +123,38 @@ func (c *Client) VMState(ctx context.Context, uuid, state string) (*evgpb.VmInfo
 	return vmResult("vm_state", rep, err)
 }
 
-// VMList is every registered VM, in registration order.
+// VMList is every registered VM, in registration order, fetched page by
+// page (the daemon pages the list to its control frame cap).
 func (c *Client) VMList(ctx context.Context) ([]*evgpb.VmInfo, error) {
-	rep, err := c.call(ctx, &evgpb.Envelope{Body: &evgpb.Envelope_VmList{VmList: &evgpb.VmListRequest{}}})
+	var all []*evgpb.VmInfo
+	after := ""
+	for {
+		page, err := c.VMListPage(ctx, after, 0)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Vms...)
+		// A page that does not move on would never end.
+		if page.Next == "" || len(page.Vms) == 0 || page.Next == after {
+			return all, nil
+		}
+		after = page.Next
+	}
+}
+
+// VMListPage is one page of the VM list: the VMs after the one named by
+// after ("": from the first), at most limit (0: as many as fit in a
+// frame); its Next names the after of the next page, "" on the last.
+func (c *Client) VMListPage(ctx context.Context, after string, limit uint32) (*evgpb.VmList, error) {
+	req := &evgpb.VmListRequest{After: after, Limit: limit}
+	rep, err := c.call(ctx, &evgpb.Envelope{Body: &evgpb.Envelope_VmList{VmList: req}})
 	if err != nil {
 		return nil, err
 	}
 	if rep.GetVmList() == nil {
 		return nil, malformed("vm_list", "VM list")
 	}
-	return rep.GetVmList().Vms, nil
+	return rep.GetVmList(), nil
 }
 
 // VMShow is one VM, with its live connections and agent_connected.

@@ -296,3 +296,28 @@ test_config_check() {
 	run_cmd "$BUILD/eve-guest-hostd" -n -c "$T/missing.conf"
 	expect_rc 1
 }
+
+# The VM list is paged to the control frame cap: with max_frame_control
+# at 2048 bytes, 40 VMs take several pages, and `vm list` shows them all,
+# in registration order, in one table and one JSON document.
+test_vm_list_paged() {
+	printf 'max_frame_control = 2048\n' > "$T/hostd.conf"
+	start_hostd
+	local i
+	for i in $(seq 10 49); do
+		$HOSTCTL vm add --uuid "000000$i-0000-4000-8000-000000000000" \
+		    --name "paged-$i" --cid "$i" --state stopped >/dev/null ||
+		    fail "vm add $i"
+	done
+	run_cmd $HOSTCTL vm list
+	expect_rc 0
+	[ "$(printf '%s\n' "$OUT" | grep -c ' paged-')" -eq 40 ] ||
+	    fail "vm list does not show 40 VMs: $OUT"
+	[ "$(printf '%s\n' "$OUT" | awk 'NR > 1 { print $2 }' | tr '\n' ' ')" = \
+	    "$(seq -f 'paged-%g' 10 49 | tr '\n' ' ')" ] || fail "out of order: $OUT"
+	run_cmd $HOSTCTL --json vm list
+	expect_rc 0
+	[ "$(printf '%s' "$OUT" | grep -o '"name":"paged-[0-9]*"' | wc -l)" -eq 40 ] ||
+	    fail "vm list --json does not hold 40 VMs"
+	hostd_alive
+}
