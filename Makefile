@@ -53,7 +53,7 @@ AGENT		:= $(BUILD)/eve-guest-agent
 UNIT		:= $(BUILD)/check_unit
 TOOLS		:= $(patsubst test/tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 
-.PHONY: all unit tools test test-layers test-unit test-asan test-integration demo \
+.PHONY: all unit tools test test-layers test-unit test-asan test-integration demo bench \
 	deps clean install
 .SECONDARY:
 
@@ -133,6 +133,12 @@ test-asan:
 
 test-integration: all
 	bash test/integration/run.sh $(BUILD)
+
+# Benchmarks print figures and assert nothing; not part of `make test`
+# (test/bench/; BENCH_VMS: how many VMs the scale run registers).
+BENCH_VMS	?= 9000
+bench: all
+	bash test/bench/scale.sh $(BUILD) $(BENCH_VMS)
 
 demo: deps
 	$(MAKE) all

@@ -305,9 +305,9 @@ wf_release(struct workflow *wf)
 		wf_g.running--;
 	wf_free(wf);
 	/* A scheduled rollback goes before anything else touches the VM. */
-	if (wv->active == NULL && !wf_g.shutting_down)
+	if (wv->active == NULL && !wf_g.shutting_down && !wv->removed)
 		wf_run_pending(wv);
-	if (wv->active == NULL && !wf_g.shutting_down)
+	if (wv->active == NULL && !wf_g.shutting_down && !wv->removed)
 		wf_settled(wv);
 }
 
@@ -496,7 +496,11 @@ workflow_vm_removed(const char *uuid)
 			break;
 	if (wv == NULL)
 		return;
-	/* Taken first: the aborts below must not answer it "go ahead". */
+	/*
+	 * Taken first: the aborts below must neither answer it "go ahead"
+	 * nor start the scheduled rollback on a VM about to be freed.
+	 */
+	wv->removed = 1;
 	start_cb = wv->start_cb;
 	wv->start_cb = NULL;
 	for (wf = TAILQ_FIRST(&wf_g.all); wf != NULL; wf = next) {

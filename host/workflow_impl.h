@@ -143,6 +143,7 @@ struct wf_vm {
 	void			*start_arg;
 	int			 start_code;
 	char			*start_msg;
+	int			 removed;	/* going: start nothing */
 	TAILQ_ENTRY(wf_vm)	 entry;
 };
 
