@@ -946,6 +946,7 @@ fh_fixture(void)
 	Evg__DiskId	 d_pci = EVG__DISK_ID__INIT;
 	Evg__DiskId	 d_wwn = EVG__DISK_ID__INIT;
 	Evg__DiskId	 d_back = EVG__DISK_ID__INIT;
+	char		*why;
 	Evg__DiskId	 d_pci2 = EVG__DISK_ID__INIT;
 	Evg__DiskId	*data_ids[] = { &d_serial, &d_pci };
 	Evg__DiskId	*logs_ids[] = { &d_wwn };
@@ -990,6 +991,11 @@ fh_fixture(void)
 	fh_fixture_vm(FH_VM_STOPPED, "db-02", 5, NULL, NULL, "stopped", db_vols,
 	    1);
 	registry_free(fh.reg);
+	/* The adds went to the journal: a load writes the file whole. */
+	fh.reg = registry_create(fh.regpath);
+	if (registry_load(fh.reg, &why) != 0)
+		fatalx("%s: %s", __func__, why);
+	registry_free(fh.reg);
 	fh.reg = NULL;
 	fh_keep_file(&fh.files[0], fh.regpath);
 	fh_fixture_catalog(&fh.files[1], FH_VM_RUNNING, 0);
@@ -1021,6 +1027,14 @@ fh_reset(void)
 	fh.reg = registry_create(fh.regpath);
 	if (registry_load(fh.reg, &cause) != 0)
 		fatalx("%s: %s", __func__, cause);
+	/* Nor can the registry's journal be appended to. */
+	xasprintf(&tmp, "%s.journal", fh.regpath);
+	if ((fh.config & FC_WRITES_FAIL) && (unlink(tmp) == -1 ?
+	    errno != ENOENT : 0))
+		fatal("%s: unlink %s", __func__, tmp);
+	if ((fh.config & FC_WRITES_FAIL) && mkdir(tmp, 0700) == -1)
+		fatal("%s: mkdir %s", __func__, tmp);
+	free(tmp);
 	if (workflow_init(fh.base, &fh.cf, fh.reg, &fh.srv.guests.link,
 	    &cause) != 0)
 		fatalx("%s: %s", __func__, cause);
