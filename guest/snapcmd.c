@@ -24,6 +24,7 @@
 #include "output.h"
 #include "snapcmd_impl.h"
 #include "snapgroup.h"
+#include "status.h"
 #include "xmalloc.h"
 
 #define SNAPCMD_CONNECT_MS	5000
@@ -200,6 +201,78 @@ snapcmd_snapshots(const Evg__Envelope *rep)
 	if (rep->reply->result_case != EVG__REPLY__RESULT_SNAPSHOT_LIST)
 		return (NULL);
 	return (rep->reply->snapshot_list);
+}
+
+/*
+ * This VM's snapshots, every page of them; see snapcmd_impl.h.  Each page
+ * is one call; the host names the last snapshot of a page in next, and a
+ * page that does not move on (empty, or the same next again) is the host's
+ * fault, not a reason to loop.
+ */
+int
+snapcmd_list_all(const struct snapcmd_config *conf, struct snapcmd_list *l,
+    char **cause)
+{
+	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
+	Evg__GuestSnapshotListRequest	 body =
+	    EVG__GUEST_SNAPSHOT_LIST_REQUEST__INIT;
+	Evg__Envelope			*rep;
+	const Evg__SnapshotList		*page;
+	char				*after = NULL;
+	size_t				 i;
+	int				 code = EVG_OK;
+
+	memset(l, 0, sizeof *l);
+	body.paged = 1;
+	req.body_case = EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST;
+	req.guest_snapshot_list = &body;
+	for (;;) {
+		body.after = after != NULL ? after : (char *)"";
+		rep = snapcmd_call(conf, &req, SNAPCMD_QUICK_MS, &code, cause);
+		if (rep == NULL || code != EVG_OK) {
+			codec_free(rep);
+			break;
+		}
+		l->reps = xreallocarray(l->reps, l->nreps + 1,
+		    sizeof *l->reps);
+		l->reps[l->nreps++] = rep;
+		if ((page = snapcmd_snapshots(rep)) == NULL) {
+			code = EVG_INTERNAL;
+			*cause = xstrdup("the host's answer carries no snapshot "
+			    "list");
+			break;
+		}
+		l->snaps = xreallocarray(l->snaps, l->n + page->n_snapshots + 1,
+		    sizeof *l->snaps);
+		for (i = 0; i < page->n_snapshots; i++)
+			l->snaps[l->n++] = page->snapshots[i];
+		if (page->next == NULL || *page->next == '\0')
+			break;
+		if (page->n_snapshots == 0 || (after != NULL &&
+		    strcmp(after, page->next) == 0)) {
+			code = EVG_INTERNAL;
+			*cause = xstrdup("the host's snapshot list pages do not "
+			    "move on");
+			break;
+		}
+		after = page->next;
+	}
+	if (code != EVG_OK)
+		snapcmd_list_free(l);
+	return (code);
+}
+
+/* Free what snapcmd_list_all() filled in (a zeroed one is fine). */
+void
+snapcmd_list_free(struct snapcmd_list *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->nreps; i++)
+		codec_free(l->reps[i]);
+	free(l->reps);
+	free(l->snaps);
+	memset(l, 0, sizeof *l);
 }
 
 /* The guest device of a snapshot into buf, or fallback (may be NULL). */

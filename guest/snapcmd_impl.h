@@ -7,7 +7,8 @@
  *
  * Ownership: what snapcmd_resolve() and snapcmd_resolve_all() fill in is
  * the caller's, freed with snapcmd_disk_free() and snapcmd_disks_free()
- * (a zeroed one is fine).  A reply from snapcmd_call() is the caller's to
+ * (a zeroed one is fine); so is a snapcmd_list, freed with
+ * snapcmd_list_free().  A reply from snapcmd_call() is the caller's to
  * free with codec_free(), or to hand to snapcmd_fail(), which frees it and
  * the cause.  Every other char **cause set here is the caller's to free.
  */
@@ -69,6 +70,21 @@ Evg__Envelope	*snapcmd_call(const struct snapcmd_config *, Evg__Envelope *,
 		    int, int *, char **);
 int		 snapcmd_fail(int, char *, Evg__Envelope *);
 const Evg__SnapshotList *snapcmd_snapshots(const Evg__Envelope *);
+
+/*
+ * This VM's snapshots, all of them, asked for page by page: snaps points
+ * into the replies kept in reps.  Returns a status code with *cause when
+ * it is not OK (nothing is then held).  Free with snapcmd_list_free().
+ */
+struct snapcmd_list {
+	Evg__Envelope	**reps;
+	size_t		  nreps;
+	Evg__Snapshot	**snaps;
+	size_t		  n;
+};
+int		 snapcmd_list_all(const struct snapcmd_config *,
+		    struct snapcmd_list *, char **);
+void		 snapcmd_list_free(struct snapcmd_list *);
 
 /* Snapshots and groups named by this VM's devices. */
 const char	*snapcmd_device(const Evg__Snapshot *, char *, size_t,

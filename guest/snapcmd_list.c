@@ -89,11 +89,7 @@ snapcmd_list_text(const struct snapgroup *const *groups, size_t n)
 int
 snapcmd_list(const struct snapcmd_config *conf, const char *arg)
 {
-	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
-	Evg__Envelope			*rep = NULL;
-	Evg__GuestSnapshotListRequest	 body =
-	    EVG__GUEST_SNAPSHOT_LIST_REQUEST__INIT;
-	const Evg__SnapshotList		*list;
+	struct snapcmd_list		 all;
 	const struct snapgroup		**keep;
 	struct snapgroups		*set;
 	struct snapcmd_disk		 d;
@@ -105,19 +101,13 @@ snapcmd_list(const struct snapcmd_config *conf, const char *arg)
 	memset(&d, 0, sizeof d);
 	if (arg != NULL && snapcmd_resolve(arg, &d, &cause) == -1)
 		return (snapcmd_fail(EVG_INVALID_ARGUMENT, cause, NULL));
-	req.body_case = EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST;
-	req.guest_snapshot_list = &body;
-	rep = snapcmd_call(conf, &req, SNAPCMD_QUICK_MS, &code, &cause);
-	if (rep == NULL || code != EVG_OK)
-		goto fail;
-	if ((list = snapcmd_snapshots(rep)) == NULL) {
-		code = EVG_INTERNAL;
-		cause = xstrdup("the host's answer carries no snapshot list");
-		goto fail;
+	if ((code = snapcmd_list_all(conf, &all, &cause)) != EVG_OK) {
+		snapcmd_disk_free(&d);
+		return (snapcmd_fail(code, cause, NULL));
 	}
 
 	/* Folded first: a group is partial by what the whole list holds. */
-	set = snapgroup_fold(list->snapshots, list->n_snapshots);
+	set = snapgroup_fold(all.snaps, all.n);
 	keep = xcalloc(set->n + 1, sizeof *keep);
 	for (i = 0; i < set->n; i++) {
 		if (arg == NULL || snapcmd_group_on_disk(&set->groups[i], &d))
@@ -135,11 +125,7 @@ snapcmd_list(const struct snapcmd_config *conf, const char *arg)
 		snapcmd_list_text(keep, n);
 	free(keep);
 	snapgroup_free(set);
-	codec_free(rep);
+	snapcmd_list_free(&all);
 	snapcmd_disk_free(&d);
 	return (output_finish());
-
-fail:
-	snapcmd_disk_free(&d);
-	return (snapcmd_fail(code, cause, rep));
 }

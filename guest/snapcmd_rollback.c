@@ -145,36 +145,25 @@ snapcmd_flush(const struct snapcmd_disk *d)
 /*
  * The group snap names, found in this VM's list, and the disk here of
  * each of its members into devs[] (caller frees each), so that the whole
- * group can be checked and rolled back.  *lrep and *set hold the list
+ * group can be checked and rolled back.  *all and *set hold the list
  * (caller frees both, also on failure).  Returns EVG_OK with *g, or a
  * status code with *cause: an unknown or ambiguous name, or a member
  * without a disk here.
  */
 static int
 snapcmd_group_disks(const struct snapcmd_config *conf, const char *snap,
-    Evg__Envelope **lrep, struct snapgroups **set,
+    struct snapcmd_list *all, struct snapgroups **set,
     const struct snapgroup **g, char **devs, size_t *ndevs, char **cause)
 {
-	Evg__Envelope			 req = EVG__ENVELOPE__INIT;
-	Evg__GuestSnapshotListRequest	 body =
-	    EVG__GUEST_SNAPSHOT_LIST_REQUEST__INIT;
-	const Evg__SnapshotList		*list;
 	const Evg__Snapshot		*m;
 	char				 name[256], buf[128], vol[256];
 	size_t				 i, nmatch;
 	int				 code;
 
 	*ndevs = 0;
-	req.body_case = EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_LIST;
-	req.guest_snapshot_list = &body;
-	*lrep = snapcmd_call(conf, &req, SNAPCMD_QUICK_MS, &code, cause);
-	if (*lrep == NULL || code != EVG_OK)
+	if ((code = snapcmd_list_all(conf, all, cause)) != EVG_OK)
 		return (code);
-	if ((list = snapcmd_snapshots(*lrep)) == NULL) {
-		*cause = xstrdup("the host's answer carries no snapshot list");
-		return (EVG_INTERNAL);
-	}
-	*set = snapgroup_fold(list->snapshots, list->n_snapshots);
+	*set = snapgroup_fold(all->snaps, all->n);
 	output_safe(name, sizeof name, snap);
 	if ((*g = snapgroup_find(*set, snap, &nmatch)) == NULL) {
 		xasprintf(cause, "no snapshot '%s' of this VM", name);
@@ -293,7 +282,8 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
     char *const *args, size_t nargs)
 {
 	Evg__Envelope				 req = EVG__ENVELOPE__INIT;
-	Evg__Envelope				*rep = NULL, *lrep = NULL;
+	Evg__Envelope				*rep = NULL;
+	struct snapcmd_list			 all;
 	Evg__GuestSnapshotRollbackRequest	 body =
 	    EVG__GUEST_SNAPSHOT_ROLLBACK_REQUEST__INIT;
 	const struct snapgroup			*g = NULL;
@@ -305,9 +295,10 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 	int					 code, done = 0;
 
 	memset(&disks, 0, sizeof disks);
+	memset(&all, 0, sizeof all);
 	/* No disks named: every member of the group, each on its disk here. */
 	if (nargs == 0) {
-		code = snapcmd_group_disks(conf, snap, &lrep, &set, &g, devs,
+		code = snapcmd_group_disks(conf, snap, &all, &set, &g, devs,
 		    &ndevs, &cause);
 		if (code != EVG_OK)
 			goto out;
@@ -342,7 +333,7 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 out:
 	snapcmd_disks_free(&disks);
 	snapgroup_free(set);
-	codec_free(lrep);
+	snapcmd_list_free(&all);
 	for (i = 0; i < ndevs; i++)
 		free(devs[i]);
 	if (!done)

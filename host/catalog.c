@@ -1,4 +1,5 @@
 /* Per-VM snapshot catalog: persistence and reconciliation. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,26 +414,91 @@ catalog_open(const char *dir, const char *vm, char **cause)
 }
 
 /*
+ * The entries kept while a file loads, hashed twice: by UUID and by
+ * backend snapshot (volume and tag), so that a catalog of thousands of
+ * entries loads in linear time.  Open addressing; size a power of two at
+ * least twice the file's entries.
+ */
+struct catalog_seen {
+	const struct cat_snap	**by_uuid;
+	const struct cat_snap	**by_tag;
+	size_t			  mask;
+};
+
+/* FNV-1a over s, lower-cased when fold, then over t (may be NULL). */
+static size_t
+catalog_hash(const char *s, int fold, const char *t)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)(fold ? tolower((unsigned char)*s) :
+		    *s)) * 1099511628211ULL;
+	for (; t != NULL && *t != '\0'; t++)
+		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+	return ((size_t)h);
+}
+
+static int
+catalog_same_uuid(const struct cat_snap *a, const struct cat_snap *b)
+{
+	return (strcasecmp(a->uuid, b->uuid) == 0);
+}
+
+static int
+catalog_same_tag(const struct cat_snap *a, const struct cat_snap *b)
+{
+	return (strcasecmp(a->volume, b->volume) == 0 &&
+	    strcmp(a->tag, b->tag) == 0);
+}
+
+/*
+ * The kept entry in table t that same() says cs repeats, or NULL with
+ * *slot the free slot cs would take.
+ */
+static const struct cat_snap *
+catalog_seen_find(const struct cat_snap **t, size_t mask, size_t h,
+    const struct cat_snap *cs,
+    int (*same)(const struct cat_snap *, const struct cat_snap *),
+    size_t *slot)
+{
+	size_t	i;
+
+	for (i = h & mask; t[i] != NULL; i = (i + 1) & mask)
+		if (same(t[i], cs))
+			return (t[i]);
+	*slot = i;
+	return (NULL);
+}
+
+/*
  * True (with a log line naming the file) if cs, entry i of the file,
- * repeats one already loaded: the same UUID, or the same backend snapshot
+ * repeats one already kept: the same UUID, or the same backend snapshot
  * (volume and tag).  The first one wins; a twin would be listed twice,
  * and deleting one would leave the other "ready" with nothing behind it.
+ * Otherwise cs is kept: entered in both tables.
  */
 static int
-catalog_duplicate(struct catalog *cat, const struct cat_snap *cs, size_t i)
+catalog_duplicate(struct catalog *cat, struct catalog_seen *seen,
+    const struct cat_snap *cs, size_t i)
 {
 	const struct cat_snap	*o;
+	size_t			 su = 0, st = 0;
 
-	TAILQ_FOREACH(o, &cat->snaps, entry) {
-		if (strcasecmp(o->uuid, cs->uuid) == 0 ||
-		    (strcasecmp(o->volume, cs->volume) == 0 &&
-		    strcmp(o->tag, cs->tag) == 0)) {
-			log_warnx("catalog %s: snapshots[%zu] repeats snapshot "
-			    "%s (%s of volume %s); the first entry is kept",
-			    cat->path, i, o->uuid, o->tag, o->volume);
-			return (1);
-		}
+	o = catalog_seen_find(seen->by_uuid, seen->mask, catalog_hash(cs->uuid,
+	    1, NULL), cs, catalog_same_uuid, &su);
+	if (o == NULL)
+		o = catalog_seen_find(seen->by_tag, seen->mask,
+		    catalog_hash(cs->volume, 1, cs->tag), cs, catalog_same_tag,
+		    &st);
+	if (o != NULL) {
+		log_warnx("catalog %s: snapshots[%zu] repeats snapshot %s (%s "
+		    "of volume %s); the first entry is kept", cat->path, i,
+		    o->uuid, o->tag, o->volume);
+		return (1);
 	}
+	seen->by_uuid[su] = cs;
+	seen->by_tag[st] = cs;
 	return (0);
 }
 
@@ -471,10 +537,11 @@ struct catalog *
 catalog_parse(const char *path, const char *vm, const char *text,
     char **cause)
 {
-	struct catalog	*cat;
-	struct cat_snap	*cs;
-	json_object	*root, *arr;
-	size_t		 i, n;
+	struct catalog		*cat;
+	struct cat_snap		*cs;
+	struct catalog_seen	 seen = { NULL, NULL, 0 };
+	json_object		*root, *arr;
+	size_t			 i, n;
 
 	cat = xcalloc(1, sizeof *cat);
 	snprintf(cat->vm, sizeof cat->vm, "%s", vm);
@@ -495,6 +562,11 @@ catalog_parse(const char *path, const char *vm, const char *text,
 		catalog_pending_volumes(cat, root);
 	}
 	n = json_object_array_length(arr);
+	for (seen.mask = 16; seen.mask < 2 * n; seen.mask <<= 1)
+		;
+	seen.by_uuid = xcalloc(seen.mask, sizeof *seen.by_uuid);
+	seen.by_tag = xcalloc(seen.mask, sizeof *seen.by_tag);
+	seen.mask--;
 	for (i = 0; i < n; i++) {
 		cs = catalog_snap_from_json(json_object_array_get_idx(arr, i));
 		if (cs == NULL) {
@@ -502,16 +574,20 @@ catalog_parse(const char *path, const char *vm, const char *text,
 			    cat->path, i);
 			goto fail;
 		}
-		if (catalog_duplicate(cat, cs, i)) {
+		if (catalog_duplicate(cat, &seen, cs, i)) {
 			catalog_entry_free(cs);
 			continue;
 		}
 		TAILQ_INSERT_TAIL(&cat->snaps, cs, entry);
 		cat->count++;
 	}
+	free(seen.by_uuid);
+	free(seen.by_tag);
 	json_object_put(root);
 	return (cat);
 fail:
+	free(seen.by_uuid);
+	free(seen.by_tag);
 	json_object_put(root);
 	catalog_free(cat);
 	return (NULL);

@@ -32,7 +32,8 @@
 #include "uuid.h"
 
 #define CATALOG_DIR		"catalogs"
-#define CATALOG_MAX_ENTRIES	4096
+/* Most snapshots one VM's catalog holds (a create beyond is NO_SPACE). */
+#define CATALOG_MAX_ENTRIES	16384
 /* Most members of one snapshot group (volumes of one create). */
 #define CATALOG_GROUP_MAX	32
 /* The mark of the host's own backend snapshots; see the top. */

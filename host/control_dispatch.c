@@ -7,6 +7,7 @@
 #include "control_dispatch.h"
 #include "events.h"
 #include "log.h"
+#include "page.h"
 #include "peer.h"
 #include "server.h"
 #include "snapreply.h"
@@ -125,7 +126,8 @@ control_vm_list(struct control *c, Evg__Envelope *env, struct reg_vm *none)
 	Evg__VmList		 list = EVG__VM_LIST__INIT;
 	struct reg_vm		*vm;
 	char			*cause;
-	size_t			 i = 0, size, room;
+	struct page		 pg;
+	size_t			 i = 0;
 
 	(void)none;
 	vm = TAILQ_FIRST(&srv->reg->vms);
@@ -143,16 +145,15 @@ control_vm_list(struct control *c, Evg__Envelope *env, struct reg_vm *none)
 	r.reply.result_case = EVG__REPLY__RESULT_VM_LIST;
 	r.reply.vm_list = &list;
 	/* What the reply holds besides the VMs, and a UUID for next. */
-	size = evg__envelope__get_packed_size(&r.env) + UUID_STR_LEN + 8;
-	room = peer_frame_max(c->peer);
+	page_init(&pg, evg__envelope__get_packed_size(&r.env) + UUID_STR_LEN +
+	    8, peer_frame_max(c->peer));
 	list.vms = xcalloc(srv->reg->count + 1, sizeof *list.vms);
 	for (; vm != NULL && (limit == 0 || i < limit); vm = TAILQ_NEXT(vm,
 	    entry)) {
 		list.vms[i] = vminfo_from_reg(vm, VMINFO_CONTROL);
 		control_vm_counts(list.vms[i], vm);
-		/* An item costs its bytes, a tag and a length. */
-		size += evg__vm_info__get_packed_size(list.vms[i]) + 6;
-		if (size > room && i > 0) {
+		if (!page_take(&pg, evg__vm_info__get_packed_size(
+		    list.vms[i]))) {
 			vminfo_free(list.vms[i]);
 			break;
 		}
@@ -517,21 +518,25 @@ control_guest_info(struct control *c, Evg__Envelope *env, struct reg_vm *vm)
 	}
 }
 
-/* snapshot_list: answered from the catalog at once. */
+/* snapshot_list: answered from the catalog at once (a page of it). */
 static void
 control_snapshot_list(struct control *c, Evg__Envelope *env,
     struct reg_vm *none)
 {
-	Evg__Snapshot	**snaps = NULL;
-	size_t		  n = 0;
-	char		 *cause = NULL;
-	int		  rc;
+	const Evg__SnapshotListRequest	*req = env->snapshot_list;
+	struct snapreply_paging		 pg = {
+		.after = req->after,
+		.limit = req->limit,
+		.paged = req->paged,
+	};
+	char				*cause;
 
 	(void)none;
-	rc = workflow_list(env->snapshot_list->vm_uuid, &snaps, &n, &cause);
-	control_reply_snaps(c, env->id, rc, cause, snaps, n);
+	if (snapreply_list(c->peer, env->id, req->vm_uuid, &pg, &cause) !=
+	    EVG_OK)
+		log_info("%s: request %llu: %s", peer_name(c->peer),
+		    (unsigned long long)env->id, cause);
 	free(cause);
-	snapinfo_free_list(snaps, n);
 }
 
 /* vm_show: one VM. */

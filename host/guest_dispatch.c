@@ -65,19 +65,20 @@ guest_checked(int code, const char *msg, const Evg__CheckResult *cr,
 	session_op_done(op);
 }
 
-/* snapshot list: this VM's snapshots, at once. */
+/* snapshot list: this VM's snapshots (a page of them), at once. */
 static void
 guest_list(struct session *s, Evg__Envelope *env)
 {
-	Evg__Snapshot	**snaps = NULL;
-	size_t		  n = 0;
-	char		 *cause = NULL;
-	int		  rc;
+	const Evg__GuestSnapshotListRequest	*req = env->guest_snapshot_list;
+	struct snapreply_paging			 pg = {
+		.after = req->after,
+		.limit = req->limit,
+		.paged = req->paged,
+	};
+	char					*cause;
 
-	rc = workflow_list(s->vm->uuid, &snaps, &n, &cause);
-	snapreply_send(s->peer, env->id, rc, cause, snaps, n);
+	snapreply_list(s->peer, env->id, s->vm->uuid, &pg, &cause);
 	free(cause);
-	snapinfo_free_list(snaps, n);
 }
 
 /* Start the workflow a snapshot request asks for. */

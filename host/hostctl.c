@@ -568,15 +568,73 @@ hostctl_vm_remove(struct hostctl *hc, int argc, char **argv)
 	return (hostctl_request(hc, &env, hostctl_print_removed, argv[1]));
 }
 
+/*
+ * What a page of a list holds: its item count and next, or -1 when the
+ * reply is not that list.
+ */
+typedef int (*hostctl_page_fn)(const Evg__Envelope *, size_t *,
+    const char **);
+
+/*
+ * Send env again and again, *after set to the next of the page before,
+ * until the last page; returns the pages (caller frees each and the
+ * array; *npages of them, also on failure) or NULL with *rc set.
+ */
+static Evg__Envelope **
+hostctl_pages(struct hostctl *hc, Evg__Envelope *env, char **after,
+    hostctl_page_fn page, const char *what, size_t *npages, int *rc)
+{
+	Evg__Envelope	**pages = NULL;
+	const char	 *next;
+	size_t		  n;
+
+	*npages = 0;
+	*rc = 0;
+	for (;;) {
+		pages = xreallocarray(pages, *npages + 1, sizeof *pages);
+		if ((pages[*npages] = hostctl_call(hc, env, rc)) == NULL)
+			return (pages);
+		if (page(pages[(*npages)++], &n, &next) == -1) {
+			*rc = hostctl_fail(hc, EVG_INTERNAL, what);
+			return (pages);
+		}
+		/* A page that does not move on would never end. */
+		if (next[0] == '\0' || n == 0 || strcmp(next, *after) == 0)
+			return (pages);
+		*after = (char *)next;
+	}
+}
+
+/* Free what hostctl_pages() returned. */
+static void
+hostctl_pages_free(Evg__Envelope **pages, size_t npages)
+{
+	size_t	i;
+
+	for (i = 0; i < npages; i++)
+		codec_free(pages[i]);
+	free(pages);
+}
+
+/* A page of the VM list. */
+static int
+hostctl_vm_page(const Evg__Envelope *rep, size_t *n, const char **next)
+{
+	if (rep->reply->result_case != EVG__REPLY__RESULT_VM_LIST)
+		return (-1);
+	*n = rep->reply->vm_list->n_vms;
+	*next = rep->reply->vm_list->next;
+	return (0);
+}
+
 /* vm list: every page, then one table or document. */
 static int
 hostctl_vm_list(struct hostctl *hc, int argc, char **argv)
 {
 	Evg__Envelope		 env = EVG__ENVELOPE__INIT;
 	Evg__VmListRequest	 ls = EVG__VM_LIST_REQUEST__INIT;
-	Evg__Envelope		**pages = NULL;
+	Evg__Envelope		**pages;
 	Evg__VmInfo		**vms = NULL;
-	const Evg__VmList	*list;
 	size_t			 npages = 0, n = 0, i, j;
 	int			 rc = 0;
 
@@ -584,24 +642,10 @@ hostctl_vm_list(struct hostctl *hc, int argc, char **argv)
 	(void)argv;
 	env.body_case = EVG__ENVELOPE__BODY_VM_LIST;
 	env.vm_list = &ls;
-	for (;;) {
-		pages = xreallocarray(pages, npages + 1, sizeof *pages);
-		if ((pages[npages] = hostctl_call(hc, &env, &rc)) == NULL)
-			goto out;
-		if (pages[npages]->reply->result_case !=
-		    EVG__REPLY__RESULT_VM_LIST) {
-			npages++;
-			rc = hostctl_fail(hc, EVG_INTERNAL, "the daemon's reply "
-			    "carries no VM list");
-			goto out;
-		}
-		list = pages[npages++]->reply->vm_list;
-		/* A page that does not move on would never end. */
-		if (list->next[0] == '\0' || list->n_vms == 0 ||
-		    strcmp(list->next, ls.after) == 0)
-			break;
-		ls.after = list->next;
-	}
+	pages = hostctl_pages(hc, &env, &ls.after, hostctl_vm_page,
+	    "the daemon's reply carries no VM list", &npages, &rc);
+	if (rc != 0)
+		goto out;
 	for (i = 0; i < npages; i++)
 		n += pages[i]->reply->vm_list->n_vms;
 	vms = xcalloc(n + 1, sizeof *vms);
@@ -610,9 +654,7 @@ hostctl_vm_list(struct hostctl *hc, int argc, char **argv)
 			vms[n++] = pages[i]->reply->vm_list->vms[j];
 	rc = hostctl_print_vms(hc, vms, n);
 out:
-	for (i = 0; i < npages; i++)
-		codec_free(pages[i]);
-	free(pages);
+	hostctl_pages_free(pages, npages);
 	free(vms);
 	return (rc);
 }
@@ -778,20 +820,15 @@ hostctl_print_table(const struct snapgroups *set)
 	free(vols);
 }
 
-/* Print a snapshot answer, folded into groups; returns the exit code. */
+/* Print snapshots, folded into groups; returns the exit code. */
 static int
-hostctl_print_snaps(struct hostctl *hc, const Evg__Envelope *rep,
+hostctl_print_snaps(struct hostctl *hc, Evg__Snapshot **snaps, size_t n,
     const struct hostctl_snap_ask *ask)
 {
-	const Evg__SnapshotList	*l;
 	struct snapgroups	*set;
 	size_t			 i;
 
-	if (rep->reply->result_case != EVG__REPLY__RESULT_SNAPSHOT_LIST)
-		return (hostctl_fail(hc, EVG_INTERNAL,
-		    "the daemon's reply carries no snapshot list"));
-	l = rep->reply->snapshot_list;
-	set = snapgroup_fold(l->snapshots, l->n_snapshots);
+	set = snapgroup_fold(snaps, n);
 	if (hc->json)
 		jsonout_print(stdout, jsonout_groups(set));
 	else if (ask->verb == NULL)
@@ -802,6 +839,50 @@ hostctl_print_snaps(struct hostctl *hc, const Evg__Envelope *rep,
 	}
 	snapgroup_free(set);
 	return (0);
+}
+
+/* A page of a snapshot list (or a workflow's answer: one page). */
+static int
+hostctl_snap_page(const Evg__Envelope *rep, size_t *n, const char **next)
+{
+	if (rep->reply->result_case != EVG__REPLY__RESULT_SNAPSHOT_LIST)
+		return (-1);
+	*n = rep->reply->snapshot_list->n_snapshots;
+	*next = rep->reply->snapshot_list->next;
+	return (0);
+}
+
+/*
+ * Send env (a snapshot request), every page of its answer for a list,
+ * and print the snapshots; returns the exit code.
+ */
+static int
+hostctl_snap_pages(struct hostctl *hc, Evg__Envelope *env, char **after,
+    const struct hostctl_snap_ask *ask)
+{
+	Evg__Envelope		**pages;
+	Evg__Snapshot		**snaps = NULL;
+	const Evg__SnapshotList	 *l;
+	char			 *none = (char *)"";
+	size_t			  npages, n = 0, i, j;
+	int			  rc;
+
+	pages = hostctl_pages(hc, env, after != NULL ? after : &none,
+	    hostctl_snap_page, "the daemon's reply carries no snapshot list",
+	    &npages, &rc);
+	if (rc == 0) {
+		for (i = 0; i < npages; i++) {
+			l = pages[i]->reply->snapshot_list;
+			snaps = xreallocarray(snaps, n + l->n_snapshots + 1,
+			    sizeof *snaps);
+			for (j = 0; j < l->n_snapshots; j++)
+				snaps[n++] = l->snapshots[j];
+		}
+		rc = hostctl_print_snaps(hc, snaps, n, ask);
+	}
+	hostctl_pages_free(pages, npages);
+	free(snaps);
+	return (rc);
 }
 
 enum hostctl_snap_op {
@@ -861,7 +942,7 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		{ "member", no_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
-	Evg__Envelope			 env = EVG__ENVELOPE__INIT, *rep;
+	Evg__Envelope			 env = EVG__ENVELOPE__INIT;
 	Evg__SnapshotCreateRequest	 cr = EVG__SNAPSHOT_CREATE_REQUEST__INIT;
 	Evg__SnapshotListRequest	 ls = EVG__SNAPSHOT_LIST_REQUEST__INIT;
 	Evg__SnapshotDeleteRequest	 del = EVG__SNAPSHOT_DELETE_REQUEST__INIT;
@@ -871,7 +952,7 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	struct hostctl_snap_ask		 ask;
 	const char			*sub, *vm = NULL, *name = NULL;
 	const char			*cons = NULL, *key = NULL;
-	char				*end;
+	char				*end, **after = NULL;
 	long				 hook_s = 0;
 	char				**vols = NULL;
 	size_t				 i, nvols = 0;
@@ -943,6 +1024,8 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		break;
 	case HOSTCTL_SNAP_LIST:
 		ls.vm_uuid = (char *)vm;
+		ls.paged = 1;
+		after = &ls.after;
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_LIST;
 		env.snapshot_list = &ls;
 		break;
@@ -967,10 +1050,7 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	ask.verb = cmd->verb;
 	ask.member = member;
 	ask.nvols = nvols;
-	if ((rep = hostctl_call(hc, &env, &rc)) != NULL) {
-		rc = hostctl_print_snaps(hc, rep, &ask);
-		codec_free(rep);
-	}
+	rc = hostctl_snap_pages(hc, &env, after, &ask);
 	free(vols);
 	return (rc);
 }

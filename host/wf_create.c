@@ -687,6 +687,13 @@ workflow_create(const struct workflow_params *p, workflow_done_cb cb,
 	}
 	if ((rc = wf_create_volumes(p, vm, &vols, &nvols, cause)) != EVG_OK)
 		return (rc);
+	if (wv->cat->count + nvols > CATALOG_MAX_ENTRIES) {
+		xasprintf(cause, "VM %s has %zu snapshots; one VM holds at most "
+		    "%d: delete some first", vm->name, wv->cat->count,
+		    CATALOG_MAX_ENTRIES);
+		wf_free_vols(vols, nvols);
+		return (EVG_NO_SPACE);
+	}
 	if (p->name != NULL && *p->name != '\0') {
 		for (i = 0; i < nvols; i++) {
 			if (catalog_find_name(wv->cat, vols[i], p->name,

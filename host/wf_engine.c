@@ -429,25 +429,45 @@ wf_backend(struct workflow *wf, enum backend_verb verb,
 	wf->op = backend_start(&env, &req, cb, wf);
 }
 
-/* The VM's snapshots; see workflow.h. */
+/* The VM's snapshots, or some of them; see workflow.h. */
 int
-workflow_list(const char *vm_uuid, Evg__Snapshot ***snaps, size_t *n,
-    char **cause)
+workflow_list(const char *vm_uuid, const char *after, size_t max,
+    Evg__Snapshot ***snaps, size_t *n, int *more, char **cause)
 {
 	struct reg_vm	*vm;
 	struct wf_vm	*wv;
 	struct cat_snap	*cs;
 	size_t		 i = 0;
-	int		 rc;
+	int		 rc, on = after == NULL || *after == '\0';
 
 	if ((rc = wf_find_vm(vm_uuid, &vm, &wv, cause)) != EVG_OK)
 		return (rc);
-	*snaps = xcalloc(wv->cat->count, sizeof **snaps);
+	*more = 0;
+	*snaps = xcalloc(max != 0 && max < wv->cat->count ? max :
+	    wv->cat->count, sizeof **snaps);
 	/* A volume left out by `vm update` gets its entries back later. */
-	TAILQ_FOREACH(cs, &wv->cat->snaps, entry)
-		if (wf_volume(vm, cs->volume) != NULL)
-			(*snaps)[i++] = snapinfo_from_cat(cs, vm);
+	TAILQ_FOREACH(cs, &wv->cat->snaps, entry) {
+		if (wf_volume(vm, cs->volume) == NULL)
+			continue;
+		if (!on) {
+			on = strcasecmp(cs->uuid, after) == 0;
+			continue;
+		}
+		if (max != 0 && i == max) {
+			*more = 1;
+			break;
+		}
+		(*snaps)[i++] = snapinfo_from_cat(cs, vm);
+	}
 	*n = i;
+	if (!on) {
+		snapinfo_free_list(*snaps, i);
+		*snaps = NULL;
+		*n = 0;
+		xasprintf(cause, "after: snapshot %s is not listed (any more); "
+		    "list again from the start", after);
+		return (EVG_NOT_FOUND);
+	}
 	return (EVG_OK);
 }
 

@@ -108,11 +108,14 @@ int	workflow_match_disks(const char *, Evg__DiskRef *const *, size_t,
 int	workflow_check(const struct workflow_params *, workflow_check_cb,
 	    void *, char **);
 /*
- * The VM's snapshots now (synchronous: the catalog is in memory).  Returns
- * a status code; on EVG_OK the list and its count are set (the list is
- * freed with snapinfo_free_list()).
+ * The VM's snapshots now (synchronous: the catalog is in memory), in
+ * catalog order: those after the snapshot UUID after (NULL or "": from the
+ * first; NOT_FOUND when it is not listed), at most max (0: all), *more set
+ * when more follow.  Returns a status code; on EVG_OK the list and its
+ * count are set (the list is freed with snapinfo_free_list()).
  */
-int	workflow_list(const char *, Evg__Snapshot ***, size_t *, char **);
+int	workflow_list(const char *, const char *, size_t, Evg__Snapshot ***,
+	    size_t *, int *, char **);
 /*
  * Reconcile every registered VM's catalog with its backends; "catalog
  * check done" is logged when the last one finishes.  From then on, every

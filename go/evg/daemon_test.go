@@ -308,3 +308,60 @@ func TestVMListPaged(t *testing.T) {
 	wantCode(t, err, ErrNotFound)
 	h.alive()
 }
+
+// Proves the snapshot list is paged to the control frame cap (here 2048
+// bytes): SnapshotList walks every page in creation order; a limit bounds
+// a page; an after no longer listed is NOT_FOUND; and a client from
+// before paging (no paged flag) gets the whole list when it fits, else
+// INTERNAL naming the count, never a silently cut list.
+func TestSnapshotListPaged(t *testing.T) {
+	h := startHostd(t, "max_frame_control = 2048")
+	c := h.dial()
+	ctx := ctxFor(t, 60*time.Second)
+	mustAdd(t, c, h.qcow2VM(vmOne, "paged", StateStopped, h.path("a.qcow2")))
+	const n = 24
+	var uuids []string
+	for i := 0; i < n; i++ {
+		snaps, err := c.SnapshotCreate(ctx, &evgpb.SnapshotCreateRequest{VmUuid: vmOne, Name: fmt.Sprintf("s%02d", i)})
+		if err != nil || len(snaps) != 1 {
+			t.Fatalf("create %d: %v", i, err)
+		}
+		uuids = append(uuids, snaps[0].Uuid)
+	}
+	first, err := c.SnapshotListPage(ctx, vmOne, "", 0)
+	if err != nil || len(first.Snapshots) == 0 || len(first.Snapshots) >= n ||
+		first.Next != first.Snapshots[len(first.Snapshots)-1].Uuid {
+		t.Fatalf("first page: %v %v", first, err)
+	}
+	t.Logf("first page at 2048 bytes: %d of %d snapshots", len(first.Snapshots), n)
+	all, err := c.SnapshotList(ctx, vmOne)
+	if err != nil || len(all) != n {
+		t.Fatalf("snapshot list: %d snapshots, %v", len(all), err)
+	}
+	for i, s := range all {
+		if s.Uuid != uuids[i] {
+			t.Fatalf("snapshot list[%d] is %s, want %s", i, s.Uuid, uuids[i])
+		}
+	}
+	page, err := c.SnapshotListPage(ctx, vmOne, uuids[4], 3)
+	if err != nil || len(page.Snapshots) != 3 || page.Snapshots[0].Uuid != uuids[5] || page.Next != uuids[7] {
+		t.Fatalf("a page of 3 after the fifth: %v %v", page, err)
+	}
+	last, err := c.SnapshotListPage(ctx, vmOne, uuids[n-1], 0)
+	if err != nil || len(last.Snapshots) != 0 || last.Next != "" {
+		t.Fatalf("after the last: %v %v", last, err)
+	}
+	_, err = c.SnapshotListPage(ctx, vmOne, "00000000-0000-4000-8000-00000000dead", 0)
+	wantCode(t, err, ErrNotFound)
+
+	old := &evgpb.Envelope{Body: &evgpb.Envelope_SnapshotList{SnapshotList: &evgpb.SnapshotListRequest{VmUuid: vmOne}}}
+	_, err = c.call(ctx, old)
+	msg := wantCode(t, err, ErrInternal)
+	if !strings.Contains(msg, fmt.Sprintf("%d snapshots do not fit", n)) {
+		t.Fatalf("unpaged list of %d: %q", n, msg)
+	}
+	if _, err := c.SnapshotDelete(ctx, vmOne, uuids[0], false); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	h.alive()
+}

@@ -173,11 +173,40 @@ func (c *Client) SnapshotCreate(ctx context.Context, req *evgpb.SnapshotCreateRe
 	return snapResult("snapshot_create", rep, err)
 }
 
-// SnapshotList is every member snapshot of the VM (Groups folds them).
+// SnapshotList is every member snapshot of the VM (Groups folds them), in
+// creation order, asked for page by page.
 func (c *Client) SnapshotList(ctx context.Context, vmUUID string) ([]*evgpb.Snapshot, error) {
-	req := &evgpb.SnapshotListRequest{VmUuid: vmUUID}
+	var all []*evgpb.Snapshot
+	after := ""
+	for {
+		page, err := c.SnapshotListPage(ctx, vmUUID, after, 0)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Snapshots...)
+		// A page that does not move on would never end.
+		if page.Next == "" || len(page.Snapshots) == 0 || page.Next == after {
+			return all, nil
+		}
+		after = page.Next
+	}
+}
+
+// SnapshotListPage is one page of the VM's snapshots: those after the
+// snapshot UUID after ("": from the first), at most limit (0: as many as
+// fit in a frame); its Next names the after of the next page, "" on the
+// last.  An after the host no longer lists (deleted meanwhile) is
+// NotFound: list again from the start.
+func (c *Client) SnapshotListPage(ctx context.Context, vmUUID, after string, limit uint32) (*evgpb.SnapshotList, error) {
+	req := &evgpb.SnapshotListRequest{VmUuid: vmUUID, After: after, Limit: limit, Paged: true}
 	rep, err := c.call(ctx, &evgpb.Envelope{Body: &evgpb.Envelope_SnapshotList{SnapshotList: req}})
-	return snapResult("snapshot_list", rep, err)
+	if err != nil {
+		return nil, err
+	}
+	if rep.GetSnapshotList() == nil {
+		return nil, malformed("snapshot_list", "snapshot list")
+	}
+	return rep.GetSnapshotList(), nil
 }
 
 // SnapshotDelete deletes a group (its UUID, its name, or a member's UUID)

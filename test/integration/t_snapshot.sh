@@ -351,3 +351,35 @@ test_parallel_limit_across_vms() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID2 --name other
 	expect_rc 0
 }
+
+# Snapshot lists longer than one frame (here 2048 bytes on both channels)
+# come in pages: the controller and the guest each list all 30 snapshots,
+# in creation order, and a guest rollback by the name of the last one
+# (found on the last page, no disk named) finds its disk here.
+test_list_paged() {
+	guest_setup "max_frame_guest = 2048" "max_frame_control = 2048"
+	local i
+	for i in $(seq -w 1 30); do
+		$HOSTCTL snapshot create --vm $UUID1 --name "page $i" >/dev/null ||
+		    fail "create $i"
+	done
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	expect_rc 0
+	[ "$(count_snaps)" -eq 30 ] || fail "controller lists $(count_snaps) of 30: $OUT"
+	[ "$(json_members | grep -o '"name":"page [0-9]*"' | tr -d '\n')" = \
+	    "$(for i in $(seq -w 1 30); do printf '"name":"page %s"' "$i"; done)" ] ||
+	    fail "controller list out of order: $OUT"
+	run_cmd $G1 --json snapshot list
+	expect_rc 0
+	[ "$(count_snaps)" -eq 30 ] || fail "guest lists $(count_snaps) of 30: $OUT"
+	run_cmd $G1 snapshot list
+	expect_rc 0
+	expect_in "$OUT" "page 01"
+	expect_in "$OUT" "page 30"
+	# The rollback finds "page 30" on the last page; the disk is mounted,
+	# so the guest refuses it, naming the mount (not "no snapshot").
+	run_cmd $G1 snapshot rollback "page 30"
+	expect_in "$ERR" "mounted"
+	expect_not_in "$ERR" "no snapshot"
+	hostd_alive
+}

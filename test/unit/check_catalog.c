@@ -85,6 +85,41 @@ START_TEST(test_catalog_roundtrip)
 }
 END_TEST
 
+/*
+ * A catalog at its limit (CATALOG_MAX_ENTRIES snapshots) is written and
+ * read back whole, in order; so is one more adopted past it: never.
+ */
+START_TEST(test_catalog_at_limit)
+{
+	struct catalog	*cat = open_cat();
+	struct cat_snap	*cs;
+	struct cat_seen	 extra = { .tag = CATALOG_TAG_PREFIX S3, .uuid = S3 };
+	struct cat_reconcile r;
+	char		 uuid[UUID_STR_LEN + 1], name[32];
+	char		*cause = NULL;
+	size_t		 i;
+
+	for (i = 0; i < CATALOG_MAX_ENTRIES; i++) {
+		snprintf(uuid, sizeof uuid, "%08zx-2222-4333-8444-555555555555",
+		    i + 16);
+		snprintf(name, sizeof name, "snap %zu", i);
+		cs = catalog_add(cat, uuid, name, VOL, uuid, "controller");
+		cs->state = SNAP_READY;
+	}
+	ck_assert_msg(catalog_commit(cat, &cause) == 0, "%s", cause);
+	catalog_free(cat);
+	cat = open_cat();
+	ck_assert_uint_eq(cat->count, CATALOG_MAX_ENTRIES);
+	ck_assert_str_eq(TAILQ_LAST(&cat->snaps, cat_snap_list)->name,
+	    "snap 16383");
+	memset(&r, 0, sizeof r);
+	catalog_reconcile(cat, VOL2, &extra, 1, &r);
+	ck_assert_uint_eq(r.adopted, 0);
+	ck_assert_uint_eq(cat->count, CATALOG_MAX_ENTRIES);
+	catalog_free(cat);
+}
+END_TEST
+
 /* Names are found per volume and counted across volumes. */
 START_TEST(test_catalog_find_name)
 {
@@ -707,6 +742,7 @@ suite_catalog(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_catalog_roundtrip);
 	tcase_add_test(tc, test_catalog_find_name);
+	tcase_add_test(tc, test_catalog_at_limit);
 	tcase_add_test(tc, test_catalog_corrupt);
 	tcase_add_test(tc, test_catalog_parse);
 	tcase_add_test(tc, test_catalog_duplicates_merged);

@@ -609,9 +609,10 @@ world_listed(const char *state)
 	Evg__Snapshot	**snaps;
 	size_t		  n, i;
 	char		 *cause = NULL;
+	int		  more;
 
-	ck_assert_msg(workflow_list(VM_UUID, &snaps, &n, &cause) == EVG_OK,
-	    "%s", cause);
+	ck_assert_msg(workflow_list(VM_UUID, NULL, 0, &snaps, &n, &more,
+	    &cause) == EVG_OK, "%s", cause);
 	for (i = 0; i < n; i++)
 		ck_assert_str_eq(snaps[i]->state, state);
 	snapinfo_free_list(snaps, n);
@@ -1237,10 +1238,11 @@ world_snap_of(const char *vol, char *out, size_t len)
 	Evg__Snapshot	**snaps;
 	size_t		  n, i;
 	char		 *cause = NULL;
+	int		  more;
 
 	out[0] = '\0';
-	ck_assert_msg(workflow_list(VM_UUID, &snaps, &n, &cause) == EVG_OK,
-	    "%s", cause);
+	ck_assert_msg(workflow_list(VM_UUID, NULL, 0, &snaps, &n, &more,
+	    &cause) == EVG_OK, "%s", cause);
 	for (i = 0; i < n && out[0] == '\0'; i++)
 		if (strcmp(snaps[i]->volume_uuid, vol) == 0)
 			snprintf(out, len, "%s", snaps[i]->uuid);
@@ -1793,9 +1795,10 @@ world_refused(int (*op)(const struct workflow_params *, workflow_done_cb,
  */
 START_TEST(test_group_create)
 {
-	Evg__Snapshot	**snaps;
-	size_t		  n;
+	Evg__Snapshot	**snaps, **page;
+	size_t		  n, np;
 	char		 *cause = NULL;
+	int		  more;
 
 	world_setup();
 	world_create("fs");
@@ -1804,10 +1807,34 @@ START_TEST(test_group_create)
 	ck_assert_uint_eq(w.nsnaps, 2);
 	ck_assert_str_eq(w.trail, "space space freeze status create create "
 	    "thaw status");
-	ck_assert_msg(workflow_list(VM_UUID, &snaps, &n, &cause) == EVG_OK,
-	    "%s", cause);
+	ck_assert_msg(workflow_list(VM_UUID, NULL, 0, &snaps, &n, &more,
+	    &cause) == EVG_OK, "%s", cause);
 	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(more, 0);
 	ck_assert_str_eq(snaps[0]->group_uuid, snaps[1]->group_uuid);
+	/* Pages: one at a time, then what follows the first, then none. */
+	ck_assert_int_eq(workflow_list(VM_UUID, NULL, 1, &page, &np, &more,
+	    &cause), EVG_OK);
+	ck_assert_uint_eq(np, 1);
+	ck_assert_int_eq(more, 1);
+	ck_assert_str_eq(page[0]->uuid, snaps[0]->uuid);
+	snapinfo_free_list(page, np);
+	ck_assert_int_eq(workflow_list(VM_UUID, snaps[0]->uuid, 1, &page, &np,
+	    &more, &cause), EVG_OK);
+	ck_assert_uint_eq(np, 1);
+	ck_assert_int_eq(more, 0);
+	ck_assert_str_eq(page[0]->uuid, snaps[1]->uuid);
+	snapinfo_free_list(page, np);
+	ck_assert_int_eq(workflow_list(VM_UUID, snaps[1]->uuid, 0, &page, &np,
+	    &more, &cause), EVG_OK);
+	ck_assert_uint_eq(np, 0);
+	snapinfo_free_list(page, np);
+	ck_assert_int_eq(workflow_list(VM_UUID,
+	    "00000000-0000-4000-8000-00000000dead", 0, &page, &np, &more,
+	    &cause), EVG_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(cause, "list again from the start"));
+	free(cause);
+	cause = NULL;
 	ck_assert_str_eq(snaps[0]->group_uuid, w.group);
 	ck_assert_str_ne(snaps[0]->group_uuid, snaps[0]->uuid);
 	ck_assert_uint_eq(snaps[0]->group_size, 2);
