@@ -64,6 +64,8 @@ backend_op_free(struct backend_op *op)
 	backend_result_clear(&op->res);
 	if (op->ev_done != NULL)
 		event_free(op->ev_done);
+	if (op->ev_ready != NULL)
+		event_free(op->ev_ready);
 	free(op->vol.name);
 	free(op->vol.backend);
 	free(op->vol.locator);
@@ -100,6 +102,8 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 	if (op->finished)
 		return;
 	op->finished = 1;
+	if (op->ev_ready != NULL)
+		event_del(op->ev_ready);
 	op->res.code = code;
 	if (fmt != NULL) {
 		va_start(ap, fmt);
@@ -170,6 +174,36 @@ backend_qmp(struct backend_op *op, const char *cmd, json_object *args,
 	}
 }
 
+/* The prepared QMP command is negotiated: the op is ready. */
+static void
+backend_qmp_ready(void *arg)
+{
+	struct backend_op	*op = arg;
+
+	event_active(op->ev_ready, 0, 0);
+}
+
+/* Run (or prepare) the op's action over QMP; see backend_impl.h. */
+void
+backend_qmp_action(struct backend_op *op, const char *cmd, json_object *args,
+    backend_qmp_step step)
+{
+	char	*cause;
+
+	if (!op->held) {
+		backend_qmp(op, cmd, args, step);
+		return;
+	}
+	op->qmp_step = step;
+	op->qmp = qmp_prepare(op->env.base, op->qmp_path, cmd, args,
+	    op->env.cf->qmp_timeout * 1000, backend_qmp_ready,
+	    backend_qmp_done, op, &cause);
+	if (op->qmp == NULL) {
+		backend_finish(op, EVG_UNAVAILABLE, "%s", cause);
+		free(cause);
+	}
+}
+
 /* Append a snapshot to a LIST result; see backend_impl.h. */
 void
 backend_result_add(struct backend_result *res, const char *tag,
@@ -195,13 +229,12 @@ backend_dup(const char *s)
 	return (s != NULL ? xstrdup(s) : NULL);
 }
 
-/* Start an op; see backend.h. */
-struct backend_op *
-backend_start(const struct backend_env *env, const struct backend_req *req,
+/* A new op with copies of what req names. */
+static struct backend_op *
+backend_op_new(const struct backend_env *env, const struct backend_req *req,
     backend_cb cb, void *arg)
 {
-	struct backend_op		*op;
-	const struct backend_kind	*kind;
+	struct backend_op	*op;
 
 	op = xcalloc(1, sizeof *op);
 	op->env = *env;
@@ -222,6 +255,15 @@ backend_start(const struct backend_env *env, const struct backend_req *req,
 	op->req.uuid = op->uuid;
 	op->req.name = op->name;
 	op->req.qmp = op->qmp_path;
+	return (op);
+}
+
+/* Hand the op to its backend's start function. */
+static void
+backend_dispatch(struct backend_op *op)
+{
+	const struct backend_kind	*kind;
+
 	if (backend_fake_start != NULL)
 		backend_fake_start(op);
 	else if ((kind = backend_kind_find(op->vol.backend)) != NULL)
@@ -229,7 +271,69 @@ backend_start(const struct backend_env *env, const struct backend_req *req,
 	else
 		backend_finish(op, EVG_UNSUPPORTED, "unknown backend '%s'",
 		    op->vol.backend);
+}
+
+/* Start an op; see backend.h. */
+struct backend_op *
+backend_start(const struct backend_env *env, const struct backend_req *req,
+    backend_cb cb, void *arg)
+{
+	struct backend_op	*op;
+
+	op = backend_op_new(env, req, cb, arg);
+	backend_dispatch(op);
 	return (op);
+}
+
+/* The prepared op is ready: tell its owner, from the loop. */
+static void
+backend_ready_event(evutil_socket_t fd, short events, void *arg)
+{
+	struct backend_op	*op = arg;
+
+	(void)fd;
+	(void)events;
+	op->ready(op->arg);
+}
+
+/* Start an op that waits for backend_go(); see backend.h. */
+struct backend_op *
+backend_prepare(const struct backend_env *env, const struct backend_req *req,
+    backend_ready_cb ready, backend_cb cb, void *arg)
+{
+	const struct backend_kind	*kind;
+	struct backend_op		*op;
+
+	op = backend_op_new(env, req, cb, arg);
+	op->held = 1;
+	op->ready = ready;
+	op->ev_ready = event_new(env->base, -1, 0, backend_ready_event, op);
+	if (op->ev_ready == NULL)
+		fatalx("%s: event_new failed", __func__);
+	kind = backend_fake_start == NULL ? backend_kind_find(op->vol.backend) :
+	    NULL;
+	if (kind != NULL && kind->prepares != NULL && kind->prepares(op)) {
+		backend_dispatch(op);
+		return (op);
+	}
+	/* Nothing to do ahead: ready now, the backend starts at go. */
+	op->deferred = 1;
+	event_active(op->ev_ready, 0, 0);
+	return (op);
+}
+
+/* The prepared op's action: now; see backend.h. */
+void
+backend_go(struct backend_op *op)
+{
+	if (!op->held)
+		return;
+	op->held = 0;
+	event_del(op->ev_ready);
+	if (op->deferred)
+		backend_dispatch(op);
+	else if (op->qmp != NULL)
+		qmp_go(op->qmp);
 }
 
 /* Cancel an op; its callback never runs. */

@@ -67,9 +67,24 @@ struct backend_env {
 struct backend_op;
 
 typedef void	(*backend_cb)(const struct backend_result *, void *);
+typedef void	(*backend_ready_cb)(void *);
 
 struct backend_op	*backend_start(const struct backend_env *,
 			    const struct backend_req *, backend_cb, void *);
+/*
+ * Start an op that does everything it can ahead and then waits: ready
+ * runs once (from the loop) when only the action itself is left, which
+ * backend_go() then starts.  A qcow2 create in a running VM looks its
+ * block node up, connects to the monitor and negotiates ahead, so that
+ * the snapshot is one command on an open connection; the other backends
+ * have nothing to prepare (ready comes at once, the op starts at go).  cb
+ * runs once as for backend_start(), and may run before ready (the op
+ * failed while preparing; ready then never runs).
+ */
+struct backend_op	*backend_prepare(const struct backend_env *,
+			    const struct backend_req *, backend_ready_cb,
+			    backend_cb, void *);
+void			 backend_go(struct backend_op *);
 void			 backend_cancel(struct backend_op *);
 const char		*backend_verb_name(enum backend_verb);
 

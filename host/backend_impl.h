@@ -40,12 +40,24 @@ struct backend_op {
 	backend_proc_step	 proc_step;
 	backend_qmp_step	 qmp_step;
 	void			*impl;		/* freed with free() */
+	/* backend_prepare(): ready, and whether the kind starts at go. */
+	backend_ready_cb	 ready;
+	int			 held;		/* waiting for backend_go() */
+	int			 deferred;	/* kind started at go */
+	struct event		*ev_ready;
 };
 
 /* Run argv (copied) as a child with the backend timeout; then step. */
 void	backend_run(struct backend_op *, char *const[], backend_proc_step);
 /* Run one QMP command on the VM's monitor (args owned); then step. */
 void	backend_qmp(struct backend_op *, const char *, json_object *,
+	    backend_qmp_step);
+/*
+ * The same for the op's action itself: on a prepared op (backend_prepare)
+ * not yet told to go, connect and negotiate now, tell the owner it is
+ * ready, and send the command at backend_go().
+ */
+void	backend_qmp_action(struct backend_op *, const char *, json_object *,
 	    backend_qmp_step);
 /* Finish with a status code and message (printf-style); callback follows. */
 void	backend_finish(struct backend_op *, int, const char *, ...)

@@ -17,6 +17,7 @@ const struct backend_kind backend_kinds[] = {
 		.command_default = "qemu-img",
 		.command_offset = offsetof(struct backend_commands, qemu_img),
 		.start = backend_qcow2_start,
+		.prepares = backend_qcow2_prepares,
 	},
 	{
 		.name = "zfs",

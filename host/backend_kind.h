@@ -32,6 +32,7 @@ struct backend_commands {
 
 /* Each backend's entry points (backend_NAME.c). */
 int	backend_qcow2_start(struct backend_op *);
+int	backend_qcow2_prepares(const struct backend_op *);
 int	qcow2_locator_valid(const char *);
 int	backend_zfs_start(struct backend_op *);
 
@@ -46,6 +47,12 @@ struct backend_kind {
 	size_t		 command_offset; /* in struct backend_commands */
 	/* Start an op (backend_impl.h); it ends in backend_finish(). */
 	int		(*start)(struct backend_op *);
+	/*
+	 * True if this op prepares itself when started by backend_prepare()
+	 * (its action through backend_qmp_action()); NULL or false: the op
+	 * is started only at backend_go().
+	 */
+	int		(*prepares)(const struct backend_op *);
 };
 
 extern const struct backend_kind	backend_kinds[];

@@ -321,7 +321,7 @@ qcow2_command(struct backend_op *op, const char *device)
 	args = json_object_new_object();
 	json_object_object_add(args, "device", json_object_new_string(device));
 	json_object_object_add(args, "name", json_object_new_string(op->tag));
-	backend_qmp(op, op->req.verb == BACKEND_CREATE ?
+	backend_qmp_action(op, op->req.verb == BACKEND_CREATE ?
 	    "blockdev-snapshot-internal-sync" :
 	    "blockdev-snapshot-delete-internal-sync", args, qcow2_qmp_done);
 }
@@ -462,6 +462,17 @@ int
 qcow2_locator_valid(const char *s)
 {
 	return (registry_path_valid(s, REGISTRY_PATH_MAX));
+}
+
+/*
+ * A create in a running VM prepares itself (backend_prepare()): the node
+ * lookup and the monitor's handshake happen ahead, the snapshot command
+ * at go.  Offline, qemu-img has nothing to do ahead.
+ */
+int
+backend_qcow2_prepares(const struct backend_op *op)
+{
+	return (op->req.verb == BACKEND_CREATE && op->req.running);
 }
 
 /* Start a qcow2 op. */

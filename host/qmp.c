@@ -30,6 +30,7 @@ enum qmp_state {
 	QMP_CONNECTING,		/* non-blocking connect in progress */
 	QMP_GREETING,		/* waiting for {"QMP": ...} */
 	QMP_CAPABILITIES,	/* qmp_capabilities sent */
+	QMP_READY,		/* prepared: negotiated, waiting for qmp_go() */
 	QMP_COMMAND,		/* the command sent */
 	QMP_DONE,		/* outcome known; callback scheduled */
 };
@@ -68,6 +69,10 @@ struct qmp {
 	int			 calling;
 	qmp_done_cb		 cb;
 	void			*arg;
+	/* Prepared clients (qmp_prepare()): stop in READY until qmp_go(). */
+	int			 held;
+	qmp_ready_cb		 ready;
+	struct event		*ev_ready;
 };
 
 static void	qmp_read_cb(evutil_socket_t, short, void *);
@@ -75,6 +80,7 @@ static void	qmp_write_cb(evutil_socket_t, short, void *);
 static void	qmp_timeout_cb(evutil_socket_t, short, void *);
 static void	qmp_retry_cb(evutil_socket_t, short, void *);
 static void	qmp_done_event(evutil_socket_t, short, void *);
+static void	qmp_ready_event(evutil_socket_t, short, void *);
 static struct qmp *qmp_new(struct event_base *, const char *, const char *,
 		    json_object *, unsigned int, qmp_done_cb, void *);
 static void	qmp_feed_json(struct qmp *, const char *, size_t);
@@ -90,6 +96,8 @@ qmp_waiting_for(const struct qmp *q)
 		return ("greeting");
 	case QMP_CAPABILITIES:
 		return ("qmp_capabilities reply");
+	case QMP_READY:
+		return ("go-ahead (held open)");
 	case QMP_COMMAND:
 	case QMP_DONE:
 		break;
@@ -108,6 +116,8 @@ qmp_free(struct qmp *q)
 	event_free(q->ev_timeout);
 	event_free(q->ev_retry);
 	event_free(q->ev_done);
+	if (q->ev_ready != NULL)
+		event_free(q->ev_ready);
 	if (q->fd != -1)
 		close(q->fd);
 	if (q->tok != NULL)
@@ -140,6 +150,8 @@ qmp_finish(struct qmp *q, int status, char *message, json_object *reply,
 		event_del(q->ev_write);
 	event_del(q->ev_timeout);
 	event_del(q->ev_retry);
+	if (q->ev_ready != NULL)
+		event_del(q->ev_ready);
 	if (q->fd != -1) {
 		close(q->fd);
 		q->fd = -1;
@@ -204,6 +216,7 @@ qmp_timeout_cb(evutil_socket_t fd, short events, void *arg)
 		    q->path, limit, q->command);
 		break;
 	case QMP_CAPABILITIES:
+	case QMP_READY:
 	case QMP_COMMAND:
 	case QMP_DONE:
 		qmp_fail(q, EVG_TIMEOUT, "QMP %s: no answer to %s within %s",
@@ -266,12 +279,33 @@ qmp_greeted(struct qmp *q, json_object *msg)
 	qmp_send(q, "qmp_capabilities", NULL);
 }
 
-/* CAPABILITIES -> COMMAND: negotiated; send the command. */
+/*
+ * CAPABILITIES -> COMMAND: negotiated; send the command.  A prepared
+ * client stops in READY instead: no deadline while held (the caller's
+ * step before qmp_go() has its own), and the ready callback follows.
+ */
 static void
 qmp_negotiated(struct qmp *q)
 {
+	if (q->held) {
+		q->state = QMP_READY;
+		event_del(q->ev_timeout);
+		event_active(q->ev_ready, 0, 0);
+		return;
+	}
 	q->state = QMP_COMMAND;
 	qmp_send(q, q->command, q->args);
+}
+
+/* READY: tell the owner the command can go at once. */
+static void
+qmp_ready_event(evutil_socket_t fd, short events, void *arg)
+{
+	struct qmp	*q = arg;
+
+	(void)fd;
+	(void)events;
+	q->ready(q->arg);
 }
 
 /* COMMAND -> DONE: the command's answer, success or error. */
@@ -362,6 +396,12 @@ qmp_message(struct qmp *q, json_object *msg)
 	case QMP_CAPABILITIES:
 	case QMP_COMMAND:
 		qmp_reply(q, msg);
+		break;
+	case QMP_READY:
+		qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: unexpected message "
+		    "while held open to run %s: %.80s", q->path, q->command,
+		    json_object_to_json_string_ext(msg,
+		    JSON_C_TO_STRING_PLAIN));
 		break;
 	case QMP_CONNECTING:
 	case QMP_DONE:
@@ -620,6 +660,44 @@ qmp_execute(struct event_base *base, const char *path, const char *command,
 fail:
 	json_object_put(args);
 	return (NULL);
+}
+
+/* Connect and negotiate now, run the command at qmp_go(); see qmp.h. */
+struct qmp *
+qmp_prepare(struct event_base *base, const char *path, const char *command,
+    json_object *args, unsigned int timeout_ms, qmp_ready_cb ready,
+    qmp_done_cb cb, void *arg, char **cause)
+{
+	struct qmp	*q;
+
+	if ((q = qmp_execute(base, path, command, args, timeout_ms, cb, arg,
+	    cause)) == NULL)
+		return (NULL);
+	q->held = 1;
+	q->ready = ready;
+	if ((q->ev_ready = event_new(base, -1, 0, qmp_ready_event, q)) == NULL)
+		fatalx("%s: event_new failed", __func__);
+	return (q);
+}
+
+/* Run the prepared command now (or once negotiated); see qmp.h. */
+void
+qmp_go(struct qmp *q)
+{
+	struct timeval	tv;
+
+	if (!q->held)
+		return;
+	q->held = 0;
+	if (q->state != QMP_READY)
+		return;
+	event_del(q->ev_ready);
+	if (q->timeout_ms != 0) {
+		tv.tv_sec = q->timeout_ms / 1000;
+		tv.tv_usec = (q->timeout_ms % 1000) * 1000;
+		evtimer_add(q->ev_timeout, &tv);
+	}
+	qmp_negotiated(q);
 }
 
 /* A client with its timer armed, not yet connecting: no state yet. */

@@ -1,6 +1,7 @@
 /*
  * Asynchronous one-shot QMP client: connect to a QEMU monitor socket, read
- * the greeting, negotiate capabilities, run one command, call back, close.
+ * the greeting, negotiate capabilities, run one command, call back, close
+ * (or, prepared, hold the negotiated connection until told to go).
  * Asynchronous events QEMU sends meanwhile are skipped.  The callback runs
  * once from the event loop with a status code (EVG_OK, EVG_UNAVAILABLE when
  * the socket cannot be reached or closes, EVG_TIMEOUT, EVG_BACKEND_ERROR
@@ -20,6 +21,7 @@
 struct qmp;
 
 typedef void	(*qmp_done_cb)(int, const char *, json_object *, void *);
+typedef void	(*qmp_ready_cb)(void *);
 
 /*
  * Run command with args (a JSON object or NULL; ownership is taken) on the
@@ -29,6 +31,20 @@ typedef void	(*qmp_done_cb)(int, const char *, json_object *, void *);
  */
 struct qmp	*qmp_execute(struct event_base *, const char *, const char *,
 		    json_object *, unsigned int, qmp_done_cb, void *, char **);
+/*
+ * The same, prepared: connect and negotiate now, then hold the connection
+ * open (no deadline while held) and call ready once, from the loop; the
+ * command goes out at qmp_go(), with timeout_ms from then on.  For a step
+ * that must be short (a snapshot while the guest is frozen): nothing but
+ * the command itself is left for it.  cb may run before ready (the
+ * monitor could not be reached, or closed); ready then never runs.
+ * QEMU serves one monitor client at a time: hold only as long as needed.
+ */
+struct qmp	*qmp_prepare(struct event_base *, const char *, const char *,
+		    json_object *, unsigned int, qmp_ready_cb, qmp_done_cb,
+		    void *, char **);
+/* Send a prepared client's command (at once, or when negotiated). */
+void		 qmp_go(struct qmp *);
 /* Close without a callback (no-op inside the callback itself). */
 void		 qmp_cancel(struct qmp *);
 

@@ -10,11 +10,8 @@
 #include "workflow.h"
 #include "xmalloc.h"
 
-/*
- * Most snapshots converted for one page: a Snapshot packs to more than 16
- * bytes, so no page of a frame of F bytes holds F / 16 of them.
- */
-#define SNAPREPLY_MIN_BYTES	16
+/* Snapshots converted at a time while a page fills. */
+#define SNAPREPLY_CHUNK		64
 
 /* Send all n snapshots in one reply: 0, or -1 when it does not fit. */
 static int
@@ -45,34 +42,66 @@ snapreply_send(struct peer *p, uint64_t id, int code, const char *msg,
 		    "in one frame");
 }
 
-/* One page: as many of the n snapshots as fit, next when more follow. */
+/*
+ * One page of the VM's snapshots after after, as many as fit (at most
+ * limit): converted SNAPREPLY_CHUNK at a time, so that a page of a few
+ * hundred does not convert thousands.
+ */
 static int
-snapreply_page(struct peer *p, uint64_t id, Evg__Snapshot **snaps,
-    size_t n, int more, char **cause)
+snapreply_page(struct peer *p, uint64_t id, const char *vm,
+    const struct snapreply_paging *pg, char **cause)
 {
 	struct codec_reply	r;
 	Evg__SnapshotList	list = EVG__SNAPSHOT_LIST__INIT;
-	struct page		pg;
+	Evg__Snapshot		**all = NULL, **chunk;
+	struct page		page;
+	const char		*after = pg->after;
+	size_t			n = 0, total = 0, nchunk, i, max;
+	int			rc, more = 1, full = 0;
 
 	codec_reply_init(&r, id, peer_version(p), EVG_OK, "");
 	r.reply.result_case = EVG__REPLY__RESULT_SNAPSHOT_LIST;
 	r.reply.snapshot_list = &list;
-	page_init(&pg, evg__envelope__get_packed_size(&r.env) + UUID_STR_LEN +
+	page_init(&page, evg__envelope__get_packed_size(&r.env) + UUID_STR_LEN +
 	    8, peer_frame_max(p));
-	while (pg.n < n && page_take(&pg, evg__snapshot__get_packed_size(
-	    snaps[pg.n])))
-		;
-	list.snapshots = snaps;
-	list.n_snapshots = pg.n;
-	if (pg.n > 0 && (pg.n < n || more))
-		list.next = snaps[pg.n - 1]->uuid;
+	while (more && !full && (pg->limit == 0 || n < pg->limit)) {
+		max = SNAPREPLY_CHUNK;
+		if (pg->limit != 0 && pg->limit - n < max)
+			max = pg->limit - n;
+		rc = workflow_list(vm, after, max, &chunk, &nchunk, &more,
+		    cause);
+		if (rc != EVG_OK) {
+			snapinfo_free_list(all, total);
+			peer_reply(p, id, (unsigned)rc, *cause);
+			return (rc);
+		}
+		/* Converted ones beyond the page are kept until freed. */
+		all = xreallocarray(all, total + nchunk + 1, sizeof *all);
+		for (i = 0; i < nchunk; i++) {
+			all[total++] = chunk[i];
+			if (!full && page_take(&page,
+			    evg__snapshot__get_packed_size(chunk[i])))
+				n++;
+			else
+				full = 1;
+		}
+		free(chunk);
+		if (n > 0)
+			after = all[n - 1]->uuid;
+	}
+	list.snapshots = all;
+	list.n_snapshots = n;
+	if (n > 0 && (full || more))
+		list.next = all[n - 1]->uuid;
+	rc = EVG_OK;
 	if (peer_send(p, &r.env) != 0) {
 		xasprintf(cause, "one snapshot's record does not fit in a "
 		    "reply of at most %zu bytes", peer_frame_max(p));
 		peer_reply(p, id, EVG_INTERNAL, *cause);
-		return (EVG_INTERNAL);
+		rc = EVG_INTERNAL;
 	}
-	return (EVG_OK);
+	snapinfo_free_list(all, total);
+	return (rc);
 }
 
 /* A snapshot list request; see snapreply.h. */
@@ -81,21 +110,15 @@ snapreply_list(struct peer *p, uint64_t id, const char *vm,
     const struct snapreply_paging *pg, char **cause)
 {
 	Evg__Snapshot	**snaps = NULL;
-	size_t		  n = 0, max = 0;
+	size_t		  n = 0;
 	int		  rc, more = 0;
 
 	*cause = NULL;
-	if (pg->paged) {
-		max = peer_frame_max(p) / SNAPREPLY_MIN_BYTES;
-		if (pg->limit != 0 && pg->limit < max)
-			max = pg->limit;
-	}
-	rc = workflow_list(vm, pg->paged ? pg->after : NULL, max, &snaps, &n,
-	    &more, cause);
-	if (rc != EVG_OK)
+	if (pg->paged)
+		return (snapreply_page(p, id, vm, pg, cause));
+	if ((rc = workflow_list(vm, NULL, 0, &snaps, &n, &more, cause)) !=
+	    EVG_OK)
 		peer_reply(p, id, (unsigned)rc, *cause);
-	else if (pg->paged)
-		rc = snapreply_page(p, id, snaps, n, more, cause);
 	else if (snapreply_whole(p, id, snaps, n) != 0) {
 		xasprintf(cause, "the VM's %zu snapshots do not fit in one "
 		    "reply of at most %zu bytes; a client that pages (such as "

@@ -33,6 +33,8 @@
 #define WF_KILL_ENV	"EVG_TEST_KILL_POINT"
 
 static void	wf_post_reply(const Evg__Envelope *, const char *, void *);
+static void	wf_create_prepare(struct workflow *);
+static void	wf_prepared(void *);
 static void	wf_commit_all(struct workflow *);
 static void	wf_pre_reply(const Evg__Envelope *, const char *, void *);
 static void	wf_space_done(const struct backend_result *, void *);
@@ -66,7 +68,7 @@ wf_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 	}
 	wf_event(wf, "pre-finished", 0, "pre hooks finished");
 	wf->cr.pre_ok = 1;
-	wf_freeze(wf);
+	wf_create_prepare(wf);
 }
 
 /* create/POST done: the snapshot stands either way. */
@@ -193,10 +195,8 @@ wf_space_next(struct workflow *wf)
 			if (wf_hook(wf, "pre", wf_pre_reply) != 0)
 				wf_fail(wf, EVG_UNAVAILABLE, "the guest agent "
 				    "went away before the pre hooks");
-		} else if (wf->guest != 0)
-			wf_freeze(wf);
-		else
-			wf_snap_next(wf);
+		} else
+			wf_create_prepare(wf);
 		return;
 	}
 	if (wf->kind == WF_CHECK)
@@ -205,6 +205,27 @@ wf_space_next(struct workflow *wf)
 		wf->cr.state = CREATE_SPACE;
 	wf_backend(wf, BACKEND_SPACE, wf_volume(vm, wf->vols[wf->i]), NULL,
 	    wf_space_done);
+}
+
+/*
+ * The freeze's consistency record on entry cs: the level the freeze
+ * achieved (the intent, written before it, says what was asked, or crash
+ * for a guest's create) and the mounts, frozen or skipped.
+ */
+static void
+wf_record(struct workflow *wf, struct cat_snap *cs)
+{
+	const struct cat_snap	*r = wf->cr.fz.record;
+	size_t			 j;
+
+	if (wf->cr.consistency != NULL) {
+		free(cs->consistency);
+		cs->consistency = xstrdup(wf->cr.consistency);
+	}
+	for (j = 0; r != NULL && j < r->nmounts; j++)
+		catalog_add_mount(cs, r->mounts[j].mountpoint,
+		    r->mounts[j].fstype, r->mounts[j].device,
+		    r->mounts[j].action, r->mounts[j].reason);
 }
 
 /* COMMIT: every snapshot is made and the guest thawed: record them. */
@@ -218,6 +239,7 @@ wf_commit_all(struct workflow *wf)
 		if ((cs = catalog_find(wf->wv->cat, wf->cr.done[i])) == NULL)
 			continue;
 		cs->state = SNAP_READY;
+		wf_record(wf, cs);
 		cs->freeze_ms = wf->cr.fz.freeze_ms;
 		if (wf->cr.idem_key != NULL)
 			cs->idem_key = xstrdup(wf->cr.idem_key);
@@ -238,11 +260,18 @@ wf_commit_all(struct workflow *wf)
 	wf_finish(wf, EVG_OK, NULL);
 }
 
-/* The guest is frozen and the freeze verified: snapshot every volume. */
+/* The guest is frozen (its freeze reply says so): snapshot every volume. */
 void
 wf_create_frozen(struct workflow *wf)
 {
 	wf->i = 0;
+	if (wf->cr.prep_msg != NULL) {
+		/* Volume 0's op failed while the freeze was asked for. */
+		catalog_remove(wf->wv->cat, wf->cur);
+		wf->cur = NULL;
+		wf_fail(wf, wf->cr.prep_code, "%s", wf->cr.prep_msg);
+		return;
+	}
 	wf_snap_next(wf);
 }
 
@@ -270,6 +299,13 @@ wf_snap_done(const struct backend_result *r, void *arg)
 	const char	*kill_point = getenv(WF_KILL_ENV);
 
 	wf->op = NULL;
+	wf->cr.prepared = 0;
+	if (r->code != EVG_OK && wf->cr.state == CREATE_FREEZE) {
+		/* Prepared, and the freeze under way: fail once it answers. */
+		wf->cr.prep_code = r->code;
+		wf->cr.prep_msg = xstrdup(r->message);
+		return;
+	}
 	if (r->code != EVG_OK) {
 		catalog_remove(wf->wv->cat, wf->cur);
 		wf->cur = NULL;
@@ -292,15 +328,74 @@ wf_snap_done(const struct backend_result *r, void *arg)
 	wf_snap_next(wf);
 }
 
-/* create/INTENT+BACKEND: record the intent, then snapshot volume i. */
+/*
+ * create/PREPARE: everything the frozen step needs is done before the
+ * freeze.  One intent per volume (state creating, with the consistency
+ * asked for, or crash for a guest's create until the freeze says more)
+ * goes into the catalog in one write, and volume 0's backend op prepares
+ * itself (a running VM's monitor connected and negotiated, its block node
+ * found); the freeze, or without a guest the snapshots, follow when it is
+ * ready.  So while the guest is frozen the host only snapshots.
+ */
+static void
+wf_create_prepare(struct workflow *wf)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	struct cat_snap	*cs;
+	char		 uuid[UUID_STR_LEN + 1], *cause;
+	char		 tag[CATALOG_TAG_LEN + 1];
+	size_t		 i;
+	int		 code;
+
+	wf->cr.state = CREATE_PREPARE;
+	wf->cr.intent = xcalloc(wf->nvols, sizeof *wf->cr.intent);
+	for (i = 0; i < wf->nvols; i++) {
+		uuid_generate_v4(uuid);
+		catalog_tag_make(tag, sizeof tag, uuid);
+		cs = catalog_add(wf->wv->cat, uuid, wf->name, wf->vols[i], tag,
+		    wf->cr.origin);
+		snprintf(cs->group, sizeof cs->group, "%s", wf->cr.group);
+		cs->group_size = (uint32_t)wf->nvols;
+		free(cs->consistency);
+		cs->consistency = xstrdup(wf->cr.consistency != NULL ?
+		    wf->cr.consistency : "crash");
+		cs->created = (uint64_t)time(NULL);
+		cs->state = SNAP_CREATING;
+		wf->cr.intent[i] = xstrdup(uuid);
+	}
+	if (catalog_commit(wf->wv->cat, &cause) != 0) {
+		code = status_of_write_error(errno);
+		for (i = 0; i < wf->nvols; i++)
+			catalog_remove(wf->wv->cat, catalog_find(wf->wv->cat,
+			    wf->cr.intent[i]));
+		wf_fail(wf, code, "cannot write the snapshot catalog: %s",
+		    cause);
+		free(cause);
+		return;
+	}
+	wf->cur = catalog_find(wf->wv->cat, wf->cr.intent[0]);
+	wf->cr.prepared = 1;
+	wf_backend_prepare(wf, wf_volume(vm, wf->vols[0]), wf->cur->tag,
+	    wf_prepared, wf_snap_done);
+}
+
+/* create/PREPARE done: volume 0's op waits; freeze, or snapshot now. */
+static void
+wf_prepared(void *arg)
+{
+	struct workflow	*wf = arg;
+
+	if (wf->guest != 0)
+		wf_freeze(wf);
+	else
+		wf_snap_next(wf);
+}
+
+/* create/BACKEND: snapshot volume i (its intent is written). */
 void
 wf_snap_next(struct workflow *wf)
 {
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
-	char		 uuid[UUID_STR_LEN + 1], *cause;
-	char		 tag[CATALOG_TAG_LEN + 1];
-	size_t		 j;
-	int		 code;
 
 	if (wf->i == wf->nvols) {
 		if (wf->guest != 0)
@@ -309,31 +404,17 @@ wf_snap_next(struct workflow *wf)
 			wf_commit_all(wf);
 		return;
 	}
-	uuid_generate_v4(uuid);
-	catalog_tag_make(tag, sizeof tag, uuid);
-	wf->cur = catalog_add(wf->wv->cat, uuid, wf->name, wf->vols[wf->i],
-	    tag, wf->cr.origin);
-	snprintf(wf->cur->group, sizeof wf->cur->group, "%s", wf->cr.group);
-	wf->cur->group_size = (uint32_t)wf->nvols;
-	free(wf->cur->consistency);
-	wf->cur->consistency = xstrdup(wf->cr.consistency);
-	wf->cur->created = (uint64_t)time(NULL);
-	wf->cur->state = SNAP_CREATING;
-	/* The record goes in with the intent: a crash keeps it too. */
-	for (j = 0; wf->cr.fz.record != NULL && j < wf->cr.fz.record->nmounts; j++)
-		catalog_add_mount(wf->cur, wf->cr.fz.record->mounts[j].mountpoint,
-		    wf->cr.fz.record->mounts[j].fstype, wf->cr.fz.record->mounts[j].device,
-		    wf->cr.fz.record->mounts[j].action, wf->cr.fz.record->mounts[j].reason);
-	if (catalog_commit(wf->wv->cat, &cause) != 0) {
-		code = status_of_write_error(errno);
-		catalog_remove(wf->wv->cat, wf->cur);
-		wf->cur = NULL;
-		wf_fail(wf, code, "cannot write the snapshot catalog: %s",
-		    cause);
-		free(cause);
+	wf->cur = catalog_find(wf->wv->cat, wf->cr.intent[wf->i]);
+	if (wf->cur == NULL) {
+		wf_fail(wf, EVG_INTERNAL, "the intent of volume %s left the "
+		    "catalog", wf->vols[wf->i]);
 		return;
 	}
 	wf->cr.state = CREATE_BACKEND;
+	if (wf->i == 0 && wf->cr.prepared) {
+		backend_go(wf->op);
+		return;
+	}
 	wf_backend(wf, BACKEND_CREATE, wf_volume(vm, wf->vols[wf->i]),
 	    wf->cur->tag, wf_snap_done);
 }
@@ -432,6 +513,14 @@ wf_fail_record(struct workflow *wf)
 			cs->state = SNAP_DELETING;
 			n++;
 		}
+	/* Intents the backend was never asked about: nothing to delete. */
+	for (i = 0; wf->cr.intent != NULL && i < wf->nvols; i++) {
+		if ((cs = catalog_find(wf->wv->cat, wf->cr.intent[i])) ==
+		    NULL || cs->state != SNAP_CREATING || cs == wf->cur)
+			continue;
+		catalog_remove(wf->wv->cat, cs);
+		n++;
+	}
 	if (n > 0 && catalog_commit(wf->wv->cat, &why) != 0) {
 		log_warnx("vm %s: %s", wf->wv->uuid, why);
 		free(why);
@@ -450,6 +539,13 @@ wf_fail(struct workflow *wf, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	xvasprintf(&wf->cr.fail_msg, fmt, ap);
 	va_end(ap);
+	if (wf->cr.prepared) {
+		/* Volume 0's op never went: its intent goes with the rest. */
+		backend_cancel(wf->op);
+		wf->op = NULL;
+		wf->cur = NULL;
+		wf->cr.prepared = 0;
+	}
 	wf_fail_record(wf);
 	if (wf_freeze_abort(wf))
 		return;

@@ -236,6 +236,10 @@ wf_free(struct workflow *wf)
 	for (i = 0; i < wf->cr.ndone; i++)
 		free(wf->cr.done[i]);
 	free(wf->cr.done);
+	for (i = 0; wf->cr.intent != NULL && i < wf->nvols; i++)
+		free(wf->cr.intent[i]);
+	free(wf->cr.intent);
+	free(wf->cr.prep_msg);
 	snapinfo_free_list(wf->out, wf->nout);
 	free(wf->rb.failed);
 	free(wf->name);
@@ -406,27 +410,48 @@ wf_new(enum wf_kind kind, struct wf_vm *wv, workflow_done_cb cb, void *arg)
 	return (wf);
 }
 
+/* The backend request for volume vol of the workflow's VM. */
+static void
+wf_backend_req(struct workflow *wf, enum backend_verb verb,
+    const struct reg_volume *vol, const char *tag, struct backend_req *req)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+
+	memset(req, 0, sizeof *req);
+	req->verb = verb;
+	/* From `starting` on, QEMU may hold the images: never offline. */
+	req->running = vm->state != VM_STOPPED;
+	req->qmp = reg_vm_monitor(vm);
+	req->vol = vol;
+	req->tag = tag;
+	if (wf->cur != NULL) {
+		req->uuid = wf->cur->uuid;
+		req->name = wf->cur->name;
+	}
+}
+
 /* Start a backend op for volume vol of the workflow's VM. */
 void
 wf_backend(struct workflow *wf, enum backend_verb verb,
     const struct reg_volume *vol, const char *tag, backend_cb cb)
 {
-	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);
 	struct backend_env	 env = { wf_g.base, wf_g.cf };
 	struct backend_req	 req;
 
-	memset(&req, 0, sizeof req);
-	req.verb = verb;
-	/* From `starting` on, QEMU may hold the images: never offline. */
-	req.running = vm->state != VM_STOPPED;
-	req.qmp = reg_vm_monitor(vm);
-	req.vol = vol;
-	req.tag = tag;
-	if (wf->cur != NULL) {
-		req.uuid = wf->cur->uuid;
-		req.name = wf->cur->name;
-	}
+	wf_backend_req(wf, verb, vol, tag, &req);
 	wf->op = backend_start(&env, &req, cb, wf);
+}
+
+/* Prepare a create of volume vol (backend_prepare()); see workflow_impl.h. */
+void
+wf_backend_prepare(struct workflow *wf, const struct reg_volume *vol,
+    const char *tag, backend_ready_cb ready, backend_cb cb)
+{
+	struct backend_env	 env = { wf_g.base, wf_g.cf };
+	struct backend_req	 req;
+
+	wf_backend_req(wf, BACKEND_CREATE, vol, tag, &req);
+	wf->op = backend_prepare(&env, &req, ready, cb, wf);
 }
 
 /* The VM's snapshots, or some of them; see workflow.h. */

@@ -1,9 +1,14 @@
 /*
  * The host side of the freeze protocol, for a create with a guest:
  *
- *   FREEZE -> VERIFY (frozen) -> [lease renewed every lease/3 while the
- *   backend works] -> THAW -> VERIFY (thawed)
+ *   FREEZE (the reply says what is frozen) -> [lease renewed every
+ *   lease/3 while the backend works] -> THAW (the reply says nothing is)
  *   any failure while frozen -> failure THAW (answered or not)
+ *
+ * Each reply carries the guest's freeze state as it is after the request
+ * (FreezeReport.frozen, frozen_count): that is the check that the guest is
+ * frozen before the snapshot and thawed after it, with no status round
+ * trip of its own while the guest waits.
  *
  * Every request goes over the workflow's guest link by session serial, so
  * a guest that goes away is noticed, never dereferenced.  The create
@@ -35,13 +40,7 @@ static void	wf_lease_lost_message(char *, size_t);
 static void	wf_renew_arm(struct workflow *);
 static void	wf_renew_reply(const Evg__Envelope *, const char *, void *);
 static void	wf_renew_cb(evutil_socket_t, short, void *);
-static const Evg__FreezeReport	*wf_verify_report(struct workflow *,
-	    const Evg__Envelope *, const char *, const char *);
-static void	wf_verify(struct workflow *, enum wf_freeze_state,
-	    guest_reply_cb, const char *);
-static void	wf_verify_frozen(const Evg__Envelope *, const char *, void *);
 static void	wf_freeze_reply(const Evg__Envelope *, const char *, void *);
-static void	wf_verify_thawed(const Evg__Envelope *, const char *, void *);
 static void	wf_thaw_reply(const Evg__Envelope *, const char *, void *);
 
 /*
@@ -149,64 +148,6 @@ wf_renew_cb(evutil_socket_t fd, short events, void *arg)
 		wf->cr.fz.lease_lost = 1;
 }
 
-/*
- * The freeze report a VERIFY step got, or NULL after failing the workflow
- * (no answer, or an error) with step named in the message.
- */
-static const Evg__FreezeReport *
-wf_verify_report(struct workflow *wf, const Evg__Envelope *env,
-    const char *why, const char *step)
-{
-	const Evg__FreezeReport	*fr;
-	const char		*msg;
-	int			 code;
-
-	if (env == NULL) {
-		wf_guest_gone(wf, step, why);
-		return (NULL);
-	}
-	if ((fr = wf_report(env, &code, &msg)) == NULL)
-		wf_fail(wf, code, "%s: %s", step, msg);
-	return (fr);
-}
-
-/* Ask the guest for its freeze state (VERIFY); then cb. */
-static void
-wf_verify(struct workflow *wf, enum wf_freeze_state state, guest_reply_cb cb,
-    const char *step)
-{
-	Evg__Envelope			env = EVG__ENVELOPE__INIT;
-	Evg__FreezeStatusRequest	st = EVG__FREEZE_STATUS_REQUEST__INIT;
-
-	wf->cr.fz.state = state;
-	env.body_case = EVG__ENVELOPE__BODY_FREEZE_STATUS;
-	env.freeze_status = &st;
-	if (wf_send(wf, &env, cb) != 0)
-		wf_guest_gone(wf, step, "not connected");
-}
-
-/* create/VERIFY: the guest confirms what is frozen; snapshot now. */
-static void
-wf_verify_frozen(const Evg__Envelope *env, const char *why, void *arg)
-{
-	struct workflow			*wf = arg;
-	const Evg__FreezeReport		*fr;
-
-	if ((fr = wf_verify_report(wf, env, why, "checking the freeze")) ==
-	    NULL)
-		return;
-	if (wf->cr.fz.frozen_count > 0 && !fr->frozen) {
-		wf_fail(wf, EVG_FREEZE_FAILED, "the guest reports its "
-		    "filesystems are not frozen any more (did the lease run "
-		    "out?)");
-		return;
-	}
-	wf->cr.fz.renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
-	wf_renew_arm(wf);
-	wf->cr.fz.state = FREEZE_HELD;
-	wf_create_frozen(wf);
-}
-
 /* create/FREEZE: the guest froze (or could not). */
 static void
 wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
@@ -245,10 +186,18 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    fr->n_mounts);
 		return;
 	}
+	if (fr->frozen_count > 0 && !fr->frozen) {
+		wf_fail(wf, EVG_FREEZE_FAILED, "the guest reports its "
+		    "filesystems are not frozen any more (did the lease run "
+		    "out?)");
+		return;
+	}
 	wf_event(wf, "frozen", 0, "guest froze %u filesystems (%zu mounts "
 	    "on the disks)", fr->frozen_count, fr->n_mounts);
-	wf_verify(wf, FREEZE_VERIFY_FROZEN, wf_verify_frozen,
-	    "checking the freeze");
+	wf->cr.fz.renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
+	wf_renew_arm(wf);
+	wf->cr.fz.state = FREEZE_HELD;
+	wf_create_frozen(wf);
 }
 
 /* create/FREEZE: ask the guest to freeze the target disks. */
@@ -274,25 +223,6 @@ wf_freeze(struct workflow *wf)
 	else if (rc != 0)
 		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent is not connected "
 		    "any more; nothing was frozen");
-}
-
-/* create/VERIFY after thaw: nothing may still be frozen. */
-static void
-wf_verify_thawed(const Evg__Envelope *env, const char *why, void *arg)
-{
-	struct workflow		*wf = arg;
-	const Evg__FreezeReport	*fr;
-
-	if ((fr = wf_verify_report(wf, env, why, "checking the thaw")) == NULL)
-		return;
-	if (fr->frozen) {
-		wf->cr.fz.frozen = 1;
-		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
-		    "filesystems after the thaw");
-		return;
-	}
-	wf->cr.fz.state = FREEZE_OVER;
-	wf_create_thawed(wf);
 }
 
 /* create/THAW: the guest thawed. */
@@ -322,12 +252,17 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    "filesystems: %s", msg);
 		return;
 	}
+	if (fr->frozen) {
+		wf_fail(wf, EVG_FREEZE_FAILED, "the guest still reports frozen "
+		    "filesystems after the thaw");
+		return;
+	}
 	wf->cr.fz.frozen = 0;
 	wf->cr.fz.freeze_ms = fr->duration_ms;
+	wf->cr.fz.state = FREEZE_OVER;
 	wf_event(wf, "thawed", 0, "guest thawed after %u ms",
 	    fr->duration_ms);
-	wf_verify(wf, FREEZE_VERIFY_THAWED, wf_verify_thawed,
-	    "checking the thaw");
+	wf_create_thawed(wf);
 }
 
 /* create/THAW: every volume is snapshotted; let the guest go. */

@@ -28,8 +28,9 @@ enum wf_kind {
 enum wf_create_state {
 	CREATE_SPACE,		/* checking free space, volume i */
 	CREATE_PRE,		/* app: the guest runs its pre hooks */
+	CREATE_PREPARE,		/* intents written; volume 0's op prepares */
 	CREATE_FREEZE,		/* the freeze protocol: see struct wf_freeze */
-	CREATE_BACKEND,		/* intent written, backend snapshots volume i */
+	CREATE_BACKEND,		/* backend snapshots volume i */
 	CREATE_THAW,		/* the freeze protocol: thaw and verify */
 	CREATE_POST,		/* app: post hooks (abort hooks on failure) */
 	CREATE_CLEANUP,		/* failed: deleting what the backend made */
@@ -60,11 +61,9 @@ enum wf_reconcile_state {
  */
 enum wf_freeze_state {
 	FREEZE_NONE,		/* nothing asked of the guest yet */
-	FREEZE_FREEZING,	/* freeze asked */
-	FREEZE_VERIFY_FROZEN,	/* freeze status asked: frozen? */
+	FREEZE_FREEZING,	/* freeze asked; the reply says what froze */
 	FREEZE_HELD,		/* frozen; the lease is renewed */
-	FREEZE_THAWING,		/* thaw asked */
-	FREEZE_VERIFY_THAWED,	/* freeze status asked: thawed? */
+	FREEZE_THAWING,		/* thaw asked; the reply says nothing is */
 	FREEZE_FAIL_THAWING,	/* failure thaw asked */
 	FREEZE_OVER,		/* thawed, or nothing left to thaw */
 };
@@ -100,6 +99,11 @@ struct wf_create {
 	char			*origin;
 	char			**done;		/* UUIDs the backend made */
 	size_t			 ndone;
+	/* The intent of each volume (nvols UUIDs), written before freezing. */
+	char			**intent;
+	int			 prepared;	/* op is volume 0's, not gone */
+	int			 prep_code;	/* it failed while freezing */
+	char			*prep_msg;
 	struct wf_freeze	 fz;		/* with a guest */
 	int			 app;		/* run the guest's hooks */
 	int			 pre_ok;	/* pre ran: post must run */
@@ -221,6 +225,10 @@ void		 wf_event(struct workflow *, const char *, int, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
 void		 wf_backend(struct workflow *, enum backend_verb,
 		    const struct reg_volume *, const char *, backend_cb);
+/* A create of a volume that waits for backend_go(wf->op); see backend.h. */
+void		 wf_backend_prepare(struct workflow *,
+		    const struct reg_volume *, const char *, backend_ready_cb,
+		    backend_cb);
 /* Finish after a failed catalog write (errno as it left it); frees cause. */
 void		 wf_commit_failed(struct workflow *, char *);
 /*

@@ -70,8 +70,8 @@ struct fg_script {
 	int		 never[FG_NKINDS];	/* acts, but the reply is lost */
 	unsigned int	 delay_ms[FG_NKINDS];	/* the reply comes this late */
 	int		 none_frozen;		/* every mount is skipped */
-	int		 says_thawed;		/* FREEZE_STATUS: not frozen */
-	int		 says_frozen;		/* FREEZE_STATUS: still frozen */
+	int		 says_thawed;		/* replies: not frozen */
+	int		 says_frozen;		/* replies: still frozen */
 	const char	*hook_fails;		/* hooks of this phase fail */
 	int		 hook_partly;		/* ... after one that succeeded */
 };
@@ -81,7 +81,7 @@ struct fg_req {
 	enum fg_kind		 kind;
 	int			 code;
 	int			 never;
-	int			 report_frozen;	/* FREEZE_STATUS answer */
+	int			 report_frozen;	/* a reply's frozen */
 	char			 phase[16];	/* HOOK */
 	guest_reply_cb		 cb;
 	void			*arg;
@@ -639,8 +639,7 @@ START_TEST(test_create_fs_success)
 	world_run(NULL);
 	expect_outcome(EVG_OK);
 	ck_assert_ptr_null(w.msg);
-	ck_assert_str_eq(w.trail, "space space freeze status create create "
-	    "thaw status");
+	ck_assert_str_eq(w.trail, "space space freeze create create thaw");
 	ck_assert_uint_eq(w.nsnaps, 2);
 	ck_assert_str_eq(w.consistency, "fs");
 	ck_assert_uint_eq(world_listed("ready"), 2);
@@ -657,8 +656,8 @@ START_TEST(test_create_app_post_after_good_pre)
 	world_create("app");
 	world_run(NULL);
 	expect_outcome(EVG_OK);
-	ck_assert_str_eq(w.trail, "space space hook:pre freeze status create "
-	    "create thaw status hook:post");
+	ck_assert_str_eq(w.trail, "space space hook:pre freeze create create "
+	    "thaw hook:post");
 	ck_assert_str_eq(w.consistency, "app");
 	ck_assert_uint_eq(world_listed("ready"), 2);
 	ck_assert_ptr_nonnull(strstr(w.events, "pre-started pre-finished "
@@ -714,8 +713,8 @@ START_TEST(test_create_backend_fails_after_freeze_thaws)
 	world_create("fs");
 	world_run(NULL);
 	expect_outcome(EVG_BACKEND_ERROR);
-	ck_assert_str_eq(w.trail, "space space freeze status create create "
-	    "thaw delete");
+	ck_assert_str_eq(w.trail, "space space freeze create create thaw "
+	    "delete");
 	ck_assert_str_eq(w.msg, "fake: snapshot of volume 'logs' failed");
 	ck_assert_uint_eq(w.nsnaps, 0);
 	ck_assert_uint_eq(world_listed("ready"), 0);
@@ -741,8 +740,7 @@ START_TEST(test_create_no_renewal_after_failure)
 	world_run(NULL);
 	unsetenv("EVG_TEST_BACKEND_DELAY_MS");
 	expect_outcome(EVG_BACKEND_ERROR);
-	ck_assert_str_eq(w.trail, "space space freeze status create renew "
-	    "thaw");
+	ck_assert_str_eq(w.trail, "space space freeze create renew thaw");
 	ck_assert_uint_eq(w.sent[FG_RENEW], 1);
 	ck_assert_uint_eq(world_listed("ready"), 0);
 	world_teardown();
@@ -780,8 +778,7 @@ START_TEST(test_create_lease_lost)
 	world_create("fs");
 	world_run(NULL);
 	expect_outcome(EVG_TIMEOUT);
-	ck_assert_str_eq(w.trail, "space space freeze status create renew "
-	    "delete");
+	ck_assert_str_eq(w.trail, "space space freeze create renew delete");
 	ck_assert_ptr_nonnull(strstr(w.msg, "freeze lease ran out"));
 	ck_assert_ptr_nonnull(strstr(w.msg, "freeze_lease_ms is 300"));
 	ck_assert_uint_eq(world_listed("ready"), 0);
@@ -801,7 +798,9 @@ START_TEST(test_create_slow_backend_renews_lease)
 	expect_outcome(EVG_OK);
 	ck_assert_uint_ge(w.sent[FG_RENEW], 2);
 	ck_assert_ptr_nonnull(strstr(w.trail, "create renew"));
-	ck_assert_ptr_nonnull(strstr(w.trail, "thaw status"));
+	/* The last word: one thaw, once both creates were done. */
+	ck_assert_ptr_nonnull(strstr(w.trail, " thaw"));
+	ck_assert_str_eq(strstr(w.trail, " thaw"), " thaw");
 	ck_assert_uint_eq(world_listed("ready"), 2);
 	world_teardown();
 }
@@ -818,8 +817,7 @@ START_TEST(test_create_requester_gone)
 	world_create("fs");
 	world_run("committed");
 	ck_assert_uint_eq(w.calls, 0);
-	ck_assert_str_eq(w.trail, "space space freeze status create create "
-	    "thaw status");
+	ck_assert_str_eq(w.trail, "space space freeze create create thaw");
 	ck_assert(!w.frozen);
 	ck_assert(TAILQ_EMPTY(&w.reqs));
 	ck_assert_uint_eq(world_listed("ready"), 2);
@@ -840,7 +838,7 @@ START_TEST(test_create_guest_gone_while_frozen)
 	world_create("fs");
 	world_run(NULL);
 	expect_outcome(EVG_UNAVAILABLE);
-	ck_assert_str_eq(w.trail, "space space freeze status create delete");
+	ck_assert_str_eq(w.trail, "space space freeze create delete");
 	ck_assert_ptr_nonnull(strstr(w.msg, "went away while its filesystems "
 	    "were frozen"));
 	ck_assert_uint_eq(world_listed("ready"), 0);
@@ -862,8 +860,8 @@ world_catalog_unwritable(void)
 }
 
 /*
- * The catalog cannot record the intent (after the freeze): nothing is
- * snapshotted, the guest is thawed, the write error reported.
+ * The catalog cannot record the intents (written before the freeze):
+ * nothing is frozen or snapshotted, the write error reported.
  */
 START_TEST(test_create_catalog_write_fails)
 {
@@ -872,7 +870,7 @@ START_TEST(test_create_catalog_write_fails)
 	world_create("fs");
 	world_run(NULL);
 	expect_outcome(EVG_INTERNAL);
-	ck_assert_str_eq(w.trail, "space space freeze status thaw");
+	ck_assert_str_eq(w.trail, "space space");
 	ck_assert_uint_eq(w.creates, 0);
 	ck_assert_ptr_nonnull(strstr(w.msg, "cannot write the snapshot "
 	    "catalog"));
@@ -889,8 +887,8 @@ START_TEST(test_create_post_fails_snapshot_kept)
 	world_create("app");
 	world_run(NULL);
 	expect_outcome(EVG_HOOK_FAILED);
-	ck_assert_str_eq(w.trail, "space space hook:pre freeze status create "
-	    "create thaw status hook:post");
+	ck_assert_str_eq(w.trail, "space space hook:pre freeze create create "
+	    "thaw hook:post");
 	ck_assert_ptr_nonnull(strstr(w.msg, "the snapshot was taken and kept"));
 	ck_assert_uint_eq(w.nsnaps, 2);
 	ck_assert_uint_eq(world_listed("ready"), 2);
@@ -1021,14 +1019,7 @@ fail_freeze_lost(void)
 	w.fg.never[FG_FREEZE] = 1;
 }
 
-/* The freeze check's reply is lost. */
-static void
-fail_check_lost(void)
-{
-	w.fg.never[FG_STATUS] = 1;
-}
-
-/* The freeze check says nothing is frozen. */
+/* The freeze reply says nothing is frozen (any more). */
 static void
 fail_check_thawed(void)
 {
@@ -1073,10 +1064,11 @@ fail_still_frozen(void)
 
 /*
  * Every failure once the guest may hold a freeze sends a THAW: a freeze
- * or check whose answer is lost, a check that says thawed, nothing
- * frozen, the backend failing, a refused or lost thaw, a guest still
- * frozen after it, an unwritable catalog, and with hooks, the abort
- * hooks after the thaw.  Nothing is kept.  (A lease that ran out is the
+ * whose answer is lost or says nothing is frozen any more, nothing
+ * frozen, the backend failing, a refused or lost thaw, a thaw reply that
+ * says the guest is still frozen, and with hooks, the abort hooks after
+ * the thaw.  An unwritable catalog fails before any freeze.  No freeze
+ * status request is ever sent: the replies carry the state.  Nothing is kept.  (A lease that ran out is the
  * one failure without a THAW: the guest thawed itself; see
  * test_create_lease_lost.)
  */
@@ -1085,29 +1077,26 @@ START_TEST(test_create_thaw_on_every_failure)
 	static const struct failure	cases[] = {
 		{ "freeze answer lost", "fs", fail_freeze_lost, EVG_TIMEOUT,
 		    "space space freeze thaw" },
-		{ "freeze check lost", "fs", fail_check_lost, EVG_TIMEOUT,
-		    "space space freeze status thaw" },
-		{ "check says thawed", "fs", fail_check_thawed,
-		    EVG_FREEZE_FAILED, "space space freeze status thaw" },
+		{ "freeze reply says thawed", "fs", fail_check_thawed,
+		    EVG_FREEZE_FAILED, "space space freeze thaw" },
 		{ "nothing frozen", "fs", fail_none_frozen,
 		    EVG_FAILED_PRECONDITION, "space space freeze thaw" },
 		{ "backend fails", "fs", fail_backend_first,
-		    EVG_BACKEND_ERROR, "space space freeze status create "
-		    "thaw" },
+		    EVG_BACKEND_ERROR, "space space freeze create thaw" },
 		{ "thaw refused", "fs", fail_thaw_refused, EVG_FREEZE_FAILED,
-		    "space space freeze status create create thaw thaw delete "
+		    "space space freeze create create thaw thaw delete "
 		    "delete" },
 		{ "thaw answer lost", "fs", fail_thaw_lost, EVG_TIMEOUT,
-		    "space space freeze status create create thaw thaw delete "
+		    "space space freeze create create thaw thaw delete "
 		    "delete" },
-		{ "still frozen", "fs", fail_still_frozen, EVG_FREEZE_FAILED,
-		    "space space freeze status create create thaw status thaw "
-		    "delete delete" },
+		{ "thaw reply says frozen", "fs", fail_still_frozen,
+		    EVG_FREEZE_FAILED, "space space freeze create create thaw "
+		    "thaw delete delete" },
 		{ "catalog unwritable", "fs", world_catalog_unwritable,
-		    EVG_INTERNAL, "space space freeze status thaw" },
+		    EVG_INTERNAL, "space space" },
 		{ "backend fails after pre", "app", fail_backend_first,
-		    EVG_BACKEND_ERROR, "space space hook:pre freeze status "
-		    "create thaw hook:abort" },
+		    EVG_BACKEND_ERROR, "space space hook:pre freeze create "
+		    "thaw hook:abort" },
 	};
 	const struct failure	*f;
 	size_t			 i;
@@ -1805,8 +1794,7 @@ START_TEST(test_group_create)
 	world_run(NULL);
 	expect_outcome(EVG_OK);
 	ck_assert_uint_eq(w.nsnaps, 2);
-	ck_assert_str_eq(w.trail, "space space freeze status create create "
-	    "thaw status");
+	ck_assert_str_eq(w.trail, "space space freeze create create thaw");
 	ck_assert_msg(workflow_list(VM_UUID, NULL, 0, &snaps, &n, &more,
 	    &cause) == EVG_OK, "%s", cause);
 	ck_assert_uint_eq(n, 2);
