@@ -135,10 +135,16 @@ test-integration: all
 	bash test/integration/run.sh $(BUILD)
 
 # Benchmarks print figures and assert nothing; not part of `make test`
-# (test/bench/; BENCH_VMS: how many VMs the scale run registers).
+# (test/bench/; BENCH_RUNS: snapshots each side of the side-by-side run
+# takes; BENCH_VMS: how many VMs the scale run registers; BENCH_SNAPS:
+# how many snapshots one VM lists).
+BENCH_RUNS	?= 50
 BENCH_VMS	?= 9000
+BENCH_SNAPS	?= 10000
 bench: all
+	bash test/bench/sidebyside.sh $(BUILD) $(BENCH_RUNS)
 	bash test/bench/scale.sh $(BUILD) $(BENCH_VMS)
+	bash test/bench/snapshots.sh $(BUILD) $(BENCH_SNAPS)
 
 demo: deps
 	$(MAKE) all
