@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "frame.h"
 #include "log.h"
+#include "output.h"
 #include "peer.h"
 #include "serve.h"
 #include "status.h"
@@ -231,6 +232,23 @@ call_salvage(struct call *c, int fd)
 	return (c->state == CALL_DONE);
 }
 
+/*
+ * The host's word about the request before its answer: "queued", it
+ * waits for its turn.  Said on stderr, never while something is frozen
+ * (nothing is, before a create's turn: this is only a guard).
+ */
+static void
+call_notice(struct call *c, const Evg__Event *ev)
+{
+	char	msg[512];
+
+	if (ev == NULL || ev->kind == NULL || strcmp(ev->kind, "queued") != 0 ||
+	    serve_frozen(c->serve) > 0)
+		return;
+	fprintf(stderr, "eve-guest-agent: %s\n", output_safe(msg, sizeof msg,
+	    ev->message != NULL ? ev->message : "waiting for its turn"));
+}
+
 /* Every message from the host, and NULL when the connection is gone. */
 static void
 call_dispatch(struct peer *p, Evg__Envelope *env, void *arg)
@@ -269,6 +287,9 @@ call_dispatch(struct peer *p, Evg__Envelope *env, void *arg)
 		if (env->body_case == EVG__ENVELOPE__BODY_REPLY &&
 		    (env->id == c->req_id || env->id == 0))
 			call_result(c, env);
+		else if (env->body_case == EVG__ENVELOPE__BODY_EVENT &&
+		    env->id == c->req_id)
+			call_notice(c, env->event);
 		else if (!serve_dispatch(c->serve, p, env))
 			log_debug("%s: ignoring %s %" PRIu64, __func__,
 			    codec_body_name(env), env->id);
@@ -358,6 +379,7 @@ call_run(const struct call_config *conf, Evg__Envelope *req, int *code,
 	if ((c->base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new failed", __func__);
 	c->serve = serve_create(c->base, conf->mountinfo);
+	serve_set_disks(c->serve, conf->disks, conf->ndisks);
 	c->ev_handshake = evtimer_new(c->base, call_handshake_timeout_cb, c);
 	c->ev_idle = evtimer_new(c->base, call_idle_timeout_cb, c);
 	if (c->ev_handshake == NULL || c->ev_idle == NULL)

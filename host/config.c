@@ -74,6 +74,11 @@ static const struct config_key {
 	    offsetof(struct config, space_reserve), sizeof(uint64_t) },
 	{ "max_parallel_ops", CONFIG_UINT, 1, 256,
 	    offsetof(struct config, max_parallel_ops), sizeof(unsigned int) },
+	{ "max_queued_per_vm", CONFIG_UINT, 0, 1024,
+	    offsetof(struct config, max_queued_per_vm),
+	    sizeof(unsigned int) },
+	{ "queue_wait", CONFIG_UINT, 1, 86400,
+	    offsetof(struct config, queue_wait), sizeof(unsigned int) },
 	{ "freeze_lease_ms", CONFIG_UINT, 300, 600000,
 	    offsetof(struct config, freeze_lease_ms), sizeof(unsigned int) },
 	{ "guest_timeout", CONFIG_UINT, 1, 3600,
@@ -119,6 +124,8 @@ config_defaults(struct config *cf)
 	cf->qmp_timeout = 30;
 	cf->space_reserve = 256ULL * 1024 * 1024;
 	cf->max_parallel_ops = 4;
+	cf->max_queued_per_vm = 32;
+	cf->queue_wait = 900;
 	cf->freeze_lease_ms = 10000;
 	cf->guest_timeout = 60;
 	cf->reconcile_retry = 60;

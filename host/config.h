@@ -40,6 +40,8 @@ struct config {
 	unsigned int	 qmp_timeout;		/* seconds per QMP command */
 	uint64_t	 space_reserve;		/* bytes kept free */
 	unsigned int	 max_parallel_ops;	/* snapshot ops, all VMs */
+	unsigned int	 max_queued_per_vm;	/* waiting their turn; 0: BUSY */
+	unsigned int	 queue_wait;		/* s a request may wait */
 	unsigned int	 freeze_lease_ms;	/* guest auto-thaw deadline */
 	unsigned int	 guest_timeout;		/* seconds per guest request */
 	unsigned int	 reconcile_retry;	/* seconds between retries of

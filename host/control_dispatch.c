@@ -426,8 +426,9 @@ control_snapshot_op(struct control *c, Evg__Envelope *env, struct reg_vm *none)
 	if (rc != EVG_OK) {
 		control_pending_done(p);
 		control_fail(c, env->id, rc, cause);
-		free(cause);
-	}
+	} else if (cause != NULL)
+		snapreply_waiting(c->peer, env->id, wp.vm, cause);
+	free(cause);
 }
 
 /* events: the backlog, then (follow) every new event. */

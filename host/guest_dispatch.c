@@ -145,7 +145,8 @@ guest_snapshot_op(struct session *s, Evg__Envelope *env)
 		    codec_body_name(env), status_name((unsigned)rc), cause);
 		peer_reply(s->peer, env->id, (unsigned)rc, cause);
 		session_op_done(op);
-	}
+	} else if (cause != NULL)
+		snapreply_waiting(s->peer, env->id, p.vm, cause);
 	free(cause);
 }
 

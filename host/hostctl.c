@@ -154,6 +154,17 @@ hostctl_fail(struct hostctl *hc, int code, const char *msg)
 	return (exit_code);
 }
 
+/* The daemon's word before the answer: a request waiting for its turn. */
+static void
+hostctl_notice(const Evg__Envelope *env, void *arg)
+{
+	(void)arg;
+	if (env->body_case == EVG__ENVELOPE__BODY_EVENT && env->event != NULL &&
+	    env->event->kind != NULL && strcmp(env->event->kind, "queued") == 0)
+		fprintf(stderr, "eve-guest-hostctl: %s\n",
+		    hostctl_esc(env->event->message));
+}
+
 /*
  * Connect, send one request, and return the reply (caller frees) or NULL
  * after reporting the failure with *exit_code set.
@@ -180,7 +191,7 @@ hostctl_call(struct hostctl *hc, Evg__Envelope *req, int *exit_code)
 	    req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_DELETE ||
 	    req->body_case == EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK)
 		client_set_timeout(c, hc->op_timeout_ms);
-	rep = client_call(c, req, NULL, NULL, &code, &cause);
+	rep = client_call(c, req, hostctl_notice, NULL, &code, &cause);
 	client_close(c);
 	if (rep == NULL || code != EVG_OK) {
 		*exit_code = hostctl_fail(hc, rep == NULL ? CLIENT_UNREACHABLE :

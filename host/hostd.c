@@ -136,12 +136,16 @@ hostd_signal_reload(evutil_socket_t sig, short events, void *arg)
 	h->cf.qmp_timeout = n.qmp_timeout;
 	h->cf.space_reserve = n.space_reserve;
 	h->cf.max_parallel_ops = n.max_parallel_ops;
+	h->cf.max_queued_per_vm = n.max_queued_per_vm;
+	h->cf.queue_wait = n.queue_wait;
 	h->cf.freeze_lease_ms = n.freeze_lease_ms;
 	h->cf.guest_timeout = n.guest_timeout;
 	h->cf.reconcile_retry = n.reconcile_retry;
 	/* Commands are looked up at each use: swapping them is safe. */
 	config_move_commands(&h->cf, &n);
 	config_free(&n);
+	/* More slots may let waiting requests start now. */
+	workflow_limits_changed();
 	log_warnx("reload: configuration re-read from %s", h->config_path);
 }
 

@@ -1,5 +1,6 @@
 /* Replies carrying snapshot lists; see snapreply.h. */
 #include <stdlib.h>
+#include <time.h>
 
 #include "codec.h"
 #include "page.h"
@@ -27,6 +28,25 @@ snapreply_whole(struct peer *p, uint64_t id, Evg__Snapshot **snaps,
 	r.reply.result_case = EVG__REPLY__RESULT_SNAPSHOT_LIST;
 	r.reply.snapshot_list = &list;
 	return (peer_send(p, &r.env));
+}
+
+/* The waiting notice of request id for the VM; see snapreply.h. */
+void
+snapreply_waiting(struct peer *p, uint64_t id, const char *vm,
+    const char *msg)
+{
+	Evg__Envelope	env = EVG__ENVELOPE__INIT;
+	Evg__Event	ev = EVG__EVENT__INIT;
+
+	ev.time = (uint64_t)time(NULL);
+	ev.kind = (char *)"queued";
+	ev.vm_uuid = (char *)(vm != NULL ? vm : "");
+	ev.message = (char *)msg;
+	env.id = id;
+	env.version = peer_version(p);
+	env.body_case = EVG__ENVELOPE__BODY_EVENT;
+	env.event = &ev;
+	(void)peer_send(p, &env);
 }
 
 /* Send a snapshot list, or the failure; see snapreply.h. */

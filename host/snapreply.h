@@ -1,8 +1,8 @@
 /*
  * The replies that carry snapshots (or a failure), shared by the control
- * channel and the guest channel: the outcome of a workflow, and the
- * answer to a snapshot list request, paged (see page.h) when the client
- * asks for pages.  Nothing is taken over: the caller still owns snaps.
+ * channel and the guest channel: the outcome of a workflow, the notice
+ * that a request waits for its turn, and the answer to a snapshot list
+ * request, paged (see page.h) when the client asks for pages.  Nothing is taken over: the caller still owns snaps.
  */
 #ifndef EVG_SNAPREPLY_H
 #define EVG_SNAPREPLY_H
@@ -21,6 +21,14 @@ struct snapreply_paging {
 	int		 paged;		/* the client follows next */
 };
 
+/*
+ * Tell the requester of id that its request waits for its turn (the
+ * per-VM queue, wf_queue.c): an Event of kind "queued" carrying the
+ * request's id, before the final reply.  Clients that do not know it
+ * skip it, as any event.
+ */
+void	snapreply_waiting(struct peer *, uint64_t, const char *,
+	    const char *);
 /* Reply to request id: the snapshots on EVG_OK, else code and message. */
 void	snapreply_send(struct peer *, uint64_t, int, const char *,
 	    Evg__Snapshot **, size_t);

@@ -718,7 +718,7 @@ wf_idempotent(const struct workflow_params *p, workflow_done_cb cb, void *arg,
 
 /* Start a create; see workflow.h. */
 int
-workflow_create(const struct workflow_params *p, workflow_done_cb cb,
+wf_create_start(const struct workflow_params *p, workflow_done_cb cb,
     void *arg, char **cause)
 {
 	struct wf_vm	*wv;

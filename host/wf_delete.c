@@ -89,7 +89,7 @@ wf_delete_next(struct workflow *wf)
 
 /* Start a delete; see workflow.h. */
 int
-workflow_delete(const struct workflow_params *p, workflow_done_cb cb,
+wf_delete_start(const struct workflow_params *p, workflow_done_cb cb,
     void *arg, char **cause)
 {
 	struct wf_vm		*wv;

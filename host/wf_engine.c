@@ -313,6 +313,8 @@ wf_release(struct workflow *wf)
 		wf_run_pending(wv);
 	if (wv->active == NULL && !wf_g.shutting_down && !wv->removed)
 		wf_settled(wv);
+	/* A lock or a slot came free: what waits may start. */
+	wf_queue_kick();
 }
 
 /*
@@ -377,6 +379,7 @@ wf_begin(const char *vm_uuid, enum wf_kind kind, struct wf_vm **wvp,
 		xasprintf(cause, "VM %s already has a snapshot %s in progress; "
 		    "try again when it is done", vm->name,
 		    wf_kind_names[wv->active->kind]);
+		wf_g.lock_busy = 1;
 		return (EVG_BUSY);
 	}
 	if (wf_g.running >= wf_g.cf->max_parallel_ops && kind !=
@@ -384,6 +387,7 @@ wf_begin(const char *vm_uuid, enum wf_kind kind, struct wf_vm **wvp,
 		xasprintf(cause, "%u snapshot operations are in progress on "
 		    "this host (limit %u); try again shortly", wf_g.running,
 		    wf_g.cf->max_parallel_ops);
+		wf_g.lock_busy = 1;
 		return (EVG_BUSY);
 	}
 	*wvp = wv;
@@ -509,6 +513,7 @@ workflow_forget_owner(void *owner)
 			wf->check_cb = NULL;
 		}
 	}
+	wf_queue_forget(owner);
 	TAILQ_FOREACH(wv, &wf_g.vms, entry)
 		if (wv->start_arg == owner)
 			wv->start_cb = NULL;
@@ -536,6 +541,7 @@ workflow_vm_removed(const char *uuid)
 	struct workflow		*wf, *next;
 	workflow_done_cb	 start_cb;
 
+	wf_queue_vm_removed(uuid);
 	TAILQ_FOREACH(wv, &wf_g.vms, entry)
 		if (strcasecmp(wv->uuid, uuid) == 0)
 			break;
@@ -572,6 +578,7 @@ workflow_shutdown(void)
 	struct workflow	*wf;
 
 	wf_g.shutting_down = 1;
+	wf_queue_shutdown();
 	if (wf_g.retry != NULL)
 		event_free(wf_g.retry);
 	wf_g.retry = NULL;

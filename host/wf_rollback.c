@@ -337,7 +337,7 @@ workflow_vm_state(struct reg_vm *vm)
 
 /* Start a rollback; see workflow.h. */
 int
-workflow_rollback(const struct workflow_params *p, workflow_done_cb cb,
+wf_rollback_start(const struct workflow_params *p, workflow_done_cb cb,
     void *arg, char **cause)
 {
 	struct wf_vm		*wv;

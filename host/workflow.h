@@ -13,8 +13,9 @@
  *              scheduled (restart-required) -> BACKEND when it stops
  *   reconcile: LIST (each volume) -> [REDELETE] -> COMMIT -> DONE
  *
- * One operation per VM at a time (BUSY otherwise) and at most
- * max_parallel_ops across the host.  The workflow module owns each VM's
+ * One operation per VM at a time and at most max_parallel_ops across the
+ * host; what comes meanwhile waits its turn, first come, first served
+ * (wf_queue.c; BUSY when the VM's queue is full).  The workflow module owns each VM's
  * catalog (opened on first use) and every workflow; a requester that goes
  * away calls workflow_forget_owner() and the operation carries on.
  */
@@ -86,8 +87,12 @@ void	workflow_shutdown(void);
 /*
  * Start an operation.  Returns 0 when started: cb will run, possibly
  * before this returns (an outcome known at once, such as a catalog write
- * failure).  Otherwise returns a status code with *cause: refused, and cb
- * will not run.
+ * failure).  Returns 0 with *cause set (the caller's to free) when the
+ * request was queued (wf_queue.c): the VM runs another operation, or the
+ * host max_parallel_ops; *cause says so for the requester, and cb runs
+ * once it has run (or TIMEOUT after queue_wait, UNAVAILABLE if the VM is
+ * removed).  Otherwise returns a status code with *cause: refused (BUSY:
+ * the VM's queue is full), and cb will not run.
  */
 int	workflow_create(const struct workflow_params *, workflow_done_cb,
 	    void *, char **);
@@ -151,6 +156,8 @@ int	workflow_vm_starting(struct reg_vm *, workflow_done_cb, void *, int *,
  * (started while the VM was stopped) counts, as for `running`.
  */
 int	workflow_vm_idle(const struct reg_vm *, int, char **);
+/* The limits were reloaded: requests waiting for a slot may start. */
+void	workflow_limits_changed(void);
 /* Stop calling back owner (the arg given at start). */
 void	workflow_forget_owner(void *);
 /*

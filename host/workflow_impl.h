@@ -199,6 +199,8 @@ struct wf_globals {
 	unsigned int		 reconciling;	/* catalog checks running */
 	struct event		*retry;		/* unfinished entries timer */
 	int			 shutting_down;
+	/* Set by wf_begin() when its BUSY is the VM's lock or the slots. */
+	int			 lock_busy;
 	TAILQ_HEAD(, wf_vm)	 vms;
 	TAILQ_HEAD(, workflow)	 all;
 };
@@ -225,6 +227,21 @@ void		 wf_event(struct workflow *, const char *, int, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
 void		 wf_backend(struct workflow *, enum backend_verb,
 		    const struct reg_volume *, const char *, backend_cb);
+/*
+ * The kinds' own starts (workflow_create() and the others queue them, in
+ * wf_queue.c); their contract is workflow.h's.
+ */
+int		 wf_create_start(const struct workflow_params *,
+		    workflow_done_cb, void *, char **);
+int		 wf_delete_start(const struct workflow_params *,
+		    workflow_done_cb, void *, char **);
+int		 wf_rollback_start(const struct workflow_params *,
+		    workflow_done_cb, void *, char **);
+/* The queue (wf_queue.c): look again, forget an owner, a VM, everything. */
+void		 wf_queue_kick(void);
+void		 wf_queue_forget(void *);
+void		 wf_queue_vm_removed(const char *);
+void		 wf_queue_shutdown(void);
 /* A create of a volume that waits for backend_go(wf->op); see backend.h. */
 void		 wf_backend_prepare(struct workflow *,
 		    const struct reg_volume *, const char *, backend_ready_cb,

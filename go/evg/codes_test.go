@@ -19,7 +19,8 @@ import (
 // names for it.  HOOK_FAILED and FREEZE_FAILED need a guest: they are in
 // TestHookOutputDecodable and TestHostileGuestDecodable.
 func TestEveryErrorCode(t *testing.T) {
-	h := startHostd(t, "zfs = "+mockZFS(t), "space_reserve_mib = 0", "qmp_timeout = 2")
+	// max_queued_per_vm = 1: a second create waits, a third is BUSY.
+	h := startHostd(t, "zfs = "+mockZFS(t), "space_reserve_mib = 0", "qmp_timeout = 2", "max_queued_per_vm = 1")
 	c := h.dial()
 	ctx := ctxFor(t, 60*time.Second)
 	stream := Follow(ctx, h.sock)
@@ -65,16 +66,24 @@ func TestEveryErrorCode(t *testing.T) {
 	}
 
 	// A create whose QMP monitor never greets: TIMEOUT after qmp_timeout;
-	// a second create on the VM meanwhile: BUSY.
+	// a second create on the VM meanwhile waits its turn (and then meets
+	// the same monitor), a third finds the queue full: BUSY.
 	first := make(chan error, 1)
+	second := make(chan error, 1)
 	go func() {
 		_, err := c.SnapshotCreate(ctx, &evgpb.SnapshotCreateRequest{VmUuid: vmTwo, Name: "held"})
 		first <- err
 	}()
 	expectEvents(t, stream, vmTwo, "started")
-	_, err = c.SnapshotCreate(ctx, &evgpb.SnapshotCreateRequest{VmUuid: vmTwo, Name: "second"})
-	check(err, ErrBusy, "")
+	go func() {
+		_, err := c.SnapshotCreate(ctx, &evgpb.SnapshotCreateRequest{VmUuid: vmTwo, Name: "second"})
+		second <- err
+	}()
+	expectEvents(t, stream, vmTwo, "queued")
+	_, err = c.SnapshotCreate(ctx, &evgpb.SnapshotCreateRequest{VmUuid: vmTwo, Name: "third"})
+	check(err, ErrBusy, "max_queued_per_vm")
 	check(<-first, ErrTimeout, "no greeting")
+	check(<-second, ErrTimeout, "no greeting")
 
 	// fs with no guest daemon; a second hello.
 	if _, err := c.VMState(ctx, vmOne, StateRunning); err != nil {

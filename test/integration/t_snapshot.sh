@@ -224,6 +224,7 @@ test_reconcile_adopt_and_missing() {
 # Bad names, unknown UUIDs, unknown VMs, unmeetable consistency, BUSY.
 test_snapshot_bad_input() {
 	mkimg "$T/disk.qcow2"
+	printf 'max_queued_per_vm = 1\n' > "$T/hostd.conf"
 	EVG_TEST_BACKEND_DELAY_MS=1500 start_hostd
 	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
 	local long
@@ -269,16 +270,23 @@ test_snapshot_bad_input() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name "$ok"
 	expect_rc 12
 	expect_in "$ERR" "already has a snapshot named"
-	# One operation per VM: a second create while one runs is BUSY.
+	# One operation per VM: a second create waits for its turn, and
+	# with the queue full (max_queued_per_vm = 1 here) a third is BUSY.
 	bg $HOSTCTL snapshot create --vm $UUID1 --name slow
+	local slow=$LASTPID
 	sleep 0.5
-	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name second
+	bg $HOSTCTL snapshot create --vm $UUID1 --name second
+	local second=$LASTPID
+	sleep 0.3
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name third
 	expect_rc 14
-	expect_in "$ERR" "already has a snapshot create in progress"
-	wait $LASTPID || fail "the slow create failed"
+	expect_in "$ERR" "1 requests already wait for their turn (max_queued_per_vm)"
+	wait $slow || fail "the slow create failed"
+	wait $second || fail "the queued create failed"
 	run_cmd $HOSTCTL snapshot list --vm $UUID1
 	expect_in "$OUT" "slow"
-	expect_not_in "$OUT" "second"
+	expect_in "$OUT" "second"
+	expect_not_in "$OUT" "third"
 	hostd_alive
 }
 
@@ -344,12 +352,69 @@ test_parallel_limit_across_vms() {
 	bg $HOSTCTL snapshot create --vm $UUID1 --name slow
 	local first=$LASTPID
 	sleep 0.5
-	run_cmd $HOSTCTL snapshot create --vm $UUID2 --name other
-	expect_rc 14
-	expect_in "$ERR" "(limit 1)"
-	wait $first || fail "the first create failed"
+	# The host's slot is taken: the other VM's create waits, says so,
+	# and is made once the first is done.
 	run_cmd $HOSTCTL snapshot create --vm $UUID2 --name other
 	expect_rc 0
+	expect_in "$ERR" "waiting for its turn: 1 snapshot operations run on this host (max_parallel_ops)"
+	wait $first || fail "the first create failed"
+	# Without a queue (max_queued_per_vm = 0, applied on SIGHUP) the old
+	# answer: BUSY naming the limit.
+	printf 'max_parallel_ops = 1\nmax_queued_per_vm = 0\n' > "$T/hostd.conf"
+	kill -HUP "$HOSTD_PID"
+	sleep 0.3
+	bg $HOSTCTL snapshot create --vm $UUID1 --name slow2
+	first=$LASTPID
+	sleep 0.5
+	run_cmd $HOSTCTL snapshot create --vm $UUID2 --name other2
+	expect_rc 14
+	expect_in "$ERR" "(limit 1)"
+	wait $first || fail "the second slow create failed"
+}
+
+# The per-VM queue: requests wait their turn first come, first served
+# (listed in that order), each told it waits and how many are ahead; a
+# create whose idempotency key already waits is BUSY, as is one more than
+# max_queued_per_vm (3 here); a guest's create waits the same way; the
+# waiting is in the event stream.
+test_queue_fifo() {
+	guest_setup "max_queued_per_vm = 3"
+	stop_hostd
+	# Each create takes 2 s: all of the asking below falls within q1's.
+	EVG_TEST_BACKEND_DELAY_MS=2000 start_hostd
+	bg $HOSTCTL snapshot create --vm $UUID1 --name q1
+	local p1=$LASTPID
+	sleep 0.3
+	$HOSTCTL snapshot create --vm $UUID1 --name q2 >/dev/null 2>"$T/q2.err" &
+	local p2=$!
+	sleep 0.2
+	$HOSTCTL snapshot create --vm $UUID1 --name q3 --idempotency-key k3 \
+	    >/dev/null 2>"$T/q3.err" &
+	local p3=$!
+	sleep 0.2
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name q3bis --idempotency-key k3
+	expect_rc 14
+	expect_in "$ERR" "idempotency key 'k3' is already waiting"
+	$G1 snapshot create --name q4 "$LOOP_a" >"$T/q4.out" 2>"$T/q4.err" &
+	local p4=$!
+	sleep 0.3
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name q5
+	expect_rc 14
+	expect_in "$ERR" "3 requests already wait"
+	wait $p1 || fail "q1 failed"
+	wait $p2 || fail "q2 failed: $(cat "$T/q2.err")"
+	wait $p3 || fail "q3 failed: $(cat "$T/q3.err")"
+	wait $p4 || fail "q4 (guest) failed: $(cat "$T/q4.err")"
+	expect_in "$(cat "$T/q2.err")" "waiting for its turn: VM $UUID1 has a snapshot create in progress (0 requests ahead"
+	expect_in "$(cat "$T/q3.err")" "(1 request ahead"
+	expect_in "$(cat "$T/q4.err")" "eve-guest-agent: waiting for its turn"
+	expect_in "$(cat "$T/q4.err")" "(2 requests ahead"
+	run_cmd $HOSTCTL --json snapshot list --vm $UUID1
+	[ "$(json_members | grep -o '"name":"q[0-9a-z]*"' | tr -d '\n')" = \
+	    '"name":"q1""name":"q2""name":"q3""name":"q4"' ] ||
+	    fail "not first come, first served: $OUT"
+	expect_in "$(event_kinds)" "queued"
+	hostd_alive
 }
 
 # Snapshot lists longer than one frame (here 2048 bytes on both channels)
@@ -381,5 +446,35 @@ test_list_paged() {
 	run_cmd $G1 snapshot rollback "page 30"
 	expect_in "$ERR" "mounted"
 	expect_not_in "$ERR" "no snapshot"
+	hostd_alive
+}
+
+# A request that waits longer than queue_wait gets TIMEOUT and nothing is
+# done; one still waiting when its VM is removed gets UNAVAILABLE.
+test_queue_timeout_and_removal() {
+	mkimg "$T/disk.qcow2"
+	printf 'queue_wait = 1\n' > "$T/hostd.conf"
+	EVG_TEST_BACKEND_DELAY_MS=2500 start_hostd
+	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
+	bg $HOSTCTL snapshot create --vm $UUID1 --name slow
+	local slow=$LASTPID
+	sleep 0.3
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name late
+	expect_rc 20
+	expect_in "$ERR" "waited 1 s for its turn on VM $UUID1 (queue_wait)"
+	wait $slow || fail "the slow create failed"
+	expect_in "$(event_kinds)" "queue-timeout"
+	bg $HOSTCTL snapshot create --vm $UUID1 --name slow2
+	slow=$LASTPID
+	sleep 0.3
+	$HOSTCTL snapshot create --vm $UUID1 --name orphan >/dev/null 2>"$T/orphan.err" &
+	local orphan=$!
+	sleep 0.3
+	$HOSTCTL vm remove $UUID1 >/dev/null || fail "vm remove"
+	wait $orphan && fail "the waiting create succeeded on a removed VM"
+	expect_in "$(cat "$T/orphan.err")" "the VM was removed while the request waited for its turn"
+	wait $slow
+	run_cmd $HOSTCTL snapshot list --vm $UUID1
+	expect_rc 11
 	hostd_alive
 }
