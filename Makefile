@@ -144,6 +144,7 @@ BENCH_SNAPS	?= 10000
 bench: all
 	bash test/bench/sidebyside.sh $(BUILD) $(BENCH_RUNS)
 	bash test/bench/scale.sh $(BUILD) $(BENCH_VMS)
+	bash test/bench/concurrent.sh $(BUILD) 100 20
 	bash test/bench/snapshots.sh $(BUILD) $(BENCH_SNAPS)
 
 demo: deps

@@ -1,4 +1,5 @@
 /* Folding a flat snapshot list into snapshot groups; see snapgroup.h. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,31 +108,48 @@ snapgroup_sort(struct snapgroup *groups, size_t n)
 	}
 }
 
+/* FNV-1a of a group key. */
+static size_t
+snapgroup_hash(const char *s)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return ((size_t)h);
+}
+
 /* Fold a list into groups; see snapgroup.h. */
 struct snapgroups *
 snapgroup_fold(Evg__Snapshot *const *snaps, size_t n)
 {
 	struct snapgroups	*set;
 	struct snapgroup	*g;
-	size_t			 i, j;
+	const char		*key;
+	size_t			*slot, mask, h, i;
 
 	set = xcalloc(1, sizeof *set);
 	if (n == 0)
 		return (set);
 	set->groups = xcalloc(n, sizeof *set->groups);
+	/* Groups by key, hashed: 10,000 snapshots fold in linear time. */
+	for (mask = 16; mask < 2 * n; mask <<= 1)
+		;
+	slot = xcalloc(mask, sizeof *slot);
+	mask--;
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < set->n; j++) {
-			if (strcmp(set->groups[j].group_uuid,
-			    snapgroup_key(snaps[i])) == 0)
+		key = snapgroup_key(snaps[i]);
+		for (h = snapgroup_hash(key) & mask; slot[h] != 0; h = (h + 1) &
+		    mask)
+			if (strcmp(set->groups[slot[h] - 1].group_uuid, key) == 0)
 				break;
+		if (slot[h] == 0) {
+			snapgroup_start(&set->groups[set->n], snaps[i]);
+			slot[h] = ++set->n;
 		}
-		g = &set->groups[j];
-		if (j == set->n) {
-			snapgroup_start(g, snaps[i]);
-			set->n++;
-		}
-		snapgroup_add(g, snaps[i]);
+		snapgroup_add(&set->groups[slot[h] - 1], snaps[i]);
 	}
+	free(slot);
 	for (i = 0; i < set->n; i++) {
 		g = &set->groups[i];
 		g->partial = g->nmembers < g->size;
