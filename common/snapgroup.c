@@ -1,9 +1,9 @@
 /* Folding a flat snapshot list into snapshot groups; see snapgroup.h. */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "snapgroup.h"
+#include "strhash.h"
 #include "xmalloc.h"
 
 /* How bad a member's state is for its group: 0 nothing to say. */
@@ -108,17 +108,6 @@ snapgroup_sort(struct snapgroup *groups, size_t n)
 	}
 }
 
-/* FNV-1a of a group key. */
-static size_t
-snapgroup_hash(const char *s)
-{
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return ((size_t)h);
-}
-
 /* Fold a list into groups; see snapgroup.h. */
 struct snapgroups *
 snapgroup_fold(Evg__Snapshot *const *snaps, size_t n)
@@ -133,13 +122,11 @@ snapgroup_fold(Evg__Snapshot *const *snaps, size_t n)
 		return (set);
 	set->groups = xcalloc(n, sizeof *set->groups);
 	/* Groups by key, hashed: 10,000 snapshots fold in linear time. */
-	for (mask = 16; mask < 2 * n; mask <<= 1)
-		;
-	slot = xcalloc(mask, sizeof *slot);
-	mask--;
+	mask = strhash_mask(n);
+	slot = xcalloc(mask + 1, sizeof *slot);
 	for (i = 0; i < n; i++) {
 		key = snapgroup_key(snaps[i]);
-		for (h = snapgroup_hash(key) & mask; slot[h] != 0; h = (h + 1) &
+		for (h = strhash(key, 0) & mask; slot[h] != 0; h = (h + 1) &
 		    mask)
 			if (strcmp(set->groups[slot[h] - 1].group_uuid, key) == 0)
 				break;

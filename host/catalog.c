@@ -1,5 +1,4 @@
 /* Per-VM snapshot catalog: persistence and reconciliation. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "catalog.h"
 #include "jsonout.h"
 #include "log.h"
+#include "strhash.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -425,20 +425,6 @@ struct catalog_seen {
 	size_t			  mask;
 };
 
-/* FNV-1a over s, lower-cased when fold, then over t (may be NULL). */
-static size_t
-catalog_hash(const char *s, int fold, const char *t)
-{
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)(fold ? tolower((unsigned char)*s) :
-		    *s)) * 1099511628211ULL;
-	for (; t != NULL && *t != '\0'; t++)
-		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
-	return ((size_t)h);
-}
-
 static int
 catalog_same_uuid(const struct cat_snap *a, const struct cat_snap *b)
 {
@@ -485,12 +471,12 @@ catalog_duplicate(struct catalog *cat, struct catalog_seen *seen,
 	const struct cat_snap	*o;
 	size_t			 su = 0, st = 0;
 
-	o = catalog_seen_find(seen->by_uuid, seen->mask, catalog_hash(cs->uuid,
-	    1, NULL), cs, catalog_same_uuid, &su);
+	o = catalog_seen_find(seen->by_uuid, seen->mask, strhash(cs->uuid, 1),
+	    cs, catalog_same_uuid, &su);
 	if (o == NULL)
 		o = catalog_seen_find(seen->by_tag, seen->mask,
-		    catalog_hash(cs->volume, 1, cs->tag), cs, catalog_same_tag,
-		    &st);
+		    strhash(cs->volume, 1) ^ strhash(cs->tag, 0) * 31, cs,
+		    catalog_same_tag, &st);
 	if (o != NULL) {
 		log_warnx("catalog %s: snapshots[%zu] repeats snapshot %s (%s "
 		    "of volume %s); the first entry is kept", cat->path, i,
@@ -562,11 +548,9 @@ catalog_parse(const char *path, const char *vm, const char *text,
 		catalog_pending_volumes(cat, root);
 	}
 	n = json_object_array_length(arr);
-	for (seen.mask = 16; seen.mask < 2 * n; seen.mask <<= 1)
-		;
-	seen.by_uuid = xcalloc(seen.mask, sizeof *seen.by_uuid);
-	seen.by_tag = xcalloc(seen.mask, sizeof *seen.by_tag);
-	seen.mask--;
+	seen.mask = strhash_mask(n);
+	seen.by_uuid = xcalloc(seen.mask + 1, sizeof *seen.by_uuid);
+	seen.by_tag = xcalloc(seen.mask + 1, sizeof *seen.by_tag);
 	for (i = 0; i < n; i++) {
 		cs = catalog_snap_from_json(json_object_array_get_idx(arr, i));
 		if (cs == NULL) {

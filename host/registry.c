@@ -12,8 +12,10 @@
 #include "log.h"
 #include "registry.h"
 #include "status.h"
+#include "strhash.h"
 #include "text.h"
 #include "transport.h"
+#include "uuidx.h"
 #include "xmalloc.h"
 
 #define REGISTRY_FILE_MAX	(16 * 1024 * 1024)
@@ -147,6 +149,7 @@ registry_free(struct registry *reg)
 		TAILQ_REMOVE(&reg->vms, vm, entry);
 		reg_vm_free(vm);
 	}
+	uuidx_clear(&reg->byuuid);
 	regjournal_close(&reg->journal);
 	free(reg->path);
 	free(reg);
@@ -457,16 +460,29 @@ registry_check(const struct reg_vm *vm, char **cause)
 	return (EVG_OK);
 }
 
-/* Find a VM by UUID (case-insensitive). */
+/* Find a VM by UUID (case-insensitive), through the index. */
 struct reg_vm *
 registry_find(struct registry *reg, const char *uuid)
 {
-	struct reg_vm	*vm;
+	return (uuidx_get(&reg->byuuid, uuid));
+}
 
-	TAILQ_FOREACH(vm, &reg->vms, entry)
-		if (strcasecmp(vm->uuid, uuid) == 0)
-			return (vm);
-	return (NULL);
+/* Append vm to the list and the index. */
+static void
+registry_link(struct registry *reg, struct reg_vm *vm)
+{
+	TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
+	uuidx_put(&reg->byuuid, vm->uuid, vm);
+	reg->count++;
+}
+
+/* Take vm off the list and the index (not freed). */
+static void
+registry_unlink(struct registry *reg, struct reg_vm *vm)
+{
+	TAILQ_REMOVE(&reg->vms, vm, entry);
+	uuidx_del(&reg->byuuid, vm->uuid);
+	reg->count--;
 }
 
 /* Find a VM by its vsock CID. */
@@ -534,6 +550,108 @@ registry_conflict(struct registry *reg, const struct reg_vm *vm,
 	return (EVG_OK);
 }
 
+/*
+ * One identifier a registered VM holds, for registry_conflicts(): kind
+ * 'u' (UUID), 'c' (CID), 'h' (hybrid socket) or 'v' (a volume's UUID).
+ */
+struct reg_key {
+	char			*key;		/* kind, ':', the identifier */
+	const struct reg_vm	*vm;
+	size_t			 vol;		/* 'v': which volume */
+};
+
+/*
+ * Enter key for vm into the table; the VM holding it already (NULL if
+ * none).  UUIDs are folded to lower case: they compare case-insensitively.
+ */
+static const struct reg_key *
+registry_key(struct reg_key *t, size_t mask, char kind, const char *id,
+    const struct reg_vm *vm, size_t vol)
+{
+	char	*key;
+	size_t	 h, i;
+
+	xasprintf(&key, "%c:%s", kind, id);
+	if (kind == 'u' || kind == 'v')
+		for (i = 2; key[i] != '\0'; i++)
+			key[i] = (char)tolower((unsigned char)key[i]);
+	for (h = strhash(key, 0) & mask; t[h].key != NULL; h = (h + 1) & mask)
+		if (strcmp(t[h].key, key) == 0) {
+			free(key);
+			return (&t[h]);
+		}
+	t[h].key = key;
+	t[h].vm = vm;
+	t[h].vol = vol;
+	return (NULL);
+}
+
+/*
+ * Every record against every other at once, as registry_conflict() does
+ * for one (without stale CIDs): hashed, so a registry of thousands loads
+ * in linear time.  EVG_OK, or the code with *bad the later of the two
+ * records and *cause (registry_conflict()'s words).
+ */
+static int
+registry_conflicts(struct registry *reg, const struct reg_vm **bad,
+    char **cause)
+{
+	struct reg_key		*t;
+	const struct reg_key	*o;
+	const struct reg_vm	*vm;
+	char			 cid[16];
+	size_t			 mask, n = 0, i;
+	int			 rc = EVG_OK;
+
+	TAILQ_FOREACH(vm, &reg->vms, entry)
+		n += 3 + vm->nvolumes;
+	mask = strhash_mask(n);
+	t = xcalloc(mask + 1, sizeof *t);
+	TAILQ_FOREACH(vm, &reg->vms, entry) {
+		*bad = vm;
+		if ((o = registry_key(t, mask, 'u', vm->uuid, vm, 0)) != NULL) {
+			xasprintf(cause, "uuid: VM %s is already registered",
+			    vm->uuid);
+			rc = EVG_ALREADY_EXISTS;
+			break;
+		}
+		snprintf(cid, sizeof cid, "%u", vm->cid);
+		if (vm->cid != 0 && (o = registry_key(t, mask, 'c', cid, vm,
+		    0)) != NULL) {
+			xasprintf(cause, "cid: CID %u already belongs to VM %s "
+			    "(%s), which is %s", vm->cid, o->vm->uuid,
+			    o->vm->name, vm_state_name(o->vm->state));
+			rc = EVG_ALREADY_EXISTS;
+			break;
+		}
+		if (vm->hybrid != NULL && (o = registry_key(t, mask, 'h',
+		    vm->hybrid, vm, 0)) != NULL) {
+			xasprintf(cause, "hybrid_socket: %s already belongs to "
+			    "VM %s (%s)", vm->hybrid, o->vm->uuid, o->vm->name);
+			rc = EVG_ALREADY_EXISTS;
+			break;
+		}
+		for (i = 0; i < vm->nvolumes; i++) {
+			o = registry_key(t, mask, 'v', vm->volumes[i].uuid, vm,
+			    i);
+			/* Twice in one VM is registry_check()'s to refuse. */
+			if (o != NULL && o->vm != vm) {
+				xasprintf(cause, "volume[%zu].uuid: volume %s "
+				    "already belongs to VM %s", i,
+				    vm->volumes[i].uuid, o->vm->uuid);
+				rc = EVG_ALREADY_EXISTS;
+				break;
+			}
+		}
+		if (rc != EVG_OK)
+			break;
+	}
+	for (i = 0; i <= mask; i++)
+		free(t[i].key);
+	free(t);
+	return (rc);
+}
+
 /* A stopped VM's stale CID goes to vm (not yet persisted). */
 static void
 registry_take_cid(struct reg_vm *stale)
@@ -568,13 +686,11 @@ registry_add(struct registry *reg, struct reg_vm *vm, char **cause)
 		    REGISTRY_MAX_VMS);
 		return (EVG_NO_SPACE);
 	}
-	TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
-	reg->count++;
+	registry_link(reg, vm);
 	registry_take_cid(stale);
 	if (registry_persist(reg, vm, stale, NULL, cause) != 0) {
 		rc = status_of_write_error(errno);
-		TAILQ_REMOVE(&reg->vms, vm, entry);
-		reg->count--;
+		registry_unlink(reg, vm);
 		if (stale != NULL)
 			stale->cid = vm->cid;
 		return (rc);
@@ -642,12 +758,10 @@ registry_remove(struct registry *reg, struct reg_vm *vm, char **cause)
 {
 	int	rc;
 
-	TAILQ_REMOVE(&reg->vms, vm, entry);
-	reg->count--;
+	registry_unlink(reg, vm);
 	if (registry_persist(reg, NULL, NULL, vm->uuid, cause) != 0) {
 		rc = status_of_write_error(errno);
-		TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
-		reg->count++;
+		registry_link(reg, vm);
 		return (rc);
 	}
 	return (EVG_OK);
@@ -959,11 +1073,10 @@ registry_replay_put(json_object *v, void *arg, char **cause)
 		if ((old = registry_find(reg, vm->uuid)) != NULL) {
 			TAILQ_INSERT_AFTER(&reg->vms, old, vm, entry);
 			TAILQ_REMOVE(&reg->vms, old, entry);
+			uuidx_put(&reg->byuuid, vm->uuid, vm);
 			reg_vm_free(old);
-		} else {
-			TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
-			reg->count++;
-		}
+		} else
+			registry_link(reg, vm);
 	}
 }
 
@@ -976,8 +1089,7 @@ registry_replay_del(const char *uuid, void *arg)
 
 	if ((vm = registry_find(reg, uuid)) == NULL)
 		return;
-	TAILQ_REMOVE(&reg->vms, vm, entry);
-	reg->count--;
+	registry_unlink(reg, vm);
 	reg_vm_free(vm);
 }
 
@@ -991,6 +1103,7 @@ registry_clear(struct registry *reg)
 		TAILQ_REMOVE(&reg->vms, vm, entry);
 		reg_vm_free(vm);
 	}
+	uuidx_clear(&reg->byuuid);
 	reg->count = 0;
 }
 
@@ -998,10 +1111,10 @@ registry_clear(struct registry *reg)
 int
 registry_load(struct registry *reg, char **cause)
 {
-	struct reg_vm	*vm;
-	char		*text, *why;
-	size_t		 len;
-	int		 rc;
+	const struct reg_vm	*bad;
+	char			*text, *why;
+	size_t			 len;
+	int			 rc;
 
 	if (reg->path == NULL)
 		return (0);
@@ -1022,14 +1135,13 @@ registry_load(struct registry *reg, char **cause)
 	if (reg->journal.lines == 0)
 		return (0);
 	/* The journal's records checked against each other as the file's. */
-	TAILQ_FOREACH(vm, &reg->vms, entry)
-		if (registry_conflict(reg, vm, vm, NULL, &why) != EVG_OK) {
-			xasprintf(cause, "%s.journal, replayed: VM %s: %s",
-			    reg->path, vm->uuid, why);
-			free(why);
-			registry_clear(reg);
-			return (-1);
-		}
+	if (registry_conflicts(reg, &bad, &why) != EVG_OK) {
+		xasprintf(cause, "%s.journal, replayed: VM %s: %s", reg->path,
+		    bad->uuid, why);
+		free(why);
+		registry_clear(reg);
+		return (-1);
+	}
 	if (reg->count > REGISTRY_MAX_VMS) {
 		xasprintf(cause, "%s.journal, replayed: %zu VMs, more than %d",
 		    reg->path, reg->count, REGISTRY_MAX_VMS);
@@ -1054,9 +1166,9 @@ registry_load_buf(struct registry *reg, const char *text, size_t len,
 	json_object		*root = NULL, *vms;
 	json_tokener		*tok;
 	struct reg_vm		*vm;
+	const struct reg_vm	*bad;
 	char			*why;
 	size_t			 i, n;
-	int			 rc;
 
 	tok = json_tokener_new();
 	root = len > REGISTRY_FILE_MAX ? NULL :
@@ -1077,15 +1189,18 @@ registry_load_buf(struct registry *reg, const char *text, size_t len,
 			free(why);
 			goto fail;
 		}
-		if ((rc = registry_conflict(reg, vm, NULL, NULL, &why)) !=
-		    EVG_OK) {
-			xasprintf(cause, "%s: vms[%zu]: %s", name, i, why);
-			free(why);
-			reg_vm_free(vm);
-			goto fail;
+		registry_link(reg, vm);
+	}
+	if (registry_conflicts(reg, &bad, &why) != EVG_OK) {
+		i = 0;
+		TAILQ_FOREACH(vm, &reg->vms, entry) {
+			if (vm == bad)
+				break;
+			i++;
 		}
-		TAILQ_INSERT_TAIL(&reg->vms, vm, entry);
-		reg->count++;
+		xasprintf(cause, "%s: vms[%zu]: %s", name, i, why);
+		free(why);
+		goto fail;
 	}
 	json_tokener_free(tok);
 	json_object_put(root);

@@ -14,6 +14,7 @@
 
 #include "regjournal.h"
 #include "uuid.h"
+#include "uuidx.h"
 
 /*
  * Guest CIDs: 3 up to VMADDR_CID_ANY - 1.  EVE numbers them 4, 5, ... by a
@@ -86,6 +87,7 @@ TAILQ_HEAD(reg_vm_list, reg_vm);
 struct registry {
 	char		*path;		/* JSON file; NULL: memory only */
 	struct reg_vm_list vms;
+	struct uuidx	 byuuid;	/* the same VMs by UUID */
 	size_t		 count;
 	struct regjournal journal;
 };

@@ -70,6 +70,13 @@ wf_state_value(const struct workflow *wf)
 	return (-1);
 }
 
+/* The per-VM state if there is one yet (no catalog is opened). */
+struct wf_vm *
+wf_vm_find(const char *uuid)
+{
+	return (uuidx_get(&wf_g.vms_by_uuid, uuid));
+}
+
 /* The per-VM state, opening the catalog on first use; NULL + *cause. */
 struct wf_vm *
 wf_vm_get(const char *uuid, char **cause)
@@ -77,15 +84,15 @@ wf_vm_get(const char *uuid, char **cause)
 	struct wf_vm	*wv;
 	struct catalog	*cat;
 
-	TAILQ_FOREACH(wv, &wf_g.vms, entry)
-		if (strcasecmp(wv->uuid, uuid) == 0)
-			return (wv);
+	if ((wv = wf_vm_find(uuid)) != NULL)
+		return (wv);
 	if ((cat = catalog_open(wf_g.catdir, uuid, cause)) == NULL)
 		return (NULL);
 	wv = xcalloc(1, sizeof *wv);
 	snprintf(wv->uuid, sizeof wv->uuid, "%s", uuid);
 	wv->cat = cat;
 	TAILQ_INSERT_TAIL(&wf_g.vms, wv, entry);
+	uuidx_put(&wf_g.vms_by_uuid, wv->uuid, wv);
 	return (wv);
 }
 
@@ -542,10 +549,7 @@ workflow_vm_removed(const char *uuid)
 	workflow_done_cb	 start_cb;
 
 	wf_queue_vm_removed(uuid);
-	TAILQ_FOREACH(wv, &wf_g.vms, entry)
-		if (strcasecmp(wv->uuid, uuid) == 0)
-			break;
-	if (wv == NULL)
+	if ((wv = wf_vm_find(uuid)) == NULL)
 		return;
 	/*
 	 * Taken first: the aborts below must neither answer it "go ahead"
@@ -565,6 +569,7 @@ workflow_vm_removed(const char *uuid)
 		start_cb(EVG_UNAVAILABLE, "the VM was removed while its "
 		    "start waited", NULL, 0, wv->start_arg);
 	TAILQ_REMOVE(&wf_g.vms, wv, entry);
+	uuidx_del(&wf_g.vms_by_uuid, wv->uuid);
 	catalog_free(wv->cat);
 	free(wv->start_msg);
 	free(wv);
@@ -587,6 +592,7 @@ workflow_shutdown(void)
 		wf->check_cb = NULL;
 		wf_abort(wf, EVG_UNAVAILABLE, "shutting down");
 	}
+	uuidx_clear(&wf_g.vms_by_uuid);
 	while ((wv = TAILQ_FIRST(&wf_g.vms)) != NULL) {
 		TAILQ_REMOVE(&wf_g.vms, wv, entry);
 		free(wv->start_msg);

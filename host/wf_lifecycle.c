@@ -98,10 +98,7 @@ workflow_vm_idle(const struct reg_vm *vm, int offline_only, char **cause)
 	struct wf_vm	*wv;
 	char		 what[160];
 
-	TAILQ_FOREACH(wv, &wf_g.vms, entry)
-		if (strcasecmp(wv->uuid, vm->uuid) == 0)
-			break;
-	if (wv == NULL)
+	if ((wv = wf_vm_find(vm->uuid)) == NULL)
 		return (EVG_OK);
 	if (wv->start_cb != NULL) {
 		xasprintf(cause, "VM %s: a `starting` call still waits for its "

@@ -143,12 +143,9 @@ wf_queue_count(const char *uuid, const char *key, int *key_waits)
 static struct workflow *
 wf_queue_active(const char *uuid)
 {
-	struct wf_vm	*wv;
+	struct wf_vm	*wv = wf_vm_find(uuid);
 
-	TAILQ_FOREACH(wv, &wf_g.vms, entry)
-		if (strcasecmp(wv->uuid, uuid) == 0)
-			return (wv->active);
-	return (NULL);
+	return (wv != NULL ? wv->active : NULL);
 }
 
 /*

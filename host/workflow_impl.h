@@ -14,6 +14,7 @@
 #include "backend.h"
 #include "catalog.h"
 #include "guestlink.h"
+#include "uuidx.h"
 #include "workflow.h"
 
 enum wf_kind {
@@ -202,6 +203,7 @@ struct wf_globals {
 	/* Set by wf_begin() when its BUSY is the VM's lock or the slots. */
 	int			 lock_busy;
 	TAILQ_HEAD(, wf_vm)	 vms;
+	struct uuidx		 vms_by_uuid;	/* the same, by VM UUID */
 	TAILQ_HEAD(, workflow)	 all;
 };
 
@@ -212,6 +214,7 @@ extern const char *wf_kind_names[];
 int		 wf_state_value(const struct workflow *);
 
 struct wf_vm	*wf_vm_get(const char *, char **);
+struct wf_vm	*wf_vm_find(const char *);
 const struct reg_volume *wf_volume(const struct reg_vm *, const char *);
 Evg__Snapshot	*snapinfo_from_cat(const struct cat_snap *,
 		    const struct reg_vm *);

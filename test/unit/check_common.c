@@ -4,6 +4,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #include "jsonout.h"
 #include "jsonread.h"
 #include "log.h"
+#include "uuid.h"
+#include "uuidx.h"
 #include "readfile.h"
 #include "status.h"
 #include "suites.h"
@@ -812,6 +815,50 @@ START_TEST(test_jsonout_time_out_of_range)
 }
 END_TEST
 
+/*
+ * The UUID index: thousands of entries found case-insensitively, removed
+ * (half of them, so backward shifts cross probe chains) without losing
+ * the others, and entered again.
+ */
+START_TEST(test_uuidx)
+{
+	struct uuidx	 x;
+	char		 (*u)[UUID_STR_LEN + 1];
+	char		 upper[UUID_STR_LEN + 1];
+	size_t		 i, j, n = 5000;
+
+	memset(&x, 0, sizeof x);
+	ck_assert_ptr_null(uuidx_get(&x, "00000000-0000-4000-8000-000000000000"));
+	u = calloc(n, sizeof *u);
+	ck_assert_ptr_nonnull(u);
+	for (i = 0; i < n; i++) {
+		snprintf(u[i], sizeof u[i], "%08zx-aaaa-4bbb-8ccc-%012zx",
+		    i * 2654435761U % 100000, i);
+		uuidx_put(&x, u[i], &u[i]);
+	}
+	ck_assert_uint_eq(x.n, n);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j <= UUID_STR_LEN; j++)
+			upper[j] = (char)toupper((unsigned char)u[i][j]);
+		ck_assert_ptr_eq(uuidx_get(&x, upper), &u[i]);
+	}
+	for (i = 0; i < n; i += 2)
+		uuidx_del(&x, u[i]);
+	uuidx_del(&x, "ffffffff-ffff-4fff-8fff-ffffffffffff");
+	ck_assert_uint_eq(x.n, n / 2);
+	for (i = 0; i < n; i++)
+		ck_assert_ptr_eq(uuidx_get(&x, u[i]), i % 2 == 0 ? NULL :
+		    (void *)&u[i]);
+	for (i = 0; i < n; i += 2)
+		uuidx_put(&x, u[i], &u[i]);
+	for (i = 0; i < n; i++)
+		ck_assert_ptr_eq(uuidx_get(&x, u[i]), &u[i]);
+	uuidx_clear(&x);
+	ck_assert_ptr_null(uuidx_get(&x, u[0]));
+	free(u);
+}
+END_TEST
+
 Suite *
 suite_common(void)
 {
@@ -862,6 +909,7 @@ suite_common(void)
 	tcase_add_test(tc, test_log_escape_escapes);
 	tcase_add_test(tc, test_log_escape_truncates);
 	tcase_add_test(tc, test_log_escape_bounds);
+	tcase_add_test(tc, test_uuidx);
 	suite_add_tcase(s, tc);
 	return (s);
 }
