@@ -379,6 +379,7 @@ call_run(const struct call_config *conf, Evg__Envelope *req, int *code,
 	if ((c->base = event_base_new()) == NULL)
 		fatalx("%s: event_base_new failed", __func__);
 	c->serve = serve_create(c->base, conf->mountinfo);
+	serve_set_disks(c->serve, conf->disks, conf->ndisks);
 	c->ev_handshake = evtimer_new(c->base, call_handshake_timeout_cb, c);
 	c->ev_idle = evtimer_new(c->base, call_idle_timeout_cb, c);
 	if (c->ev_handshake == NULL || c->ev_idle == NULL)

@@ -18,8 +18,12 @@
 #ifndef EVG_CALL_H
 #define EVG_CALL_H
 
+#include <stddef.h>
+
 #include "evg.pb-c.h"
 #include "transport.h"
+
+struct disk;
 
 struct call_config {
 	const struct evg_addr	*addr;		/* where the host listens */
@@ -27,6 +31,9 @@ struct call_config {
 	int			 connect_ms;	/* connect, then handshake */
 	int			 idle_ms;	/* longest silence while waiting */
 	const char		*mountinfo;	/* NULL: /proc/self/mountinfo */
+	/* Whole disks resolved already, for a freeze (serve_set_disks()). */
+	const struct disk	*disks;
+	size_t			 ndisks;
 };
 
 /*

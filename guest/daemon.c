@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,7 +37,9 @@
 #include "daemon.h"
 #include "frozenrec.h"
 #include "frame.h"
+#include "guardian.h"
 #include "log.h"
+#include "memlock.h"
 #include "peer.h"
 #include "serve.h"
 #include "status.h"
@@ -96,6 +99,7 @@ struct daemon {
 	struct event		*ev_handshake;	/* HANDSHAKE */
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;
+	struct event		*ev_sigchld;
 };
 
 static void	daemon_connect(struct daemon *);
@@ -448,6 +452,16 @@ daemon_signal_cb(evutil_socket_t sig, short events, void *arg)
 		daemon_drop(d, "agent stopping");
 }
 
+/* SIGCHLD: a freeze guardian that ended is reaped (hooks reap their own). */
+static void
+daemon_sigchld_cb(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	guardian_reap();
+}
+
 /* Run the daemon; see daemon.h. */
 int
 daemon_run(const struct daemon_config *conf)
@@ -464,10 +478,12 @@ daemon_run(const struct daemon_config *conf)
 	addr_format(&conf->addr, d->addr_name, sizeof d->addr_name);
 
 	/*
-	 * Paging must not wait on a disk this daemon has frozen: keep every
-	 * page resident.  Without it the daemon still works, at that risk.
+	 * Paging must not wait on a disk this daemon has frozen: its program
+	 * resident, its memory locked (memlock.h).  Without it the daemon
+	 * still works, at that risk.
 	 */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) == -1)
+	memlock_malloc_tune();
+	if (memlock_process(MEMLOCK_ONFAULT) == -1)
 		log_warn("%s: mlockall (memory stays pageable)", __func__);
 
 	if ((d->base = event_base_new()) == NULL)
@@ -480,17 +496,24 @@ daemon_run(const struct daemon_config *conf)
 	d->ev_handshake = evtimer_new(d->base, daemon_handshake_timeout_cb, d);
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, daemon_signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, daemon_signal_cb, d);
+	d->ev_sigchld = evsignal_new(d->base, SIGCHLD, daemon_sigchld_cb, d);
 	if (d->ev_backoff == NULL || d->ev_handshake == NULL ||
-	    d->ev_sigterm == NULL || d->ev_sigint == NULL)
+	    d->ev_sigterm == NULL || d->ev_sigint == NULL ||
+	    d->ev_sigchld == NULL)
 		fatalx("%s: event_new failed", __func__);
 	evsignal_add(d->ev_sigterm, NULL);
 	evsignal_add(d->ev_sigint, NULL);
+	evsignal_add(d->ev_sigchld, NULL);
+	/* A guardian waits, idle, so that a freeze only hands it work. */
+	serve_keep_guardian(d->serve);
 	signal(SIGPIPE, SIG_IGN);
 	/* No settings to reload, and a hangup must not end a freeze. */
 	signal(SIGHUP, SIG_IGN);
 
 	log_info("starting %s: host %s, hooks in %s", conf->software,
 	    d->addr_name, conf->hooks_dir);
+	/* What start-up allocated and freed goes back (the heap's top). */
+	malloc_trim(0);
 	/* The first attempt is immediate, from inside the loop. */
 	evtimer_add(d->ev_backoff, &now);
 	if (event_base_dispatch(d->base) == -1) {
@@ -508,6 +531,7 @@ daemon_run(const struct daemon_config *conf)
 	event_free(d->ev_handshake);
 	event_free(d->ev_sigterm);
 	event_free(d->ev_sigint);
+	event_free(d->ev_sigchld);
 	event_base_free(d->base);
 	free(d);
 	log_info("stopped");

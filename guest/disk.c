@@ -390,6 +390,113 @@ disk_node(unsigned maj, unsigned min)
 	return (node);
 }
 
+/*
+ * Add "/dev/NAME" of the sysfs node dir to paths unless it is there or is
+ * skip (the disk itself: a broken stack may hold it).
+ */
+static void
+disk_above_add(const char *dir, const char *skip, char ***paths, size_t *n)
+{
+	const char	*name;
+	char		*path, *p;
+	size_t		 i;
+
+	name = strrchr(dir, '/');
+	name = name == NULL ? dir : name + 1;
+	xasprintf(&path, "/dev/%s", name);
+	for (p = path; *p != '\0'; p++) {
+		if (*p == '!')
+			*p = '/';
+	}
+	for (i = 0; i < *n; i++) {
+		if (strcmp((*paths)[i], path) == 0)
+			break;
+	}
+	if (i != *n || strcmp(path, skip) == 0) {
+		free(path);
+		return;
+	}
+	*paths = xreallocarray(*paths, *n + 1, sizeof **paths);
+	(*paths)[(*n)++] = path;
+}
+
+/*
+ * Add what sits on the sysfs node dir (resolved): its partitions, and
+ * the holders of it and of them, to any depth up to DISK_MAX_DEPTH.
+ */
+static void
+disk_above_walk(const char *dir, const char *skip, unsigned depth,
+    char ***paths, size_t *n)
+{
+	struct dirent	**names = NULL;
+	struct stat	  sb;
+	char		 *path, *link, *node;
+	int		  count, i;
+
+	if (depth > DISK_MAX_DEPTH)
+		return;
+	/* Partitions: subdirectories holding a "partition" file. */
+	if ((count = scandir(dir, &names, disk_not_dot, alphasort)) > 0) {
+		for (i = 0; i < count; i++) {
+			xasprintf(&path, "%s/%s/partition", dir,
+			    names[i]->d_name);
+			if (stat(path, &sb) == 0) {
+				*strrchr(path, '/') = '\0';
+				disk_above_add(path, skip, paths, n);
+				disk_above_walk(path, skip, depth + 1, paths,
+				    n);
+			}
+			free(path);
+			free(names[i]);
+		}
+	}
+	free(names);
+	names = NULL;
+	/* Holders: links to the devices built on this one. */
+	xasprintf(&path, "%s/holders", dir);
+	if ((count = scandir(path, &names, disk_not_dot, alphasort)) > 0) {
+		for (i = 0; i < count; i++) {
+			xasprintf(&link, "%s/%s", path, names[i]->d_name);
+			free(names[i]);
+			node = realpath(link, NULL);
+			free(link);
+			if (node == NULL)
+				continue;
+			disk_above_add(node, skip, paths, n);
+			disk_above_walk(node, skip, depth + 1, paths, n);
+			free(node);
+		}
+	}
+	free(names);
+	free(path);
+}
+
+/* What sits on a whole disk; see disk.h. */
+size_t
+disk_above(const struct disk *d, char ***paths)
+{
+	char	*node;
+	size_t	 n = 0;
+
+	*paths = NULL;
+	if ((node = disk_node(d->maj, d->min)) == NULL)
+		return (0);
+	disk_above_walk(node, d->devpath, 0, paths, &n);
+	free(node);
+	return (n);
+}
+
+/* Free what disk_above() made. */
+void
+disk_paths_free(char **paths, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; paths != NULL && i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
 /* Why a file of this mode is not a block device, for a cause. */
 static const char *
 disk_mode_name(mode_t mode)
@@ -536,7 +643,11 @@ disk_holds_dev(const struct disk *disks, size_t n, unsigned maj,
 		if (disks[i].maj == maj && disks[i].min == min)
 			return (1);
 	}
-	if ((node = disk_node(maj, min)) == NULL)
+	/*
+	 * Major 0 is the kernel's anonymous devices (proc, tmpfs, overlay,
+	 * btrfs subvolumes): never a block device in sysfs.
+	 */
+	if (maj == 0 || (node = disk_node(maj, min)) == NULL)
 		return (0);
 	if (disk_walk(node, 0, 0, &under, &nunder, &cause) == -1) {
 		log_debug("%s: %u:%u: %s", __func__, maj, min, cause);

@@ -86,6 +86,17 @@ int	disk_match(const struct disk *, const struct disk_id *, size_t);
 int	disk_holds_dev(const struct disk *, size_t, unsigned, unsigned);
 
 /*
+ * Every block device built on the whole disk d, as the guest's device
+ * paths ("/dev/sdc1", "/dev/dm-0"): its partitions and, through any depth
+ * up to DISK_MAX_DEPTH, the devices holding it or one of them
+ * (device-mapper, LVM, md), each once, in a stable order.  What sysfs
+ * does not show is left out.  Returns how many, with *paths (caller frees
+ * with disk_paths_free(); NULL when none).
+ */
+size_t	disk_above(const struct disk *, char ***);
+void	disk_paths_free(char **, size_t);
+
+/*
  * The parsers of what is read from sysfs, for tests and fuzzing; each
  * takes the bytes of one file (or path) and does no I/O.
  */

@@ -165,3 +165,24 @@ diskref_resolve(const Evg__DiskRef *ref, struct disk **disksp, size_t *np,
 	xasprintf(cause, "disk with %s is not attached to this VM", name);
 	return (EVG_NOT_FOUND);
 }
+
+/* Local disks behind a reference, known ones first; see diskref.h. */
+int
+diskref_resolve_known(const Evg__DiskRef *ref, const struct disk *known,
+    size_t nknown, struct disk **disksp, size_t *np, char **cause)
+{
+	struct disk_id	 ids[DISK_MAX_IDS];
+	size_t		 nids, i;
+
+	nids = diskref_ids(ref->ids, ref->n_ids, ids);
+	for (i = 0; nids != 0 && ref->device[0] != '\0' && i < nknown; i++) {
+		if (strcmp(known[i].devpath, ref->device) != 0 ||
+		    disk_match(&known[i], ids, nids) == 0)
+			continue;
+		*disksp = xreallocarray(NULL, 1, sizeof **disksp);
+		(*disksp)[0] = known[i];
+		*np = 1;
+		return (EVG_OK);
+	}
+	return (diskref_resolve(ref, disksp, np, cause));
+}

@@ -46,5 +46,15 @@ const char	 *diskref_name(const Evg__DiskRef *, char *, size_t);
  */
 int		  diskref_resolve(const Evg__DiskRef *, struct disk **,
 		      size_t *, char **);
+/*
+ * diskref_resolve(), trying first disks the caller resolved a moment ago
+ * (known, n of them; NULL is fine): one whose device path is the
+ * reference's device and whose identifiers match it (disk_match()) is
+ * taken as it is, without reading sysfs again, just as diskref_resolve()
+ * would find it there.  Otherwise as diskref_resolve().
+ */
+int		  diskref_resolve_known(const Evg__DiskRef *,
+		      const struct disk *, size_t, struct disk **, size_t *,
+		      char **);
 
 #endif

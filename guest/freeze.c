@@ -1,5 +1,6 @@
 /*
- * Freeze engine: plan from mountinfo, FIFREEZE/FITHAW, auto-thaw lease.
+ * Freeze engine: plan from mountinfo, syncfs + FIFREEZE/FITHAW, auto-thaw
+ * lease.
  *
  * A frozen entry keeps the descriptor it was frozen through until it is
  * thawed: FITHAW then reaches the same superblock even if the mount was
@@ -53,19 +54,27 @@ struct freeze_entry {
 	struct freeze_entry	*primary;	/* bind mounts: the frozen one */
 
 	int			 frozen;
-	int			 fd;		/* open while frozen */
+	int			 fd;		/* open while prepared, frozen */
 	struct timespec		 frozen_at;	/* CLOCK_MONOTONIC */
 };
 
 struct freeze_plan {
 	struct freeze_entry	**entries;
 	size_t			 n;
+	int			 prepared;	/* FREEZE entries open, synced */
 	int			 applied;
 	int			 held;		/* log_hold(1) in effect */
 	int			 started;	/* first_freeze is valid */
-	struct timespec		 first_freeze;	/* CLOCK_MONOTONIC */
+	struct timespec		 first_freeze;	/* before its FIFREEZE */
 	int			 ended;		/* last_thaw is valid */
-	struct timespec		 last_thaw;
+	struct timespec		 last_thaw;	/* after the last FITHAW */
+};
+
+/* What the plan's predicate said of one device number. */
+struct freeze_verdict {
+	unsigned int	maj;
+	unsigned int	min;
+	int		holds;
 };
 
 struct freeze_lease {
@@ -323,9 +332,11 @@ freeze_plan_text(const char *text, size_t len, const char *name,
 {
 	struct freeze_plan	*plan;
 	struct freeze_entry	*e;
+	struct freeze_verdict	*seen = NULL;
 	const char		*p = text, *end = text + len;
 	char			*line, mp[256], dev[256], why[512];
-	size_t			 lineno = 0, i;
+	size_t			 lineno = 0, i, nseen = 0;
+	int			 rc;
 
 	*out = NULL;
 	plan = xcalloc(1, sizeof *plan);
@@ -335,11 +346,24 @@ freeze_plan_text(const char *text, size_t len, const char *name,
 		if (e == NULL) {
 			xasprintf(cause, "%s: line %zu: malformed mount entry",
 			    name, lineno);
+			free(seen);
 			freeze_plan_free(plan);
 			return (-1);
 		}
 		freeze_resolve_device(e);
-		if (!holds(e->maj, e->min, arg)) {
+		/* The predicate reads sysfs: ask it once per device. */
+		for (i = 0; i < nseen; i++) {
+			if (seen[i].maj == e->maj && seen[i].min == e->min)
+				break;
+		}
+		if (i == nseen) {
+			rc = holds(e->maj, e->min, arg);
+			seen = xreallocarray(seen, nseen + 1, sizeof *seen);
+			seen[nseen].maj = e->maj;
+			seen[nseen].min = e->min;
+			seen[nseen++].holds = rc;
+		}
+		if (!seen[i].holds) {
 			freeze_entry_free(e);
 			continue;
 		}
@@ -348,6 +372,7 @@ freeze_plan_text(const char *text, size_t len, const char *name,
 		    sizeof *plan->entries);
 		plan->entries[plan->n++] = e;
 	}
+	free(seen);
 
 	freeze_decide(plan);
 	if (plan->n != 0)
@@ -386,6 +411,7 @@ int
 freeze_thaw(struct freeze_plan *plan, char **cause)
 {
 	struct freeze_entry	*e;
+	struct timespec		 last = { 0, 0 };
 	char			*errors = NULL, *msg;
 	size_t			 i, thawed = 0;
 
@@ -401,6 +427,8 @@ freeze_thaw(struct freeze_plan *plan, char **cause)
 			free(msg);
 			continue;
 		}
+		/* The freeze lasts until the last FITHAW has returned. */
+		last = freeze_now();
 		close(e->fd);
 		e->fd = -1;
 		e->frozen = 0;
@@ -408,7 +436,7 @@ freeze_thaw(struct freeze_plan *plan, char **cause)
 	}
 	if (freeze_plan_frozen_count(plan) == 0) {
 		if (plan->started && !plan->ended) {
-			plan->last_thaw = freeze_now();
+			plan->last_thaw = thawed != 0 ? last : freeze_now();
 			plan->ended = 1;
 		}
 		if (plan->held) {
@@ -488,33 +516,91 @@ freeze_skip(struct freeze_plan *plan, struct freeze_entry *e,
 	}
 }
 
-/* Freeze the FREEZE entries in order; see freeze.h. */
-int
-freeze_apply(struct freeze_plan *plan, char **cause)
+/* Close the descriptors of entries prepared but not frozen. */
+static void
+freeze_unprepare(struct freeze_plan *plan)
 {
 	struct freeze_entry	*e;
-	char			*why = NULL, *thaw_cause = NULL, *reason;
+	size_t			 i;
+
+	for (i = 0; i < plan->n; i++) {
+		e = plan->entries[i];
+		if (!e->frozen && e->fd != -1) {
+			close(e->fd);
+			e->fd = -1;
+		}
+	}
+	plan->prepared = 0;
+}
+
+/* Open and sync the FREEZE entries; see freeze.h. */
+int
+freeze_prepare(struct freeze_plan *plan, char **cause)
+{
+	struct freeze_entry	*e;
 	char			 mp[256];
 	size_t			 i;
-	int			 fd;
 
 	if (plan->applied) {
 		*cause = xstrdup("freeze plan already applied");
 		return (-1);
 	}
-	plan->applied = 1;
-	sync();
+	if (plan->prepared)
+		return (0);
 	for (i = 0; i < plan->n; i++) {
 		e = plan->entries[i];
 		if (e->action != FREEZE_ACTION_FREEZE)
 			continue;
-		if ((fd = freeze_open(e, &why)) == -1)
-			goto fail;
+		if ((e->fd = freeze_open(e, cause)) == -1) {
+			freeze_unprepare(plan);
+			freeze_warn(__func__, *cause);
+			return (-1);
+		}
+		/*
+		 * FIFREEZE writes back the filesystem's dirty data itself,
+		 * with writers already blocked; doing it here first leaves
+		 * the freeze little to write.  A failure is FIFREEZE's to
+		 * report: it syncs again.
+		 */
+		if (syncfs(e->fd) == -1)
+			log_debug("%s: syncfs %s: %s", __func__, log_escape(mp,
+			    sizeof mp, e->mountpoint, strlen(e->mountpoint)),
+			    strerror(errno));
+	}
+	plan->prepared = 1;
+	return (0);
+}
+
+/* Freeze the FREEZE entries in order; see freeze.h. */
+int
+freeze_apply(struct freeze_plan *plan, char **cause)
+{
+	struct freeze_entry	*e;
+	struct timespec		 before;
+	char			*why = NULL, *thaw_cause = NULL, *reason;
+	char			 mp[256];
+	size_t			 i;
+
+	if (plan->applied) {
+		*cause = xstrdup("freeze plan already applied");
+		return (-1);
+	}
+	if (freeze_prepare(plan, cause) == -1) {
+		plan->applied = 1;
+		return (-1);
+	}
+	plan->applied = 1;
+	for (i = 0; i < plan->n; i++) {
+		e = plan->entries[i];
+		if (e->action != FREEZE_ACTION_FREEZE)
+			continue;
 		if (!plan->held) {
 			log_hold(1);
 			plan->held = 1;
 		}
-		if (ioctl(fd, FIFREEZE, 0) == -1) {
+		/* The freeze counts from before its first FIFREEZE. */
+		before = freeze_now();
+		if (ioctl(e->fd, FIFREEZE, 0) == -1) {
 			if (errno == EOPNOTSUPP || errno == ENOTTY) {
 				xasprintf(&reason, "%s does not support "
 				    "freezing", e->fstype);
@@ -523,7 +609,8 @@ freeze_apply(struct freeze_plan *plan, char **cause)
 				    strlen(e->mountpoint)), reason);
 				freeze_skip(plan, e, reason);
 				free(reason);
-				close(fd);
+				close(e->fd);
+				e->fd = -1;
 				continue;
 			}
 			if (errno == EBUSY)
@@ -532,17 +619,16 @@ freeze_apply(struct freeze_plan *plan, char **cause)
 			else
 				xasprintf(&why, "cannot freeze %s: %s",
 				    e->mountpoint, strerror(errno));
-			close(fd);
 			goto fail;
 		}
-		e->fd = fd;
 		e->frozen = 1;
-		e->frozen_at = freeze_now();
+		e->frozen_at = before;
 		if (!plan->started) {
-			plan->first_freeze = e->frozen_at;
+			plan->first_freeze = before;
 			plan->started = 1;
 		}
 	}
+	freeze_unprepare(plan);
 	if (plan->held && freeze_plan_frozen_count(plan) == 0) {
 		plan->held = 0;
 		log_hold(0);
@@ -558,6 +644,7 @@ fail:
 		free(thaw_cause);
 	} else
 		*cause = why;
+	freeze_unprepare(plan);
 	freeze_warn(__func__, *cause);
 	return (-1);
 }
@@ -689,6 +776,13 @@ freeze_entry_frozen(const struct freeze_entry *e)
 	return (e->frozen);
 }
 
+/* The entry's open descriptor, or -1. */
+int
+freeze_entry_fd(const struct freeze_entry *e)
+{
+	return (e->fd);
+}
+
 /* When the entry was last frozen. */
 const struct timespec *
 freeze_entry_frozen_at(const struct freeze_entry *e)
@@ -726,7 +820,7 @@ freeze_lease_arm(struct freeze_lease *lease, unsigned int ms)
 	lease->armed = freeze_now();
 	/*
 	 * libevent times a timer from the loop's cached clock, which inside a
-	 * callback is as old as the callback; after a long sync() the lease
+	 * callback is as old as the callback; after a long syncfs() the lease
 	 * would otherwise be short by that long.
 	 */
 	event_base_update_cache_time(event_get_base(lease->ev));

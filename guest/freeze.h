@@ -1,7 +1,10 @@
 /*
  * The guest's freeze engine: which filesystems to freeze for a snapshot of
- * some disks, freezing them (sync, then FIFREEZE), thawing them (FITHAW)
- * and an auto-thaw lease for the event loop.
+ * some disks, freezing them (syncfs() of each, then FIFREEZE of each),
+ * thawing them (FITHAW) and an auto-thaw lease for the event loop.  No
+ * global sync(): FIFREEZE writes back the filesystem it freezes, and the
+ * syncfs() before it, outside the frozen window, leaves it little to
+ * write; other filesystems are none of a snapshot's business.
  *
  * A plan is built from mountinfo and a predicate that says whether a block
  * device (major:minor) belongs to the target disks; nothing the predicate
@@ -47,7 +50,10 @@ struct freeze_plan;
 struct freeze_entry;
 struct freeze_lease;
 
-/* Does block device maj:min belong to the target disks?  Non-zero if so. */
+/*
+ * Does block device maj:min belong to the target disks?  Non-zero if so.
+ * A plan asks once per device number, however many mounts share it.
+ */
 typedef int	(*freeze_holds_cb)(unsigned int, unsigned int, void *);
 /*
  * Called once when a lease expires, after the plan was thawed; cause is
@@ -75,12 +81,22 @@ int		 freeze_plan_text(const char *, size_t, const char *,
 /* Thaw anything still frozen, then free the plan.  NULL is allowed. */
 void		 freeze_plan_free(struct freeze_plan *);
 /*
- * sync(), then freeze each FREEZE entry in plan order.  An entry whose
- * filesystem does not support freezing becomes SKIP.  Any failure (a
- * filesystem already frozen by someone else, a mount that changed since
- * planning, an I/O error) thaws what was frozen and returns -1 with
- * *cause naming the mount point.  Returns 0 otherwise.  A plan is applied
- * once.
+ * Get ready to freeze, outside the frozen window: open each FREEZE entry's
+ * mount point (checked to be the planned mount still) and syncfs() it.
+ * The descriptors stay open (freeze_entry_fd()) for freeze_apply(), and
+ * for the guardian to hold.  Returns 0 (also when already prepared), or -1
+ * with *cause naming the mount point, nothing left open.  A syncfs() that
+ * fails is only logged: FIFREEZE syncs again and reports it.
+ */
+int		 freeze_prepare(struct freeze_plan *, char **);
+/*
+ * Prepare (unless done already), then freeze each FREEZE entry in plan
+ * order.  An entry whose filesystem does not support freezing becomes
+ * SKIP.  Any failure (a filesystem already frozen by someone else, a
+ * mount that changed since planning, an I/O error) thaws what was frozen
+ * and returns -1 with *cause naming the mount point.  Returns 0 otherwise.
+ * A plan is applied once; afterwards only frozen entries keep a
+ * descriptor.
  */
 int		 freeze_apply(struct freeze_plan *, char **);
 /*
@@ -99,13 +115,15 @@ const struct freeze_entry *freeze_plan_entry(const struct freeze_plan *,
 /* Number of entries frozen right now. */
 size_t		 freeze_plan_frozen_count(const struct freeze_plan *);
 /*
- * Milliseconds from the first freeze to the last thaw; while still frozen,
- * so far; 0 when nothing was ever frozen.
+ * Milliseconds from just before the first FIFREEZE that froze something to
+ * just after the last FITHAW returned: the whole time a writer could have
+ * been held up.  While still frozen, so far; 0 when nothing was ever
+ * frozen.
  */
 unsigned int	 freeze_plan_duration_ms(const struct freeze_plan *);
 /*
- * When the first entry was frozen (CLOCK_MONOTONIC); all zero when
- * nothing was ever frozen.
+ * When the freeze began (CLOCK_MONOTONIC): just before the FIFREEZE of
+ * the first entry that froze; all zero when nothing was ever frozen.
  */
 const struct timespec *freeze_plan_started_at(const struct freeze_plan *);
 
@@ -123,8 +141,16 @@ enum freeze_action freeze_entry_action(const struct freeze_entry *);
 const char	*freeze_entry_reason(const struct freeze_entry *);
 /* Non-zero while this entry is frozen by us. */
 int		 freeze_entry_frozen(const struct freeze_entry *);
-/* When this entry was last frozen (CLOCK_MONOTONIC); zero if never. */
+/*
+ * When this entry was last frozen (CLOCK_MONOTONIC, just before its
+ * FIFREEZE); zero if never.
+ */
 const struct timespec *freeze_entry_frozen_at(const struct freeze_entry *);
+/*
+ * The entry's open mount point: from freeze_prepare() until the apply
+ * for a FREEZE entry, and while it is frozen; else -1.  Borrowed.
+ */
+int		 freeze_entry_fd(const struct freeze_entry *);
 /*
  * Open an entry's mount point (O_RDONLY, close-on-exec), checked to be the
  * planned mount still.  Returns the descriptor, or -1 with *cause.

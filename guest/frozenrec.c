@@ -1,4 +1,7 @@
-/* Records of frozen filesystems, and thawing those a dead agent left. */
+/*
+ * Records of frozen filesystems, and thawing those a dead agent left.
+ * Written without fsync(): see frozenrec.h.
+ */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -39,21 +42,58 @@ frozenrec_path(char *buf, size_t len, long pid)
 	snprintf(buf, len, "%s/frozen-%ld", frozenrec_dir, pid);
 }
 
-/* Record the mount points about to be frozen (NUL-separated). */
-int
-frozenrec_write(const struct freeze_plan *plan)
+/*
+ * Write len bytes of buf to path through a temporary file renamed into
+ * place, without fsync(): see frozenrec.h.  Returns 0, or -1 with *cause.
+ */
+static int
+frozenrec_put(const char *path, const char *buf, size_t len, char **cause)
 {
-	const struct freeze_entry	*e;
-	char				 path[PATH_MAX], *buf, *cause;
-	size_t				 i, len = 0, n;
-	int				 rc;
+	char	tmp[PATH_MAX + 8];
+	ssize_t	n;
+	int	fd;
 
-	if (atomicfile_mkdirs(frozenrec_dir, 0700, &cause) != 0) {
-		log_warnx("%s: %s", __func__, cause);
-		free(cause);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	/* A leftover of this pid (a process long gone) is replaced. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		xasprintf(cause, "create %s: %s", tmp, strerror(errno));
 		return (-1);
 	}
-	buf = xmalloc(FROZENREC_MAX);
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			xasprintf(cause, "write %s: %s", tmp, n == 0 ?
+			    strerror(ENOSPC) : strerror(errno));
+			close(fd);
+			unlink(tmp);
+			return (-1);
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		xasprintf(cause, "write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The mount points the plan freezes, NUL-separated, into buf (NULL: only
+ * counted), at most FROZENREC_MAX bytes; returns the length.
+ */
+static size_t
+frozenrec_pack(const struct freeze_plan *plan, char *buf)
+{
+	const struct freeze_entry	*e;
+	size_t				 i, len = 0, n;
+
 	for (i = 0; i < freeze_plan_count(plan); i++) {
 		e = freeze_plan_entry(plan, i);
 		if (freeze_entry_action(e) != FREEZE_ACTION_FREEZE)
@@ -61,11 +101,31 @@ frozenrec_write(const struct freeze_plan *plan)
 		n = strlen(freeze_entry_mountpoint(e)) + 1;
 		if (len + n > FROZENREC_MAX)
 			break;
-		memcpy(buf + len, freeze_entry_mountpoint(e), n);
+		if (buf != NULL)
+			memcpy(buf + len, freeze_entry_mountpoint(e), n);
 		len += n;
 	}
+	return (len);
+}
+
+/* Record the mount points about to be frozen (NUL-separated). */
+int
+frozenrec_write(const struct freeze_plan *plan)
+{
+	char	path[PATH_MAX], *buf, *cause;
+	size_t	len;
+	int	rc;
+
+	if (atomicfile_mkdirs(frozenrec_dir, 0700, &cause) != 0) {
+		log_warnx("%s: %s", __func__, cause);
+		free(cause);
+		return (-1);
+	}
+	/* Sized to what it holds: a freeze is no time to touch more. */
+	buf = xmalloc(frozenrec_pack(plan, NULL) + 1);
+	len = frozenrec_pack(plan, buf);
 	frozenrec_path(path, sizeof path, (long)getpid());
-	rc = atomicfile_write(path, buf, len, 0600, &cause);
+	rc = frozenrec_put(path, buf, len, &cause);
 	if (rc != 0) {
 		log_warnx("%s: %s", __func__, cause);
 		free(cause);

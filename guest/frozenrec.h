@@ -5,6 +5,19 @@
  * later thaws what a dead process's record lists (frozenrec_recover()), so
  * an agent killed with SIGKILL mid-snapshot leaves nothing frozen for
  * longer than it takes to restart it.
+ *
+ * The record is written with no fsync(), of the file or of its directory,
+ * on purpose.  It only matters while the kernel that holds the freeze
+ * runs: a freeze does not survive a reboot or a power loss, and neither
+ * need the record (/run is emptied at boot anyway; where /run is not a
+ * tmpfs, a record that survives a crash names filesystems that are not
+ * frozen, and thawing those is harmless: FITHAW says EINVAL).  Within one
+ * running kernel, a written file is visible to every later reader at
+ * once, durable or not, and nothing but a crash of the kernel loses it.
+ * The record is written under a temporary name and renamed into place, so
+ * that a reader never sees half of one (an agent killed while writing
+ * it).  Syncing it cost milliseconds, just before the freeze, where /run
+ * is on a disk.
  */
 #ifndef EVG_FROZENREC_H
 #define EVG_FROZENREC_H

@@ -3,6 +3,7 @@
  * of serve.h on top of the freeze engine (freeze.c) and the disk lookup
  * (diskref.c).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "hooks.h"
 #include "info.h"
 #include "log.h"
+#include "memlock.h"
 #include "peer.h"
 #include "serve.h"
 #include "status.h"
@@ -42,6 +44,10 @@ struct serve {
 	struct freeze_plan	*plan;		/* the last freeze's, or NULL */
 	struct freeze_lease	*lease;		/* FROZEN only */
 	struct guardian		*guardian;	/* while anything may be frozen */
+	struct guardian		*spare;		/* idle, for the next freeze */
+	int			 keep_guardian;	/* keep one idle between freezes */
+	struct disk		*known;		/* disks resolved by the caller */
+	size_t			 nknown;
 	struct peer		*owner;		/* FROZEN, EXPIRED: who froze */
 	unsigned int		 lease_ms;	/* clamped, of the last arm */
 	struct timespec		 armed;		/* last start or renew */
@@ -148,9 +154,14 @@ serve_guardian_done(struct serve *s)
 {
 	if (s->guardian == NULL)
 		return;
-	if (serve_frozen(s) == 0)
-		guardian_release(s->guardian);
-	else {
+	if (serve_frozen(s) == 0) {
+		/* Idle again, it serves the next freeze. */
+		if (s->keep_guardian && s->spare == NULL &&
+		    guardian_idle(s->guardian) == 0)
+			s->spare = s->guardian;
+		else
+			guardian_release(s->guardian);
+	} else {
 		log_warnx("%s: %u filesystems still frozen; the freeze guardian "
 		    "(pid %ld) thaws them", __func__, serve_frozen(s),
 		    guardian_pid(s->guardian));
@@ -210,8 +221,10 @@ serve_free(struct serve *s)
 		    n);
 	if (s->hooks != NULL)
 		hooks_run_cancel(s->hooks);
+	guardian_release(s->spare);
 	freeze_lease_stop(s->lease);
 	freeze_plan_free(s->plan);
+	free(s->known);
 	free(s->hooks_dir);
 	free(s->mountinfo);
 	free(s);
@@ -384,8 +397,8 @@ serve_add_targets(struct serve_targets *t, const struct disk *d, size_t n)
  * a status code with *cause.
  */
 static int
-serve_resolve(const Evg__FreezeRequest *req, struct serve_targets *t,
-    char **cause)
+serve_resolve(const struct serve *s, const Evg__FreezeRequest *req,
+    struct serve_targets *t, char **cause)
 {
 	struct disk	*d;
 	size_t		 i, n;
@@ -396,13 +409,37 @@ serve_resolve(const Evg__FreezeRequest *req, struct serve_targets *t,
 		return (EVG_INVALID_ARGUMENT);
 	}
 	for (i = 0; i < req->n_disks; i++) {
-		code = diskref_resolve(req->disks[i], &d, &n, cause);
+		code = diskref_resolve_known(req->disks[i], s->known,
+		    s->nknown, &d, &n, cause);
 		if (code != EVG_OK)
 			return (code);
 		serve_add_targets(t, d, n);
 		disk_free(d, n);
 	}
 	return (EVG_OK);
+}
+
+/*
+ * A guardian holding plan's descriptors: the idle one kept from the last
+ * freeze if it is still there, else a new one.  NULL with *cause if none
+ * could be had.
+ */
+static struct guardian *
+serve_guardian_take(struct serve *s, const struct freeze_plan *plan,
+    char **cause)
+{
+	struct guardian	*g;
+
+	if ((g = s->spare) != NULL) {
+		s->spare = NULL;
+		if (guardian_hold(g, plan, cause) == 0)
+			return (g);
+		log_info("%s: %s; starting another", __func__, *cause);
+		free(*cause);
+		*cause = NULL;
+		guardian_release(g);
+	}
+	return (guardian_start(plan, cause));
 }
 
 /*
@@ -425,7 +462,13 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 		peer_reply(p, env->id, EVG_BUSY, msg);
 		return;
 	}
-	if ((code = serve_resolve(req, &t, &cause)) != EVG_OK) {
+	/*
+	 * Nothing touched while frozen may wait on paging: a process that
+	 * did not lock its memory at start (a `snapshot create`) does now.
+	 */
+	if (memlock_process(MEMLOCK_ALL) == -1)
+		log_debug("%s: mlockall: %s", __func__, strerror(errno));
+	if ((code = serve_resolve(s, req, &t, &cause)) != EVG_OK) {
 		log_info("%s: %s", __func__, cause);
 		peer_reply(p, env->id, (unsigned int)code, cause);
 		goto out;
@@ -441,8 +484,13 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	freeze_plan_free(s->plan);
 	s->plan = plan;
 	ms = serve_lease_ms(req->lease_ms);
+	/* Open and sync what will be frozen, before the frozen window. */
+	if (freeze_prepare(plan, &cause) == -1) {
+		serve_reply(s, p, env->id, EVG_FREEZE_FAILED, cause);
+		goto out;
+	}
 	/* No freeze without a guardian: it thaws if this process dies. */
-	if ((s->guardian = guardian_start(plan, &cause)) == NULL) {
+	if ((s->guardian = serve_guardian_take(s, plan, &cause)) == NULL) {
 		serve_reply(s, p, env->id, EVG_FREEZE_FAILED, cause);
 		goto out;
 	}
@@ -562,6 +610,36 @@ serve_thaw_request(struct serve *s, struct peer *p, const Evg__Envelope *env)
 		serve_reply(s, p, env->id, EVG_OK, "");
 		break;
 	}
+}
+
+/* Keep a guardian ready between freezes (the daemon's serve). */
+void
+serve_keep_guardian(struct serve *s)
+{
+	char	*cause = NULL;
+
+	s->keep_guardian = 1;
+	if (s->spare != NULL)
+		return;
+	if ((s->spare = guardian_spawn(&cause)) == NULL) {
+		/* The first freeze starts one, or says why it cannot. */
+		log_warnx("%s: %s", __func__, cause);
+		free(cause);
+	}
+}
+
+/* Disks the caller resolved; see serve.h. */
+void
+serve_set_disks(struct serve *s, const struct disk *disks, size_t n)
+{
+	free(s->known);
+	s->known = NULL;
+	s->nknown = 0;
+	if (n == 0)
+		return;
+	s->known = xreallocarray(NULL, n, sizeof *s->known);
+	memcpy(s->known, disks, n * sizeof *s->known);
+	s->nknown = n;
 }
 
 /* Run hooks of this directory for the host (the daemon's serve only). */

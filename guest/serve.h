@@ -48,6 +48,7 @@
 /* Lease when a request gives none (lease_ms 0). */
 #define SERVE_LEASE_DEFAULT_MS	30000
 
+struct disk;
 struct peer;
 struct serve;
 
@@ -76,6 +77,20 @@ void		 serve_lost(struct serve *, struct peer *);
  * log line ("interrupted", ...).
  */
 void		 serve_release(struct serve *, struct peer *, const char *);
+/*
+ * Keep a freeze guardian (guardian.h) ready: start one now, and after each
+ * freeze keep the one that served it, idle, for the next (the daemon's
+ * serve).  A freeze then only hands it descriptors.  Without this, each
+ * freeze starts its own and ends it afterwards.
+ */
+void		 serve_keep_guardian(struct serve *);
+/*
+ * Whole disks the caller resolved a moment ago (copied; `snapshot create`
+ * passes those of its DISK arguments): a freeze request naming one of
+ * them (same device, identifiers matching) takes it as is instead of
+ * reading sysfs again.
+ */
+void		 serve_set_disks(struct serve *, const struct disk *, size_t);
 /*
  * Run the snapshot hooks of dir when the host asks (the daemon's serve;
  * without it hook requests are UNSUPPORTED).  dir is copied.

@@ -171,15 +171,36 @@ Evg__Envelope *
 snapcmd_call(const struct snapcmd_config *conf, Evg__Envelope *req,
     int idle_ms, int *code, char **cause)
 {
-	struct call_config	cc = {
+	return (snapcmd_call_disks(conf, req, idle_ms, NULL, code, cause));
+}
+
+/* The same, a freeze meanwhile taking set's disks as resolved. */
+Evg__Envelope *
+snapcmd_call_disks(const struct snapcmd_config *conf, Evg__Envelope *req,
+    int idle_ms, const struct snapcmd_disks *set, int *code, char **cause)
+{
+	struct call_config	 cc = {
 		.addr = &conf->addr,
 		.software = conf->software,
 		.connect_ms = SNAPCMD_CONNECT_MS,
 		.idle_ms = idle_ms,
 		.mountinfo = conf->mountinfo,
 	};
+	struct disk		*disks = NULL;
+	Evg__Envelope		*rep;
+	size_t			 i, n = 0;
 
-	return (call_run(&cc, req, code, cause));
+	for (i = 0; set != NULL && i < set->n; i++) {
+		disks = xreallocarray(disks, n + set->d[i].n, sizeof *disks);
+		memcpy(disks + n, set->d[i].disks, set->d[i].n *
+		    sizeof *disks);
+		n += set->d[i].n;
+	}
+	cc.disks = disks;
+	cc.ndisks = n;
+	rep = call_run(&cc, req, code, cause);
+	free(disks);
+	return (rep);
 }
 
 /* Print a failure, free what the command held; returns the exit code. */
@@ -280,8 +301,56 @@ const char *
 snapcmd_device(const Evg__Snapshot *s, char *buf, size_t len,
     const char *fallback)
 {
-	const char	*dev;
+	return (snapcmd_device_in(s, NULL, buf, len, fallback));
+}
 
+/*
+ * The disk of set (NULL: none) that matches a snapshot's identifiers best
+ * (the first by kernel name among equals, as sysfs lists them), or NULL.
+ */
+static const struct disk *
+snapcmd_known(const Evg__Snapshot *s, const struct snapcmd_disks *set)
+{
+	const struct disk	*d, *best = NULL;
+	struct disk_id		 ids[DISK_MAX_IDS];
+	size_t			 nids, i, j;
+	int			 score, top = 0;
+
+	if (set == NULL ||
+	    (nids = diskref_ids(s->disk_ids, s->n_disk_ids, ids)) == 0)
+		return (NULL);
+	for (i = 0; i < set->n; i++) {
+		for (j = 0; j < set->d[i].n; j++) {
+			d = &set->d[i].disks[j];
+			score = disk_match(d, ids, nids);
+			if (score > top || (score == top && score > 0 &&
+			    strcmp(d->name, best->name) < 0)) {
+				top = score;
+				best = d;
+			}
+		}
+	}
+	return (best);
+}
+
+/*
+ * The same, looking first among the disks this command resolved (set,
+ * NULL for none): the group a command just made or rolled back is on
+ * those, and sysfs was read for them already.  A snapshot none of them
+ * matches is looked for in sysfs.
+ */
+const char *
+snapcmd_device_in(const Evg__Snapshot *s, const struct snapcmd_disks *set,
+    char *buf, size_t len, const char *fallback)
+{
+	const struct disk	*d;
+	const char		*dev;
+
+	if ((d = snapcmd_known(s, set)) != NULL &&
+	    strlen(d->devpath) < len) {
+		memcpy(buf, d->devpath, strlen(d->devpath) + 1);
+		return (buf);
+	}
 	dev = diskref_find(s->disk_ids, s->n_disk_ids, buf, len);
 	return (dev != NULL ? dev : fallback);
 }
@@ -294,13 +363,22 @@ snapcmd_device(const Evg__Snapshot *s, char *buf, size_t len,
 char **
 snapcmd_devs(const struct snapgroup *g, const char *fallback)
 {
+	return (snapcmd_devs_in(g, fallback, NULL));
+}
+
+/* The same, set's disks first (see snapcmd_device_in()). */
+char **
+snapcmd_devs_in(const struct snapgroup *g, const char *fallback,
+    const struct snapcmd_disks *set)
+{
 	char		**devs, buf[128];
 	const char	 *dev;
 	size_t		  i;
 
 	devs = xcalloc(g->nmembers, sizeof *devs);
 	for (i = 0; i < g->nmembers; i++) {
-		dev = snapcmd_device(g->members[i], buf, sizeof buf, fallback);
+		dev = snapcmd_device_in(g->members[i], set, buf, sizeof buf,
+		    fallback);
 		devs[i] = dev != NULL ? xstrdup(dev) : NULL;
 	}
 	return (devs);
@@ -321,10 +399,18 @@ snapcmd_devs_free(char **devs, size_t n)
 struct json_object *
 snapcmd_group_json(const struct snapgroup *g, const char *fallback)
 {
+	return (snapcmd_group_json_in(g, fallback, NULL));
+}
+
+/* The same, set's disks first (see snapcmd_device_in()). */
+struct json_object *
+snapcmd_group_json_in(const struct snapgroup *g, const char *fallback,
+    const struct snapcmd_disks *set)
+{
 	struct json_object	*o;
 	char			**devs;
 
-	devs = snapcmd_devs(g, fallback);
+	devs = snapcmd_devs_in(g, fallback, set);
 	o = jsonout_group(g, (const char *const *)devs);
 	snapcmd_devs_free(devs, g->nmembers);
 	return (o);

@@ -4,9 +4,6 @@
  * freeze and thaw it sends meanwhile (call.c), then printed as the group
  * or groups the host made.
  */
-#include <sys/mman.h>
-
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +25,15 @@
  * always has; a larger one lists its members, one line per disk.
  */
 static void
-snapcmd_create_text(const struct snapgroup *g, const char *fallback)
+snapcmd_create_text(const struct snapgroup *g, const char *fallback,
+    const struct snapcmd_disks *disks)
 {
 	const Evg__Snapshot	*m;
 	char			 name[256], size[32], t[32], *cons, safe[512];
 	char			 vol[256], **devs;
 	size_t			 i;
 
-	devs = snapcmd_devs(g, fallback);
+	devs = snapcmd_devs_in(g, fallback, disks);
 	if (g->nmembers == 1)
 		printf("Snapshot \"%s\" created\n", output_safe(name,
 		    sizeof name, g->name));
@@ -87,15 +85,13 @@ snapcmd_create(const struct snapcmd_config *conf, char *const *args,
 	}
 	if (snapcmd_resolve_all(args, nargs, &disks, &cause) == -1)
 		return (snapcmd_fail(EVG_INVALID_ARGUMENT, cause, NULL));
-	/* As the daemon: nothing touched while frozen may wait on paging. */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) == -1)
-		log_debug("%s: mlockall: %s", __func__, strerror(errno));
 	body.disks = disks.refs;
 	body.n_disks = disks.nrefs;
 	body.name = (char *)(name != NULL ? name : "");
 	req.body_case = EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_CREATE;
 	req.guest_snapshot_create = &body;
-	rep = snapcmd_call(conf, &req, SNAPCMD_OP_MS, &code, &cause);
+	rep = snapcmd_call_disks(conf, &req, SNAPCMD_OP_MS, &disks, &code,
+	    &cause);
 	if (rep == NULL || code != EVG_OK)
 		goto fail;
 	if ((list = snapcmd_snapshots(rep)) == NULL ||
@@ -111,8 +107,8 @@ snapcmd_create(const struct snapcmd_config *conf, char *const *args,
 	if (output_json()) {
 		arr = json_object_new_array();
 		for (i = 0; i < set->n; i++)
-			json_object_array_add(arr, snapcmd_group_json(
-			    &set->groups[i], fallback));
+			json_object_array_add(arr, snapcmd_group_json_in(
+			    &set->groups[i], fallback, &disks));
 		doc = json_object_new_object();
 		json_object_object_add(doc, "groups", arr);
 		output_document(doc);
@@ -120,7 +116,8 @@ snapcmd_create(const struct snapcmd_config *conf, char *const *args,
 		for (i = 0; i < set->n; i++) {
 			if (i != 0)
 				printf("\n");
-			snapcmd_create_text(&set->groups[i], fallback);
+			snapcmd_create_text(&set->groups[i], fallback,
+			    &disks);
 		}
 	}
 	snapgroup_free(set);

@@ -68,6 +68,14 @@ int		 snapcmd_plan(const struct snapcmd_config *, freeze_holds_cb,
 /* The host: one call, a failure printed, the snapshot list of a reply. */
 Evg__Envelope	*snapcmd_call(const struct snapcmd_config *, Evg__Envelope *,
 		    int, int *, char **);
+/*
+ * snapcmd_call() for a request that may have this process freeze (create):
+ * the freeze takes the disks of the set as resolved, without reading
+ * sysfs for them again.
+ */
+Evg__Envelope	*snapcmd_call_disks(const struct snapcmd_config *,
+		    Evg__Envelope *, int, const struct snapcmd_disks *, int *,
+		    char **);
 int		 snapcmd_fail(int, char *, Evg__Envelope *);
 const Evg__SnapshotList *snapcmd_snapshots(const Evg__Envelope *);
 
@@ -86,12 +94,25 @@ int		 snapcmd_list_all(const struct snapcmd_config *,
 		    struct snapcmd_list *, char **);
 void		 snapcmd_list_free(struct snapcmd_list *);
 
-/* Snapshots and groups named by this VM's devices. */
+/*
+ * Snapshots and groups named by this VM's devices, found in sysfs.  The
+ * _in() forms look first among the disks a command resolved (a set, or
+ * NULL): the disk of set that matches a snapshot best (first by kernel
+ * name among equals) names it, and only one none matches is looked for in
+ * sysfs.  The group a create just made is on its own DISKs, which were
+ * read from sysfs already.
+ */
 const char	*snapcmd_device(const Evg__Snapshot *, char *, size_t,
 		    const char *);
+const char	*snapcmd_device_in(const Evg__Snapshot *,
+		    const struct snapcmd_disks *, char *, size_t, const char *);
 char		**snapcmd_devs(const struct snapgroup *, const char *);
+char		**snapcmd_devs_in(const struct snapgroup *, const char *,
+		    const struct snapcmd_disks *);
 void		 snapcmd_devs_free(char **, size_t);
 struct json_object *snapcmd_group_json(const struct snapgroup *,
 		    const char *);
+struct json_object *snapcmd_group_json_in(const struct snapgroup *,
+		    const char *, const struct snapcmd_disks *);
 
 #endif

@@ -217,6 +217,12 @@ fake_setup(void)
 	fake_link(VIRT "/dm-1/slaves/vda", VDA);
 	fake_blockdev(VIRT "/dm-9", 253, 9, 1);
 	fake_link(VIRT "/dm-9/slaves/dm-9", VIRT "/dm-9");
+	/* The same stack seen from below, as the kernel shows it too. */
+	fake_link(VDA "/vda1/holders/dm-0", VIRT "/dm-0");
+	fake_link(VDA "/holders/dm-1", VIRT "/dm-1");
+	fake_link(VIRT "/dm-0/holders/dm-1", VIRT "/dm-1");
+	fake_link(HBA "/0:0:0:0/block/sda/sda1/holders/dm-1", VIRT "/dm-1");
+	fake_link(VIRT "/dm-9/holders/dm-9", VIRT "/dm-9");
 
 	testutil_mkdirs(root, "dev/cciss");
 	fake_text("dev/notdev", "root:x:0:0::/root:/bin/sh\n");
@@ -608,6 +614,50 @@ START_TEST(test_parsers)
 END_TEST
 
 /*
+ * What sits on a whole disk, for a rollback's write-back: its partitions
+ * and what holds them or it, at any depth, each once, never the disk
+ * itself (dm-9 holds itself); a disk with nothing on it has nothing.
+ */
+START_TEST(test_above)
+{
+	struct disk	*disks, loop;
+	char		**paths;
+	size_t		 n, k;
+
+	NEED_NODES();
+	n = resolve_ok("vda", &disks);
+	k = disk_above(&disks[0], &paths);
+	ck_assert_uint_eq(k, 3);
+	ck_assert_str_eq(paths[0], "/dev/vda1");
+	ck_assert_str_eq(paths[1], "/dev/dm-0");
+	ck_assert_str_eq(paths[2], "/dev/dm-1");
+	disk_paths_free(paths, k);
+	disk_free(disks, n);
+
+	n = resolve_ok("sda", &disks);
+	k = disk_above(&disks[0], &paths);
+	ck_assert_uint_eq(k, 2);
+	ck_assert_str_eq(paths[0], "/dev/sda1");
+	ck_assert_str_eq(paths[1], "/dev/dm-1");
+	disk_paths_free(paths, k);
+	disk_free(disks, n);
+
+	n = resolve_ok("sdb", &disks);
+	ck_assert_uint_eq(disk_above(&disks[0], &paths), 0);
+	ck_assert_ptr_null(paths);
+	disk_free(disks, n);
+
+	/* dm-9 cannot be resolved (it is its own slave): made by hand. */
+	memset(&loop, 0, sizeof loop);
+	loop.maj = 253;
+	loop.min = 9;
+	snprintf(loop.devpath, sizeof loop.devpath, "/dev/dm-9");
+	ck_assert_uint_eq(disk_above(&loop, &paths), 0);
+	disk_paths_free(paths, 0);
+}
+END_TEST
+
+/*
  * A mount's device is on the target disks if it is one of them, a
  * partition of one or a dm device stacked on one at any depth; other
  * disks, their partitions and numbers sysfs does not know (tmpfs 0:N)
@@ -850,6 +900,7 @@ suite_disk(void)
 	tcase_add_test(tc, test_find_by_ids);
 	tcase_add_test(tc, test_find_by_ids_shared_pci);
 	tcase_add_test(tc, test_holds_dev);
+	tcase_add_test(tc, test_above);
 	tcase_add_test(tc, test_parsers);
 	suite_add_tcase(s, tc);
 

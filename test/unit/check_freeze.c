@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,45 @@ START_TEST(test_plan_select)
 	ck_assert_uint_eq(freeze_plan_frozen_count(plan), 0);
 	ck_assert_uint_eq(freeze_plan_duration_ms(plan), 0);
 	ck_assert_int_eq(freeze_plan_started_at(plan)->tv_sec, 0);
+	freeze_plan_free(plan);
+}
+END_TEST
+
+/* A devset predicate that counts the questions. */
+struct counted {
+	struct devset	ds;
+	unsigned int	calls;
+};
+
+static int
+counted_holds(unsigned int maj, unsigned int min, void *arg)
+{
+	struct counted	*c = arg;
+
+	c->calls++;
+	return (devset_holds(maj, min, &c->ds));
+}
+
+/*
+ * Proves the predicate (which reads sysfs) is asked once per device
+ * number, however many mounts share it: the realistic guest has eight
+ * mounts on seven (254:1 twice), and the second mount of 254:1 gets the
+ * first one's answer.
+ */
+START_TEST(test_plan_holds_once)
+{
+	struct counted		 c;
+	struct freeze_plan	*plan = NULL;
+	char			*cause = NULL;
+
+	memset(&c, 0, sizeof c);
+	devset_add(&c.ds, 254, 1);
+	ck_assert_msg(freeze_plan(fake_mountinfo(realistic), counted_holds,
+	    &c, &plan, &cause) == 0, "freeze_plan: %s", cause);
+	ck_assert_uint_eq(c.calls, 7);
+	ck_assert_uint_eq(freeze_plan_count(plan), 2);
+	ck_assert_ptr_nonnull(find_entry(plan, "/"));
+	ck_assert_ptr_nonnull(find_entry(plan, "/var/lib/docker"));
 	freeze_plan_free(plan);
 }
 END_TEST
@@ -897,6 +937,28 @@ fx_plan(const char *mountinfo, dev_t d1, dev_t d2)
 	return (plan);
 }
 
+/* Compare two times: <0, 0, >0. */
+static int
+ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return (a->tv_sec < b->tv_sec ? -1 : 1);
+	if (a->tv_nsec != b->tv_nsec)
+		return (a->tv_nsec < b->tv_nsec ? -1 : 1);
+	return (0);
+}
+
+/* Whole milliseconds from a to b, rounded down (0 if b is earlier). */
+static unsigned int
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	long long	ns;
+
+	ns = (long long)(b->tv_sec - a->tv_sec) * 1000000000 +
+	    (b->tv_nsec - a->tv_nsec);
+	return (ns < 0 ? 0 : (unsigned int)(ns / 1000000));
+}
+
 /* Assert a write to path completes within WRITE_MS. */
 static void
 assert_writable(const char *path)
@@ -921,8 +983,10 @@ START_TEST(test_real_freeze_thaw)
 {
 	struct freeze_plan		*plan;
 	const struct freeze_entry	*e;
+	struct timespec			 before, after;
 	char				*cause = NULL, reason[160];
 	size_t				 i, nfreeze = 0;
+	unsigned int			 ms;
 	pid_t				 pid;
 	int				 rc;
 
@@ -945,10 +1009,15 @@ START_TEST(test_real_freeze_thaw)
 	assert_entry(plan, fx.mnt_v, FREEZE_ACTION_SKIP, fx.vfat ?
 	    "vfat cannot be frozen" : "tmpfs cannot be frozen");
 
+	clock_gettime(CLOCK_MONOTONIC, &before);
 	ck_assert_msg(fx_apply(plan, &cause) == 0, "apply: %s", cause);
+	clock_gettime(CLOCK_MONOTONIC, &after);
 	ck_assert_uint_eq(freeze_plan_frozen_count(plan), 1);
 	e = find_entry(plan, fx.mnt_a);
 	ck_assert_int_eq(freeze_entry_frozen(e), 1);
+	/* The freeze counts from within the apply: before its FIFREEZE. */
+	ck_assert_int_ge(ts_cmp(freeze_plan_started_at(plan), &before), 0);
+	ck_assert_int_le(ts_cmp(freeze_plan_started_at(plan), &after), 0);
 	ck_assert_int_ne(freeze_entry_frozen_at(e)->tv_sec +
 	    freeze_entry_frozen_at(e)->tv_nsec, 0);
 	ck_assert_int_eq(freeze_plan_started_at(plan)->tv_sec,
@@ -965,8 +1034,18 @@ START_TEST(test_real_freeze_thaw)
 	assert_writable(fx.file_b);
 	ck_assert_uint_ge(freeze_plan_duration_ms(plan), BLOCKED_MS);
 
+	clock_gettime(CLOCK_MONOTONIC, &before);
 	ck_assert_msg(freeze_thaw(plan, &cause) == 0, "thaw: %s", cause);
+	clock_gettime(CLOCK_MONOTONIC, &after);
 	ck_assert_uint_eq(freeze_plan_frozen_count(plan), 0);
+	/*
+	 * It ends after the last FITHAW returned, within the thaw call: the
+	 * duration is from before the first FIFREEZE to then.
+	 */
+	ms = ms_between(freeze_plan_started_at(plan), &before);
+	ck_assert_uint_ge(freeze_plan_duration_ms(plan), ms);
+	ck_assert_uint_le(freeze_plan_duration_ms(plan),
+	    ms_between(freeze_plan_started_at(plan), &after) + 1);
 	rc = testutil_writer_wait(pid, WRITE_MS);
 	if (rc == -1)
 		testutil_writer_kill(pid);
@@ -1286,6 +1365,261 @@ START_TEST(test_real_guardian_release)
 }
 END_TEST
 
+/*
+ * Proves the preparation outside the frozen window: it opens exactly the
+ * FREEZE entries (A; not its bind mount, not V), freezes nothing, is done
+ * once, and the apply then freezes through those descriptors; afterwards
+ * only the frozen entry keeps one, and none after the thaw.
+ */
+START_TEST(test_real_prepare)
+{
+	struct freeze_plan		*plan;
+	const struct freeze_entry	*a, *bind, *v;
+	char				*cause = NULL;
+	int				 fd;
+
+	if (!fx_ready(__func__))
+		return;
+	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, fx.dev_v);
+	a = find_entry(plan, fx.mnt_a);
+	bind = find_entry(plan, fx.mnt_bind);
+	v = find_entry(plan, fx.mnt_v);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(bind);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(freeze_entry_fd(a), -1);
+	ck_assert_msg(freeze_prepare(plan, &cause) == 0, "prepare: %s", cause);
+	fd = freeze_entry_fd(a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(freeze_entry_fd(bind), -1);
+	ck_assert_int_eq(freeze_entry_fd(v), -1);
+	ck_assert_uint_eq(freeze_plan_frozen_count(plan), 0);
+	assert_writable(fx.file_a);
+	ck_assert_msg(freeze_prepare(plan, &cause) == 0, "again: %s", cause);
+	ck_assert_int_eq(freeze_entry_fd(a), fd);
+
+	ck_assert_msg(fx_apply(plan, &cause) == 0, "apply: %s", cause);
+	ck_assert_int_eq(freeze_entry_frozen(a), 1);
+	ck_assert_int_eq(freeze_entry_fd(a), fd);
+	ck_assert_int_eq(freeze_entry_fd(v), -1);
+	ck_assert_int_eq(freeze_prepare(plan, &cause), -1);
+	ck_assert_str_eq(cause, "freeze plan already applied");
+	free(cause);
+	cause = NULL;
+	ck_assert_msg(freeze_thaw(plan, &cause) == 0, "thaw: %s", cause);
+	ck_assert_int_eq(freeze_entry_fd(a), -1);
+	assert_writable(fx.file_a);
+	freeze_plan_free(plan);
+}
+END_TEST
+
+/*
+ * Proves a prepared plan whose apply fails leaves no descriptor open and
+ * nothing frozen: B is frozen by someone else, so A (frozen first) is
+ * thawed again.
+ */
+START_TEST(test_real_prepare_busy)
+{
+	struct freeze_plan	*plan;
+	char			*cause = NULL;
+	size_t			 i;
+	int			 fd;
+
+	if (!fx_ready(__func__))
+		return;
+	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, fx.dev_b);
+	ck_assert_msg(freeze_prepare(plan, &cause) == 0, "prepare: %s", cause);
+	fx_assert_safe(fx.mnt_b);
+	fd = open(fx.mnt_b, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(ioctl(fd, FIFREEZE, 0), 0);
+	ck_assert_int_eq(fx_apply(plan, &cause), -1);
+	ioctl(fd, FITHAW, 0);
+	close(fd);
+	ck_assert_msg(strstr(cause, "already frozen") != NULL, "%s", cause);
+	free(cause);
+	for (i = 0; i < freeze_plan_count(plan); i++)
+		ck_assert_int_eq(freeze_entry_fd(freeze_plan_entry(plan, i)),
+		    -1);
+	ck_assert_uint_eq(freeze_plan_frozen_count(plan), 0);
+	assert_writable(fx.file_a);
+	freeze_plan_free(plan);
+}
+END_TEST
+
+/*
+ * Read /proc/PID/NAME (NUL-separated fields) into buf; its length.  A
+ * program just started may not have its arguments and environment in
+ * place yet (the kernel sets them up after the point where the parent
+ * goes on): read again for a while.
+ */
+static size_t
+proc_file(long pid, const char *name, char *buf, size_t size)
+{
+	char	path[64];
+	ssize_t	n;
+	int	fd, tries = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/%s", pid, name);
+	do {
+		if (tries != 0)
+			usleep(10000);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		ck_assert_msg(fd != -1, "%s: %s", path, strerror(errno));
+		n = read(fd, buf, size - 1);
+		close(fd);
+	} while (n == 0 && ++tries < 100);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	return ((size_t)n);
+}
+
+/*
+ * Proves the guardian is this program run again, not a copy of this
+ * process: the same executable and arguments, the environment variable
+ * that makes it one, its own session, and none of our descriptors but
+ * its socket (0-2 are /dev/null).
+ */
+START_TEST(test_real_guardian_runs_again)
+{
+	struct guardian	*g;
+	char		*cause = NULL, mine[4096], its[4096], env[65536];
+	char		 link[64], a[PATH_MAX], b[PATH_MAX], want[64];
+	size_t		 n, m, i;
+	ssize_t		 k;
+	int		 fd, found = 0;
+	long		 pid;
+
+	if (!fx_ready(__func__))
+		return;
+	/* One of ours, not close-on-exec: the guardian must not have it. */
+	fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	g = guardian_spawn(&cause);
+	ck_assert_msg(g != NULL, "guardian_spawn: %s", cause);
+	close(fd);
+	pid = guardian_pid(g);
+	ck_assert_int_gt(pid, 0);
+	k = readlink("/proc/self/exe", a, sizeof a - 1);
+	ck_assert_int_gt(k, 0);
+	a[k] = '\0';
+	snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+	k = readlink(link, b, sizeof b - 1);
+	ck_assert_int_gt(k, 0);
+	b[k] = '\0';
+	ck_assert_str_eq(a, b);
+	n = proc_file((long)getpid(), "cmdline", mine, sizeof mine);
+	m = proc_file(pid, "cmdline", its, sizeof its);
+	ck_assert_uint_eq(n, m);
+	ck_assert_int_eq(memcmp(mine, its, n), 0);
+	n = proc_file(pid, "environ", env, sizeof env);
+	for (i = 0; i < n; i += strlen(env + i) + 1) {
+		if (strcmp(env + i, GUARDIAN_ENV "=3") == 0)
+			found = 1;
+	}
+	ck_assert_msg(found, "no %s=3 in the guardian's environment",
+	    GUARDIAN_ENV);
+	ck_assert_int_eq(getsid((pid_t)pid), (pid_t)pid);
+	snprintf(want, sizeof want, "/proc/%ld/fd/%d", pid, fd);
+	/* Give it the time to close what it got, should it be a copy. */
+	usleep(100000);
+	ck_assert_msg(access(want, F_OK) == -1, "the guardian holds our "
+	    "descriptor %d", fd);
+	guardian_release(g);
+}
+END_TEST
+
+/*
+ * Proves a guardian made idle after one freeze serves the next: it held
+ * A, A was thawed by its owner and the guardian made idle, then handed A
+ * again; the owner freezes once more and dies: A is thawed at once.
+ */
+START_TEST(test_real_guardian_reuse)
+{
+	struct freeze_plan	*plan, *again;
+	struct guardian		*g;
+	struct timespec		 start;
+	char			*cause = NULL;
+	pid_t			 owner;
+	int			 status;
+
+	if (!fx_ready(__func__))
+		return;
+	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	again = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	if ((owner = fork()) == 0) {
+		if ((g = guardian_start(plan, &cause)) == NULL ||
+		    fx_apply(plan, &cause) != 0 ||
+		    guardian_renew(g, 10000) != 0 ||
+		    freeze_thaw(plan, &cause) != 0 ||
+		    guardian_idle(g) != 0)
+			_exit(1);
+		if (freeze_prepare(again, &cause) != 0 ||
+		    guardian_hold(g, again, &cause) != 0 ||
+		    fx_apply(again, &cause) != 0 ||
+		    guardian_renew(g, 10000) != 0)
+			_exit(2);
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	ck_assert_int_eq(waitpid(owner, &status, 0), owner);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the owner did not freeze twice (status %d)", status);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	assert_writable(fx.file_a);
+	ck_assert_int_lt(testutil_ms_since(&start), 2000);
+	freeze_plan_free(again);
+	freeze_plan_free(plan);
+}
+END_TEST
+
+/*
+ * Proves an idle guardian touches nothing: its owner froze A with it,
+ * thawed, made it idle, then froze A again without it and died; the
+ * guardian, holding nothing, leaves that freeze alone.
+ */
+START_TEST(test_real_guardian_idle_untouched)
+{
+	struct freeze_plan	*plan, *again;
+	struct guardian		*g;
+	char			*cause = NULL;
+	pid_t			 owner, pid;
+	int			 status, rc;
+
+	if (!fx_ready(__func__))
+		return;
+	plan = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	again = fx_plan("/proc/self/mountinfo", fx.dev_a, 0);
+	if ((owner = fork()) == 0) {
+		if ((g = guardian_start(plan, &cause)) == NULL ||
+		    fx_apply(plan, &cause) != 0 ||
+		    guardian_renew(g, 300) != 0 ||
+		    freeze_thaw(plan, &cause) != 0 ||
+		    guardian_idle(g) != 0 ||
+		    fx_apply(again, &cause) != 0)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	ck_assert_int_eq(waitpid(owner, &status, 0), owner);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the owner did not freeze (status %d)", status);
+	/* Past the old 300 ms lease, A stays frozen. */
+	pid = testutil_writer_start(fx.file_a);
+	rc = testutil_writer_wait(pid, 800);
+	fx_thaw(fx.mnt_a);
+	if (rc != -1)
+		ck_abort_msg("the idle guardian thawed a freeze that was not "
+		    "its own");
+	rc = testutil_writer_wait(pid, WRITE_MS);
+	if (rc == -1)
+		testutil_writer_kill(pid);
+	ck_assert_int_eq(rc, 0);
+	freeze_plan_free(again);
+	freeze_plan_free(plan);
+}
+END_TEST
+
 Suite *
 suite_freeze(void)
 {
@@ -1297,6 +1631,7 @@ suite_freeze(void)
 	tcase_add_checked_fixture(tp, plan_setup, plan_teardown);
 	tcase_add_test(tp, test_plan_select);
 	tcase_add_test(tp, test_plan_rejects_all);
+	tcase_add_test(tp, test_plan_holds_once);
 	tcase_add_test(tp, test_plan_bind_dedup);
 	tcase_add_test(tp, test_plan_nested_order);
 	tcase_add_test(tp, test_plan_read_only);
@@ -1324,6 +1659,11 @@ suite_freeze(void)
 	tcase_add_test(tr, test_real_guardian_owner_killed);
 	tcase_add_test(tr, test_real_guardian_lease);
 	tcase_add_test(tr, test_real_guardian_release);
+	tcase_add_test(tr, test_real_prepare);
+	tcase_add_test(tr, test_real_prepare_busy);
+	tcase_add_test(tr, test_real_guardian_runs_again);
+	tcase_add_test(tr, test_real_guardian_reuse);
+	tcase_add_test(tr, test_real_guardian_idle_untouched);
 	suite_add_tcase(s, tr);
 	return (s);
 }

@@ -1870,6 +1870,87 @@ START_TEST(test_real_create_dropped)
 END_TEST
 
 /*
+ * Proves a freeze takes a disk the caller resolved as it is, without
+ * reading sysfs for it again (what `snapshot create` hands its serve):
+ * the known disk named like A and with A's identifiers is given B's
+ * device number, which has nothing mounted, so nothing is frozen; sysfs
+ * would have said A.  A known disk whose identifiers do not match the
+ * reference is not taken: that freeze finds A in sysfs, as before.
+ */
+START_TEST(test_real_known_disks)
+{
+	const Evg__FreezeReport	*fr;
+	const Evg__Reply	*r;
+	struct disk		*a, *b, known;
+	char			*cause = NULL;
+	size_t			 na, nb;
+
+	if (!fx_ready(__func__))
+		return;
+	ck_assert_uint_eq(fx_assert_safe(0), 1);
+	ck_assert_uint_eq(fx_assert_safe(1), 0);
+	ck_assert_msg(disk_resolve(fx.loop[0], &a, &na, &cause) == 0, "%s",
+	    cause);
+	ck_assert_msg(disk_resolve(fx.loop[1], &b, &nb, &cause) == 0, "%s",
+	    cause);
+	ck_assert_uint_eq(na, 1);
+	ck_assert_uint_eq(nb, 1);
+	known = a[0];
+	known.maj = b[0].maj;
+	known.min = b[0].min;
+	serve_set_disks(P.serve, &known, 1);
+	r = ask_freeze(fx.loop[0], "backing", fx.backing[0], 5000);
+	assert_status(r, EVG_OK, NULL);
+	fr = report_of(r);
+	ck_assert_uint_eq(fr->frozen_count, 0);
+	ck_assert_uint_eq(fr->n_mounts, 0);
+
+	/* B's identifiers under A's name: not the reference's disk. */
+	known = b[0];
+	snprintf(known.devpath, sizeof known.devpath, "%s", fx.loop[0]);
+	serve_set_disks(P.serve, &known, 1);
+	r = ask_freeze(fx.loop[0], "backing", fx.backing[0], 5000);
+	assert_status(r, EVG_OK, NULL);
+	ck_assert_uint_eq(report_of(r)->frozen_count, 1);
+	assert_status(ask_simple(EVG__ENVELOPE__BODY_THAW), EVG_OK, NULL);
+	assert_writable();
+	serve_set_disks(P.serve, NULL, 0);
+	disk_free(a, na);
+	disk_free(b, nb);
+}
+END_TEST
+
+/*
+ * Proves the daemon's way with guardians: one is started ahead, serves a
+ * freeze, is kept for the next, which works as well, and a lost
+ * connection still thaws at once.
+ */
+START_TEST(test_real_kept_guardian)
+{
+	const Evg__Reply	*r;
+
+	if (!fx_ready(__func__))
+		return;
+	ck_assert_uint_eq(fx_assert_safe(0), 1);
+	serve_keep_guardian(P.serve);
+	r = ask_freeze(fx.loop[0], "backing", fx.backing[0], 10000);
+	assert_status(r, EVG_OK, NULL);
+	ck_assert_uint_eq(report_of(r)->frozen_count, 1);
+	assert_status(ask_simple(EVG__ENVELOPE__BODY_THAW), EVG_OK, NULL);
+	assert_writable();
+	r = ask_freeze(fx.loop[0], "backing", fx.backing[0], 10000);
+	assert_status(r, EVG_OK, NULL);
+	ck_assert_uint_eq(report_of(r)->frozen_count, 1);
+	peer_free(P.host);
+	P.host = NULL;
+	pair_run(WAIT_MS);
+	ck_assert_int_eq(P.lost, 1);
+	ck_assert_uint_eq(serve_frozen(P.serve), 0);
+	assert_writable();
+}
+END_TEST
+
+/*
  * Proves rollback is refused locally (FAILED_PRECONDITION, exit 16, the
  * host never asked) while a filesystem on the disk is mounted, and goes
  * to the host when none is.
@@ -1931,6 +2012,8 @@ suite_serve(void)
 	tcase_add_test(tc, test_real_create);
 	tcase_add_test(tc, test_real_create_dropped);
 	tcase_add_test(tc, test_real_rollback_mounted);
+	tcase_add_test(tc, test_real_known_disks);
+	tcase_add_test(tc, test_real_kept_guardian);
 	suite_add_tcase(s, tc);
 	return (s);
 }
