@@ -312,7 +312,7 @@ int
 peer_send(struct peer *p, Evg__Envelope *env)
 {
 	uint8_t	*buf;
-	size_t	 len;
+	size_t	 len, queued;
 	char	*cause;
 
 	if (p->state == PEER_DEAD)
@@ -337,9 +337,20 @@ peer_send(struct peer *p, Evg__Envelope *env)
 		peer_lost(p);
 		return (-1);
 	}
+	queued = evbuffer_get_length(p->out);
 	evbuffer_add(p->out, buf, len);
 	free(buf);
-	event_add(p->ev_write, NULL);
+	/*
+	 * Written now, not a loop pass later, when nothing is queued ahead
+	 * (a reply, a freeze or a thaw goes out when it is ready).  Whatever
+	 * is left (a short write, or one that failed: its error comes back
+	 * there) is for the write callback, so the peer is never lost under
+	 * its caller.
+	 */
+	if (queued == 0 && p->state == PEER_OPEN)
+		(void)evbuffer_write(p->out, p->fd);
+	if (evbuffer_get_length(p->out) != 0)
+		event_add(p->ev_write, NULL);
 	return (0);
 }
 

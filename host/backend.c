@@ -118,8 +118,11 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 	    (ms = strtol(delay, NULL, 10)) > 0) {
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(op->ev_done, &tv);
+		return;
 	}
-	evtimer_add(op->ev_done, &tv);
+	/* In this loop pass: a snapshot's result is awaited by a thaw. */
+	event_active(op->ev_done, EV_TIMEOUT, 0);
 }
 
 /* A child finished: hand its result to the current step. */

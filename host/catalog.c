@@ -1,4 +1,6 @@
 /* Per-VM snapshot catalog: persistence and reconciliation. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@
 #define CATALOG_FILE_MAX	(32 * 1024 * 1024)
 /* 2: snapshot groups ("group", "group_size"); 1 is read as groups of one. */
 #define CATALOG_FORMAT		2
+
+static void	catalog_pending_load(struct catalog *, json_object *);
 
 static const char *snap_state_names[] = {
 	[SNAP_CREATING] = "creating",
@@ -84,6 +88,8 @@ catalog_free(struct catalog *cat)
 		TAILQ_REMOVE(&cat->snaps, cs, entry);
 		catalog_entry_free(cs);
 	}
+	regjournal_close(&cat->journal);
+	free(cat->removed);
 	free(cat->path);
 	free(cat);
 }
@@ -130,10 +136,16 @@ catalog_add_mount(struct cat_snap *cs, const char *mountpoint,
 	    NULL;
 }
 
-/* Unlink and free an entry. */
+/* Unlink and free an entry; its removal is for the next commit. */
 void
 catalog_remove(struct catalog *cat, struct cat_snap *cs)
 {
+	if (cs->written != 0) {
+		cat->removed = xreallocarray(cat->removed, cat->nremoved + 1,
+		    sizeof *cat->removed);
+		memcpy(cat->removed[cat->nremoved++], cs->uuid,
+		    sizeof cs->uuid);
+	}
 	TAILQ_REMOVE(&cat->snaps, cs, entry);
 	cat->count--;
 	catalog_entry_free(cs);
@@ -219,61 +231,76 @@ catalog_freeze_json(const struct cat_snap *cs)
 	return (o);
 }
 
+/* One entry as JSON, as the file and the journal hold it. */
+static json_object *
+catalog_snap_json(const struct cat_snap *cs)
+{
+	json_object	*o;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "uuid", json_object_new_string(cs->uuid));
+	json_object_object_add(o, "name", json_object_new_string(cs->name));
+	json_object_object_add(o, "volume",
+	    json_object_new_string(cs->volume));
+	json_object_object_add(o, "tag", json_object_new_string(cs->tag));
+	/* Never write what catalog_open() would refuse. */
+	json_object_object_add(o, "created", json_object_new_int64(
+	    cs->created <= JSONOUT_TIME_MAX ? (int64_t)cs->created : 0));
+	json_object_object_add(o, "size_bytes", json_object_new_int64(
+	    cs->size <= INT64_MAX ? (int64_t)cs->size : 0));
+	json_object_object_add(o, "consistency",
+	    json_object_new_string(cs->consistency));
+	json_object_object_add(o, "origin", json_object_new_string(cs->origin));
+	json_object_object_add(o, "state",
+	    json_object_new_string(snap_state_name(cs->state)));
+	if (cs->idem_key != NULL)
+		json_object_object_add(o, "idempotency_key",
+		    json_object_new_string(cs->idem_key));
+	json_object_object_add(o, "group", json_object_new_string(cs->group));
+	json_object_object_add(o, "group_size",
+	    json_object_new_int64(cs->group_size));
+	if (cs->nmounts > 0 || cs->freeze_ms > 0)
+		json_object_object_add(o, "freeze", catalog_freeze_json(cs));
+	return (o);
+}
+
+/*
+ * The scheduled rollback into o ("pending_rollback", "pending_volumes");
+ * with all set, also when there is none (the journal's header record).
+ */
+static void
+catalog_pending_json(const struct catalog *cat, json_object *o, int all)
+{
+	json_object	*arr;
+	size_t		 i;
+
+	if (cat->pending_rollback[0] == '\0' && !all)
+		return;
+	json_object_object_add(o, "pending_rollback",
+	    json_object_new_string(cat->pending_rollback));
+	arr = json_object_new_array();
+	for (i = 0; i < cat->npending_volumes; i++)
+		json_object_array_add(arr, json_object_new_string(
+		    cat->pending_volumes[i]));
+	json_object_object_add(o, "pending_volumes", arr);
+}
+
 /* The catalog as the JSON text of its file; see catalog.h. */
 char *
 catalog_text(struct catalog *cat)
 {
-	json_object	*root, *arr, *o;
+	json_object	*root, *arr;
 	struct cat_snap	*cs;
 	char		*text;
-	size_t		 i;
 
 	root = json_object_new_object();
 	json_object_object_add(root, "format",
 	    json_object_new_int(CATALOG_FORMAT));
 	json_object_object_add(root, "vm", json_object_new_string(cat->vm));
-	if (cat->pending_rollback[0] != '\0') {
-		json_object_object_add(root, "pending_rollback",
-		    json_object_new_string(cat->pending_rollback));
-		arr = json_object_new_array();
-		for (i = 0; i < cat->npending_volumes; i++)
-			json_object_array_add(arr, json_object_new_string(
-			    cat->pending_volumes[i]));
-		json_object_object_add(root, "pending_volumes", arr);
-	}
+	catalog_pending_json(cat, root, 0);
 	arr = json_object_new_array();
-	TAILQ_FOREACH(cs, &cat->snaps, entry) {
-		o = json_object_new_object();
-		json_object_object_add(o, "uuid",
-		    json_object_new_string(cs->uuid));
-		json_object_object_add(o, "name",
-		    json_object_new_string(cs->name));
-		json_object_object_add(o, "volume",
-		    json_object_new_string(cs->volume));
-		json_object_object_add(o, "tag", json_object_new_string(cs->tag));
-		/* Never write what catalog_open() would refuse. */
-		json_object_object_add(o, "created", json_object_new_int64(
-		    cs->created <= JSONOUT_TIME_MAX ? (int64_t)cs->created : 0));
-		json_object_object_add(o, "size_bytes", json_object_new_int64(
-		    cs->size <= INT64_MAX ? (int64_t)cs->size : 0));
-		json_object_object_add(o, "consistency",
-		    json_object_new_string(cs->consistency));
-		json_object_object_add(o, "origin",
-		    json_object_new_string(cs->origin));
-		json_object_object_add(o, "state",
-		    json_object_new_string(snap_state_name(cs->state)));
-		if (cs->idem_key != NULL)
-			json_object_object_add(o, "idempotency_key",
-			    json_object_new_string(cs->idem_key));
-		json_object_object_add(o, "group",
-		    json_object_new_string(cs->group));
-		json_object_object_add(o, "group_size",
-		    json_object_new_int64(cs->group_size));
-		if (cs->nmounts > 0 || cs->freeze_ms > 0)
-			json_object_object_add(o, "freeze",
-			    catalog_freeze_json(cs));
-		json_object_array_add(arr, o);
-	}
+	TAILQ_FOREACH(cs, &cat->snaps, entry)
+		json_object_array_add(arr, catalog_snap_json(cs));
 	json_object_object_add(root, "snapshots", arr);
 	text = xstrdup(json_object_to_json_string_ext(root,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -281,16 +308,142 @@ catalog_text(struct catalog *cat)
 	return (text);
 }
 
-/* Write the catalog atomically. */
+/* The hash of a JSON value's text: what the journal compares. */
+static size_t
+catalog_hash(json_object *o)
+{
+	size_t	h;
+
+	h = strhash(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0);
+	return (h != 0 ? h : 1);
+}
+
+/* The header record's hash: the scheduled rollback. */
+static size_t
+catalog_header_hash(const struct catalog *cat, json_object **out)
+{
+	json_object	*o;
+	size_t		 h;
+
+	o = json_object_new_object();
+	catalog_pending_json(cat, o, 1);
+	h = catalog_hash(o);
+	if (out != NULL)
+		*out = o;
+	else
+		json_object_put(o);
+	return (h);
+}
+
+/* Everything as it is now is what the file and journal hold. */
+static void
+catalog_mark_written(struct catalog *cat)
+{
+	struct cat_snap	*cs;
+	json_object	*o;
+
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		o = catalog_snap_json(cs);
+		cs->written = catalog_hash(o);
+		json_object_put(o);
+	}
+	cat->header_written = catalog_header_hash(cat, NULL);
+	free(cat->removed);
+	cat->removed = NULL;
+	cat->nremoved = 0;
+}
+
+/*
+ * The whole file, then an empty journal; a failure loses nothing (the
+ * journal has every change) and is only logged.
+ */
+static void
+catalog_rewrite(struct catalog *cat)
+{
+	char	*text, *why;
+
+	text = catalog_text(cat);
+	if (atomicfile_write(cat->path, text, strlen(text), 0600, &why) == 0)
+		regjournal_reset(&cat->journal, cat->path);
+	else {
+		log_warnx("catalog: %s (its journal keeps every change)", why);
+		free(why);
+	}
+	free(text);
+}
+
+/* Close; see catalog.h. */
+void
+catalog_close(struct catalog *cat)
+{
+	if (cat != NULL && cat->journal.lines > 0)
+		catalog_rewrite(cat);
+	catalog_free(cat);
+}
+
+/* Commit; see catalog.h. */
 int
 catalog_commit(struct catalog *cat, char **cause)
 {
-	char	*text;
-	int	 rc;
+	json_object	*line, *puts, *dels, *o, *hdr;
+	struct cat_snap	*cs;
+	struct stat	 sb;
+	size_t		*hash, h, i, n = 0, max;
+	char		*text;
+	int		 rc;
 
-	text = catalog_text(cat);
-	rc = atomicfile_write(cat->path, text, strlen(text), 0600, cause);
+	hash = xreallocarray(NULL, cat->count + 1, sizeof *hash);
+	puts = json_object_new_array();
+	TAILQ_FOREACH(cs, &cat->snaps, entry) {
+		o = catalog_snap_json(cs);
+		hash[n] = catalog_hash(o);
+		if (hash[n] != cs->written)
+			json_object_array_add(puts, o);
+		else
+			json_object_put(o);
+		n++;
+	}
+	if ((h = catalog_header_hash(cat, &hdr)) != cat->header_written)
+		json_object_array_add(puts, hdr);
+	else
+		json_object_put(hdr);
+	if (json_object_array_length(puts) == 0 && cat->nremoved == 0) {
+		json_object_put(puts);
+		free(hash);
+		return (0);
+	}
+	line = json_object_new_object();
+	if (cat->nremoved > 0) {
+		dels = json_object_new_array();
+		for (i = 0; i < cat->nremoved; i++)
+			json_object_array_add(dels,
+			    json_object_new_string(cat->removed[i]));
+		json_object_object_add(line, "del", dels);
+	}
+	json_object_object_add(line, "put", puts);
+	xasprintf(&text, "%s\n", json_object_to_json_string_ext(line,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(line);
+	rc = regjournal_append(&cat->journal, cat->path, text, cause);
 	free(text);
+	if (rc == 0) {
+		n = 0;
+		TAILQ_FOREACH(cs, &cat->snaps, entry)
+			cs->written = hash[n++];
+		cat->header_written = h;
+		free(cat->removed);
+		cat->removed = NULL;
+		cat->nremoved = 0;
+		max = cat->count < CATALOG_JOURNAL_LINES ? cat->count :
+		    CATALOG_JOURNAL_LINES;
+		/* Long, or large (lines of many entries): the whole file. */
+		if ((cat->journal.lines >= CATALOG_JOURNAL_MIN &&
+		    cat->journal.lines >= max) || (fstat(cat->journal.fd,
+		    &sb) == 0 && sb.st_size > CATALOG_FILE_MAX / 2))
+			catalog_rewrite(cat);
+	}
+	free(hash);
 	return (rc);
 }
 
@@ -392,6 +545,92 @@ catalog_snap_from_json(json_object *o)
 	return (cs);
 }
 
+/*
+ * A journal line's records, in order: entries (by "uuid": replaced where
+ * they are, else appended) and the header (the scheduled rollback).
+ */
+static void
+catalog_replay_put(json_object *v, void *arg, char **cause)
+{
+	struct catalog	*cat = arg;
+	struct cat_snap	*cs, *old;
+	json_object	*o, *u;
+	size_t		 i, n;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		*cause = xstrdup("put is not a list of records");
+		return;
+	}
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(v, i);
+		if (json_object_is_type(o, json_type_object) &&
+		    !json_object_object_get_ex(o, "uuid", &u) &&
+		    json_object_object_get_ex(o, "pending_rollback", &u)) {
+			catalog_pending_load(cat, o);
+			continue;
+		}
+		if ((cs = catalog_snap_from_json(o)) == NULL) {
+			xasprintf(cause, "put[%zu]: malformed entry", i);
+			return;
+		}
+		if ((old = catalog_find(cat, cs->uuid)) != NULL) {
+			TAILQ_INSERT_BEFORE(old, cs, entry);
+			TAILQ_REMOVE(&cat->snaps, old, entry);
+			catalog_entry_free(old);
+			continue;
+		}
+		if (cat->count >= CATALOG_MAX_ENTRIES) {
+			catalog_entry_free(cs);
+			xasprintf(cause, "more than %d entries",
+			    CATALOG_MAX_ENTRIES);
+			return;
+		}
+		TAILQ_INSERT_TAIL(&cat->snaps, cs, entry);
+		cat->count++;
+	}
+}
+
+/* A journal line's removal of one entry (gone already: nothing). */
+static void
+catalog_replay_del(const char *uuid, void *arg)
+{
+	struct catalog	*cat = arg;
+	struct cat_snap	*cs;
+
+	if ((cs = catalog_find(cat, uuid)) != NULL) {
+		TAILQ_REMOVE(&cat->snaps, cs, entry);
+		cat->count--;
+		catalog_entry_free(cs);
+	}
+}
+
+/*
+ * A replayed catalog read again as the file it will be written as: the
+ * entries the journal brought are checked against each other as the
+ * file's (duplicates merged the same way).  NULL with *cause if unusable.
+ */
+static struct catalog *
+catalog_recheck(struct catalog *cat, char **cause)
+{
+	struct catalog	*again;
+	char		*text, *why = NULL;
+
+	text = catalog_text(cat);
+	again = catalog_parse(cat->path, cat->vm, text, &why);
+	free(text);
+	if (again == NULL) {
+		xasprintf(cause, "%s.journal, replayed: %s", cat->path, why);
+		free(why);
+		catalog_free(cat);
+		return (NULL);
+	}
+	again->journal = cat->journal;
+	cat->journal.fd = -1;
+	catalog_free(cat);
+	return (again);
+}
+
 /* Load a catalog; see catalog.h. */
 struct catalog *
 catalog_open(const char *dir, const char *vm, char **cause)
@@ -410,6 +649,17 @@ catalog_open(const char *dir, const char *vm, char **cause)
 	cat = catalog_parse(path, vm, text, cause);
 	free(text);
 	free(path);
+	if (cat == NULL)
+		return (NULL);
+	if (regjournal_replay(&cat->journal, cat->path, catalog_replay_put,
+	    catalog_replay_del, cat, cause) != 0) {
+		catalog_free(cat);
+		return (NULL);
+	}
+	if (cat->journal.lines > 0 && (cat = catalog_recheck(cat, cause)) ==
+	    NULL)
+		return (NULL);
+	catalog_mark_written(cat);
 	return (cat);
 }
 
@@ -518,6 +768,19 @@ catalog_pending_volumes(struct catalog *cat, json_object *root)
 	}
 }
 
+/* The scheduled rollback that o (the file, or a header record) holds. */
+static void
+catalog_pending_load(struct catalog *cat, json_object *o)
+{
+	cat->pending_rollback[0] = '\0';
+	cat->npending_volumes = 0;
+	if (uuid_valid(catalog_json_str(o, "pending_rollback"))) {
+		snprintf(cat->pending_rollback, sizeof cat->pending_rollback,
+		    "%s", catalog_json_str(o, "pending_rollback"));
+		catalog_pending_volumes(cat, o);
+	}
+}
+
 /* A catalog from its file's text; see catalog.h. */
 struct catalog *
 catalog_parse(const char *path, const char *vm, const char *text,
@@ -532,6 +795,7 @@ catalog_parse(const char *path, const char *vm, const char *text,
 	cat = xcalloc(1, sizeof *cat);
 	snprintf(cat->vm, sizeof cat->vm, "%s", vm);
 	cat->path = xstrdup(path);
+	cat->journal.fd = -1;
 	TAILQ_INIT(&cat->snaps);
 	if (text == NULL)
 		return (cat);
@@ -542,11 +806,7 @@ catalog_parse(const char *path, const char *vm, const char *text,
 		    cat->path);
 		goto fail;
 	}
-	if (uuid_valid(catalog_json_str(root, "pending_rollback"))) {
-		snprintf(cat->pending_rollback, sizeof cat->pending_rollback,
-		    "%s", catalog_json_str(root, "pending_rollback"));
-		catalog_pending_volumes(cat, root);
-	}
+	catalog_pending_load(cat, root);
 	n = json_object_array_length(arr);
 	seen.mask = strhash_mask(n);
 	seen.by_uuid = xcalloc(seen.mask + 1, sizeof *seen.by_uuid);

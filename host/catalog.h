@@ -1,8 +1,14 @@
 /*
  * The per-VM snapshot catalog: every snapshot the host knows of for one VM
  * (UUID, name, volume, creation time, size, consistency, origin, state),
- * persisted as <state_dir>/catalogs/<vm-uuid>.json and written atomically
- * (temp file, fsync, rename, fsync dir) on every change.
+ * persisted as <state_dir>/catalogs/<vm-uuid>.json, written atomically
+ * (temp file, fsync, rename, fsync dir), and its journal
+ * <vm-uuid>.json.journal (regjournal.c): a commit appends the entries it
+ * changed and the UUIDs it removed as one line, made durable with one
+ * fdatasync, whatever the catalog's size; the whole file is rewritten
+ * (and the journal emptied) once the journal holds CATALOG_JOURNAL_LINES
+ * lines or as many as the catalog has entries, whichever is fewer (at
+ * least 64), or half the file's size limit in bytes.
  *
  * Crash safety: an operation writes its intent first (state "creating" or
  * "deleting"), then calls the backend, then commits the outcome.  After a
@@ -29,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "regjournal.h"
 #include "uuid.h"
 
 #define CATALOG_DIR		"catalogs"
@@ -36,6 +43,9 @@
 #define CATALOG_MAX_ENTRIES	16384
 /* Most members of one snapshot group (volumes of one create). */
 #define CATALOG_GROUP_MAX	32
+/* Journal lines after which a commit rewrites the whole file; see above. */
+#define CATALOG_JOURNAL_MIN	64
+#define CATALOG_JOURNAL_LINES	1024
 /* The mark of the host's own backend snapshots; see the top. */
 #define CATALOG_TAG_PREFIX	"evg-"
 #define CATALOG_TAG_LEN		(sizeof CATALOG_TAG_PREFIX - 1 + UUID_STR_LEN)
@@ -79,6 +89,8 @@ struct cat_snap {
 	unsigned char	 checked;	/* its volume was listed */
 	unsigned char	 seen;		/* the backend has it */
 	unsigned char	 tried;		/* redelete attempted */
+	/* Not persisted: the hash of the JSON last written, 0: never. */
+	size_t		 written;
 	struct cat_mount *mounts;	/* consistency record */
 	size_t		 nmounts;
 	TAILQ_ENTRY(cat_snap) entry;
@@ -100,6 +112,11 @@ struct catalog {
 	char			 pending_volumes[CATALOG_GROUP_MAX]
 				    [UUID_STR_LEN + 1];
 	size_t			 npending_volumes;
+	/* Not persisted: what the next commit's journal line must carry. */
+	struct regjournal	 journal;
+	size_t			 header_written;	/* hash, 0: never */
+	char			(*removed)[UUID_STR_LEN + 1];
+	size_t			 nremoved;
 };
 
 /* What the backend lists for a volume, as reconcile needs it. */
@@ -124,8 +141,9 @@ struct cat_reconcile {
 };
 
 /*
- * Load the catalog of vm from dir/<vm>.json (missing: empty).  Returns
- * NULL with *cause when the file exists but cannot be used.
+ * Load the catalog of vm from dir/<vm>.json (missing: empty) and replay
+ * its journal over it.  Returns NULL with *cause when the file or the
+ * journal exists but cannot be used.
  */
 struct catalog	*catalog_open(const char *, const char *, char **);
 /*
@@ -137,7 +155,16 @@ struct catalog	*catalog_open(const char *, const char *, char **);
 struct catalog	*catalog_parse(const char *, const char *, const char *,
 		    char **);
 void		 catalog_free(struct catalog *);
-/* Write the catalog atomically; 0 or -1 with *cause. */
+/*
+ * Free, the whole file rewritten first when the journal holds anything
+ * (a daemon that stops cleanly leaves each catalog in one file).
+ */
+void		 catalog_close(struct catalog *);
+/*
+ * Make every change since the last commit durable: one journal line (no
+ * write at all when nothing changed), the whole file now and then; see
+ * the top.  0 or -1 with errno and *cause (the changes stay to commit).
+ */
 int		 catalog_commit(struct catalog *, char **);
 /* The file's JSON text for the catalog (caller frees). */
 char		*catalog_text(struct catalog *);

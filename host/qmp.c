@@ -232,7 +232,8 @@ qmp_send(struct qmp *q, const char *execute, json_object *args)
 {
 	json_object	*req;
 	const char	*s;
-	size_t		 len;
+	size_t		 len, queued = q->out_len - q->out_off;
+	ssize_t		 n;
 
 	q->id++;
 	req = json_object_new_object();
@@ -247,8 +248,24 @@ qmp_send(struct qmp *q, const char *execute, json_object *args)
 	memcpy(q->out + q->out_len + len, "\r\n", 2);
 	q->out_len += len + 2;
 	json_object_put(req);
-	if (q->ev_write != NULL)	/* NULL: detached, see qmp.h */
-		event_add(q->ev_write, NULL);
+	if (q->ev_write == NULL)	/* detached, see qmp.h */
+		return;
+	/*
+	 * Sent now when nothing is queued ahead (the prepared snapshot goes
+	 * out the moment the guest is frozen); a short write, EAGAIN or an
+	 * error is left to the write callback, which sees it again.
+	 */
+	if (queued == 0 && q->fd != -1 && q->state != QMP_CONNECTING) {
+		n = send(q->fd, q->out + q->out_off, q->out_len - q->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			q->out_off += (size_t)n;
+		if (q->out_off == q->out_len) {
+			q->out_off = q->out_len = 0;
+			return;
+		}
+	}
+	event_add(q->ev_write, NULL);
 }
 
 /* CONNECTING -> GREETING: the socket is connected. */

@@ -887,7 +887,7 @@ registry_save(struct registry *reg, char **cause)
 /*
  * Persist a change: the records a and b (either may be NULL) as they are
  * now, or the removal of record del (NULL: none), as one journal line;
- * or, when the journal is long enough, the whole file.  0, or -1 with
+ * then, when the journal is long enough, the whole file.  0, or -1 with
  * errno and *cause.
  */
 static int
@@ -895,14 +895,11 @@ registry_persist(struct registry *reg, const struct reg_vm *a,
     const struct reg_vm *b, const char *del, char **cause)
 {
 	json_object	*o, *puts;
-	char		*line;
+	char		*line, *why;
 	int		 rc;
 
 	if (reg->path == NULL)
 		return (0);
-	if (reg->journal.lines >= REGISTRY_JOURNAL_MIN &&
-	    reg->journal.lines >= reg->count)
-		return (registry_save(reg, cause));
 	o = json_object_new_object();
 	if (del != NULL)
 		json_object_object_add(o, "del", json_object_new_string(del));
@@ -920,6 +917,16 @@ registry_persist(struct registry *reg, const struct reg_vm *a,
 	json_object_put(o);
 	rc = regjournal_append(&reg->journal, reg->path, line, cause);
 	free(line);
+	/*
+	 * Long enough: the whole file, once the change is in the journal
+	 * (so the journal's last word on every VM is the file's).  A failed
+	 * rewrite loses nothing: the journal is replayed at the next start.
+	 */
+	if (rc == 0 && reg->journal.lines >= REGISTRY_JOURNAL_MIN &&
+	    reg->journal.lines >= reg->count && registry_save(reg, &why) != 0) {
+		log_warnx("registry: %s (the journal keeps the change)", why);
+		free(why);
+	}
 	return (rc);
 }
 

@@ -1,15 +1,19 @@
 /*
- * The registry's journal: PATH.journal beside the registry file PATH, one
- * JSON line per changed record ({"put": RECORD} or {"del": "UUID"}),
- * appended and fdatasync'd at every change.  A change then costs one
- * small write whatever the number of VMs; registry.c rewrites the whole
- * file (and empties the journal) only every so many lines.
+ * The journal of the registry and of each snapshot catalog: PATH.journal
+ * beside the file PATH, one JSON line per change ({"put": RECORDS} and/or
+ * {"del": "UUID" or ["UUID", ...]}, removals applied first), appended and
+ * fdatasync'd at every change.  A change then costs one small write
+ * whatever the number of VMs or snapshots; the owner rewrites the whole
+ * file (and empties the journal) only every so many lines, after the
+ * change that triggers it went into the journal.
  *
  * Replaying the journal over the file is idempotent (the last put of a
- * record wins, a del of a missing record does nothing), so a crash
+ * record wins, a del of a missing record does nothing, and the journal's
+ * last word on each record is what the rewritten file holds), so a crash
  * between the rewrite and the truncation loses nothing.  A last line cut
- * short by a crash mid-append is ignored, with a warning: the change it
- * carried was never acknowledged.
+ * short by a crash mid-append is ignored and cut off the file, with a
+ * warning: the change it carried was never acknowledged, and the next
+ * line must not be appended to it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,12 +107,50 @@ regjournal_close(struct regjournal *j)
 	j->fd = -1;
 }
 
+/*
+ * One line: its removals ("del": a UUID or a list of them), then its
+ * records ("put").  NULL, or why the line is unusable (allocated).
+ */
+static char *
+regjournal_apply(json_object *o, regjournal_put_fn put, regjournal_del_fn del,
+    void *arg)
+{
+	json_object	*v, *d;
+	char		*why = NULL;
+	size_t		 i, n;
+	int		 any = 0;
+
+	if (o != NULL && json_object_object_get_ex(o, "del", &v)) {
+		if (json_object_is_type(v, json_type_string))
+			del(json_object_get_string(v), arg);
+		else if (json_object_is_type(v, json_type_array)) {
+			n = json_object_array_length(v);
+			for (i = 0; i < n; i++) {
+				d = json_object_array_get_idx(v, i);
+				if (!json_object_is_type(d, json_type_string))
+					return (xstrdup("a del that is not a "
+					    "UUID"));
+				del(json_object_get_string(d), arg);
+			}
+		} else
+			return (xstrdup("a del that is not a UUID"));
+		any = 1;
+	}
+	if (o != NULL && json_object_object_get_ex(o, "put", &v)) {
+		put(v, arg, &why);
+		any = 1;
+	}
+	if (!any)
+		return (xstrdup("not a journal line"));
+	return (why);
+}
+
 /* Replay the journal; see regjournal.h. */
 int
 regjournal_replay(struct regjournal *j, const char *regpath,
     regjournal_put_fn put, regjournal_del_fn del, void *arg, char **cause)
 {
-	json_object	*o, *v;
+	json_object	*o;
 	char		*path, *text, *line, *end, *why;
 	size_t		 len, lineno = 0;
 
@@ -122,20 +164,23 @@ regjournal_replay(struct regjournal *j, const char *regpath,
 		lineno++;
 		if ((end = memchr(line, '\n', (size_t)(text + len - line))) ==
 		    NULL) {
+			/* Cut off, or the next line would be appended to it. */
 			log_warnx("%s: line %zu was cut short (the daemon died "
-			    "while writing it); ignored", path, lineno);
+			    "while writing it); ignored and cut off", path,
+			    lineno);
+			if (truncate(path, (off_t)(line - text)) == -1) {
+				xasprintf(cause, "%s: cutting off line %zu, "
+				    "cut short: %s", path, lineno,
+				    strerror(errno));
+				free(text);
+				free(path);
+				return (-1);
+			}
 			break;
 		}
 		*end = '\0';
 		o = json_tokener_parse(line);
-		why = NULL;
-		if (o != NULL && json_object_object_get_ex(o, "put", &v))
-			put(v, arg, &why);
-		else if (o != NULL && json_object_object_get_ex(o, "del", &v) &&
-		    json_object_is_type(v, json_type_string))
-			del(json_object_get_string(v), arg);
-		else
-			why = xstrdup("not a journal line");
+		why = regjournal_apply(o, put, del, arg);
 		json_object_put(o);
 		if (why != NULL) {
 			xasprintf(cause, "%s: line %zu: %s", path, lineno, why);

@@ -1,6 +1,7 @@
 /*
- * The registry's append-only journal (regjournal.c): what registry.c
- * writes at every change instead of rewriting its whole file.  The
+ * The append-only journal (regjournal.c) of the registry and of each
+ * snapshot catalog: what registry.c and catalog.c write at every change
+ * instead of rewriting their whole file.  The
  * journal owns its file descriptor; the lines are the caller's.
  */
 #ifndef EVG_REGJOURNAL_H
@@ -27,7 +28,7 @@ void	regjournal_close(struct regjournal *);
 
 /* Apply {"put": RECORD}: *cause (allocated) when RECORD is unusable. */
 typedef void	(*regjournal_put_fn)(json_object *, void *, char **);
-/* Apply {"del": "UUID"}. */
+/* Apply {"del": "UUID"} (or each UUID of a list). */
 typedef void	(*regjournal_del_fn)(const char *, void *);
 /*
  * Replay <regpath>.journal (missing: nothing) line by line, in order.

@@ -363,20 +363,28 @@ wf_create_prepare(struct workflow *wf)
 		cs->state = SNAP_CREATING;
 		wf->cr.intent[i] = xstrdup(uuid);
 	}
+	/*
+	 * The op starts first (a monitor's connect and greeting go on in
+	 * QEMU while the intents are made durable); nothing of it runs
+	 * before the loop's next pass, and its action only at go.
+	 */
+	wf->cur = catalog_find(wf->wv->cat, wf->cr.intent[0]);
+	wf->cr.prepared = 1;
+	wf_backend_prepare(wf, wf_volume(vm, wf->vols[0]), wf->cur->tag,
+	    wf_prepared, wf_snap_done);
 	if (catalog_commit(wf->wv->cat, &cause) != 0) {
 		code = status_of_write_error(errno);
+		backend_cancel(wf->op);
+		wf->op = NULL;
+		wf->cur = NULL;
+		wf->cr.prepared = 0;
 		for (i = 0; i < wf->nvols; i++)
 			catalog_remove(wf->wv->cat, catalog_find(wf->wv->cat,
 			    wf->cr.intent[i]));
 		wf_fail(wf, code, "cannot write the snapshot catalog: %s",
 		    cause);
 		free(cause);
-		return;
 	}
-	wf->cur = catalog_find(wf->wv->cat, wf->cr.intent[0]);
-	wf->cr.prepared = 1;
-	wf_backend_prepare(wf, wf_volume(vm, wf->vols[0]), wf->cur->tag,
-	    wf_prepared, wf_snap_done);
 }
 
 /* create/PREPARE done: volume 0's op waits; freeze, or snapshot now. */

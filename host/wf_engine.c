@@ -570,7 +570,7 @@ workflow_vm_removed(const char *uuid)
 		    "start waited", NULL, 0, wv->start_arg);
 	TAILQ_REMOVE(&wf_g.vms, wv, entry);
 	uuidx_del(&wf_g.vms_by_uuid, wv->uuid);
-	catalog_free(wv->cat);
+	catalog_close(wv->cat);
 	free(wv->start_msg);
 	free(wv);
 }
@@ -596,7 +596,7 @@ workflow_shutdown(void)
 	while ((wv = TAILQ_FIRST(&wf_g.vms)) != NULL) {
 		TAILQ_REMOVE(&wf_g.vms, wv, entry);
 		free(wv->start_msg);
-		catalog_free(wv->cat);
+		catalog_close(wv->cat);
 		free(wv);
 	}
 	free(wf_g.catdir);

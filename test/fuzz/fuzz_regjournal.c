@@ -32,8 +32,6 @@ static char	dir[64], path[128], jpath[160];
 static void
 fuzz_setup(const uint8_t *data, size_t size)
 {
-	FILE	*f;
-
 	if (dir[0] == '\0') {
 		snprintf(dir, sizeof dir, "/tmp/evg-fuzz-regj-%ld",
 		    (long)getpid());
@@ -42,11 +40,7 @@ fuzz_setup(const uint8_t *data, size_t size)
 		snprintf(jpath, sizeof jpath, "%s.journal", path);
 	}
 	unlink(path);
-	f = fopen(jpath, "w");
-	FUZZ_CHECK(f != NULL);
-	if (size > 0)
-		FUZZ_CHECK(fwrite(data, 1, size, f) == size);
-	fclose(f);
+	fuzz_put_file(jpath, data, size);
 }
 
 /* libFuzzer entry point. */

@@ -25,6 +25,19 @@ fuzz_fail(const char *fmt, ...)
 	abort();
 }
 
+/* Write the input as the file at path (created or emptied). */
+void
+fuzz_put_file(const char *path, const uint8_t *data, size_t size)
+{
+	FILE	*f;
+
+	f = fopen(path, "w");
+	FUZZ_CHECK(f != NULL);
+	if (size > 0)
+		FUZZ_CHECK(fwrite(data, 1, size, f) == size);
+	fclose(f);
+}
+
 /* NUL-terminated copy of the input. */
 char *
 fuzz_cstr(const uint8_t *data, size_t size)

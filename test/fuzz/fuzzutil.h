@@ -24,6 +24,8 @@ void	fuzz_fail(const char *, ...);
 
 /* A NUL-terminated copy of size bytes (the caller frees). */
 char	*fuzz_cstr(const uint8_t *, size_t);
+/* Write the input as the file at path (created or emptied). */
+void	fuzz_put_file(const char *, const uint8_t *, size_t);
 
 /*
  * Take cut points off the front of the input: one byte for how many (up

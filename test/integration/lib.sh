@@ -113,6 +113,13 @@ stop_hostd() {
 	wait "$HOSTD_PID" 2>/dev/null
 }
 
+# catalog_of UUID: what the VM's catalog holds on disk, its file and then
+# its journal (a running or killed daemon's last changes are there; a
+# clean stop rewrites the file whole and empties the journal).
+catalog_of() {
+	cat "$T/state/catalogs/$1.json" "$T/state/catalogs/$1.json.journal" 2>/dev/null
+}
+
 # add_vm UUID NAME SOCK VOLUUID SERIAL [EXTRA...]: register a VM.
 add_vm() {
 	local uuid=$1 name=$2 sock=$3 vol=$4 serial=$5

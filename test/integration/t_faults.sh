@@ -73,7 +73,7 @@ test_fault_unfinished_entry_retried() {
 	add_qcow2_vm $UUID1 vm-one "$T/disk.qcow2" stopped
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name crashy
 	wait "$HOSTD_PID" 2>/dev/null
-	grep -q '"state":"creating"' "$T/state/catalogs/$UUID1.json" ||
+	catalog_of $UUID1 | grep -q '"state":"creating"' ||
 	    fail "no intent recorded"
 	# The image is "locked" during the start-up check.
 	touch "$T/fail"
@@ -105,6 +105,14 @@ test_fault_state_dir_full_delete() {
 	expect_rc 0
 	local s
 	s=$(printf '%s' "$OUT" | grep -o '"uuid":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4)
+	# A clean stop leaves the catalog in its file and the journal empty:
+	# its next line needs a new page, which a full tmpfs refuses.
+	stop_hostd
+	[ ! -s "$T/state/catalogs/$UUID1.json.journal" ] ||
+	    fail "a clean stop left the catalog's journal: $(catalog_of $UUID1)"
+	grep -q '"name":"keep"' "$T/state/catalogs/$UUID1.json" ||
+	    fail "a clean stop did not rewrite the catalog file: $(catalog_of $UUID1)"
+	start_hostd
 	dd if=/dev/zero of="$T/state/filler" bs=4k status=none 2>/dev/null
 	run_cmd $HOSTCTL snapshot delete --vm $UUID1 "$s"
 	expect_rc 13
@@ -116,7 +124,10 @@ test_fault_state_dir_full_delete() {
 	expect_rc 0
 	[ "$(qemu-img snapshot -l "$T/disk.qcow2" | grep -c '^[0-9]')" -eq 0 ] ||
 	    fail "the image still holds the snapshot"
-	# A create on a full state directory is NO_SPACE too, and keeps nothing.
+	# A create on a full state directory is NO_SPACE too, and keeps nothing
+	# (the catalog's journal emptied again by a clean stop first).
+	stop_hostd
+	start_hostd
 	dd if=/dev/zero of="$T/state/filler" bs=4k status=none 2>/dev/null
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name full
 	expect_rc 13
@@ -190,7 +201,8 @@ test_fault_cli_killed_while_frozen() {
 	wait "$cli" 2>/dev/null
 	# Within the lease plus 1 s (it is at once: the guardian sees EOF).
 	writable_within 3 "$T/mnt/a" || fail "the killed CLI's freeze outlived it"
-	wait_for "! grep -q '\"state\":\"creating\"' '$T/state/catalogs/$UUID1.json'" 10 ||
+	wait_for "$HOSTCTL --json snapshot list --vm $UUID1 | grep -q '\"name\":\"victim\"' ||
+	    ! $HOSTCTL --json snapshot list --vm $UUID1 | grep -q '\"state\":\"creating\"'" 10 ||
 	    fail "the create was not cleaned up"
 	run_cmd $G1 snapshot create "$LOOP_a" --name next
 	expect_rc 0
@@ -287,7 +299,7 @@ test_fault_stalled_qemu() {
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --name interrupted
 	wait "$HOSTD_PID" 2>/dev/null
 	local tag
-	tag=$(grep -o '"tag":"[0-9a-z-]*"' "$T/state/catalogs/$UUID1.json" | cut -d'"' -f4)
+	tag=$(catalog_of $UUID1 | grep -o '"tag":"[0-9a-z-]*"' | head -1 | cut -d'"' -f4)
 	[ -n "$tag" ] || fail "no intent recorded"
 	echo stall > "$T/qmp.reply"
 	start_hostd

@@ -178,8 +178,8 @@ test_crash_between_backend_and_catalog() {
 	if kill -0 "$HOSTD_PID" 2>/dev/null; then fail "daemon still alive"; fi
 	[ "$(qemu-img snapshot -l "$T/disk.qcow2" | grep -c '^[0-9]')" -eq 1 ] ||
 	    fail "the backend did not create the snapshot"
-	grep -q '"state":"creating"' "$T/state/catalogs/$UUID1.json" ||
-	    fail "no intent recorded: $(cat "$T/state/catalogs/$UUID1.json")"
+	catalog_of $UUID1 | grep -q '"state":"creating"' ||
+	    fail "no intent recorded: $(catalog_of $UUID1)"
 	start_hostd
 	wait_for "grep -q 'was being created when the host stopped' '$T/hostd.log'" ||
 	    fail "reconcile did not run"
@@ -330,7 +330,7 @@ test_zfs_mock() {
 	expect_in "$ERR" "1.0 MiB free"
 	# A catalog lost with the state dir is rebuilt from the pool.
 	stop_hostd
-	rm -f "$T/state/catalogs/$UUID1.json"
+	rm -f "$T/state/catalogs/$UUID1.json" "$T/state/catalogs/$UUID1.json.journal"
 	start_hostd
 	wait_for "$HOSTCTL snapshot list --vm $UUID1 | grep -q 'first one'" ||
 	    fail "not adopted from zfs properties"

@@ -35,6 +35,10 @@ teardown(void)
 
 	snprintf(path, sizeof path, "%s/%s.json", dir, VM);
 	unlink(path);
+	snprintf(path, sizeof path, "%s/%s.json.journal", dir, VM);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/%s.json.saved", dir, VM);
+	unlink(path);
 	rmdir(dir);
 }
 
@@ -49,6 +53,158 @@ open_cat(void)
 	ck_assert_msg(cat != NULL, "open: %s", cause);
 	return (cat);
 }
+
+/* The journal's text (NULL: none); its line count in *lines. */
+static char *
+journal_text(size_t *lines)
+{
+	char	 path[128], *text;
+	size_t	 len, i;
+	FILE	*f;
+
+	snprintf(path, sizeof path, "%s/%s.json.journal", dir, VM);
+	*lines = 0;
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	text = xcalloc(1, 1 << 20);
+	len = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	for (i = 0; i < len; i++)
+		*lines += text[i] == '\n';
+	return (text);
+}
+
+/* Does the catalog file exist? */
+static int
+file_exists(void)
+{
+	char	path[128];
+
+	snprintf(path, sizeof path, "%s/%s.json", dir, VM);
+	return (access(path, F_OK) == 0);
+}
+
+/*
+ * A commit appends one journal line with only what changed (nothing at
+ * all when nothing did); reopening replays it; a clean close rewrites
+ * the file whole and empties the journal; a line cut short by a crash is
+ * ignored; a crash between a rewrite and the journal's truncation loses
+ * nothing and brings nothing older back.
+ */
+START_TEST(test_catalog_journal)
+{
+	struct catalog	*cat = open_cat();
+	struct cat_snap	*cs;
+	char		*cause = NULL, *j, path[128], saved[128], cmd[320];
+	size_t		 lines;
+	FILE		*f;
+
+	catalog_add(cat, S1, "one", VOL, "evg-" S1, "guest")->state =
+	    SNAP_CREATING;
+	catalog_add(cat, S2, "two", VOL, "evg-" S2, "guest");
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	ck_assert(!file_exists());
+	free(journal_text(&lines));
+	ck_assert_uint_eq(lines, 1);
+	/* Nothing changed: nothing written. */
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	free(journal_text(&lines));
+	ck_assert_uint_eq(lines, 1);
+	/* One entry changed: one line with it alone. */
+	catalog_find(cat, S1)->state = SNAP_READY;
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	j = journal_text(&lines);
+	ck_assert_uint_eq(lines, 2);
+	ck_assert_ptr_nonnull(strstr(strchr(j, '\n') + 1, S1));
+	ck_assert_ptr_null(strstr(strchr(j, '\n') + 1, S2));
+	free(j);
+	/* A removal and the scheduled rollback. */
+	catalog_remove(cat, catalog_find(cat, S2));
+	snprintf(cat->pending_rollback, sizeof cat->pending_rollback, "%s",
+	    S1);
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	j = journal_text(&lines);
+	ck_assert_uint_eq(lines, 3);
+	ck_assert_ptr_nonnull(strstr(j, "\"del\":[\"" S2 "\"]"));
+	free(j);
+	catalog_free(cat);
+
+	/* A line cut short by a crash is ignored, and cut off the file. */
+	snprintf(path, sizeof path, "%s/%s.json.journal", dir, VM);
+	ck_assert_ptr_nonnull(f = fopen(path, "a"));
+	fputs("{\"del\":[\"" S1 "\"", f);
+	fclose(f);
+	cat = open_cat();
+	ck_assert_uint_eq(cat->count, 1);
+	ck_assert_ptr_nonnull(cs = catalog_find(cat, S1));
+	ck_assert_int_eq(cs->state, SNAP_READY);
+	ck_assert_str_eq(cat->pending_rollback, S1);
+	/* Reopened: its state is what is written, nothing to commit. */
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	free(journal_text(&lines));
+	ck_assert_uint_eq(lines, 3);	/* the cut line is cut off */
+	/* A clean close: the whole file, an empty journal. */
+	snprintf(saved, sizeof saved, "%s/%s.json.saved", dir, VM);
+	snprintf(cmd, sizeof cmd, "cp %s %s", path, saved);
+	ck_assert_int_eq(system(cmd), 0);
+	catalog_close(cat);
+	ck_assert(file_exists());
+	free(journal_text(&lines));
+	ck_assert_uint_eq(lines, 0);
+	cat = open_cat();
+	ck_assert_uint_eq(cat->count, 1);
+	ck_assert_str_eq(cat->pending_rollback, S1);
+	catalog_free(cat);
+	/* Killed after the rewrite, before the truncation: the same. */
+	ck_assert_int_eq(rename(saved, path), 0);
+	cat = open_cat();
+	ck_assert_uint_eq(cat->count, 1);
+	ck_assert_int_eq(catalog_find(cat, S1)->state, SNAP_READY);
+	ck_assert_str_eq(cat->pending_rollback, S1);
+	/* The rollback done: the header says so. */
+	cat->pending_rollback[0] = '\0';
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	catalog_free(cat);
+	cat = open_cat();
+	ck_assert_str_eq(cat->pending_rollback, "");
+	catalog_free(cat);
+}
+END_TEST
+
+/*
+ * The journal is bounded: after CATALOG_JOURNAL_MIN lines of a small
+ * catalog the file is rewritten and the journal emptied, and a catalog
+ * whose journal holds garbage is refused with the journal's name.
+ */
+START_TEST(test_catalog_journal_compacts)
+{
+	struct catalog	*cat = open_cat();
+	struct cat_snap	*cs;
+	char		*cause = NULL, path[128];
+	size_t		 lines, i;
+	FILE		*f;
+
+	cs = catalog_add(cat, S1, "one", VOL, "evg-" S1, "guest");
+	for (i = 0; i < CATALOG_JOURNAL_MIN + 5; i++) {
+		cs->size = i;
+		ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	}
+	ck_assert(file_exists());
+	free(journal_text(&lines));
+	ck_assert_uint_eq(lines, 5);
+	catalog_free(cat);
+	cat = open_cat();
+	ck_assert_uint_eq(catalog_find(cat, S1)->size, CATALOG_JOURNAL_MIN + 4);
+	catalog_free(cat);
+	snprintf(path, sizeof path, "%s/%s.json.journal", dir, VM);
+	ck_assert_ptr_nonnull(f = fopen(path, "a"));
+	fputs("{\"put\":[{\"uuid\":\"nope\"}]}\n", f);
+	fclose(f);
+	ck_assert_ptr_null(catalog_open(dir, VM, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, ".json.journal: line 6"));
+	free(cause);
+}
+END_TEST
 
 /* Entries written are read back with every field; a missing file is empty. */
 START_TEST(test_catalog_roundtrip)
@@ -741,6 +897,8 @@ suite_catalog(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_catalog_roundtrip);
+	tcase_add_test(tc, test_catalog_journal);
+	tcase_add_test(tc, test_catalog_journal_compacts);
 	tcase_add_test(tc, test_catalog_find_name);
 	tcase_add_test(tc, test_catalog_at_limit);
 	tcase_add_test(tc, test_catalog_corrupt);

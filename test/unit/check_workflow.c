@@ -846,7 +846,10 @@ START_TEST(test_create_guest_gone_while_frozen)
 }
 END_TEST
 
-/* Make the catalog unwritable (as root too): its temp name is taken. */
+/*
+ * Make the catalog unwritable (as root too): its temp name is taken by a
+ * directory, its journal's name by a link to nowhere.
+ */
 static void
 world_catalog_unwritable(void)
 {
@@ -856,6 +859,11 @@ world_catalog_unwritable(void)
 	    (long)getpid());
 	ck_assert_msg(mkdir(tmp, 0700) == 0, "mkdir %s: %s", tmp,
 	    strerror(errno));
+	free(tmp);
+	/* Read as missing, but never created: its target's dir is not. */
+	xasprintf(&tmp, "%s/catalogs/%s.json.journal", w.dir, VM_UUID);
+	ck_assert_msg(symlink("/nonexistent-evg/journal", tmp) == 0,
+	    "symlink %s: %s", tmp, strerror(errno));
 	free(tmp);
 }
 
@@ -1239,24 +1247,22 @@ world_snap_of(const char *vol, char *out, size_t len)
 	ck_assert_msg(out[0] != '\0', "no snapshot of volume %s", vol);
 }
 
-/* The VM's catalog file's text (freed by the caller). */
+/*
+ * What the VM's catalog holds on disk, its file with its journal replayed,
+ * as the file's text (freed by the caller).
+ */
 static char *
 world_catalog_text(void)
 {
-	char	*path, *text;
-	FILE	*f;
-	long	 len;
+	struct catalog	*cat;
+	char		*path, *text, *cause = NULL;
 
-	xasprintf(&path, "%s/catalogs/%s.json", w.dir, VM_UUID);
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	xasprintf(&path, "%s/catalogs", w.dir);
+	cat = catalog_open(path, VM_UUID, &cause);
+	ck_assert_msg(cat != NULL, "%s: %s", path, cause);
 	free(path);
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	rewind(f);
-	text = xcalloc(1, (size_t)len + 1);
-	ck_assert_uint_eq(fread(text, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
+	text = catalog_text(cat);
+	catalog_free(cat);
 	return (text);
 }
 
