@@ -14,6 +14,7 @@
 #include "log.h"
 #include "strhash.h"
 #include "text.h"
+#include "uuidx.h"
 #include "xmalloc.h"
 
 #define CATALOG_FILE_MAX	(32 * 1024 * 1024)
@@ -545,6 +546,12 @@ catalog_snap_from_json(json_object *o)
 	return (cs);
 }
 
+/* A replay in progress: the catalog and its entries by UUID. */
+struct catalog_replay {
+	struct catalog	*cat;
+	struct uuidx	 idx;
+};
+
 /*
  * A journal line's records, in order: entries (by "uuid": replaced where
  * they are, else appended) and the header (the scheduled rollback).
@@ -552,10 +559,11 @@ catalog_snap_from_json(json_object *o)
 static void
 catalog_replay_put(json_object *v, void *arg, char **cause)
 {
-	struct catalog	*cat = arg;
-	struct cat_snap	*cs, *old;
-	json_object	*o, *u;
-	size_t		 i, n;
+	struct catalog_replay	*rp = arg;
+	struct catalog		*cat = rp->cat;
+	struct cat_snap		*cs, *old;
+	json_object		*o, *u;
+	size_t			 i, n;
 
 	if (!json_object_is_type(v, json_type_array)) {
 		*cause = xstrdup("put is not a list of records");
@@ -574,9 +582,10 @@ catalog_replay_put(json_object *v, void *arg, char **cause)
 			xasprintf(cause, "put[%zu]: malformed entry", i);
 			return;
 		}
-		if ((old = catalog_find(cat, cs->uuid)) != NULL) {
+		if ((old = uuidx_get(&rp->idx, cs->uuid)) != NULL) {
 			TAILQ_INSERT_BEFORE(old, cs, entry);
 			TAILQ_REMOVE(&cat->snaps, old, entry);
+			uuidx_put(&rp->idx, cs->uuid, cs);
 			catalog_entry_free(old);
 			continue;
 		}
@@ -587,6 +596,7 @@ catalog_replay_put(json_object *v, void *arg, char **cause)
 			return;
 		}
 		TAILQ_INSERT_TAIL(&cat->snaps, cs, entry);
+		uuidx_put(&rp->idx, cs->uuid, cs);
 		cat->count++;
 	}
 }
@@ -595,14 +605,32 @@ catalog_replay_put(json_object *v, void *arg, char **cause)
 static void
 catalog_replay_del(const char *uuid, void *arg)
 {
-	struct catalog	*cat = arg;
-	struct cat_snap	*cs;
+	struct catalog_replay	*rp = arg;
+	struct cat_snap		*cs;
 
-	if ((cs = catalog_find(cat, uuid)) != NULL) {
-		TAILQ_REMOVE(&cat->snaps, cs, entry);
-		cat->count--;
+	if ((cs = uuidx_get(&rp->idx, uuid)) != NULL) {
+		uuidx_del(&rp->idx, uuid);
+		TAILQ_REMOVE(&rp->cat->snaps, cs, entry);
+		rp->cat->count--;
 		catalog_entry_free(cs);
 	}
+}
+
+/* Replay the journal over what the file held; 0 or -1 with *cause. */
+static int
+catalog_replay(struct catalog *cat, char **cause)
+{
+	struct catalog_replay	 rp = { cat, { NULL, 0, 0 } };
+	struct cat_snap		*cs;
+	int			 rc;
+
+	/* The file's entries are unique by UUID: catalog_parse() merged. */
+	TAILQ_FOREACH(cs, &cat->snaps, entry)
+		uuidx_put(&rp.idx, cs->uuid, cs);
+	rc = regjournal_replay(&cat->journal, cat->path, catalog_replay_put,
+	    catalog_replay_del, &rp, cause);
+	uuidx_clear(&rp.idx);
+	return (rc);
 }
 
 /*
@@ -651,8 +679,7 @@ catalog_open(const char *dir, const char *vm, char **cause)
 	free(path);
 	if (cat == NULL)
 		return (NULL);
-	if (regjournal_replay(&cat->journal, cat->path, catalog_replay_put,
-	    catalog_replay_del, cat, cause) != 0) {
+	if (catalog_replay(cat, cause) != 0) {
 		catalog_free(cat);
 		return (NULL);
 	}
