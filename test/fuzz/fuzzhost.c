@@ -932,7 +932,8 @@ fh_fixture_catalog(struct fh_file *f, const char *vm, int which)
 		    SNAP_READY);
 	if (catalog_commit(cat, &cause) != 0)
 		fatalx("fixture catalog: %s", cause);
-	catalog_free(cat);
+	/* The commit went to the journal: a close writes the file whole. */
+	catalog_close(cat);
 	xasprintf(&path, "%s/%s.json", fh.catdir, vm);
 	fh_keep_file(f, path);
 	free(path);
@@ -1022,6 +1023,15 @@ fh_reset(void)
 		    (long)getpid());
 		if ((fh.config & FC_WRITES_FAIL) && mkdir(tmp, 0700) == -1)
 			fatal("%s: mkdir %s", __func__, tmp);
+		free(tmp);
+		/*
+		 * Nor can a catalog's journal be made: read as missing, but
+		 * never created (its target's directory does not exist).
+		 */
+		xasprintf(&tmp, "%s.journal", fh.files[i].path);
+		if (i > 0 && (fh.config & FC_WRITES_FAIL) &&
+		    symlink("/nonexistent-evg-fuzz/journal", tmp) == -1)
+			fatal("%s: symlink %s", __func__, tmp);
 		free(tmp);
 	}
 	fh.reg = registry_create(fh.regpath);
