@@ -80,10 +80,10 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/gen/evg.pb-c.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP $(LAYER_INC) -c -o $@ $<
 
 $(HOSTD): $(BUILD)/obj/host/hostd.o $(HOST_LIB_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
 
 $(HOSTCTL): $(BUILD)/obj/host/hostctl.o $(HOST_LIB_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) $(LIBS_PROTO)
 
 $(AGENT): $(BUILD)/obj/guest/agent.o $(GUEST_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $(STATIC) -o $@ $^ $(LIBS_JSON) $(LIBS_EVENT) \
@@ -91,7 +91,7 @@ $(AGENT): $(BUILD)/obj/guest/agent.o $(GUEST_LIB_OBJ) $(COMMON_OBJ)
 
 $(UNIT): $(call obj,$(UNIT_SRC)) $(HOST_LIB_OBJ) $(GUEST_LIB_OBJ) \
 	    $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_JSON) $(LIBS_EVENT) \
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_CHECK) $(LIBS_JSON) $(LIBS_EVENT) \
 	    $(LIBS_PROTO)
 
 $(BUILD)/%: $(BUILD)/obj/test/tools/%.o $(COMMON_OBJ)

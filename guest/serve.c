@@ -170,16 +170,23 @@ serve_guardian_done(struct serve *s)
 	s->guardian = NULL;
 }
 
+/* The state part of serve_idle: no file touched. */
+static void
+serve_idle_state(struct serve *s)
+{
+	freeze_lease_stop(s->lease);
+	s->lease = NULL;
+	s->owner = NULL;
+	serve_set_state(s, SERVE_IDLE);
+}
+
 /* FROZEN or EXPIRED -> IDLE: disarm the lease and forget the owner. */
 static void
 serve_idle(struct serve *s)
 {
 	if (serve_frozen(s) == 0)
 		frozenrec_clear();
-	freeze_lease_stop(s->lease);
-	s->lease = NULL;
-	s->owner = NULL;
-	serve_set_state(s, SERVE_IDLE);
+	serve_idle_state(s);
 }
 
 /*
@@ -587,13 +594,22 @@ serve_thaw_request(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	serve_overdue(s);
 	switch (s->state) {
 	case SERVE_FROZEN:
-		if (serve_thaw(s, &cause) == -1) {
+		if (serve_frozen(s) > 0 && freeze_thaw(s->plan, &cause) == -1) {
+			serve_guardian_done(s);
 			serve_reply(s, p, env->id, EVG_FREEZE_FAILED, cause);
 			free(cause);
 			return;
 		}
-		serve_idle(s);
+		/*
+		 * The host's freeze window ends with this reply: the frozen
+		 * record and the guardian are seen to after it (a crash in
+		 * between leaves a record of filesystems no longer frozen,
+		 * which the next start clears; the guardian thaws nothing).
+		 */
+		serve_idle_state(s);
 		serve_reply(s, p, env->id, EVG_OK, "");
+		frozenrec_clear();
+		serve_guardian_done(s);
 		break;
 	case SERVE_EXPIRED:
 		/* The lease's own thaw may have left some frozen. */

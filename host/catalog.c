@@ -383,9 +383,9 @@ catalog_close(struct catalog *cat)
 	catalog_free(cat);
 }
 
-/* Commit; see catalog.h. */
-int
-catalog_commit(struct catalog *cat, char **cause)
+/* Commit, made durable now or on another thread; see catalog.h. */
+static int
+catalog_commit_line(struct catalog *cat, int async, char **cause)
 {
 	json_object	*line, *puts, *dels, *o, *hdr;
 	struct cat_snap	*cs;
@@ -412,7 +412,9 @@ catalog_commit(struct catalog *cat, char **cause)
 	if (json_object_array_length(puts) == 0 && cat->nremoved == 0) {
 		json_object_put(puts);
 		free(hash);
-		return (0);
+		/* Nothing new; an async line before may still be syncing. */
+		return (async ? 0 : regjournal_sync(&cat->journal, cat->path,
+		    cause));
 	}
 	line = json_object_new_object();
 	if (cat->nremoved > 0) {
@@ -426,7 +428,8 @@ catalog_commit(struct catalog *cat, char **cause)
 	xasprintf(&text, "%s\n", json_object_to_json_string_ext(line,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(line);
-	rc = regjournal_append(&cat->journal, cat->path, text, cause);
+	rc = (async ? regjournal_append_async : regjournal_append)(
+	    &cat->journal, cat->path, text, cause);
 	free(text);
 	if (rc == 0) {
 		n = 0;
@@ -446,6 +449,27 @@ catalog_commit(struct catalog *cat, char **cause)
 	}
 	free(hash);
 	return (rc);
+}
+
+/* Commit; see catalog.h. */
+int
+catalog_commit(struct catalog *cat, char **cause)
+{
+	return (catalog_commit_line(cat, 0, cause));
+}
+
+/* Commit, durable at catalog_sync; see catalog.h. */
+int
+catalog_commit_async(struct catalog *cat, char **cause)
+{
+	return (catalog_commit_line(cat, 1, cause));
+}
+
+/* Wait for the last catalog_commit_async; see catalog.h. */
+int
+catalog_sync(struct catalog *cat, char **cause)
+{
+	return (regjournal_sync(&cat->journal, cat->path, cause));
 }
 
 /* String member of o, or NULL when absent or not a string. */

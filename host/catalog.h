@@ -166,6 +166,14 @@ void		 catalog_close(struct catalog *);
  * the top.  0 or -1 with errno and *cause (the changes stay to commit).
  */
 int		 catalog_commit(struct catalog *, char **);
+/*
+ * The same, but durable only at catalog_sync: the line is written now (a
+ * write error fails here), its fdatasync runs on another thread.  Every
+ * other write of the catalog waits for that sync first.
+ */
+int		 catalog_commit_async(struct catalog *, char **);
+/* Wait for the last catalog_commit_async: 0, or -1 with errno, *cause. */
+int		 catalog_sync(struct catalog *, char **);
 /* The file's JSON text for the catalog (caller frees). */
 char		*catalog_text(struct catalog *);
 

@@ -132,8 +132,12 @@ qmp_free(struct qmp *q)
 }
 
 /*
- * Transition to DONE: stop all I/O, close the socket and schedule the
- * callback.  ret is borrowed from reply, whose reference is taken.
+ * Transition to DONE: stop all I/O and schedule the callback.  ret is
+ * borrowed from reply, whose reference is taken.  The socket is closed
+ * after the callback (qmp_free): the close waits on QEMU's side of the
+ * monitor for a while, and what the callback does next (a thaw, with the
+ * guest frozen) comes first.  QEMU serves the next monitor client once
+ * it is closed.
  */
 static void
 qmp_finish(struct qmp *q, int status, char *message, json_object *reply,
@@ -152,10 +156,6 @@ qmp_finish(struct qmp *q, int status, char *message, json_object *reply,
 	event_del(q->ev_retry);
 	if (q->ev_ready != NULL)
 		event_del(q->ev_ready);
-	if (q->fd != -1) {
-		close(q->fd);
-		q->fd = -1;
-	}
 	event_active(q->ev_done, 0, 0);
 }
 

@@ -2,7 +2,9 @@
  * The journal of the registry and of each snapshot catalog: PATH.journal
  * beside the file PATH, one JSON line per change ({"put": RECORDS} and/or
  * {"del": "UUID" or ["UUID", ...]}, removals applied first), appended and
- * fdatasync'd at every change.  A change then costs one small write
+ * fdatasync'd at every change (or, for a change needed durable only a
+ * little later, written at once and fdatasync'd on a thread of its own
+ * while the daemon goes on).  A change then costs one small write
  * whatever the number of VMs or snapshots; the owner rewrites the whole
  * file (and empties the journal) only every so many lines, after the
  * change that triggers it went into the journal.
@@ -17,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +44,38 @@ regjournal_path(const char *regpath)
 	return (p);
 }
 
-/* Append one line; see regjournal.h. */
+/* The fdatasync of regjournal_append_async, on its own thread. */
+static void *
+regjournal_syncer(void *arg)
+{
+	struct regjournal	*j = arg;
+
+	j->sync_errno = fdatasync(j->fd) == -1 ? errno : 0;
+	return (NULL);
+}
+
+/* Wait for a pending fdatasync; see regjournal.h. */
 int
-regjournal_append(struct regjournal *j, const char *regpath,
+regjournal_sync(struct regjournal *j, const char *regpath, char **cause)
+{
+	int	saved;
+
+	if (j->syncing) {
+		pthread_join(j->syncer, NULL);
+		j->syncing = 0;
+	}
+	if ((saved = j->sync_errno) == 0)
+		return (0);
+	j->sync_errno = 0;
+	xasprintf(cause, "fdatasync %s.journal: %s", regpath,
+	    strerror(saved));
+	errno = saved;
+	return (-1);
+}
+
+/* Write one line (no fdatasync); the journal is open after it. */
+static int
+regjournal_write(struct regjournal *j, const char *regpath,
     const char *line, char **cause)
 {
 	char	*path;
@@ -51,6 +83,9 @@ regjournal_append(struct regjournal *j, const char *regpath,
 	ssize_t	 n;
 	int	 saved;
 
+	/* A failed earlier sync is the caller's news now. */
+	if (regjournal_sync(j, regpath, cause) != 0)
+		return (-1);
 	if (j->fd == -1) {
 		path = regjournal_path(regpath);
 		j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
@@ -68,28 +103,65 @@ regjournal_append(struct regjournal *j, const char *regpath,
 		if ((n = write(j->fd, line + off, len - off)) == -1) {
 			if (errno == EINTR)
 				continue;
-			goto fail;
+			saved = errno;
+			xasprintf(cause, "write %s.journal: %s", regpath,
+			    strerror(saved));
+			/* A part of a line may be there: the next load ignores it. */
+			errno = saved;
+			return (-1);
 		}
 		off += (size_t)n;
 	}
-	if (fdatasync(j->fd) == -1)
-		goto fail;
 	j->lines++;
 	return (0);
-fail:
-	saved = errno;
-	xasprintf(cause, "write %s.journal: %s", regpath, strerror(saved));
-	/* A part of a line may be there: the next load ignores it. */
-	errno = saved;
-	return (-1);
+}
+
+/* Append one line; see regjournal.h. */
+int
+regjournal_append(struct regjournal *j, const char *regpath,
+    const char *line, char **cause)
+{
+	int	saved;
+
+	if (regjournal_write(j, regpath, line, cause) != 0)
+		return (-1);
+	if (fdatasync(j->fd) == -1) {
+		saved = errno;
+		xasprintf(cause, "fdatasync %s.journal: %s", regpath,
+		    strerror(saved));
+		errno = saved;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Append one line, made durable on another thread; see regjournal.h. */
+int
+regjournal_append_async(struct regjournal *j, const char *regpath,
+    const char *line, char **cause)
+{
+	if (regjournal_write(j, regpath, line, cause) != 0)
+		return (-1);
+	if (pthread_create(&j->syncer, NULL, regjournal_syncer, j) == 0) {
+		j->syncing = 1;
+		return (0);
+	}
+	/* No thread: the sync happens now, its result kept for the wait. */
+	regjournal_syncer(j);
+	return (0);
 }
 
 /* Empty the journal after the file was rewritten; see regjournal.h. */
 void
 regjournal_reset(struct regjournal *j, const char *regpath)
 {
-	char	*path;
+	char	*path, *why = NULL;
 
+	if (regjournal_sync(j, regpath, &why) != 0) {
+		/* The lines are in the rewritten file: nothing is lost. */
+		log_warnx("%s", why);
+		free(why);
+	}
 	path = regjournal_path(regpath);
 	if (truncate(path, 0) == -1 && errno != ENOENT)
 		log_warn("truncate %s (replayed again at the next start, which "
@@ -102,6 +174,11 @@ regjournal_reset(struct regjournal *j, const char *regpath)
 void
 regjournal_close(struct regjournal *j)
 {
+	if (j->syncing) {
+		pthread_join(j->syncer, NULL);
+		j->syncing = 0;
+	}
+	j->sync_errno = 0;
 	if (j->fd != -1)
 		close(j->fd);
 	j->fd = -1;

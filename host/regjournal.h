@@ -7,13 +7,21 @@
 #ifndef EVG_REGJOURNAL_H
 #define EVG_REGJOURNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
 
 struct regjournal {
-	int	fd;		/* open for appending, or -1 */
-	size_t	lines;		/* lines since the file was last rewritten */
+	int		fd;	/* open for appending, or -1 */
+	size_t		lines;	/* lines since the file was last rewritten */
+	/*
+	 * An fdatasync running on a thread of its own (regjournal_append_
+	 * async), which only touches fd; every other call waits for it.
+	 */
+	int		syncing;
+	pthread_t	syncer;
+	int		sync_errno;
 };
 
 /*
@@ -22,6 +30,17 @@ struct regjournal {
  */
 int	regjournal_append(struct regjournal *, const char *, const char *,
 	    char **);
+/*
+ * The same, but the line is only written (a failed write, ENOSPC say,
+ * fails here); its fdatasync runs on another thread while the caller
+ * goes on, and regjournal_sync waits for it.  For a change whose
+ * durability is needed a little later, not at once: a snapshot's intent,
+ * durable before the backend is told to make the snapshot.
+ */
+int	regjournal_append_async(struct regjournal *, const char *,
+	    const char *, char **);
+/* Wait for a pending fdatasync: 0, or -1 with errno and *cause. */
+int	regjournal_sync(struct regjournal *, const char *, char **);
 /* The registry file was rewritten: empty the journal. */
 void	regjournal_reset(struct regjournal *, const char *);
 void	regjournal_close(struct regjournal *);

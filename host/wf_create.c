@@ -366,13 +366,16 @@ wf_create_prepare(struct workflow *wf)
 	/*
 	 * The op starts first (a monitor's connect and greeting go on in
 	 * QEMU while the intents are made durable); nothing of it runs
-	 * before the loop's next pass, and its action only at go.
+	 * before the loop's next pass, and its action only at go.  The
+	 * intents are written now (a full disk fails the create here, before
+	 * any freeze) and made durable on another thread while the monitor
+	 * is negotiated and the guest frozen; the go waits for that.
 	 */
 	wf->cur = catalog_find(wf->wv->cat, wf->cr.intent[0]);
 	wf->cr.prepared = 1;
 	wf_backend_prepare(wf, wf_volume(vm, wf->vols[0]), wf->cur->tag,
 	    wf_prepared, wf_snap_done);
-	if (catalog_commit(wf->wv->cat, &cause) != 0) {
+	if (catalog_commit_async(wf->wv->cat, &cause) != 0) {
 		code = status_of_write_error(errno);
 		backend_cancel(wf->op);
 		wf->op = NULL;
@@ -404,6 +407,7 @@ void
 wf_snap_next(struct workflow *wf)
 {
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	char		*cause;
 
 	if (wf->i == wf->nvols) {
 		if (wf->guest != 0)
@@ -420,6 +424,13 @@ wf_snap_next(struct workflow *wf)
 	}
 	wf->cr.state = CREATE_BACKEND;
 	if (wf->i == 0 && wf->cr.prepared) {
+		/* No snapshot before its intent is durable. */
+		if (catalog_sync(wf->wv->cat, &cause) != 0) {
+			wf_fail(wf, status_of_write_error(errno), "cannot write "
+			    "the snapshot catalog: %s", cause);
+			free(cause);
+			return;
+		}
 		backend_go(wf->op);
 		return;
 	}

@@ -77,7 +77,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_BUILD)/gen/evg.pb-c.h
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/test/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS_JSON) \
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -pthread -o $@ $^ $(LIBS_JSON) \
 	    $(LIBS_EVENT) $(FUZZ_PROTO_LIB)
 
 fuzz-build: $(FUZZ_BINS)
