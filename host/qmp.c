@@ -32,6 +32,7 @@ enum qmp_state {
 	QMP_CAPABILITIES,	/* qmp_capabilities sent */
 	QMP_READY,		/* prepared: negotiated, waiting for qmp_go() */
 	QMP_COMMAND,		/* the command sent */
+	QMP_EVENT,		/* answered; waiting for its event */
 	QMP_DONE,		/* outcome known; callback scheduled */
 };
 
@@ -73,6 +74,10 @@ struct qmp {
 	int			 held;
 	qmp_ready_cb		 ready;
 	struct event		*ev_ready;
+	/* qmp_execute_event(): the event awaited, and for which device. */
+	char			*wait_event;
+	char			*wait_device;
+	json_object		*event;		/* the one seen, or NULL */
 };
 
 static void	qmp_read_cb(evutil_socket_t, short, void *);
@@ -98,6 +103,8 @@ qmp_waiting_for(const struct qmp *q)
 		return ("qmp_capabilities reply");
 	case QMP_READY:
 		return ("go-ahead (held open)");
+	case QMP_EVENT:
+		return ("event");
 	case QMP_COMMAND:
 	case QMP_DONE:
 		break;
@@ -124,6 +131,9 @@ qmp_free(struct qmp *q)
 		json_tokener_free(q->tok);
 	json_object_put(q->args);
 	json_object_put(q->reply);
+	json_object_put(q->event);
+	free(q->wait_event);
+	free(q->wait_device);
 	free(q->out);
 	free(q->message);
 	free(q->path);
@@ -214,6 +224,11 @@ qmp_timeout_cb(evutil_socket_t fd, short events, void *arg)
 		qmp_fail(q, EVG_TIMEOUT, "QMP monitor %s sent no greeting "
 		    "within %s (to run %s): another client (pillar?) holds it",
 		    q->path, limit, q->command);
+		break;
+	case QMP_EVENT:
+		qmp_fail(q, EVG_TIMEOUT, "QMP %s: %s of %s accepted, but no "
+		    "%s within %s", q->path, q->command, q->wait_device,
+		    q->wait_event, limit);
 		break;
 	case QMP_CAPABILITIES:
 	case QMP_READY:
@@ -325,11 +340,50 @@ qmp_ready_event(evutil_socket_t fd, short events, void *arg)
 	q->ready(q->arg);
 }
 
-/* COMMAND -> DONE: the command's answer, success or error. */
+/*
+ * COMMAND -> DONE: the command's answer, success or error; or COMMAND ->
+ * EVENT when an event is awaited that has not come yet.
+ */
 static void
 qmp_answered(struct qmp *q, json_object *msg, json_object *ret)
 {
-	qmp_finish(q, EVG_OK, NULL, json_object_get(msg), ret);
+	json_object	*data;
+
+	if (q->wait_event == NULL) {
+		qmp_finish(q, EVG_OK, NULL, json_object_get(msg), ret);
+		return;
+	}
+	if (q->event == NULL) {
+		q->state = QMP_EVENT;
+		return;
+	}
+	if (!json_object_object_get_ex(q->event, "data", &data))
+		data = NULL;
+	qmp_finish(q, EVG_OK, NULL, json_object_get(q->event), data);
+}
+
+/*
+ * An event: the one awaited (its name, and its data's "device" the one
+ * named) is kept, and ends an EVENT wait; any other is skipped.
+ */
+static void
+qmp_event(struct qmp *q, json_object *msg, const char *name)
+{
+	json_object	*data = NULL;
+	const char	*dev = NULL;
+
+	if (json_object_object_get_ex(msg, "data", &data))
+		dev = jsonread_str(data, "device");
+	if (q->wait_event == NULL || q->event != NULL ||
+	    (q->state != QMP_COMMAND && q->state != QMP_EVENT) ||
+	    strcmp(name, q->wait_event) != 0 || dev == NULL ||
+	    strcmp(dev, q->wait_device) != 0) {
+		log_debug("%s: %s: skipping event %s", __func__, q->path, name);
+		return;
+	}
+	q->event = json_object_get(msg);
+	if (q->state == QMP_EVENT)
+		qmp_finish(q, EVG_OK, NULL, json_object_get(msg), data);
 }
 
 /* Any state -> DONE: QEMU answered a request with an error. */
@@ -401,9 +455,11 @@ qmp_message(struct qmp *q, json_object *msg)
 		return;
 	}
 	if (json_object_object_get_ex(msg, "event", &v)) {
-		log_debug("%s: %s: skipping event %s", __func__, q->path,
-		    jsonread_str(msg, "event") != NULL ? json_object_get_string(v) :
-		    "(not a string)");
+		if (jsonread_str(msg, "event") != NULL)
+			qmp_event(q, msg, json_object_get_string(v));
+		else
+			log_debug("%s: %s: skipping an event named by no "
+			    "string", __func__, q->path);
 		return;
 	}
 	switch (q->state) {
@@ -418,6 +474,12 @@ qmp_message(struct qmp *q, json_object *msg)
 		qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: unexpected message "
 		    "while held open to run %s: %.80s", q->path, q->command,
 		    json_object_to_json_string_ext(msg,
+		    JSON_C_TO_STRING_PLAIN));
+		break;
+	case QMP_EVENT:
+		qmp_fail(q, EVG_BACKEND_ERROR, "QMP %s: unexpected message "
+		    "while waiting for %s of %s: %.80s", q->path, q->wait_event,
+		    q->wait_device, json_object_to_json_string_ext(msg,
 		    JSON_C_TO_STRING_PLAIN));
 		break;
 	case QMP_CONNECTING:
@@ -677,6 +739,31 @@ qmp_execute(struct event_base *base, const char *path, const char *command,
 fail:
 	json_object_put(args);
 	return (NULL);
+}
+
+/* Wait for an event after the command; see qmp.h. */
+void
+qmp_await_event(struct qmp *q, const char *event, const char *device)
+{
+	free(q->wait_event);
+	free(q->wait_device);
+	q->wait_event = xstrdup(event);
+	q->wait_device = xstrdup(device);
+}
+
+/* Run a command, then wait for its event; see qmp.h. */
+struct qmp *
+qmp_execute_event(struct event_base *base, const char *path,
+    const char *command, json_object *args, unsigned int timeout_ms,
+    const char *event, const char *device, qmp_done_cb cb, void *arg,
+    char **cause)
+{
+	struct qmp	*q;
+
+	if ((q = qmp_execute(base, path, command, args, timeout_ms, cb, arg,
+	    cause)) != NULL)
+		qmp_await_event(q, event, device);
+	return (q);
 }
 
 /* Connect and negotiate now, run the command at qmp_go(); see qmp.h. */

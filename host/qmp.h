@@ -2,7 +2,8 @@
  * Asynchronous one-shot QMP client: connect to a QEMU monitor socket, read
  * the greeting, negotiate capabilities, run one command, call back, close
  * (or, prepared, hold the negotiated connection until told to go).
- * Asynchronous events QEMU sends meanwhile are skipped.  The callback runs
+ * Asynchronous events QEMU sends meanwhile are skipped (but the one
+ * qmp_execute_event() waits for).  The callback runs
  * once from the event loop with a status code (EVG_OK, EVG_UNAVAILABLE when
  * the socket cannot be reached or closes, EVG_TIMEOUT, EVG_BACKEND_ERROR
  * when QEMU answered with an error, whose "desc" is in message) and, on
@@ -31,6 +32,19 @@ typedef void	(*qmp_ready_cb)(void *);
  */
 struct qmp	*qmp_execute(struct event_base *, const char *, const char *,
 		    json_object *, unsigned int, qmp_done_cb, void *, char **);
+/*
+ * The same, then wait (within the same timeout_ms) for the event named
+ * event whose data's "device" is device; it may come before the answer.
+ * The callback's value is the event's data.  For device_del and
+ * DEVICE_DELETED: QEMU answers at once and sends the event when the guest
+ * has let the device go (EVG_TIMEOUT when it has not in time: the unplug
+ * may still be pending in QEMU).
+ */
+struct qmp	*qmp_execute_event(struct event_base *, const char *,
+		    const char *, json_object *, unsigned int, const char *,
+		    const char *, qmp_done_cb, void *, char **);
+/* What qmp_execute_event() adds, for a client not yet run (or detached). */
+void		 qmp_await_event(struct qmp *, const char *, const char *);
 /*
  * The same, prepared: connect and negotiate now, then hold the connection
  * open (no deadline while held) and call ready once, from the loop; the

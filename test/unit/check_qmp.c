@@ -1437,6 +1437,60 @@ START_TEST(test_detached)
 }
 END_TEST
 
+/*
+ * Proves an awaited event ends the wait whether it comes before or after
+ * the command's answer, that events of other devices or names do not,
+ * and that the callback's value is the event's data.
+ */
+START_TEST(test_await_event)
+{
+#define DELETED(dev)	"{\"event\": \"DEVICE_DELETED\", \"data\": " \
+			"{\"device\": \"" dev "\", \"path\": \"/m/" dev "\"}, " \
+			"\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}\r\n"
+#define CAPS_OK		"{\"return\": {}, \"id\": 1}\r\n"
+#define DEL_OK		"{\"return\": {}, \"id\": 2}\r\n"
+	static const char *const	 after[] = { GREETING CAPS_OK DEL_OK,
+					    DELETED("other"),
+					    "{\"event\": \"STOP\"}\r\n",
+					    DELETED("disk0"), NULL };
+	static const char *const	 before[] = { GREETING CAPS_OK,
+					    DELETED("disk0") DEL_OK, NULL };
+	static const char *const	 never[] = { GREETING CAPS_OK DEL_OK,
+					    DELETED("disk1"), NULL };
+	const char *const		*cases[] = { after, before, never };
+	struct outcome			 o;
+	struct qmp			*q;
+	size_t				 i, j;
+	int				 finished = 0;
+
+	world_setup();
+	for (i = 0; i < 3; i++) {
+		memset(&o, 0, sizeof o);
+		q = qmp_detached(w.base, "device_del", done_cb, &o);
+		qmp_await_event(q, "DEVICE_DELETED", "disk0");
+		for (j = 0; cases[i][j] != NULL; j++)
+			finished = qmp_input(q, cases[i][j],
+			    strlen(cases[i][j]));
+		if (i == 2) {
+			ck_assert_int_eq(finished, 0);
+			qmp_cancel(q);
+			continue;
+		}
+		ck_assert_int_eq(finished, 1);
+		event_base_loop(w.base, EVLOOP_NONBLOCK);
+		ck_assert_int_eq(o.calls, 1);
+		ck_assert_int_eq(o.status, EVG_OK);
+		ck_assert_str_eq(o.ret, "{\"device\":\"disk0\",\"path\":"
+		    "\"\\/m\\/disk0\"}");
+		outcome_free(&o);
+	}
+	world_teardown();
+#undef DELETED
+#undef CAPS_OK
+#undef DEL_OK
+}
+END_TEST
+
 Suite *
 suite_qmp(void)
 {
@@ -1445,6 +1499,7 @@ suite_qmp(void)
 
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_normal);
+	tcase_add_test(tc, test_await_event);
 	tcase_add_test(tc, test_no_arguments);
 	tcase_add_test(tc, test_events_interleaved);
 	tcase_add_test(tc, test_bytewise);
