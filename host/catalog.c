@@ -91,6 +91,7 @@ catalog_free(struct catalog *cat)
 	}
 	regjournal_close(&cat->journal);
 	free(cat->removed);
+	free(cat->online);
 	free(cat->path);
 	free(cat);
 }
@@ -272,9 +273,12 @@ catalog_snap_json(const struct cat_snap *cs)
 static void
 catalog_pending_json(const struct catalog *cat, json_object *o, int all)
 {
-	json_object	*arr;
+	json_object	*arr, *ol;
 	size_t		 i;
 
+	if (cat->online != NULL && (ol = json_tokener_parse(cat->online)) !=
+	    NULL)
+		json_object_object_add(o, "online", ol);
 	if (cat->pending_rollback[0] == '\0' && !all)
 		return;
 	json_object_object_add(o, "pending_rollback",
@@ -823,6 +827,14 @@ catalog_pending_volumes(struct catalog *cat, json_object *root)
 static void
 catalog_pending_load(struct catalog *cat, json_object *o)
 {
+	json_object	*ol;
+
+	free(cat->online);
+	cat->online = NULL;
+	if (json_object_object_get_ex(o, "online", &ol) &&
+	    json_object_is_type(ol, json_type_object))
+		cat->online = xstrdup(json_object_to_json_string_ext(ol,
+		    JSON_C_TO_STRING_PLAIN));
 	cat->pending_rollback[0] = '\0';
 	cat->npending_volumes = 0;
 	if (uuid_valid(catalog_json_str(o, "pending_rollback"))) {

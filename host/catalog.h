@@ -112,6 +112,11 @@ struct catalog {
 	char			 pending_volumes[CATALOG_GROUP_MAX]
 				    [UUID_STR_LEN + 1];
 	size_t			 npending_volumes;
+	/*
+	 * An online rollback under way (wf_online.c), as the JSON object's
+	 * text (owned), or NULL: what a restart needs to finish or undo it.
+	 */
+	char			*online;
 	/* Not persisted: what the next commit's journal line must carry. */
 	struct regjournal	 journal;
 	size_t			 header_written;	/* hash, 0: never */

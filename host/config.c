@@ -85,6 +85,8 @@ static const struct config_key {
 	    offsetof(struct config, guest_timeout), sizeof(unsigned int) },
 	{ "reconcile_retry", CONFIG_UINT, 1, 86400,
 	    offsetof(struct config, reconcile_retry), sizeof(unsigned int) },
+	{ "unplug_ms", CONFIG_UINT, 100, 600000,
+	    offsetof(struct config, unplug_ms), sizeof(unsigned int) },
 	{ "allow_loopback_cid", CONFIG_BOOL, 0, 1,
 	    offsetof(struct config, allow_loopback_cid), sizeof(int) },
 };
@@ -129,6 +131,7 @@ config_defaults(struct config *cf)
 	cf->freeze_lease_ms = 10000;
 	cf->guest_timeout = 60;
 	cf->reconcile_retry = 60;
+	cf->unplug_ms = 20000;
 }
 
 /* Free the strings. */

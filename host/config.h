@@ -46,6 +46,8 @@ struct config {
 	unsigned int	 guest_timeout;		/* seconds per guest request */
 	unsigned int	 reconcile_retry;	/* seconds between retries of
 						   unfinished catalog entries */
+	unsigned int	 unplug_ms;		/* online rollback: the guest's
+						   time to release a disk */
 	int		 allow_loopback_cid;	/* tests: accept CID 1 */
 };
 

@@ -416,6 +416,7 @@ control_snapshot_op(struct control *c, Evg__Envelope *env, struct reg_vm *none)
 	default:
 		wp.vm = env->snapshot_rollback->vm_uuid;
 		wp.snapshot = env->snapshot_rollback->snapshot;
+		wp.online = env->snapshot_rollback->online ? 2 : 0;
 		wp.volume = env->snapshot_rollback->volume_uuid;
 		wp.volumes = (const char *const *)
 		    env->snapshot_rollback->volume_uuids;

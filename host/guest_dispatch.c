@@ -115,6 +115,7 @@ guest_snapshot_op(struct session *s, Evg__Envelope *env)
 		break;
 	case EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK:
 		p.snapshot = env->guest_snapshot_rollback->snapshot;
+		p.online = env->guest_snapshot_rollback->online ? 1 : 0;
 		/* No disks: the whole group; disks: only those members. */
 		rc = env->guest_snapshot_rollback->n_disks == 0 ? EVG_OK :
 		    workflow_match_disks(p.vm,

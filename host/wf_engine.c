@@ -249,6 +249,7 @@ wf_free(struct workflow *wf)
 	free(wf->cr.prep_msg);
 	snapinfo_free_list(wf->out, wf->nout);
 	free(wf->rb.failed);
+	wf_online_free(&wf->rb.ol);
 	free(wf->name);
 	free(wf->cr.consistency);
 	free(wf->cr.origin);
@@ -431,7 +432,8 @@ wf_backend_req(struct workflow *wf, enum backend_verb verb,
 	memset(req, 0, sizeof *req);
 	req->verb = verb;
 	/* From `starting` on, QEMU may hold the images: never offline. */
-	req->running = vm->state != VM_STOPPED;
+	req->running = vm->state != VM_STOPPED &&
+	    !(wf->kind == WF_ROLLBACK && wf->rb.ol.detached);
 	req->qmp = reg_vm_monitor(vm);
 	req->vol = vol;
 	req->tag = tag;

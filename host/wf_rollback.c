@@ -287,6 +287,9 @@ wf_run_pending(struct wf_vm *wv)
 	char			*cause;
 	size_t			 i;
 
+	/* An online rollback a dead daemon left goes first. */
+	if (cat->online != NULL && wv->active == NULL && wf_online_recover(wv))
+		return;
 	if (cat->pending_rollback[0] == '\0' || wv->active != NULL ||
 	    (vm = registry_find(wf_g.reg, wv->uuid)) == NULL ||
 	    vm->state != VM_STOPPED)
@@ -345,6 +348,7 @@ wf_rollback_start(const struct workflow_params *p, workflow_done_cb cb,
 	struct wf_members	 mem;
 	const char		*one[1];
 	const char *const	*vols = p->volumes;
+	const char		*why;
 	size_t			 nvols = p->nvolumes;
 	int			 rc;
 
@@ -366,6 +370,20 @@ wf_rollback_start(const struct workflow_params *p, workflow_done_cb cb,
 		    "that a part of the group is rolled back only on purpose",
 		    mem.m[0]->name, mem.listed, mem.m[0]->group_size);
 		return (EVG_FAILED_PRECONDITION);
+	}
+	if (vm->state == VM_RUNNING && p->online != 0) {
+		if ((why = wf_online_refusal(vm, &mem)) == NULL) {
+			wf_online_run(wv, &mem, cb, arg);
+			return (EVG_OK);
+		}
+		if (p->online == 2) {
+			xasprintf(cause, "cannot roll back online: %s", why);
+			return (EVG_FAILED_PRECONDITION);
+		}
+		events_emit("rollback-online-refused", vm->uuid, "rollback",
+		    mem.group, mem.m[0]->name, EVG_FAILED_PRECONDITION,
+		    "not rolled back online: %s; scheduled for the next stop "
+		    "instead", why);
 	}
 	if (vm->state == VM_RUNNING)
 		return (wf_rollback_prepare(wv, vm, &mem, cb, arg, cause));

@@ -70,6 +70,12 @@ struct workflow_params {
 	Evg__DiskRef	*const *disks;
 	size_t		 ndisks;
 	uint64_t	 requester;	/* guest session serial, 0: none */
+	/*
+	 * rollback of a running VM: 1, online if it can be (the guest says
+	 * the disk is unused; else scheduled, saying why); 2, online or
+	 * refused (the controller's --online).
+	 */
+	int		 online;
 };
 
 /*

@@ -49,6 +49,39 @@ enum wf_delete_state {
 enum wf_rollback_state {
 	ROLLBACK_PRE,		/* running VM: the guest's pre hooks */
 	ROLLBACK_BACKEND,	/* the backend reverts the volume */
+	/* Online (wf_online.c): */
+	ROLLBACK_ONLINE_QUERY,	/* query-block: the drive and its device */
+	ROLLBACK_ONLINE_PROPS,	/* qom-get: the device's properties */
+	ROLLBACK_ONLINE_UNPLUG,	/* device_del, waiting for DEVICE_DELETED */
+	ROLLBACK_ONLINE_DRIVE,	/* the drive gone with it, or drive_del */
+	ROLLBACK_ONLINE_REVERT,	/* qemu-img reverts the detached image */
+	ROLLBACK_ONLINE_READD,	/* drive_add, device_add, query-block */
+};
+
+/* An online rollback's state (wf_online.c); all owned. */
+struct wf_online {
+	struct qmp		*q;		/* the command in flight */
+	char			*drive;		/* drive id */
+	char			*device;	/* device id */
+	char			*file;
+	char			*format;
+	char			*cache;		/* -drive cache= mode */
+	char			*detect_zeroes;	/* NULL: off */
+	int			 readonly;
+	char			*driver;	/* qom type */
+	char			*bus;		/* qom parent_bus path */
+	int			 addr;		/* devfn */
+	char			*serial;	/* may be NULL or empty */
+	size_t			 nprops;	/* properties read so far */
+	char			*drive_opts;	/* for drive_add */
+	json_object		*dev_args;	/* for device_add */
+	int			 detached;	/* REVERT: QEMU holds nothing */
+	int			 reverted;
+	int			 recovering;	/* from the record, at start */
+	uint64_t		 t_start;	/* ms, monotonic */
+	uint64_t		 t_detached;
+	int			 fail_code;	/* after the unplug: first one */
+	char			*fail_msg;
 };
 
 enum wf_reconcile_state {
@@ -126,6 +159,8 @@ struct wf_delete {
 
 struct wf_rollback {
 	enum wf_rollback_state	 state;
+	int			 online;	/* wf_online.c's */
+	struct wf_online	 ol;
 	int			 scheduled;	/* the VM's pending one */
 	char			*failed;	/* the first member's failure */
 	int			 fail_code;
@@ -301,6 +336,17 @@ void		 wf_check_finish(struct workflow *, int, const char *, ...)
 
 /* Rollback (wf_rollback.c): a scheduled one goes first when free. */
 void		 wf_run_pending(struct wf_vm *);
+/*
+ * Online rollback (wf_online.c): why mem cannot be rolled back online
+ * (NULL: it can); run it (the reply as a rollback's); finish or undo
+ * the one a dead daemon left in the catalog's record (0: none to do).
+ */
+const char	*wf_online_refusal(const struct reg_vm *,
+		    const struct wf_members *);
+void		 wf_online_run(struct wf_vm *, const struct wf_members *,
+		    workflow_done_cb, void *);
+int		 wf_online_recover(struct wf_vm *);
+void		 wf_online_free(struct wf_online *);
 /*
  * Nothing runs on the VM and no rollback is left to run: answer a waiting
  * `starting` call (wf_lifecycle.c).

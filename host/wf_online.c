@@ -1,0 +1,803 @@
+/*
+ * Online rollback of one qcow2 data disk of a running VM: the disk is
+ * taken away from the guest through QEMU's own hot-plug for the few
+ * seconds of the revert, and given back with the same identity.
+ *
+ *   QUERY   query-block: the drive holding the image, and its device
+ *   PROPS   qom-get type, parent_bus, addr, serial of the device
+ *           -> journal "detaching" (the catalog's online record)
+ *   UNPLUG  device_del, then DEVICE_DELETED within unplug_ms
+ *           -> journal "detached"                 event disk-detached
+ *   DRIVE   query-block: the drive gone with its device (a -drive is),
+ *           else drive_del
+ *   REVERT  qemu-img snapshot -a (QEMU no longer holds the image)
+ *           -> journal "reverted"
+ *   ADDDRV  drive_add: the same id, file, format, cache options
+ *   ADDDEV  device_add: the same driver, id, bus, addr, drive, serial
+ *   VERIFY  query-block: the image is attached to the device again
+ *           -> journal cleared                    event disk-reattached,
+ *                                                 rollback-done
+ *
+ * Before UNPLUG has an answer nothing has changed, and a failure is only
+ * reported.  After it, any failure still re-attaches the original drive
+ * and device (reverted or not: the message says which): the disk is
+ * never left detached.  The journal record (catalog.h, "online") lets a
+ * host daemon that died midway finish at its next start (wf_online_
+ * recover): a device that is still there was never unplugged (the record
+ * is dropped), one that is gone is reverted (again: reverting twice is
+ * the same) and re-attached.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "events.h"
+#include "jsonread.h"
+#include "log.h"
+#include "qmp.h"
+#include "status.h"
+#include "workflow_impl.h"
+#include "xmalloc.h"
+
+#define OL_QMP_MS	10000		/* each QMP command */
+
+static void	ol_props_next(struct workflow *);
+static void	ol_readd(struct workflow *);
+
+static const char *const ol_props[] = { "type", "parent_bus", "addr",
+    "serial" };
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+ol_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Run a QMP command for the workflow; 0, or -1 after finishing it. */
+static int
+ol_qmp(struct workflow *wf, const char *command, json_object *args,
+    const char *event, qmp_done_cb cb)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	const char	*path = vm != NULL ? reg_vm_monitor(vm) : NULL;
+	char		*cause;
+
+	if (path == NULL) {
+		json_object_put(args);
+		xasprintf(&cause, "the VM has no QMP socket registered");
+		errno = 0;
+		cb(EVG_FAILED_PRECONDITION, cause, NULL, wf);
+		free(cause);
+		return (-1);
+	}
+	wf->rb.ol.q = event != NULL ? qmp_execute_event(wf_g.base, path,
+	    command, args, wf_g.cf->unplug_ms, event, wf->rb.ol.device, cb,
+	    wf, &cause) : qmp_execute(wf_g.base, path, command, args,
+	    OL_QMP_MS, cb, wf, &cause);
+	if (wf->rb.ol.q == NULL) {
+		cb(EVG_FAILED_PRECONDITION, cause, NULL, wf);
+		free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
+/* {"path": path, "property": prop} */
+static json_object *
+ol_qom_args(const char *path, const char *prop)
+{
+	json_object	*a = json_object_new_object();
+
+	json_object_object_add(a, "path", json_object_new_string(path));
+	json_object_object_add(a, "property", json_object_new_string(prop));
+	return (a);
+}
+
+/* An HMP command line as QMP arguments. */
+static json_object *
+ol_hmp_args(const char *line)
+{
+	json_object	*a = json_object_new_object();
+
+	json_object_object_add(a, "command-line",
+	    json_object_new_string(line));
+	return (a);
+}
+
+/* s with every ',' doubled, for a QEMU option value (caller frees). */
+static char *
+ol_optval(const char *s)
+{
+	char	*out = xcalloc(1, strlen(s) * 2 + 1), *p = out;
+
+	for (; *s != '\0'; s++) {
+		*p++ = *s;
+		if (*s == ',')
+			*p++ = ',';
+	}
+	return (out);
+}
+
+/* The online record as it is now, into the catalog (not committed). */
+static void
+ol_record(struct workflow *wf, const char *phase)
+{
+	struct wf_online	*ol = &wf->rb.ol;
+	json_object		*o = json_object_new_object();
+
+	json_object_object_add(o, "snapshot",
+	    json_object_new_string(wf->cur->uuid));
+	json_object_object_add(o, "volume",
+	    json_object_new_string(wf->cur->volume));
+	json_object_object_add(o, "phase", json_object_new_string(phase));
+	json_object_object_add(o, "device",
+	    json_object_new_string(ol->device));
+	json_object_object_add(o, "drive", json_object_new_string(ol->drive));
+	json_object_object_add(o, "drive_add",
+	    json_object_new_string(ol->drive_opts));
+	json_object_object_add(o, "device_add", json_object_get(ol->dev_args));
+	free(wf->wv->cat->online);
+	wf->wv->cat->online = xstrdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+/* Write the record with phase (NULL: none); 0 or -1 (logged). */
+static int
+ol_journal(struct workflow *wf, const char *phase)
+{
+	char	*why;
+
+	if (phase != NULL)
+		ol_record(wf, phase);
+	else {
+		free(wf->wv->cat->online);
+		wf->wv->cat->online = NULL;
+	}
+	if (catalog_commit(wf->wv->cat, &why) != 0) {
+		log_warnx("vm %s: online rollback: %s", wf->wv->uuid, why);
+		free(why);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Finish, with the timings in the message of a success. */
+static void
+ol_end(struct workflow *wf, int code, const char *msg)
+{
+	struct wf_online	*ol = &wf->rb.ol;
+	uint64_t		 now = ol_now_ms();
+
+	if (code == EVG_OK) {
+		wf_event(wf, "rollback-done", 0, "volume %s rolled back online "
+		    "in %llu ms (detached for %llu ms)", wf->cur->volume,
+		    (unsigned long long)(now - ol->t_start),
+		    (unsigned long long)(now - ol->t_detached));
+		wf_out_add(wf, wf->cur, NULL);
+		wf_finish(wf, EVG_OK, NULL);
+		return;
+	}
+	wf_event(wf, "rollback-failed", code, "%s", msg);
+	wf_finish(wf, code, "%s", msg);
+}
+
+/*
+ * A failure after the unplug: note it (the first one only) and put the
+ * disk back; the outcome is reported once it is.
+ */
+static void
+ol_fail_attached(struct workflow *wf, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+ol_fail_attached(struct workflow *wf, int code, const char *fmt, ...)
+{
+	struct wf_online	*ol = &wf->rb.ol;
+	va_list			 ap;
+
+	if (ol->fail_msg == NULL) {
+		va_start(ap, fmt);
+		xvasprintf(&ol->fail_msg, fmt, ap);
+		va_end(ap);
+		ol->fail_code = code;
+	}
+	ol_readd(wf);
+}
+
+/* VERIFY: the image is on its device again. */
+static void
+ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow		*wf = arg;
+	struct wf_online	*ol = &wf->rb.ol;
+	json_object		*e, *ins;
+	const char		*qdev, *file;
+	char			*m;
+	size_t			 i, n;
+	int			 found = 0;
+
+	ol->q = NULL;
+	n = status == EVG_OK && json_object_is_type(ret, json_type_array) ?
+	    json_object_array_length(ret) : 0;
+	for (i = 0; i < n && !found; i++) {
+		e = json_object_array_get_idx(ret, i);
+		qdev = jsonread_str(e, "qdev");
+		if (!json_object_object_get_ex(e, "inserted", &ins) ||
+		    (file = jsonread_str(ins, "file")) == NULL || qdev == NULL)
+			continue;
+		found = strcmp(file, ol->file) == 0 &&
+		    strstr(qdev, ol->device) != NULL;
+	}
+	if (!found) {
+		xasprintf(&m, "the disk was re-attached, but QEMU does not show "
+		    "%s on device %s afterwards%s%s", ol->file, ol->device,
+		    status == EVG_OK ? "" : ": ", status == EVG_OK ? "" : msg);
+		ol_end(wf, EVG_BACKEND_ERROR, m);
+		free(m);
+		return;
+	}
+	wf_event(wf, "disk-reattached", 0, "device %s is back (drive %s, bus "
+	    "%s), %s, after %llu ms detached", ol->device, ol->drive, ol->bus,
+	    ol->reverted ? "rolled back" : "NOT rolled back",
+	    (unsigned long long)(ol_now_ms() - ol->t_detached));
+	ol_journal(wf, NULL);
+	if (ol->fail_msg != NULL) {
+		xasprintf(&m, "%s; the disk is attached again, %s", ol->fail_msg,
+		    ol->reverted ? "rolled back" : "not rolled back");
+		ol_end(wf, ol->fail_code, m);
+		free(m);
+		return;
+	}
+	ol_end(wf, EVG_OK, NULL);
+}
+
+/* ADDDEV done. */
+static void
+ol_adddev_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow	*wf = arg;
+	char		*m;
+
+	(void)ret;
+	wf->rb.ol.q = NULL;
+	if (status != EVG_OK) {
+		/* Kept in the journal: the next start tries again. */
+		xasprintf(&m, "%s%sre-attaching the disk failed: device_add "
+		    "%s: %s; the host tries again at its next start",
+		    wf->rb.ol.fail_msg != NULL ? wf->rb.ol.fail_msg : "",
+		    wf->rb.ol.fail_msg != NULL ? "; " : "", wf->rb.ol.device,
+		    msg);
+		ol_end(wf, EVG_BACKEND_ERROR, m);
+		free(m);
+		return;
+	}
+	ol_qmp(wf, "query-block", NULL, NULL, ol_verify_done);
+}
+
+/* ADDDRV done: HMP says nothing, or "OK", when the drive is there. */
+static void
+ol_adddrv_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow	*wf = arg;
+	const char	*out = json_object_is_type(ret, json_type_string) ?
+			    json_object_get_string(ret) : "";
+	char		*m;
+
+	wf->rb.ol.q = NULL;
+	if (status != EVG_OK || (*out != '\0' && strncmp(out, "OK", 2) != 0)) {
+		xasprintf(&m, "%s%sre-attaching the disk failed: drive_add %s: "
+		    "%.200s; the host tries again at its next start",
+		    wf->rb.ol.fail_msg != NULL ? wf->rb.ol.fail_msg : "",
+		    wf->rb.ol.fail_msg != NULL ? "; " : "", wf->rb.ol.drive,
+		    status != EVG_OK ? msg : out);
+		ol_end(wf, EVG_BACKEND_ERROR, m);
+		free(m);
+		return;
+	}
+	ol_qmp(wf, "device_add", json_object_get(wf->rb.ol.dev_args), NULL,
+	    ol_adddev_done);
+}
+
+/* ADDDRV: the drive as it was. */
+static void
+ol_readd(struct workflow *wf)
+{
+	char	*line;
+
+	wf->rb.state = ROLLBACK_ONLINE_READD;
+	xasprintf(&line, "drive_add 0 %s", wf->rb.ol.drive_opts);
+	ol_qmp(wf, "human-monitor-command", ol_hmp_args(line), NULL,
+	    ol_adddrv_done);
+	free(line);
+}
+
+/* REVERT done. */
+static void
+ol_revert_done(const struct backend_result *r, void *arg)
+{
+	struct workflow	*wf = arg;
+
+	wf->op = NULL;
+	wf->rb.ol.detached = 0;
+	if (r->code != EVG_OK) {
+		ol_fail_attached(wf, r->code, "reverting volume %s failed: %s",
+		    wf->cur->volume, r->message);
+		return;
+	}
+	wf->rb.ol.reverted = 1;
+	ol_journal(wf, "reverted");
+	ol_readd(wf);
+}
+
+/* REVERT: qemu-img on the image QEMU let go of. */
+static void
+ol_revert(struct workflow *wf)
+{
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+
+	wf->rb.state = ROLLBACK_ONLINE_REVERT;
+	/* wf_backend_req() makes it an offline op: QEMU holds nothing. */
+	wf->rb.ol.detached = 1;
+	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, wf->cur->volume),
+	    wf->cur->tag, ol_revert_done);
+}
+
+/* DRIVE: drive_del answered (HMP says nothing when it worked). */
+static void
+ol_drivedel_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow	*wf = arg;
+	const char	*out = json_object_is_type(ret, json_type_string) ?
+			    json_object_get_string(ret) : "";
+
+	wf->rb.ol.q = NULL;
+	if (status != EVG_OK || *out != '\0') {
+		ol_fail_attached(wf, EVG_BACKEND_ERROR, "drive_del %s: %.200s",
+		    wf->rb.ol.drive, status != EVG_OK ? msg : out);
+		return;
+	}
+	ol_revert(wf);
+}
+
+/* DRIVE: is the drive still there without its device? */
+static void
+ol_drive_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow	*wf = arg;
+	json_object	*e;
+	const char	*dev;
+	char		*line;
+	size_t		 i, n;
+
+	wf->rb.ol.q = NULL;
+	if (status != EVG_OK) {
+		ol_fail_attached(wf, status, "query-block: %s", msg);
+		return;
+	}
+	n = json_object_is_type(ret, json_type_array) ?
+	    json_object_array_length(ret) : 0;
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(ret, i);
+		if ((dev = jsonread_str(e, "device")) != NULL &&
+		    strcmp(dev, wf->rb.ol.drive) == 0) {
+			xasprintf(&line, "drive_del %s", wf->rb.ol.drive);
+			ol_qmp(wf, "human-monitor-command", ol_hmp_args(line),
+			    NULL, ol_drivedel_done);
+			free(line);
+			return;
+		}
+	}
+	ol_revert(wf);
+}
+
+/* UNPLUG: DEVICE_DELETED came, or not. */
+static void
+ol_unplug_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow		*wf = arg;
+	struct wf_online	*ol = &wf->rb.ol;
+	char			*m;
+
+	(void)ret;
+	ol->q = NULL;
+	if (status == EVG_TIMEOUT) {
+		/*
+		 * The guest did not let the device go: it is still attached,
+		 * with QEMU's unplug request pending.  The record stays
+		 * ("unplug-pending"): if the guest lets go later, the next
+		 * check puts the disk back.
+		 */
+		ol_journal(wf, "unplug-pending");
+		xasprintf(&m, "the guest did not release disk %s within %u ms "
+		    "(device_del was accepted, no DEVICE_DELETED came): nothing "
+		    "was rolled back and the disk stays attached; a guest that "
+		    "lets it go later gets it back unchanged", ol->device,
+		    wf_g.cf->unplug_ms);
+		ol_end(wf, EVG_TIMEOUT, m);
+		free(m);
+		return;
+	}
+	if (status != EVG_OK) {
+		ol_journal(wf, NULL);
+		xasprintf(&m, "QEMU did not unplug disk %s: %s; nothing was "
+		    "rolled back and the disk stays attached (roll back with the "
+		    "VM stopped instead)", ol->device, msg);
+		ol_end(wf, status == EVG_BACKEND_ERROR ?
+		    EVG_FAILED_PRECONDITION : status, m);
+		free(m);
+		return;
+	}
+	ol->t_detached = ol_now_ms();
+	ol_journal(wf, "detached");
+	wf_event(wf, "disk-detached", 0, "device %s unplugged after %llu ms",
+	    ol->device, (unsigned long long)(ol->t_detached - ol->t_start));
+	wf->rb.state = ROLLBACK_ONLINE_DRIVE;
+	ol_qmp(wf, "query-block", NULL, NULL, ol_drive_done);
+}
+
+/* PROPS done: every property read; write the record, unplug. */
+static void
+ol_unplug(struct workflow *wf)
+{
+	struct wf_online	*ol = &wf->rb.ol;
+	json_object		*a;
+	const char		*bus;
+	char			*file, addr[16];
+
+	/* "/machine/peripheral/pci.2/pci.2" or "/machine/q35/pcie.0". */
+	bus = strrchr(ol->bus, '/') != NULL ? strrchr(ol->bus, '/') + 1 :
+	    ol->bus;
+	a = json_object_new_object();
+	json_object_object_add(a, "driver", json_object_new_string(ol->driver));
+	json_object_object_add(a, "id", json_object_new_string(ol->device));
+	json_object_object_add(a, "bus", json_object_new_string(bus));
+	snprintf(addr, sizeof addr, "%x.%x", ol->addr >> 3, ol->addr & 7);
+	json_object_object_add(a, "addr", json_object_new_string(addr));
+	json_object_object_add(a, "drive", json_object_new_string(ol->drive));
+	if (ol->serial != NULL && *ol->serial != '\0')
+		json_object_object_add(a, "serial",
+		    json_object_new_string(ol->serial));
+	ol->dev_args = a;
+	file = ol_optval(ol->file);
+	xasprintf(&ol->drive_opts, "if=none,id=%s,file=%s,format=%s,cache=%s"
+	    "%s%s%s", ol->drive, file, ol->format, ol->cache,
+	    ol->readonly ? ",readonly=on" : "",
+	    ol->detect_zeroes != NULL ? ",detect-zeroes=" : "",
+	    ol->detect_zeroes != NULL ? ol->detect_zeroes : "");
+	free(file);
+	if (ol_journal(wf, "detaching") != 0) {
+		ol_end(wf, EVG_INTERNAL, "cannot write the snapshot catalog: "
+		    "the online rollback needs its record before the unplug");
+		return;
+	}
+	wf_event(wf, "rollback-online-started", 0, "unplugging device %s "
+	    "(drive %s, bus %s, addr %s) to roll volume %s back to '%s'",
+	    ol->device, ol->drive, bus, addr, wf->cur->volume, wf->cur->name);
+	wf->rb.state = ROLLBACK_ONLINE_UNPLUG;
+	a = json_object_new_object();
+	json_object_object_add(a, "id", json_object_new_string(ol->device));
+	ol_qmp(wf, "device_del", a, "DEVICE_DELETED", ol_unplug_done);
+}
+
+/* PROPS: one property answered. */
+static void
+ol_prop_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow		*wf = arg;
+	struct wf_online	*ol = &wf->rb.ol;
+	const char		*name = ol_props[ol->nprops];
+	char			*m;
+
+	ol->q = NULL;
+	if (status != EVG_OK) {
+		xasprintf(&m, "reading device %s's %s: %s", ol->device, name,
+		    msg);
+		ol_end(wf, status == EVG_BACKEND_ERROR ?
+		    EVG_FAILED_PRECONDITION : status, m);
+		free(m);
+		return;
+	}
+	if (strcmp(name, "addr") == 0 && json_object_is_type(ret,
+	    json_type_int))
+		ol->addr = json_object_get_int(ret);
+	else if (json_object_is_type(ret, json_type_string)) {
+		if (strcmp(name, "type") == 0)
+			ol->driver = xstrdup(json_object_get_string(ret));
+		else if (strcmp(name, "parent_bus") == 0)
+			ol->bus = xstrdup(json_object_get_string(ret));
+		else
+			ol->serial = xstrdup(json_object_get_string(ret));
+	}
+	ol->nprops++;
+	ol_props_next(wf);
+}
+
+/* PROPS: the next property of the device, or on to the unplug. */
+static void
+ol_props_next(struct workflow *wf)
+{
+	struct wf_online	*ol = &wf->rb.ol;
+	char			*path, *m;
+
+	if (ol->nprops == sizeof ol_props / sizeof ol_props[0]) {
+		if (ol->driver == NULL || ol->bus == NULL ||
+		    strncmp(ol->driver, "virtio-blk", 10) != 0) {
+			xasprintf(&m, "device %s is a %s, not a virtio-blk disk "
+			    "on a PCI bus: online rollback is for those only",
+			    ol->device, ol->driver != NULL ? ol->driver : "?");
+			ol_end(wf, EVG_FAILED_PRECONDITION, m);
+			free(m);
+			return;
+		}
+		ol_unplug(wf);
+		return;
+	}
+	xasprintf(&path, "/machine/peripheral/%s", ol->device);
+	ol_qmp(wf, "qom-get", ol_qom_args(path, ol_props[ol->nprops]), NULL,
+	    ol_prop_done);
+	free(path);
+}
+
+/* The cache mode -drive takes for query-block's cache flags. */
+static const char *
+ol_cache_mode(json_object *cache)
+{
+	json_object	*v;
+	int		 wb = 1, direct = 0, noflush = 0;
+
+	if (json_object_object_get_ex(cache, "writeback", &v))
+		wb = json_object_get_boolean(v);
+	if (json_object_object_get_ex(cache, "direct", &v))
+		direct = json_object_get_boolean(v);
+	if (json_object_object_get_ex(cache, "no-flush", &v))
+		noflush = json_object_get_boolean(v);
+	if (noflush)
+		return ("unsafe");
+	if (direct)
+		return (wb ? "none" : "directsync");
+	return (wb ? "writeback" : "writethrough");
+}
+
+/* QUERY: the drive whose image is the volume's, and its device. */
+static void
+ol_query_done(int status, const char *msg, json_object *ret, void *arg)
+{
+	struct workflow		*wf = arg;
+	struct wf_online	*ol = &wf->rb.ol;
+	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	const struct reg_volume	*vol = vm != NULL ? wf_volume(vm,
+				    wf->cur->volume) : NULL;
+	json_object		*e, *ins, *v, *cache;
+	const char		*file, *qdev, *dev, *p;
+	char			*m;
+	size_t			 i, n;
+
+	ol->q = NULL;
+	if (status != EVG_OK || vol == NULL) {
+		xasprintf(&m, "query-block: %s", vol == NULL ? "the volume is "
+		    "gone" : msg);
+		ol_end(wf, status == EVG_OK ? EVG_NOT_FOUND : status, m);
+		free(m);
+		return;
+	}
+	n = json_object_is_type(ret, json_type_array) ?
+	    json_object_array_length(ret) : 0;
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(ret, i);
+		if (!json_object_object_get_ex(e, "inserted", &ins) ||
+		    (file = jsonread_str(ins, "file")) == NULL ||
+		    strcmp(file, vol->locator) != 0)
+			continue;
+		dev = jsonread_str(e, "device");
+		qdev = jsonread_str(e, "qdev");
+		if (dev == NULL || *dev == '\0' || qdev == NULL ||
+		    strncmp(qdev, "/machine/peripheral/", 20) != 0) {
+			xasprintf(&m, "the drive of %s has no id, or its device "
+			    "none (%s): it cannot be re-added the same, so it "
+			    "is not unplugged", file, qdev != NULL ? qdev :
+			    "no device");
+			ol_end(wf, EVG_FAILED_PRECONDITION, m);
+			free(m);
+			return;
+		}
+		ol->drive = xstrdup(dev);
+		ol->file = xstrdup(file);
+		p = qdev + 20;
+		ol->device = xstrndup(p, strcspn(p, "/"));
+		ol->format = xstrdup(jsonread_str(ins, "drv") != NULL ?
+		    jsonread_str(ins, "drv") : "qcow2");
+		ol->cache = xstrdup(json_object_object_get_ex(ins, "cache",
+		    &cache) ? ol_cache_mode(cache) : "writeback");
+		ol->readonly = json_object_object_get_ex(ins, "ro", &v) &&
+		    json_object_get_boolean(v);
+		if ((p = jsonread_str(ins, "detect_zeroes")) != NULL &&
+		    strcmp(p, "off") != 0)
+			ol->detect_zeroes = xstrdup(p);
+		wf->rb.state = ROLLBACK_ONLINE_PROPS;
+		ol_props_next(wf);
+		return;
+	}
+	xasprintf(&m, "QEMU holds no drive with image %s", vol->locator);
+	ol_end(wf, EVG_NOT_FOUND, m);
+	free(m);
+}
+
+/* Can the member be rolled back online?  NULL, or why not (static). */
+const char *
+wf_online_refusal(const struct reg_vm *vm, const struct wf_members *mem)
+{
+	const struct reg_volume	*vol;
+
+	if (mem->n != 1)
+		return ("an online rollback takes one disk at a time");
+	if (vm->state != VM_RUNNING)
+		return ("the VM is not running");
+	vol = wf_volume(vm, mem->m[0]->volume);
+	if (vol == NULL || strcmp(vol->backend, "qcow2") != 0)
+		return ("only qcow2 volumes are rolled back online (a ZFS "
+		    "zvol behind vhost-scsi is not: docs/snapshots.md)");
+	if (reg_vm_monitor(vm) == NULL)
+		return ("the VM has no QMP socket registered");
+	return (NULL);
+}
+
+/* Start an online rollback; see workflow_impl.h. */
+void
+wf_online_run(struct wf_vm *wv, const struct wf_members *mem,
+    workflow_done_cb cb, void *arg)
+{
+	struct workflow	*wf;
+
+	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
+	wf->mem = *mem;
+	wf->name = xstrdup(mem->m[0]->name);
+	snprintf(wf->target, sizeof wf->target, "%s", mem->m[0]->uuid);
+	wf->cur = mem->m[0];
+	wf->rb.online = 1;
+	wf->rb.ol.t_start = ol_now_ms();
+	wf->rb.state = ROLLBACK_ONLINE_QUERY;
+	ol_qmp(wf, "query-block", NULL, NULL, ol_query_done);
+}
+
+/* Free what the online state holds; see workflow_impl.h. */
+void
+wf_online_free(struct wf_online *ol)
+{
+	qmp_cancel(ol->q);
+	free(ol->drive);
+	free(ol->device);
+	free(ol->file);
+	free(ol->format);
+	free(ol->cache);
+	free(ol->detect_zeroes);
+	free(ol->driver);
+	free(ol->bus);
+	free(ol->serial);
+	free(ol->drive_opts);
+	json_object_put(ol->dev_args);
+	free(ol->fail_msg);
+}
+
+/* Recovery: does the device still exist? */
+static void
+ol_recover_probe_done(int status, const char *msg, json_object *ret,
+    void *arg)
+{
+	struct workflow		*wf = arg;
+	struct wf_online	*ol = &wf->rb.ol;
+	char			*m;
+
+	(void)ret;
+	ol->q = NULL;
+	if (status == EVG_OK) {
+		/* Never unplugged (or, pending, not yet). */
+		if (ol->recovering == 2) {
+			wf_finish(wf, EVG_OK, NULL);
+			return;
+		}
+		ol_journal(wf, NULL);
+		xasprintf(&m, "the host daemon stopped before disk %s was "
+		    "unplugged: nothing was rolled back, the disk is attached",
+		    ol->device);
+		ol_end(wf, EVG_UNAVAILABLE, m);
+		free(m);
+		return;
+	}
+	if (status != EVG_BACKEND_ERROR) {
+		/* QEMU unreachable: the record stays for the next try. */
+		log_warnx("vm %s: the online rollback left by a stopped daemon "
+		    "waits: %s", wf->wv->uuid, msg);
+		wf_finish(wf, EVG_OK, NULL);
+		return;
+	}
+	/* Gone: finish the rollback (reverting again is the same). */
+	ol->t_detached = ol_now_ms();
+	wf_event(wf, "disk-detached", 0, "device %s was unplugged when the "
+	    "host daemon stopped; finishing the rollback", ol->device);
+	wf->rb.state = ROLLBACK_ONLINE_DRIVE;
+	ol_qmp(wf, "query-block", NULL, NULL, ol_drive_done);
+}
+
+/* Finish or undo an online rollback from the record; see workflow_impl.h. */
+int
+wf_online_recover(struct wf_vm *wv)
+{
+	struct reg_vm		*vm = registry_find(wf_g.reg, wv->uuid);
+	struct workflow		*wf;
+	struct wf_online	*ol;
+	struct cat_snap		*cs;
+	json_object		*o, *dev;
+	const char		*phase;
+	char			*path, *why;
+
+	o = json_tokener_parse(wv->cat->online);
+	phase = o != NULL ? jsonread_str(o, "phase") : NULL;
+	cs = o != NULL && jsonread_str(o, "snapshot") != NULL ?
+	    catalog_find(wv->cat, jsonread_str(o, "snapshot")) : NULL;
+	if (vm == NULL || vm->state != VM_RUNNING || phase == NULL ||
+	    cs == NULL || jsonread_str(o, "device") == NULL ||
+	    jsonread_str(o, "drive") == NULL ||
+	    jsonread_str(o, "drive_add") == NULL ||
+	    !json_object_object_get_ex(o, "device_add", &dev)) {
+		/* QEMU is gone (or the record unusable): nothing to put back. */
+		log_warnx("vm %s: dropping the record of an online rollback "
+		    "(%s)", wv->uuid, vm == NULL || vm->state != VM_RUNNING ?
+		    "the VM no longer runs" : "unusable");
+		free(wv->cat->online);
+		wv->cat->online = NULL;
+		if (catalog_commit(wv->cat, &why) != 0) {
+			log_warnx("vm %s: %s", wv->uuid, why);
+			free(why);
+		}
+		json_object_put(o);
+		return (0);
+	}
+	if (wf_begin(vm->uuid, WF_ROLLBACK, &wv, &vm, &why) != EVG_OK) {
+		free(why);
+		json_object_put(o);
+		return (0);
+	}
+	wf = wf_new(WF_ROLLBACK, wv, NULL, NULL);
+	wf->cur = cs;
+	wf->name = xstrdup(cs->name);
+	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
+	wf->rb.online = 1;
+	ol = &wf->rb.ol;
+	ol->t_start = ol_now_ms();
+	ol->device = xstrdup(jsonread_str(o, "device"));
+	ol->drive = xstrdup(jsonread_str(o, "drive"));
+	ol->drive_opts = xstrdup(jsonread_str(o, "drive_add"));
+	ol->dev_args = json_object_get(dev);
+	ol->bus = xstrdup(jsonread_str(dev, "bus") != NULL ?
+	    jsonread_str(dev, "bus") : "?");
+	ol->file = xstrdup(wf_volume(vm, cs->volume) != NULL ?
+	    wf_volume(vm, cs->volume)->locator : "");
+	log_warnx("vm %s: an online rollback of device %s was left at %s by "
+	    "a daemon that stopped; finishing it", wv->uuid, ol->device, phase);
+	if (strcmp(phase, "reverted") == 0) {
+		ol->reverted = 1;
+		ol->t_detached = ol_now_ms();
+		ol_readd(wf);
+	} else if (strcmp(phase, "detached") == 0) {
+		ol->t_detached = ol_now_ms();
+		wf->rb.state = ROLLBACK_ONLINE_DRIVE;
+		ol_qmp(wf, "query-block", NULL, NULL, ol_drive_done);
+	} else {
+		ol->recovering = strcmp(phase, "unplug-pending") == 0 ? 2 : 1;
+		wf->rb.state = ROLLBACK_ONLINE_QUERY;
+		xasprintf(&path, "/machine/peripheral/%s", ol->device);
+		ol_qmp(wf, "qom-get", ol_qom_args(path, "type"), NULL,
+		    ol_recover_probe_done);
+		free(path);
+	}
+	json_object_put(o);
+	return (1);
+}
