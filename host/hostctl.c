@@ -90,9 +90,12 @@ hostctl_usage(FILE *f)
 "  snapshot delete --vm UUID GROUP [--member]\n"
 "      GROUP: the group's UUID or name, or a member's UUID; --member\n"
 "      deletes only the member with that UUID (the group becomes partial)\n"
-"  snapshot rollback --vm UUID GROUP [--volume UUID]...\n"
+"  snapshot rollback --vm UUID GROUP [--volume UUID]... [--online]\n"
 "      every member, or only those of the volumes named (a subset); a\n"
-"      running VM's rollback is scheduled for when it stops\n"
+"      running VM's rollback is scheduled for when it stops; --online\n"
+"      rolls one qcow2 data disk of a running VM back now instead (the\n"
+"      disk is unplugged, reverted and plugged back; refused, saying why,\n"
+"      when it cannot be: unmount it in the guest first)\n"
 "  events [--follow]       recent events; --follow streams new ones\n"
 "  guest info --vm UUID    facts from the VM's guest agent daemon\n"
 "\n"
@@ -951,6 +954,7 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		{ "idempotency-key", required_argument, NULL, 'k' },
 		{ "hook-timeout", required_argument, NULL, 't' },
 		{ "member", no_argument, NULL, 'M' },
+		{ "online", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 }
 	};
 	Evg__Envelope			 env = EVG__ENVELOPE__INIT;
@@ -967,7 +971,7 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 	long				 hook_s = 0;
 	char				**vols = NULL;
 	size_t				 i, nvols = 0;
-	int				 ch, rc, member = 0;
+	int				 ch, rc, member = 0, online = 0;
 
 	if (argc < 2)
 		hostctl_usage_error("snapshot: expected create, list, delete "
@@ -1007,6 +1011,9 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		case 'M':
 			member = 1;
 			break;
+		case 'O':
+			online = 1;
+			break;
 		default:
 			hostctl_usage_error("snapshot %s: bad option", sub);
 		}
@@ -1017,7 +1024,8 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		hostctl_usage_error("snapshot %s: expected %s", sub, cmd->args);
 	if ((!cmd->create_opts && (name != NULL || cons != NULL ||
 	    key != NULL || hook_s != 0)) || nvols > cmd->max_volumes ||
-	    (member && !cmd->member_opt))
+	    (member && !cmd->member_opt) ||
+	    (online && cmd->op != HOSTCTL_SNAP_ROLLBACK))
 		hostctl_usage_error("snapshot %s: option not valid here", sub);
 	if (cmd->name == NULL)
 		hostctl_usage_error("snapshot: unknown subcommand '%s'", sub);
@@ -1052,6 +1060,7 @@ hostctl_snapshot(struct hostctl *hc, int argc, char **argv)
 		rb.snapshot = argv[optind];
 		rb.volume_uuids = vols;
 		rb.n_volume_uuids = nvols;
+		rb.online = online;
 		/* A daemon from before groups reads only this one. */
 		rb.volume_uuid = nvols == 1 ? vols[0] : (char *)"";
 		env.body_case = EVG__ENVELOPE__BODY_SNAPSHOT_ROLLBACK;

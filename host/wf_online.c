@@ -656,6 +656,8 @@ wf_online_run(struct wf_vm *wv, const struct wf_members *mem,
 {
 	struct workflow	*wf;
 
+	/* Its own record is not one to recover. */
+	wv->online_checked = 1;
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
 	wf->mem = *mem;
 	wf->name = xstrdup(mem->m[0]->name);
@@ -780,8 +782,14 @@ wf_online_recover(struct wf_vm *wv)
 	    jsonread_str(dev, "bus") : "?");
 	ol->file = xstrdup(wf_volume(vm, cs->volume) != NULL ?
 	    wf_volume(vm, cs->volume)->locator : "");
-	log_warnx("vm %s: an online rollback of device %s was left at %s by "
-	    "a daemon that stopped; finishing it", wv->uuid, ol->device, phase);
+	if (strcmp(phase, "unplug-pending") == 0)
+		log_info("vm %s: device %s was asked to unplug and the guest "
+		    "had not let it go: checking it again", wv->uuid,
+		    ol->device);
+	else
+		log_warnx("vm %s: an online rollback of device %s was left at "
+		    "%s by a daemon that stopped; finishing it", wv->uuid,
+		    ol->device, phase);
 	if (strcmp(phase, "reverted") == 0) {
 		ol->reverted = 1;
 		ol->t_detached = ol_now_ms();

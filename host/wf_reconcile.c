@@ -220,6 +220,12 @@ wf_retry_cb(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	(void)arg;
 	TAILQ_FOREACH(wv, &wf_g.vms, entry) {
+		/* An unplug the guest had not done: look again. */
+		if (wv->active == NULL && wv->cat != NULL &&
+		    wv->cat->online != NULL) {
+			wv->online_checked = 0;
+			wf_run_pending(wv);
+		}
 		if (wv->active != NULL || wv->cat == NULL ||
 		    !wf_unfinished(wv->cat) ||
 		    (vm = registry_find(wf_g.reg, wv->uuid)) == NULL)

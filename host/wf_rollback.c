@@ -288,8 +288,11 @@ wf_run_pending(struct wf_vm *wv)
 	size_t			 i;
 
 	/* An online rollback a dead daemon left goes first. */
-	if (cat->online != NULL && wv->active == NULL && wf_online_recover(wv))
-		return;
+	if (cat->online != NULL && !wv->online_checked && wv->active == NULL) {
+		wv->online_checked = 1;
+		if (wf_online_recover(wv))
+			return;
+	}
 	if (cat->pending_rollback[0] == '\0' || wv->active != NULL ||
 	    (vm = registry_find(wf_g.reg, wv->uuid)) == NULL ||
 	    vm->state != VM_STOPPED)

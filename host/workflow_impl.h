@@ -184,6 +184,11 @@ struct wf_vm {
 	int			 start_code;
 	char			*start_msg;
 	int			 removed;	/* going: start nothing */
+	/*
+	 * The catalog's online record was looked at (once after loading;
+	 * again from the retry timer while an unplug is pending).
+	 */
+	int			 online_checked;
 	TAILQ_ENTRY(wf_vm)	 entry;
 };
 

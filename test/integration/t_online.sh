@@ -1,0 +1,85 @@
+# Online rollback (wf_online.c) against a real QEMU that runs no guest
+# (q35, -S): every device_del is accepted and never completed, as with a
+# guest that ignores the unplug, and a disk on pcie.0 cannot be unplugged
+# at all.  The disk must stay attached in each case, with a clear error;
+# the proof with a real guest that lets the disk go is test/vm/eve-node.sh.
+
+# qemu_q35: QEMU with disk A (virtio-blk on a pcie-root-port, as EVE
+# attaches volumes) and disk B (on pcie.0, no hot-plug), paused.
+qemu_q35() {
+	bg qemu-system-x86_64 -machine q35 -nodefaults -display none -accel tcg -S \
+	    -device pcie-root-port,id=pci.2,bus=pcie.0,addr=0x4,chassis=2,port=0x10 \
+	    -drive "id=drive-virtio-disk0,file=$T/a.qcow2,format=qcow2,if=none,aio=threads,cache=writeback" \
+	    -device virtio-blk-pci,id=virtio-disk0,drive=drive-virtio-disk0,bus=pci.2,addr=0x0 \
+	    -drive "id=drive-virtio-disk1,file=$T/b.qcow2,format=qcow2,if=none" \
+	    -device virtio-blk-pci,id=virtio-disk1,drive=drive-virtio-disk1,bus=pcie.0,addr=0x6 \
+	    -qmp "unix:$T/qmp.sock,server=on,wait=off"
+	QEMU=$LASTPID
+	wait_for "[ -S '$T/qmp.sock' ] || ! kill -0 $QEMU 2>/dev/null" 10 &&
+	    kill -0 "$QEMU" 2>/dev/null || fail "QEMU did not start"
+}
+
+# attached DRIVE: QEMU still has the drive on its device.
+attached() {
+	printf '%s\n%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"query-block"}' |
+	    timeout 5 socat -t 2 - "UNIX-CONNECT:$T/qmp.sock" | grep -q "\"device\": \"$1\".*\"qdev\": \"/machine/peripheral/virtio-disk"
+}
+
+online_setup() {
+	mkimg "$T/a.qcow2"
+	mkimg "$T/b.qcow2"
+	printf 'unplug_ms = 1500\n' > "$T/hostd.conf"
+	qemu_q35
+	start_hostd
+	$HOSTCTL vm add --uuid "$UUID1" --name vm1 --hybrid-socket "$T/vm1.sock" \
+	    --state running --qmp "$T/qmp.sock" \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/a.qcow2,disk=pcipath:04.0/00.0" \
+	    --volume "uuid=$VOLUUID2,name=other,backend=qcow2,locator=$T/b.qcow2,disk=pcipath:06.0" \
+	    >/dev/null || fail "vm add"
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --volume $VOLUUID1 --consistency crash --name base
+	expect_rc 0
+	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --volume $VOLUUID2 --consistency crash --name baseb
+	expect_rc 0
+}
+
+# Proves a guest that never releases the disk: the rollback times out
+# after unplug_ms with a message saying the disk stays attached and
+# nothing was rolled back, the events say it started and failed, and a
+# second try meets QEMU's own refusal (its unplug still pending).
+test_online_unplug_ignored() {
+	online_setup
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
+	expect_rc 20
+	expect_in "$ERR" "the guest did not release disk virtio-disk0 within 1500 ms"
+	expect_in "$ERR" "nothing was rolled back and the disk stays attached"
+	attached drive-virtio-disk0 || fail "the disk is no longer attached"
+	expect_in "$(event_kinds)" "rollback-online-started"
+	expect_in "$(event_kinds)" "rollback-failed"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
+	expect_rc 16
+	expect_in "$ERR" "QEMU did not unplug disk virtio-disk0"
+	expect_in "$ERR" "already in the process of unplug"
+	attached drive-virtio-disk0 || fail "the disk is no longer attached"
+	hostd_alive
+}
+
+# Proves a disk on a bus without hot-plug is refused by QEMU: the error
+# names the disk and QEMU's reason, and it stays attached; and that
+# --online is refused with the reason for a VM that is not running and
+# for a group of two disks.
+test_online_refused() {
+	online_setup
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 baseb --online
+	expect_rc 16
+	expect_in "$ERR" "QEMU did not unplug disk virtio-disk1"
+	expect_in "$ERR" "does not support hotplugging"
+	attached drive-virtio-disk1 || fail "disk B is no longer attached"
+	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency crash --name both
+	expect_rc 0
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 both --online
+	expect_rc 16
+	expect_in "$ERR" "cannot roll back online: an online rollback takes one disk at a time"
+	run_cmd $HOSTCTL snapshot list --online --vm $UUID1
+	expect_rc 2
+	hostd_alive
+}
