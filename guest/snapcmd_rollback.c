@@ -3,9 +3,14 @@
  * group: it is found in this VM's list, each member's disk here is found
  * by its identifiers (a member without one refuses the rollback), and
  * every one of those disks is checked.  With disks, only the members on
- * them, a subset, said so.  A disk in use here (a mounted filesystem or a
- * swap area on it) refuses the rollback before the host is asked; after
- * it, what the kernel still caches of each disk is dropped.
+ * them, a subset, said so.  A disk in use here (a mounted filesystem, a
+ * swap area, a device-mapper or md device on it, a process holding it
+ * open) refuses the rollback before the host is asked.  The disks are
+ * flushed, and the host asked to roll back online if it can: it unplugs
+ * the disk, reverts it and plugs it back, and the command waits for the
+ * disk to come back (under any name) and says which it is.  Else the
+ * rollback is scheduled for the VM's next stop, as the answer says.
+ * After it, what the kernel still caches of each disk is dropped.
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -24,6 +29,8 @@
 
 #include "codec.h"
 #include "disk.h"
+#include "diskref.h"
+#include "diskuse.h"
 #include "freeze.h"
 #include "log.h"
 #include "output.h"
@@ -33,6 +40,8 @@
 #include "xmalloc.h"
 
 #define SNAPCMD_SWAPS		"/proc/swaps"
+/* How long a disk rolled back online may take to come back. */
+#define SNAPCMD_BACK_MS		30000
 
 /*
  * The first swap area on the disks, from /proc/swaps, into buf.  Returns
@@ -106,6 +115,8 @@ snapcmd_unused(const struct snapcmd_config *conf, struct snapcmd_disk *d,
 		    swap));
 		return (EVG_FAILED_PRECONDITION);
 	}
+	if (diskuse_check(d->disks, d->n, d->arg, cause) == -1)
+		return (EVG_FAILED_PRECONDITION);
 	return (EVG_OK);
 }
 
@@ -260,10 +271,58 @@ snapcmd_rollback_text(const struct snapgroup *g, const char *disks,
 		    g->size > 1 ? " group" : "", name, uuid, left);
 }
 
+/*
+ * After an online rollback each disk was unplugged and plugged back: wait
+ * (up to SNAPCMD_BACK_MS) until the kernel shows a disk with each one's
+ * identifiers again, and put the device path each argument now names into
+ * back[] (caller frees; NULL when not back in time).  A partition named
+ * is found again by its number.  A disk that never went away (a rollback
+ * scheduled, or of a stopped VM) is found at once.
+ */
+static void
+snapcmd_wait_back(const struct snapcmd_disks *disks, char **back)
+{
+	const Evg__DiskRef	*ref;
+	char			 dev[128], *part;
+	const char		*digits;
+	size_t			 i, waited;
+
+	for (i = 0; i < disks->n; i++) {
+		back[i] = NULL;
+		if (disks->d[i].n != 1 || disks->d[i].refs == NULL)
+			continue;
+		ref = disks->d[i].refs[0];
+		for (waited = 0; waited <= SNAPCMD_BACK_MS; waited += 100) {
+			if (diskref_find(ref->ids, ref->n_ids, dev,
+			    sizeof dev) != NULL && access(dev, F_OK) == 0)
+				break;
+			usleep(100 * 1000);
+		}
+		if (waited > SNAPCMD_BACK_MS) {
+			log_warnx("disk %s did not come back within %d s",
+			    disks->d[i].arg, SNAPCMD_BACK_MS / 1000);
+			continue;
+		}
+		/* "/dev/vdb1" was named: the same partition of the disk. */
+		digits = disks->d[i].arg + strlen(disks->d[i].arg);
+		while (digits > disks->d[i].arg && digits[-1] >= '0' &&
+		    digits[-1] <= '9')
+			digits--;
+		if (strcmp(disks->d[i].arg, disks->d[i].disks[0].devpath) != 0 &&
+		    *digits != '\0') {
+			xasprintf(&part, "%s%s%s", dev, dev[strlen(dev) - 1] >=
+			    '0' && dev[strlen(dev) - 1] <= '9' ? "p" : "",
+			    digits);
+			back[i] = part;
+		} else
+			back[i] = xstrdup(dev);
+	}
+}
+
 /* The answer of a rollback, printed; disks are what was rolled back. */
 static void
 snapcmd_rollback_print(const Evg__Envelope *rep, const char *snap,
-    const struct snapcmd_disks *disks, int named)
+    const struct snapcmd_disks *disks, int named, char *const *back)
 {
 	const Evg__SnapshotList	*list;
 	const struct snapgroup	*g = NULL;
@@ -288,6 +347,11 @@ snapcmd_rollback_print(const Evg__Envelope *rep, const char *snap,
 			json_object_array_add(arr, json_object_new_string(
 			    args[i]));
 		json_object_object_add(doc, "disks", arr);
+		arr = json_object_new_array();
+		for (i = 0; i < disks->n; i++)
+			json_object_array_add(arr, back[i] != NULL ?
+			    json_object_new_string(back[i]) : NULL);
+		json_object_object_add(doc, "devices", arr);
 		json_object_object_add(doc, "subset",
 		    json_object_new_boolean(subset));
 		if (g != NULL)
@@ -303,6 +367,12 @@ snapcmd_rollback_print(const Evg__Envelope *rep, const char *snap,
 			printf("Rolled back %s to snapshot %s\n", joined,
 			    output_safe(name, sizeof name, snap));
 		free(joined);
+		for (i = 0; i < disks->n; i++) {
+			if (back[i] == NULL || strcmp(back[i], args[i]) == 0)
+				continue;
+			printf("Disk %s is now %s\n", output_safe(name,
+			    sizeof name, args[i]), back[i]);
+		}
 	}
 	snapgroup_free(set);
 }
@@ -322,6 +392,7 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 	struct snapcmd_disks			 disks;
 	char					*cause = NULL;
 	char					*devs[SNAPCMD_MAX_DISKS];
+	char					*back[SNAPCMD_MAX_DISKS];
 	size_t					 i, ndevs = 0;
 	int					 code, done = 0;
 
@@ -345,18 +416,25 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 		    EVG_OK)
 			goto out;
 	}
+	/* Nothing of them may linger in the page cache across the revert. */
+	for (i = 0; i < disks.n; i++)
+		snapcmd_flush(&disks.d[i]);
 	body.snapshot = (char *)(g != NULL ? g->uuid : snap);
 	body.disks = disks.refs;
 	body.n_disks = disks.nrefs;
+	body.online = 1;
 	req.body_case = EVG__ENVELOPE__BODY_GUEST_SNAPSHOT_ROLLBACK;
 	req.guest_snapshot_rollback = &body;
 	rep = snapcmd_call(conf, &req, SNAPCMD_OP_MS, &code, &cause);
 	if (rep == NULL || code != EVG_OK)
 		goto out;
 
-	snapcmd_rollback_print(rep, snap, &disks, g == NULL);
-	for (i = 0; i < disks.n; i++)
+	snapcmd_wait_back(&disks, back);
+	snapcmd_rollback_print(rep, snap, &disks, g == NULL, back);
+	for (i = 0; i < disks.n; i++) {
 		snapcmd_flush(&disks.d[i]);
+		free(back[i]);
+	}
 	codec_free(rep);
 	rep = NULL;
 	done = 1;

@@ -249,9 +249,21 @@ test_guest_rollback() {
 	expect_rc 0
 	umount "$T/mnt/a" || fail "umount"
 	CLEANUP_MOUNTS=$(echo "$CLEANUP_MOUNTS" | sed "s#$T/mnt/a ##")
+	# A process holding the disk open is named, with its user.
+	bg sh -c "exec 3<'$LOOP_a'; exec sleep 30"
+	wait_for "ls -l /proc/$LASTPID/fd 2>/dev/null | grep -q '$LOOP_a'" 5 ||
+	    fail "the holder did not open $LOOP_a"
+	run_cmd $G1 snapshot rollback base "$LOOP_a"
+	expect_rc 16
+	expect_in "$ERR" "cannot roll back $LOOP_a: process $LASTPID (sleep, user root) holds $LOOP_a open"
+	kill "$LASTPID"
+	wait "$LASTPID" 2>/dev/null
 	run_cmd $G1 snapshot rollback base "$LOOP_a"
 	expect_rc 0
 	expect_in "$OUT" "base"
+	run_cmd $G1 --json snapshot rollback base "$LOOP_a"
+	expect_rc 0
+	expect_in "$(printf '%s' "$OUT" | tr -d ' \n')" "\"devices\":[\"$LOOP_a\"]"
 }
 
 # Pre-flight: the freeze plan, the volume and the verdict; non-zero when a
