@@ -211,8 +211,16 @@ qemu-img create -q -f qcow2 "$VOLS/$VA#1.qcow2" 64M
 qemu-img create -q -f qcow2 "$VOLS/$VB#1.qcow2" 64M
 truncate -s 64M "$ZVOL"
 echo 67108864 > "$R/mock-zfs/datasets/$(echo "$ZDS" | tr / %)"
+# qemu-img, but a revert waits 4 s while $R/slow-revert exists: the
+# host daemon is killed during it (after the unplug, before the re-add).
+cat > "$R/qemu-img" <<EOF
+#!/bin/sh
+[ "\$2" = "-a" ] && [ -f "$R/slow-revert" ] && sleep 4
+exec $(command -v qemu-img) "\$@"
+EOF
+chmod +x "$R/qemu-img"
 cat > "$R/etc/hostd.conf" <<EOF
-qemu_img = $(command -v qemu-img)
+qemu_img = $R/qemu-img
 zfs = $MOCK_ZFS
 space_reserve_mib = 0
 EOF
@@ -240,7 +248,7 @@ boot() {
 	qemu-system-x86_64 -name "$APP.$2.1" -machine q35 -accel tcg -m 512 \
 	    -nographic -no-reboot \
 	    -kernel "$KERNEL" -initrd "$R/initrd" \
-	    -append "console=ttyS0 quiet panic=-1 evg.disks=3 evg.timeout=170 evg.phase=$phase evg.wwn=naa.${wwn#0x} evg.foreign=$FOREIGN" \
+	    -append "console=ttyS0 quiet panic=-1 evg.disks=3 evg.timeout=290 evg.phase=$phase evg.wwn=naa.${wwn#0x} evg.foreign=$FOREIGN" \
 	    -qmp "unix:$qmp,server=on,wait=off" \
 	    -device pcie-root-port,id=pci.2,bus=pcie.0,addr=0x4,chassis=2,port=0x10 \
 	    -device pcie-root-port,id=pci.3,bus=pcie.0,addr=0x5,chassis=3,port=0x11 \
@@ -543,7 +551,40 @@ if wait_guest host-turn 90; then
 else
 	check "the guest reached its host-turn marker in the second boot" false
 fi
-wait_guest phase2-done 60
+# The guest's second online rollback: SIGKILL the host daemon once the
+# disk is unplugged (the revert is held 4 s), then start it again.
+if wait_guest online-kill 150; then
+	step "online rollback with the host daemon killed after the unplug"
+	touch "$R/slow-revert"
+	# --follow prints the recent events first: the first rollback's too.
+	N0=$($HOSTCTL events | grep -c disk-detached)
+	$HOSTCTL events --follow > "$R/events.log" 2>&1 &
+	EVPID=$!
+	sleep 0.5
+	run $HOSTCTL snapshot create --vm "$APP" --volume "$VA" --consistency crash --name kill-armed
+	check "host: snapshot create kill-armed (the guest's go)" rc_is 0
+	if wait_for "[ \$(grep -c disk-detached '$R/events.log') -gt $N0 ]" 90; then
+		kill -KILL "$HOSTD_PID"
+		wait "$HOSTD_PID" 2>/dev/null
+		say "SIGKILL of eve-guest-hostd (pid $HOSTD_PID) after: $(grep disk-detached "$R/events.log" | tail -1 | cut -c1-160)"
+		rm -f "$R/slow-revert"
+		check "eve-guest-hostd starts again" hostd_start
+		check "the restarted daemon finished the rollback and re-attached the disk (disk-reattached, 60 s)" \
+		    wait_for "$HOSTCTL --json events | grep -q '\"kind\":\"disk-reattached\"'" 60
+		check "the restarted daemon found the rollback left after the unplug in its catalog" \
+		    grep -q "online rollback of device virtio-disk1 was left at detached" "$R/hostd.log"
+		run $HOSTCTL --json events
+		printf '%s\n' "$OUT" | grep -E 'online|disk-|rollback-done' | cut -c1-300 | sed 's/^/host: #   /'
+	else
+		check "the guest's rollback unplugged the disk (disk-detached, 90 s)" false
+	fi
+	kill "$EVPID" 2>/dev/null
+	wait "$EVPID" 2>/dev/null
+	rm -f "$R/slow-revert"
+else
+	check "the guest reached its online-kill marker" false
+fi
+wait_guest phase2-done 120
 guest_end 30
 check "second boot: the guest's checks passed (exit $GUEST_RC)" [ "$GUEST_RC" -eq 0 ]
 
@@ -552,10 +593,10 @@ run $HOSTCTL vm state "$APP" stopped
 check "vm state stopped" rc_is 0
 run $HOSTCTL --json snapshot list --vm "$APP"
 HOSTLIST=$OUT
-check "host: everything of before the restart is listed, plus g-after, g-sda-after, c-after" all \
+check "host: everything of before the restart is listed, plus g-after, g-sda-after, c-after, o-base, kill-armed" all \
     'rc_is 0' 'has "\"name\":\"g-after\""' 'has "\"name\":\"c-after\""' \
     'has "\"name\":\"g-sda-after\""' \
-    '[ "$(names | grep -v "after\$" | grep -vxF "$FOREIGN" | tr "\n" " ")" = "$BEFORE_NAMES" ]'
+    '[ "$(names | grep -v "after\$" | grep -vxF "$FOREIGN" | grep -vx "o-base\|kill-armed" | tr "\n" " ")" = "$BEFORE_NAMES" ]'
 check "host: the foreign snapshot is not listed at the end" lacks "$FOREIGN"
 run $HOSTCTL snapshot list --vm "$APP"
 show

@@ -22,7 +22,9 @@
 #   2  (after the host renamed the images, changed CID, QMP path and WWN,
 #      and applied a rollback of vda) mount again: vda holds the rolled
 #      back data, every snapshot is still listed, a new create works; hand
-#      over for the host's create ("c-after"); power off.
+#      over for the host's create ("c-after"); roll vdb back online twice,
+#      the second time with the host daemon killed midway ("online-kill",
+#      waiting for the host's "kill-armed"); power off.
 #
 # Console lines "EVE-GUEST: WORD" are the markers eve-node.sh waits for.
 # shellcheck source=../tests/lib.sh
@@ -258,6 +260,84 @@ phase1() {
 	marker "phase1-done"
 }
 
+# pci_disk PATH: the vd* disk at PCI path PATH now (any name), or nothing.
+pci_disk() {
+	local d
+	for d in /sys/block/vd*; do
+		readlink -f "$d/device" | grep -q "$1/virtio" && basename "$d" &&
+		    return 0
+	done
+	return 1
+}
+
+# gap_ok FROM TO: the writer on vda wrote during [FROM, TO] (uptime
+# seconds), never pausing for 3 s or more; prints its figures.
+gap_ok() {
+	awk -v a="$1" -v b="$2" '$3 >= a && $3 <= b {
+		if (n++) { g = $3 - t; if (g > max) max = g }
+		t = $3
+	} END {
+		printf "#   writer on vda during the rollback: %d records, longest pause %.2f s\n", n, max
+		exit !(n >= 2 && max < 3)
+	}' /mnt/vda/w/log
+}
+
+VDB_PCI=/0000:00:05.0/0000:02:00.0
+
+# The online rollback of vdb (a data disk, unmounted for it) while the
+# writer on vda runs: refused while mounted; then the disk is unplugged,
+# reverted and plugged back by the host over QMP, and comes back at the
+# same PCI path with the snapshot's data, without a reboot.  Then once
+# more with the host daemon killed after the unplug: its restart puts the
+# disk back, rolled back.
+online_rollback() {
+	local known up0 up1 new
+	dd if=/dev/urandom of=/mnt/vdb/known bs=64k count=16 2>/dev/null
+	sync
+	known=$(sha256sum < /mnt/vdb/known | cut -c1-16)
+	create_on /dev/vdb o-base /mnt/vdb
+	dd if=/dev/urandom of=/mnt/vdb/known bs=64k count=16 conv=fsync 2>/dev/null
+	echo changed > /mnt/vdb/changed
+	sync
+	run $AGENT snapshot rollback o-base /dev/vdb
+	check "guest: rollback of /dev/vdb refused while /mnt/vdb is mounted" all \
+	    'rc_is 16' 'has "/mnt/vdb" "$ERR"' 'has "unmount it first" "$ERR"'
+	check "umount /mnt/vdb" umount /mnt/vdb
+	up0=$(cut -d' ' -f1 /proc/uptime)
+	run $AGENT snapshot rollback o-base /dev/vdb
+	up1=$(cut -d' ' -f1 /proc/uptime)
+	printf '%s\n' "$OUT" "$ERR" | sed 's/^/#   /'
+	check "guest: snapshot rollback o-base /dev/vdb, online ($up0 s -> $up1 s of uptime)" all \
+	    'rc_is 0' 'has "Rolled back /dev/vdb"' 'lacks "scheduled"'
+	new=$(pci_disk $VDB_PCI)
+	check "the disk is back at PCI path $VDB_PCI, as /dev/$new" [ -n "$new" ]
+	check "mount /dev/$new: it holds o-base's data (sha256 $known), not the later change" all \
+	    "mount -t ext4 /dev/$new /mnt/vdb" \
+	    '[ "$(sha256sum < /mnt/vdb/known | cut -c1-16)" = "$known" ]' \
+	    '[ ! -e /mnt/vdb/changed ]'
+	check "no reboot: uptime went on from $up0 s to $up1 s" \
+	    awk "BEGIN { exit !($up1 > $up0) }"
+	check "the writer on the other disk (vda) never stopped" gap_ok "$up0" "$up1"
+
+	echo changed-again > /mnt/vdb/changed
+	sync
+	check "umount /mnt/vdb for the second online rollback" umount /mnt/vdb
+	marker "online-kill"
+	check "the host armed its kill (snapshot kill-armed, 60 s)" \
+	    wait_snapshot kill-armed 60
+	run $AGENT snapshot rollback o-base /dev/vdb
+	printf '%s\n' "$OUT" "$ERR" | sed 's/^/#   /'
+	echo "#   (the host daemon was killed during it: exit $RC)"
+	check "the disk is back at $VDB_PCI after the host daemon's restart (90 s)" \
+	    wait_for '[ -n "$(pci_disk $VDB_PCI)" ] && [ -b "/dev/$(pci_disk $VDB_PCI)" ]' 90
+	new=$(pci_disk $VDB_PCI)
+	check "mount /dev/$new: o-base's data again" all \
+	    "wait_for 'mount -t ext4 /dev/$new /mnt/vdb 2>/dev/null' 10" \
+	    '[ "$(sha256sum < /mnt/vdb/known | cut -c1-16)" = "$known" ]' \
+	    '[ ! -e /mnt/vdb/changed ]'
+	marker "online-done"
+}
+
 phase2() {
 	check "mount vda, vdb, sda (made in the first boot)" all \
 	    'mkdir -p /mnt/vda /mnt/vdb /mnt/sda' \
@@ -297,6 +377,7 @@ phase2() {
 	check "guest: g-after and c-after are listed" all 'rc_is 0' \
 	    'has " g-after "' 'has " c-after "'
 	printf '%s\n' "$OUT" | sed 's/^/#   /'
+	online_rollback
 	touch /run/writer.stop
 	wait_for "[ -f /run/writer.count.vda ]" 10
 	check "unmount vda, vdb, sda cleanly" all 'umount /mnt/vda' \
