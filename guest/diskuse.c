@@ -1,12 +1,17 @@
 /*
- * Who uses a disk here; see diskuse.h.  Devices built on the disk come
- * from sysfs (disk_above()), processes from /proc/PID/fd (each open block
- * device on the disk, one of its partitions or a device built on them),
- * and anything else the kernel holds exclusively from an O_EXCL open of
- * the whole disk, which fails with EBUSY while it is claimed.
+ * Who uses a disk here; see diskuse.h.  Mounts come from
+ * /proc/self/mountinfo and swap areas from /proc/swaps (each by its
+ * device number), devices built on the disk from sysfs (disk_above()),
+ * processes from /proc/PID/fd (each open block device on the disk, one
+ * of its partitions or a device built on them), and anything else the
+ * kernel holds exclusively from an O_EXCL open of the whole disk, which
+ * fails with EBUSY while it is claimed.
  */
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+
+#include <linux/fs.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +23,7 @@
 
 #include "disk.h"
 #include "diskuse.h"
+#include "log.h"
 #include "output.h"
 #include "readfile.h"
 #include "xmalloc.h"
@@ -141,6 +147,53 @@ diskuse_procs(const struct disk *disks, size_t n, const char *arg,
 	return (found ? -1 : 0);
 }
 
+/*
+ * The first mount of a filesystem on the disks (from mountinfo), or the
+ * first swap area on them (from /proc/swaps): -1 with *why, or 0.
+ */
+static int
+diskuse_mounts(const struct disk *disks, size_t n, const char *a, char **why)
+{
+	struct stat	 sb;
+	FILE		*f;
+	char		*path, *line = NULL, mp[256], src[256], s1[256], s2[256];
+	size_t		 size = 0;
+	unsigned	 maj, min;
+	int		 found = 0;
+
+	xasprintf(&path, "%s/self/mountinfo", diskuse_proc);
+	f = fopen(path, "re");
+	free(path);
+	while (f != NULL && !found && getline(&line, &size, f) != -1) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... - TYPE SOURCE ... */
+		if (sscanf(line, "%*s %*s %u:%u %*s %255s", &maj, &min,
+		    mp) != 3 || !disk_holds_dev(disks, n, maj, min))
+			continue;
+		xasprintf(why, "cannot roll back %s: %s is mounted on it; "
+		    "unmount it first", a, output_safe(s1, sizeof s1, mp));
+		found = 1;
+	}
+	if (f != NULL)
+		fclose(f);
+	xasprintf(&path, "%s/swaps", diskuse_proc);
+	f = fopen(path, "re");
+	free(path);
+	while (f != NULL && !found && getline(&line, &size, f) != -1) {
+		if (sscanf(line, "%255s", src) != 1 || src[0] != '/' ||
+		    stat(src, &sb) == -1 || !S_ISBLK(sb.st_mode) ||
+		    !disk_holds_dev(disks, n, major(sb.st_rdev),
+		    minor(sb.st_rdev)))
+			continue;
+		xasprintf(why, "cannot roll back %s: %s is in use as swap; "
+		    "swapoff it first", a, output_safe(s2, sizeof s2, src));
+		found = 1;
+	}
+	if (f != NULL)
+		fclose(f);
+	free(line);
+	return (found ? -1 : 0);
+}
+
 /* Who uses the disks; see diskuse.h. */
 int
 diskuse_check(const struct disk *disks, size_t n, const char *arg, char **why)
@@ -151,6 +204,7 @@ diskuse_check(const struct disk *disks, size_t n, const char *arg, char **why)
 	int		  fd, rc = 0;
 
 	output_safe(a, sizeof a, arg);
+	rc = diskuse_mounts(disks, n, a, why);
 	for (i = 0; i < n && rc == 0; i++) {
 		nabove = disk_above(&disks[i], &above);
 		for (j = 0; j < nabove && rc == 0; j++) {
@@ -185,4 +239,68 @@ diskuse_check(const struct disk *disks, size_t n, const char *arg, char **why)
 		rc = -1;
 	}
 	return (rc);
+}
+
+/* Write back what the kernel holds dirty for the block device at path. */
+static void
+diskuse_fsync(const char *path)
+{
+	int	fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_debug("%s: %s: %s", __func__, path, strerror(errno));
+		return;
+	}
+	if (fsync(fd) == -1)
+		log_warn("fsync %s", path);
+	close(fd);
+}
+
+/*
+ * Drop what the guest kernel still caches of the disk as it was before
+ * the rollback: write back, invalidate the buffers of the device named
+ * and of each whole disk, and have the partition table read again.
+ * Refusals that only mean "not allowed" or "not here" are ignored.
+ *
+ * The write-back is this disk's alone, not a sync() of every filesystem
+ * of the guest: fsync() of the devices built on each whole disk (its
+ * partitions, and device-mapper or md devices on them), then of the
+ * device named and each whole disk, which BLKFLSBUF then invalidates
+ * (it writes back too, but only for a caller allowed to invalidate).
+ */
+void
+diskuse_flush(const char *arg, const struct disk *disks, size_t ndisks)
+{
+	const char	*path;
+	char		**above;
+	size_t		 i, j, n;
+	int		 fd;
+
+	for (i = 0; i < ndisks; i++) {
+		n = disk_above(&disks[i], &above);
+		for (j = 0; j < n; j++) {
+			if (strcmp(above[j], arg) != 0)
+				diskuse_fsync(above[j]);
+		}
+		disk_paths_free(above, n);
+	}
+	for (i = 0; i <= ndisks; i++) {
+		path = i == 0 ? arg : disks[i - 1].devpath;
+		if (i != 0 && strcmp(path, arg) == 0)
+			continue;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			log_warn("cannot flush %s", path);
+			continue;
+		}
+		if (fsync(fd) == -1)
+			log_warn("fsync %s", path);
+		if (ioctl(fd, BLKFLSBUF, 0) == -1 && errno != EPERM &&
+		    errno != EACCES)
+			log_warn("BLKFLSBUF %s", path);
+		/* Busy (a partition still open) or no partitions: fine. */
+		if (i != 0 && ioctl(fd, BLKRRPART, 0) == -1)
+			log_debug("%s: BLKRRPART %s: %s", __func__, path,
+			    strerror(errno));
+		close(fd);
+	}
 }

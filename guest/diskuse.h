@@ -1,8 +1,8 @@
 /*
- * Who uses a disk here (diskuse.c), beyond mounts and swap (which the
- * rollback command checks itself): a device-mapper (LVM, dm-crypt) or md
- * device built on it, a process holding it or one of its partitions open,
- * or any other exclusive claim of the kernel.  A disk that is to be
+ * Who uses a disk here (diskuse.c): a mounted filesystem or a swap area
+ * on it, a device-mapper (LVM, dm-crypt) or md device built on it, a
+ * process holding it or one of its partitions open, or any other
+ * exclusive claim of the kernel.  A disk that is to be
  * unplugged for an online rollback must be free of all of them.
  */
 #ifndef EVG_DISKUSE_H
@@ -20,5 +20,10 @@ void	diskuse_set_roots(const char *, const char *);
  * device, or the process (pid, command, user).
  */
 int	diskuse_check(const struct disk *, size_t, const char *, char **);
+/*
+ * Write back and drop what the kernel caches of the device arg names
+ * and of its whole disks (n of them), before and after their rollback.
+ */
+void	diskuse_flush(const char *, const struct disk *, size_t);
 
 #endif

@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "codec.h"
+#include "disk.h"
 #include "diskref.h"
+#include "diskuse.h"
 #include "freeze.h"
 #include "frozenrec.h"
 #include "guardian.h"
@@ -628,6 +630,39 @@ serve_thaw_request(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	}
 }
 
+/*
+ * The host is about to unplug these disks (an online rollback): OK when
+ * nothing here uses them, after flushing them; else what uses one.
+ */
+static void
+serve_disk_release(struct peer *p, const Evg__Envelope *env)
+{
+	const Evg__DiskReleaseRequest	*rr = env->disk_release;
+	struct disk			*disks;
+	char				*why = NULL;
+	size_t				 i, n;
+	int				 code = EVG_OK;
+
+	for (i = 0; i < rr->n_disks && code == EVG_OK; i++) {
+		if ((code = diskref_resolve(rr->disks[i], &disks, &n, &why)) !=
+		    EVG_OK)
+			break;
+		if (diskuse_check(disks, n, disks[0].devpath, &why) == -1)
+			code = EVG_FAILED_PRECONDITION;
+		else
+			diskuse_flush(disks[0].devpath, disks, n);
+		disk_free(disks, n);
+	}
+	if (rr->n_disks == 0) {
+		code = EVG_INVALID_ARGUMENT;
+		why = xstrdup("no disk named");
+	}
+	log_info("%s: %s", __func__, code == EVG_OK ? "the disks are free, "
+	    "flushed" : why);
+	peer_reply(p, env->id, (unsigned)code, why != NULL ? why : "");
+	free(why);
+}
+
 /* Keep a guardian ready between freezes (the daemon's serve). */
 void
 serve_keep_guardian(struct serve *s)
@@ -831,6 +866,9 @@ serve_dispatch(struct serve *s, struct peer *p, const Evg__Envelope *env)
 		break;
 	case EVG__ENVELOPE__BODY_GUEST_INFO:
 		serve_info(p, env);
+		break;
+	case EVG__ENVELOPE__BODY_DISK_RELEASE:
+		serve_disk_release(p, env);
 		break;
 	default:
 		log_info("%s: unsupported %s request from %s", __func__,

@@ -120,70 +120,6 @@ snapcmd_unused(const struct snapcmd_config *conf, struct snapcmd_disk *d,
 	return (EVG_OK);
 }
 
-/* Write back what the kernel holds dirty for the block device at path. */
-static void
-snapcmd_fsync(const char *path)
-{
-	int	fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_debug("%s: %s: %s", __func__, path, strerror(errno));
-		return;
-	}
-	if (fsync(fd) == -1)
-		log_warn("fsync %s", path);
-	close(fd);
-}
-
-/*
- * Drop what the guest kernel still caches of the disk as it was before
- * the rollback: write back, invalidate the buffers of the device named
- * and of each whole disk, and have the partition table read again.
- * Refusals that only mean "not allowed" or "not here" are ignored.
- *
- * The write-back is this disk's alone, not a sync() of every filesystem
- * of the guest: fsync() of the devices built on each whole disk (its
- * partitions, and device-mapper or md devices on them), then of the
- * device named and each whole disk, which BLKFLSBUF then invalidates
- * (it writes back too, but only for a caller allowed to invalidate).
- */
-static void
-snapcmd_flush(const struct snapcmd_disk *d)
-{
-	const char	*path;
-	char		**above;
-	size_t		 i, j, n;
-	int		 fd;
-
-	for (i = 0; i < d->n; i++) {
-		n = disk_above(&d->disks[i], &above);
-		for (j = 0; j < n; j++) {
-			if (strcmp(above[j], d->arg) != 0)
-				snapcmd_fsync(above[j]);
-		}
-		disk_paths_free(above, n);
-	}
-	for (i = 0; i <= d->n; i++) {
-		path = i == 0 ? d->arg : d->disks[i - 1].devpath;
-		if (i != 0 && strcmp(path, d->arg) == 0)
-			continue;
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-			log_warn("cannot flush %s", path);
-			continue;
-		}
-		if (fsync(fd) == -1)
-			log_warn("fsync %s", path);
-		if (ioctl(fd, BLKFLSBUF, 0) == -1 && errno != EPERM &&
-		    errno != EACCES)
-			log_warn("BLKFLSBUF %s", path);
-		/* Busy (a partition still open) or no partitions: fine. */
-		if (i != 0 && ioctl(fd, BLKRRPART, 0) == -1)
-			log_debug("%s: BLKRRPART %s: %s", __func__, path,
-			    strerror(errno));
-		close(fd);
-	}
-}
-
 /*
  * The group snap names, found in this VM's list, and the disk here of
  * each of its members into devs[] (caller frees each), so that the whole
@@ -418,7 +354,7 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 	}
 	/* Nothing of them may linger in the page cache across the revert. */
 	for (i = 0; i < disks.n; i++)
-		snapcmd_flush(&disks.d[i]);
+		diskuse_flush(disks.d[i].arg, disks.d[i].disks, disks.d[i].n);
 	body.snapshot = (char *)(g != NULL ? g->uuid : snap);
 	body.disks = disks.refs;
 	body.n_disks = disks.nrefs;
@@ -432,7 +368,7 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 	snapcmd_wait_back(&disks, back);
 	snapcmd_rollback_print(rep, snap, &disks, g == NULL, back);
 	for (i = 0; i < disks.n; i++) {
-		snapcmd_flush(&disks.d[i]);
+		diskuse_flush(disks.d[i].arg, disks.d[i].disks, disks.d[i].n);
 		free(back[i]);
 	}
 	codec_free(rep);

@@ -649,6 +649,19 @@ wf_online_refusal(const struct reg_vm *vm, const struct wf_members *mem)
 	return (NULL);
 }
 
+/* Go on with an online rollback in wf; see workflow_impl.h. */
+void
+wf_online_begin(struct workflow *wf)
+{
+	/* Its own record is not one to recover. */
+	wf->wv->online_checked = 1;
+	wf->cur = wf->mem.m[0];
+	wf->rb.online = 1;
+	wf->rb.ol.t_start = ol_now_ms();
+	wf->rb.state = ROLLBACK_ONLINE_QUERY;
+	ol_qmp(wf, "query-block", NULL, NULL, ol_query_done);
+}
+
 /* Start an online rollback; see workflow_impl.h. */
 void
 wf_online_run(struct wf_vm *wv, const struct wf_members *mem,
@@ -656,17 +669,11 @@ wf_online_run(struct wf_vm *wv, const struct wf_members *mem,
 {
 	struct workflow	*wf;
 
-	/* Its own record is not one to recover. */
-	wv->online_checked = 1;
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
 	wf->mem = *mem;
 	wf->name = xstrdup(mem->m[0]->name);
 	snprintf(wf->target, sizeof wf->target, "%s", mem->m[0]->uuid);
-	wf->cur = mem->m[0];
-	wf->rb.online = 1;
-	wf->rb.ol.t_start = ol_now_ms();
-	wf->rb.state = ROLLBACK_ONLINE_QUERY;
-	ol_qmp(wf, "query-block", NULL, NULL, ol_query_done);
+	wf_online_begin(wf);
 }
 
 /* Free what the online state holds; see workflow_impl.h. */

@@ -4,6 +4,10 @@
  *   stopped VM:  BACKEND (member i) -> ... -> DONE
  *   running VM:  [PRE hooks] -> scheduled (restart-required); when it
  *                stops (or at `starting`): BACKEND (member i) -> ... -> DONE
+ *   running VM, one qcow2 disk (wf_online.c): the guest asked (it checked
+ *                its disk), or the guest daemon says the disk is free
+ *                (RELEASE): online, the disk unplugged for the revert;
+ *                else as above (--online: refused, saying why)
  *   starting VM: scheduled at once, for the next stop
  *
  * One scheduled rollback per VM holds every member it names; a second one
@@ -222,21 +226,86 @@ wf_rollback_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 	wf_finish(wf, EVG_OK, NULL);
 }
 
+/* The pre hooks of a rollback to schedule; if the guest is gone, at once. */
+static void
+wf_rollback_pre(struct workflow *wf)
+{
+	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	workflow_done_cb	 cb = wf->cb;
+	char			*cause;
+	int			 rc;
+
+	wf->rb.state = ROLLBACK_PRE;
+	if (wf_hook(wf, "pre", wf_rollback_pre_reply) == 0)
+		return;
+	wf->cb = NULL;
+	rc = vm == NULL ? EVG_NOT_FOUND : wf_rollback_schedule(wf->wv, vm,
+	    &wf->mem, cb, wf->arg, &cause);
+	if (rc != EVG_OK) {
+		wf->cb = cb;
+		wf_finish(wf, rc, "%s", vm == NULL ? "the VM went away" : cause);
+		if (vm != NULL)
+			free(cause);
+		return;
+	}
+	wf_finish(wf, EVG_OK, NULL);
+}
+
+/* RELEASE answered: online, or (refused) scheduled or failed. */
+static void
+wf_rollback_release_reply(const Evg__Envelope *env, const char *why,
+    void *arg)
+{
+	struct workflow	*wf = arg;
+	const char	*msg;
+
+	if (env != NULL && env->body_case == EVG__ENVELOPE__BODY_REPLY &&
+	    env->reply->status != NULL &&
+	    env->reply->status->code == EVG_OK) {
+		wf_event(wf, "disk-released", 0, "the guest agent says nothing "
+		    "uses the disk, and flushed it");
+		wf_online_begin(wf);
+		return;
+	}
+	msg = env == NULL ? why : env->body_case ==
+	    EVG__ENVELOPE__BODY_REPLY && env->reply->status != NULL &&
+	    env->reply->status->message != NULL ?
+	    env->reply->status->message : "(no reason given)";
+	if (wf->rb.ask == 2) {
+		wf_finish(wf, EVG_FAILED_PRECONDITION, "cannot roll back "
+		    "online: the guest agent says: %s", msg);
+		return;
+	}
+	wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
+	    "not rolled back online: the guest agent says: %s; scheduled for "
+	    "the next stop instead", msg);
+	wf_rollback_pre(wf);
+}
+
 /*
  * A running VM's rollback: the guest daemon (if connected) runs its pre
  * hooks with EVE_SNAPSHOT_OPERATION=rollback first; then it is scheduled.
+ * With ask (1: if it can, 2: --online), the guest daemon is asked first
+ * whether the disk is free, and then it is rolled back online instead.
  */
 static int
 wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm,
-    const struct wf_members *mem, workflow_done_cb cb, void *arg,
+    const struct wf_members *mem, int ask, workflow_done_cb cb, void *arg,
     char **cause)
 {
-	struct workflow	*wf;
-	uint64_t	 guest;
-	size_t		 i;
-	int		 daemon;
+	Evg__Envelope			 env = EVG__ENVELOPE__INIT;
+	Evg__DiskReleaseRequest		 rr = EVG__DISK_RELEASE_REQUEST__INIT;
+	struct workflow			*wf;
+	uint64_t			 guest;
+	size_t				 i;
+	int				 daemon;
 
 	guest = wf_g.link->freeze_channel(wf_g.link->ctx, vm, 0, &daemon);
+	if ((guest == 0 || !daemon) && ask == 2) {
+		xasprintf(cause, "cannot roll back online: no guest agent daemon "
+		    "is connected to say that nothing in the VM uses the disk");
+		return (EVG_FAILED_PRECONDITION);
+	}
 	if (guest == 0 || !daemon)
 		return (wf_rollback_schedule(wv, vm, mem, cb, arg, cause));
 	wf = wf_new(WF_ROLLBACK, wv, cb, arg);
@@ -251,6 +320,24 @@ wf_rollback_prepare(struct wf_vm *wv, struct reg_vm *vm,
 		wf->disks[i] = wf_volume_disk(wf_volume(vm,
 		    mem->m[i]->volume));
 	wf->hook_timeout_ms = HOOK_TIMEOUT_DEFAULT_MS;
+	if (ask != 0) {
+		wf->rb.ask = ask;
+		wf->rb.state = ROLLBACK_RELEASE;
+		rr.disks = wf->disks;
+		rr.n_disks = wf->ndisks;
+		env.body_case = EVG__ENVELOPE__BODY_DISK_RELEASE;
+		env.disk_release = &rr;
+		if (wf_send_within(wf, &env, wf_g.cf->guest_timeout * 1000,
+		    wf_rollback_release_reply) == 0)
+			return (EVG_OK);
+		if (ask == 2) {
+			wf->cb = NULL;
+			wf_finish(wf, EVG_UNAVAILABLE, "guest gone");
+			xasprintf(cause, "cannot roll back online: the guest "
+			    "agent daemon went away");
+			return (EVG_FAILED_PRECONDITION);
+		}
+	}
 	wf->rb.state = ROLLBACK_PRE;
 	if (wf_hook(wf, "pre", wf_rollback_pre_reply) != 0) {
 		wf->cb = NULL;
@@ -374,22 +461,27 @@ wf_rollback_start(const struct workflow_params *p, workflow_done_cb cb,
 		    mem.m[0]->name, mem.listed, mem.m[0]->group_size);
 		return (EVG_FAILED_PRECONDITION);
 	}
-	if (vm->state == VM_RUNNING && p->online != 0) {
-		if ((why = wf_online_refusal(vm, &mem)) == NULL) {
+	if (vm->state == VM_RUNNING) {
+		why = wf_online_refusal(vm, &mem);
+		if (why == NULL && p->online == 1) {
+			/* The guest itself checked its disk, and flushed it. */
 			wf_online_run(wv, &mem, cb, arg);
 			return (EVG_OK);
 		}
-		if (p->online == 2) {
+		if (why != NULL && p->online == 2) {
 			xasprintf(cause, "cannot roll back online: %s", why);
 			return (EVG_FAILED_PRECONDITION);
 		}
-		events_emit("rollback-online-refused", vm->uuid, "rollback",
-		    mem.group, mem.m[0]->name, EVG_FAILED_PRECONDITION,
-		    "not rolled back online: %s; scheduled for the next stop "
-		    "instead", why);
+		if (why != NULL && p->online == 1)
+			events_emit("rollback-online-refused", vm->uuid,
+			    "rollback", mem.group, mem.m[0]->name,
+			    EVG_FAILED_PRECONDITION, "not rolled back online: "
+			    "%s; scheduled for the next stop instead", why);
+		/* The controller's: online if the guest daemon says so. */
+		return (wf_rollback_prepare(wv, vm, &mem, why == NULL &&
+		    p->online != 1 ? (p->online == 2 ? 2 : 1) : 0, cb, arg,
+		    cause));
 	}
-	if (vm->state == VM_RUNNING)
-		return (wf_rollback_prepare(wv, vm, &mem, cb, arg, cause));
 	/* QEMU is about to open the images: for the next stop. */
 	if (vm->state == VM_STARTING)
 		return (wf_rollback_schedule(wv, vm, &mem, cb, arg, cause));

@@ -48,6 +48,7 @@ enum wf_delete_state {
 
 enum wf_rollback_state {
 	ROLLBACK_PRE,		/* running VM: the guest's pre hooks */
+	ROLLBACK_RELEASE,	/* may it go online: is the disk free there? */
 	ROLLBACK_BACKEND,	/* the backend reverts the volume */
 	/* Online (wf_online.c): */
 	ROLLBACK_ONLINE_QUERY,	/* query-block: the drive and its device */
@@ -160,6 +161,7 @@ struct wf_delete {
 struct wf_rollback {
 	enum wf_rollback_state	 state;
 	int			 online;	/* wf_online.c's */
+	int			 ask;		/* RELEASE: 2, online or refuse */
 	struct wf_online	 ol;
 	int			 scheduled;	/* the VM's pending one */
 	char			*failed;	/* the first member's failure */
@@ -350,6 +352,9 @@ const char	*wf_online_refusal(const struct reg_vm *,
 		    const struct wf_members *);
 void		 wf_online_run(struct wf_vm *, const struct wf_members *,
 		    workflow_done_cb, void *);
+/* The same, in a rollback workflow that has its members (the guest said
+ * they are free). */
+void		 wf_online_begin(struct workflow *);
 int		 wf_online_recover(struct wf_vm *);
 void		 wf_online_free(struct wf_online *);
 /*

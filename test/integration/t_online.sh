@@ -25,35 +25,58 @@ attached() {
 	    timeout 5 socat -t 2 - "UNIX-CONNECT:$T/qmp.sock" | grep -q "\"device\": \"$1\".*\"qdev\": \"/machine/peripheral/virtio-disk"
 }
 
+# online_setup: VM one running in that QEMU, volume data (disk A) and
+# other (disk B); in "the guest", loop devices for A and B with ext4
+# mounted (the volumes name them by backing file) and the guest agent
+# daemon connected; a snapshot of each disk.
 online_setup() {
 	mkimg "$T/a.qcow2"
 	mkimg "$T/b.qcow2"
+	mkfs_loop a ext4 || fail "mount a"
+	mkfs_loop b ext4 || fail "mount b"
 	printf 'unplug_ms = 1500\n' > "$T/hostd.conf"
 	qemu_q35
 	start_hostd
-	$HOSTCTL vm add --uuid "$UUID1" --name vm1 --hybrid-socket "$T/vm1.sock" \
+	$HOSTCTL vm add --uuid "$UUID1" --name vm1 --hybrid-socket "$T/one.sock" \
 	    --state running --qmp "$T/qmp.sock" \
-	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/a.qcow2,disk=pcipath:04.0/00.0" \
-	    --volume "uuid=$VOLUUID2,name=other,backend=qcow2,locator=$T/b.qcow2,disk=pcipath:06.0" \
+	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/a.qcow2,disk=backing:$T/a.img" \
+	    --volume "uuid=$VOLUUID2,name=other,backend=qcow2,locator=$T/b.qcow2,disk=backing:$T/b.img" \
 	    >/dev/null || fail "vm add"
+	bg $AGENT --connect "unix:$T/one.sock_2210" daemon -f
+	DAEMON=$LASTPID
+	wait_for "$HOSTCTL vm show $UUID1 | grep -q 'Guest agent:    connected'" ||
+	    fail "daemon did not connect"
 	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --volume $VOLUUID1 --consistency crash --name base
 	expect_rc 0
 	run_cmd $HOSTCTL --json snapshot create --vm $UUID1 --volume $VOLUUID2 --consistency crash --name baseb
 	expect_rc 0
 }
 
-# Proves a guest that never releases the disk: the rollback times out
-# after unplug_ms with a message saying the disk stays attached and
-# nothing was rolled back, the events say it started and failed, and a
-# second try meets QEMU's own refusal (its unplug still pending).
+# unmount NAME: unmount loop NAME's filesystem (the guest lets it go).
+unmount() {
+	umount "$T/mnt/$1" || fail "umount $1"
+	CLEANUP_MOUNTS=$(echo "$CLEANUP_MOUNTS" | sed "s#$T/mnt/$1 ##")
+}
+
+# Proves the controller's --online asks the guest daemon first: a mounted
+# disk is refused with the guest's words and nothing unplugged; once
+# unmounted, the unplug is asked, and a guest that never releases the disk
+# makes it time out after unplug_ms with a message saying the disk stays
+# attached and nothing was rolled back; a second try meets QEMU's own
+# refusal (its unplug still pending).
 test_online_unplug_ignored() {
 	online_setup
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
+	expect_rc 16
+	expect_in "$ERR" "cannot roll back online: the guest agent says: cannot roll back $LOOP_a: $T/mnt/a is mounted on it; unmount it first"
+	expect_not_in "$(event_kinds)" "rollback-online-started"
+	unmount a
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
 	expect_rc 20
 	expect_in "$ERR" "the guest did not release disk virtio-disk0 within 1500 ms"
 	expect_in "$ERR" "nothing was rolled back and the disk stays attached"
 	attached drive-virtio-disk0 || fail "the disk is no longer attached"
-	expect_in "$(event_kinds)" "rollback-online-started"
+	expect_in "$(event_kinds)" "disk-released rollback-online-started"
 	expect_in "$(event_kinds)" "rollback-failed"
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
 	expect_rc 16
@@ -63,12 +86,14 @@ test_online_unplug_ignored() {
 	hostd_alive
 }
 
-# Proves a disk on a bus without hot-plug is refused by QEMU: the error
-# names the disk and QEMU's reason, and it stays attached; and that
-# --online is refused with the reason for a VM that is not running and
-# for a group of two disks.
+# Proves what is refused, saying why, with the disk left attached: a disk
+# on a bus without hot-plug (QEMU's reason), a group of two disks, a VM
+# whose guest daemon is not connected; and that a rollback without
+# --online of a disk the guest still uses is scheduled as before, saying
+# why it did not go online.
 test_online_refused() {
 	online_setup
+	unmount b
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 baseb --online
 	expect_rc 16
 	expect_in "$ERR" "QEMU did not unplug disk virtio-disk1"
@@ -79,6 +104,18 @@ test_online_refused() {
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 both --online
 	expect_rc 16
 	expect_in "$ERR" "cannot roll back online: an online rollback takes one disk at a time"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base
+	expect_rc 0
+	expect_in "$OUT" "scheduled"
+	expect_in "$(event_kinds)" "rollback-online-refused"
+	expect_in "$($HOSTCTL events)" "the guest agent says: cannot roll back $LOOP_a: $T/mnt/a is mounted on it"
+	kill "$DAEMON"
+	wait "$DAEMON" 2>/dev/null
+	wait_for "! $HOSTCTL vm show $UUID1 | grep -q 'Guest agent:    connected'" ||
+	    fail "daemon still connected"
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
+	expect_rc 16
+	expect_in "$ERR" "no guest agent daemon is connected"
 	run_cmd $HOSTCTL snapshot list --online --vm $UUID1
 	expect_rc 2
 	hostd_alive
