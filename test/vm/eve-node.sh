@@ -584,6 +584,21 @@ if wait_guest online-kill 150; then
 else
 	check "the guest reached its online-kill marker" false
 fi
+# The controller's online rollback of data-b (the guest unmounted it).
+if wait_guest host-online 90; then
+	run $HOSTCTL snapshot rollback --vm "$APP" o-base --volume "$VB" --online
+	check "host: snapshot rollback o-base --volume data-b --online" all \
+	    'rc_is 0' 'lacks "scheduled"'
+	show
+	run $HOSTCTL --json events
+	KINDS=$(printf '%s\n' "$OUT" | sed -n 's/.*"kind":"\([a-z-]*\)".*/\1/p' | tr '\n' ' ')
+	check "host: events disk-released, rollback-online-started, disk-detached, disk-reattached, rollback-done, in order" \
+	    has "disk-released rollback-online-started disk-detached disk-reattached rollback-done" "$KINDS"
+	run $HOSTCTL snapshot create --vm "$APP" --volume "$VA" --consistency crash --name host-online-done
+	check "host: snapshot create host-online-done (the guest's go)" rc_is 0
+else
+	check "the guest reached its host-online marker" false
+fi
 wait_guest phase2-done 120
 guest_end 30
 check "second boot: the guest's checks passed (exit $GUEST_RC)" [ "$GUEST_RC" -eq 0 ]
@@ -593,10 +608,10 @@ run $HOSTCTL vm state "$APP" stopped
 check "vm state stopped" rc_is 0
 run $HOSTCTL --json snapshot list --vm "$APP"
 HOSTLIST=$OUT
-check "host: everything of before the restart is listed, plus g-after, g-sda-after, c-after, o-base, kill-armed" all \
+check "host: everything of before the restart is listed, plus g-after, g-sda-after, c-after, o-base, kill-armed, host-online-done" all \
     'rc_is 0' 'has "\"name\":\"g-after\""' 'has "\"name\":\"c-after\""' \
     'has "\"name\":\"g-sda-after\""' \
-    '[ "$(names | grep -v "after\$" | grep -vxF "$FOREIGN" | grep -vx "o-base\|kill-armed" | tr "\n" " ")" = "$BEFORE_NAMES" ]'
+    '[ "$(names | grep -v "after\$" | grep -vxF "$FOREIGN" | grep -vx "o-base\|kill-armed\|host-online-done" | tr "\n" " ")" = "$BEFORE_NAMES" ]'
 check "host: the foreign snapshot is not listed at the end" lacks "$FOREIGN"
 run $HOSTCTL snapshot list --vm "$APP"
 show

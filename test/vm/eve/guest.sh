@@ -335,6 +335,22 @@ online_rollback() {
 	    "wait_for 'mount -t ext4 /dev/$new /mnt/vdb 2>/dev/null' 10" \
 	    '[ "$(sha256sum < /mnt/vdb/known | cut -c1-16)" = "$known" ]' \
 	    '[ ! -e /mnt/vdb/changed ]'
+
+	# The controller's: the guest daemon is asked whether vdb is free.
+	echo changed-by-the-guest > /mnt/vdb/changed
+	sync
+	check "umount /mnt/vdb for the controller's online rollback" umount /mnt/vdb
+	check "the agent daemon is connected again after the host's restart (30 s)" \
+	    wait_for "$AGENT status 2>/dev/null | grep -q 'Agent: *connected'" 30
+	marker "host-online"
+	check "the host's online rollback ends: snapshot host-online-done appears (90 s)" \
+	    wait_snapshot host-online-done 90
+	new=$(pci_disk $VDB_PCI)
+	check "the disk is back at $VDB_PCI as /dev/$new, with o-base's data" all \
+	    '[ -n "$new" ]' "wait_for 'mount -t ext4 /dev/$new /mnt/vdb 2>/dev/null' 10" \
+	    '[ "$(sha256sum < /mnt/vdb/known | cut -c1-16)" = "$known" ]' \
+	    '[ ! -e /mnt/vdb/changed ]'
+	grep disk_release /run/daemon.log | tail -1 | sed 's/^/#   daemon: /'
 	marker "online-done"
 }
 
