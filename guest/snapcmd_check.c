@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "disk.h"
+#include "diskuse.h"
 #include "freeze.h"
 #include "jsonout.h"
 #include "output.h"
@@ -97,7 +98,7 @@ snapcmd_entry_args_json(const struct snapcmd_disks *set,
 /* The check as one JSON document. */
 static void
 snapcmd_check_json(const struct snapcmd_disks *set, struct freeze_plan *plan,
-    const Evg__CheckResult *cr)
+    const Evg__CheckResult *cr, const char *online_why)
 {
 	const struct snapcmd_disk	*d;
 	const struct freeze_entry	*e;
@@ -165,6 +166,13 @@ snapcmd_check_json(const struct snapcmd_disks *set, struct freeze_plan *plan,
 	    cr->code == EVG_OK && cr->message[0] == '\0' ?
 	    "a snapshot would go ahead" : cr->message));
 	json_object_object_add(doc, "verdict", v);
+	v = json_object_new_object();
+	json_object_object_add(v, "possible",
+	    json_object_new_boolean(online_why == NULL));
+	if (online_why != NULL)
+		json_object_object_add(v, "reason",
+		    json_object_new_string(online_why));
+	json_object_object_add(doc, "online_rollback", v);
 	output_document(doc);
 }
 
@@ -218,7 +226,7 @@ snapcmd_plan_text(const struct snapcmd_disks *set, struct freeze_plan *plan)
 /* The check as text. */
 static void
 snapcmd_check_text(const struct snapcmd_disks *set, struct freeze_plan *plan,
-    const Evg__CheckResult *cr)
+    const Evg__CheckResult *cr, const char *online_why)
 {
 	const struct snapcmd_disk	*d;
 	char				 a[256], b[256], c[512];
@@ -261,6 +269,12 @@ snapcmd_check_text(const struct snapcmd_disks *set, struct freeze_plan *plan,
 		printf("Verdict:     %s: %s\n", status_name(cr->code),
 		    output_safe(c, sizeof c, cr->message[0] != '\0' ?
 		    cr->message : status_description(cr->code)));
+	if (online_why == NULL)
+		printf("Rollback:    online: the disk would be unplugged for the "
+		    "revert and come back, the VM running on\n");
+	else
+		printf("Rollback:    not online now: %s\n", output_safe(c,
+		    sizeof c, online_why));
 }
 
 /* snapshot check; see snapcmd.h. */
@@ -275,7 +289,9 @@ snapcmd_check(const struct snapcmd_config *conf, char *const *args,
 	const Evg__CheckResult		*cr;
 	struct freeze_plan		*plan = NULL;
 	struct snapcmd_disks		 disks;
-	char				*cause = NULL;
+	const char			*online_why = NULL;
+	char				*cause = NULL, *local = NULL;
+	size_t				 i;
 	int				 code, rc;
 
 	if (snapcmd_resolve_all(args, nargs, &disks, &cause) == -1)
@@ -299,10 +315,22 @@ snapcmd_check(const struct snapcmd_config *conf, char *const *args,
 		goto fail;
 	}
 	cr = rep->reply->check;
+	/* The host's side of an online rollback, then this one's. */
+	if (!cr->online_rollback)
+		online_why = cr->online_rollback_why != NULL &&
+		    cr->online_rollback_why[0] != '\0' ?
+		    cr->online_rollback_why : "the host does not say it could";
+	for (i = 0; cr->online_rollback && i < disks.n; i++)
+		if (diskuse_check(disks.d[i].disks, disks.d[i].n,
+		    disks.d[i].arg, &local) == -1) {
+			online_why = local;
+			break;
+		}
 	if (output_json())
-		snapcmd_check_json(&disks, plan, cr);
+		snapcmd_check_json(&disks, plan, cr, online_why);
 	else
-		snapcmd_check_text(&disks, plan, cr);
+		snapcmd_check_text(&disks, plan, cr, online_why);
+	free(local);
 	rc = output_finish();
 	if (rc == 0 && cr->code != EVG_OK)
 		rc = status_exit_code(cr->code);

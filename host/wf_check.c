@@ -41,6 +41,13 @@ wf_check_finish(struct workflow *wf, int code, const char *fmt, ...)
 	cr.free_bytes = wf->free_bytes;
 	cr.need_bytes = wf->need_bytes;
 	cr.reserve_bytes = wf_g.cf->space_reserve;
+	if (vm != NULL) {
+		cr.online_rollback_why = (char *)wf_online_volumes_refusal(vm,
+		    wf->vols, wf->nvols);
+		cr.online_rollback = cr.online_rollback_why == NULL;
+		if (cr.online_rollback_why == NULL)
+			cr.online_rollback_why = (char *)"";
+	}
 	cr.volumes = xcalloc(wf->nvols, sizeof *cr.volumes);
 	for (i = 0; vm != NULL && i < wf->nvols; i++) {
 		cr.volumes[i] = xmalloc(sizeof *cr.volumes[i]);

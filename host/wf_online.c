@@ -630,23 +630,37 @@ ol_query_done(int status, const char *msg, json_object *ret, void *arg)
 	free(m);
 }
 
-/* Can the member be rolled back online?  NULL, or why not (static). */
+/* Can the volumes be rolled back online?  See workflow_impl.h. */
 const char *
-wf_online_refusal(const struct reg_vm *vm, const struct wf_members *mem)
+wf_online_volumes_refusal(const struct reg_vm *vm, char *const *vols,
+    size_t n)
 {
 	const struct reg_volume	*vol;
 
-	if (mem->n != 1)
+	if (n != 1)
 		return ("an online rollback takes one disk at a time");
 	if (vm->state != VM_RUNNING)
-		return ("the VM is not running");
-	vol = wf_volume(vm, mem->m[0]->volume);
+		return ("the VM is not running (a stopped VM's disk is rolled "
+		    "back at once)");
+	vol = wf_volume(vm, vols[0]);
 	if (vol == NULL || strcmp(vol->backend, "qcow2") != 0)
 		return ("only qcow2 volumes are rolled back online (a ZFS "
 		    "zvol behind vhost-scsi is not: docs/snapshots.md)");
 	if (reg_vm_monitor(vm) == NULL)
 		return ("the VM has no QMP socket registered");
 	return (NULL);
+}
+
+/* Can the member be rolled back online?  NULL, or why not (static). */
+const char *
+wf_online_refusal(const struct reg_vm *vm, const struct wf_members *mem)
+{
+	char	*vols[1];
+
+	if (mem->n != 1)
+		return ("an online rollback takes one disk at a time");
+	vols[0] = mem->m[0]->volume;
+	return (wf_online_volumes_refusal(vm, vols, 1));
 }
 
 /* Go on with an online rollback in wf; see workflow_impl.h. */

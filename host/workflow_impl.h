@@ -350,6 +350,8 @@ void		 wf_run_pending(struct wf_vm *);
  */
 const char	*wf_online_refusal(const struct reg_vm *,
 		    const struct wf_members *);
+const char	*wf_online_volumes_refusal(const struct reg_vm *,
+		    char *const *, size_t);
 void		 wf_online_run(struct wf_vm *, const struct wf_members *,
 		    workflow_done_cb, void *);
 /* The same, in a rollback workflow that has its members (the guest said

@@ -42,7 +42,9 @@ online_setup() {
 	    --volume "uuid=$VOLUUID1,name=data,backend=qcow2,locator=$T/a.qcow2,disk=backing:$T/a.img" \
 	    --volume "uuid=$VOLUUID2,name=other,backend=qcow2,locator=$T/b.qcow2,disk=backing:$T/b.img" \
 	    >/dev/null || fail "vm add"
-	bg $AGENT --connect "unix:$T/one.sock_2210" daemon -f
+	mkdir -p "$T/hooks"
+	chmod 755 "$T/hooks"
+	bg $AGENT --connect "unix:$T/one.sock_2210" daemon -f --hooks-dir "$T/hooks"
 	DAEMON=$LASTPID
 	wait_for "$HOSTCTL vm show $UUID1 | grep -q 'Guest agent:    connected'" ||
 	    fail "daemon did not connect"
@@ -66,11 +68,19 @@ unmount() {
 # refusal (its unplug still pending).
 test_online_unplug_ignored() {
 	online_setup
+	run_cmd $AGENT --connect "unix:$T/one.sock_2210" snapshot check "$LOOP_a"
+	expect_rc 0
+	expect_in "$OUT" "Rollback:    not online now: cannot roll back $LOOP_a: $T/mnt/a is mounted on it; unmount it first"
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
 	expect_rc 16
 	expect_in "$ERR" "cannot roll back online: the guest agent says: cannot roll back $LOOP_a: $T/mnt/a is mounted on it; unmount it first"
 	expect_not_in "$(event_kinds)" "rollback-online-started"
 	unmount a
+	run_cmd $AGENT --connect "unix:$T/one.sock_2210" snapshot check "$LOOP_a"
+	expect_rc 0
+	expect_in "$OUT" "Rollback:    online: the disk would be unplugged"
+	run_cmd $AGENT --connect "unix:$T/one.sock_2210" --json snapshot check "$LOOP_a"
+	expect_in "$(printf '%s' "$OUT" | tr -d ' \n')" '"online_rollback":{"possible":true}'
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
 	expect_rc 20
 	expect_in "$ERR" "the guest did not release disk virtio-disk0 within 1500 ms"
