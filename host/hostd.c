@@ -141,6 +141,7 @@ hostd_signal_reload(evutil_socket_t sig, short events, void *arg)
 	h->cf.freeze_lease_ms = n.freeze_lease_ms;
 	h->cf.guest_timeout = n.guest_timeout;
 	h->cf.reconcile_retry = n.reconcile_retry;
+	h->cf.unplug_ms = n.unplug_ms;
 	/* Commands are looked up at each use: swapping them is safe. */
 	config_move_commands(&h->cf, &n);
 	config_free(&n);
