@@ -249,6 +249,40 @@ START_TEST(test_catalog_commit_async)
 }
 END_TEST
 
+/*
+ * The record of an online rollback (catalog.h, "online") survives a
+ * restart from the journal and from the rewritten file, and clearing it
+ * is durable too.
+ */
+START_TEST(test_catalog_online_record)
+{
+	static const char	 rec[] = "{\"snapshot\":\"" S1 "\",\"phase\":"
+				    "\"detached\",\"device_add\":{\"bus\":"
+				    "\"pci.3\",\"addr\":\"0.0\"}}";
+	struct catalog		*cat = open_cat();
+	char			*cause = NULL;
+
+	catalog_add(cat, S1, "one", VOL, "evg-" S1, "guest");
+	cat->online = xstrdup(rec);
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	catalog_free(cat);
+	cat = open_cat();
+	ck_assert_ptr_nonnull(cat->online);
+	ck_assert_str_eq(cat->online, rec);
+	catalog_close(cat);
+	ck_assert(file_exists());
+	cat = open_cat();
+	ck_assert_str_eq(cat->online, rec);
+	free(cat->online);
+	cat->online = NULL;
+	ck_assert_int_eq(catalog_commit(cat, &cause), 0);
+	catalog_free(cat);
+	cat = open_cat();
+	ck_assert_ptr_null(cat->online);
+	catalog_free(cat);
+}
+END_TEST
+
 /* Entries written are read back with every field; a missing file is empty. */
 START_TEST(test_catalog_roundtrip)
 {
@@ -945,6 +979,7 @@ suite_catalog(void)
 	tcase_add_test(tc, test_catalog_journal);
 	tcase_add_test(tc, test_catalog_journal_compacts);
 	tcase_add_test(tc, test_catalog_commit_async);
+	tcase_add_test(tc, test_catalog_online_record);
 	tcase_add_test(tc, test_catalog_find_name);
 	tcase_add_test(tc, test_catalog_at_limit);
 	tcase_add_test(tc, test_catalog_corrupt);

@@ -22,6 +22,7 @@ static Suite *(*const main_suites[])(void) = {
 	suite_zfs,
 	suite_freeze,
 	suite_disk,
+	suite_diskuse,
 	suite_serve,
 	suite_hooks,
 	suite_info,

@@ -19,6 +19,7 @@ Suite	*suite_qmp(void);
 Suite	*suite_zfs(void);
 Suite	*suite_freeze(void);
 Suite	*suite_disk(void);
+Suite	*suite_diskuse(void);
 Suite	*suite_serve(void);
 Suite	*suite_hooks(void);
 Suite	*suite_info(void);
