@@ -24,6 +24,7 @@
 #include "disk.h"
 #include "diskuse.h"
 #include "log.h"
+#include "mountinfo.h"
 #include "output.h"
 #include "readfile.h"
 #include "xmalloc.h"
@@ -154,23 +155,24 @@ diskuse_procs(const struct disk *disks, size_t n, const char *arg,
 static int
 diskuse_mounts(const struct disk *disks, size_t n, const char *a, char **why)
 {
-	struct stat	 sb;
-	FILE		*f;
-	char		*path, *line = NULL, mp[256], src[256], s1[256], s2[256];
-	size_t		 size = 0;
-	unsigned	 maj, min;
-	int		 found = 0;
+	struct mountinfo_line	 ml;
+	struct stat		 sb;
+	FILE			*f;
+	char			*path, *line = NULL, src[256], s[256];
+	size_t			 size = 0;
+	int			 found = 0;
 
 	xasprintf(&path, "%s/self/mountinfo", diskuse_proc);
 	f = fopen(path, "re");
 	free(path);
 	while (f != NULL && !found && getline(&line, &size, f) != -1) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... - TYPE SOURCE ... */
-		if (sscanf(line, "%*s %*s %u:%u %*s %255s", &maj, &min,
-		    mp) != 3 || !disk_holds_dev(disks, n, maj, min))
+		line[strcspn(line, "\n")] = '\0';
+		if (mountinfo_parse_line(line, &ml) == -1 ||
+		    !disk_holds_dev(disks, n, ml.maj, ml.min))
 			continue;
 		xasprintf(why, "cannot roll back %s: %s is mounted on it; "
-		    "unmount it first", a, output_safe(s1, sizeof s1, mp));
+		    "unmount it first", a, output_safe(s, sizeof s,
+		    ml.mountpoint));
 		found = 1;
 	}
 	if (f != NULL)
@@ -185,7 +187,7 @@ diskuse_mounts(const struct disk *disks, size_t n, const char *a, char **why)
 		    minor(sb.st_rdev)))
 			continue;
 		xasprintf(why, "cannot roll back %s: %s is in use as swap; "
-		    "swapoff it first", a, output_safe(s2, sizeof s2, src));
+		    "swapoff it first", a, output_safe(s, sizeof s, src));
 		found = 1;
 	}
 	if (f != NULL)
