@@ -425,6 +425,16 @@ ol_unplug_done(int status, const char *msg, json_object *ret, void *arg)
 		free(m);
 		return;
 	}
+	if (status == EVG_BACKEND_ERROR && wf->rb.ask != 2 &&
+	    !ol->recovering) {
+		/* Not --online: what cannot be unplugged is scheduled. */
+		ol_journal(wf, NULL);
+		wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
+		    "not rolled back online: QEMU did not unplug disk %s: %s; "
+		    "scheduled for the next stop instead", ol->device, msg);
+		wf_rollback_pre(wf);
+		return;
+	}
 	if (status != EVG_OK) {
 		ol_journal(wf, NULL);
 		xasprintf(&m, "QEMU did not unplug disk %s: %s; nothing was "

@@ -226,8 +226,8 @@ wf_rollback_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 	wf_finish(wf, EVG_OK, NULL);
 }
 
-/* The pre hooks of a rollback to schedule; if the guest is gone, at once. */
-static void
+/* The pre hooks of a rollback to schedule; see workflow_impl.h. */
+void
 wf_rollback_pre(struct workflow *wf)
 {
 	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);

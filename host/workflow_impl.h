@@ -344,6 +344,11 @@ void		 wf_check_finish(struct workflow *, int, const char *, ...)
 /* Rollback (wf_rollback.c): a scheduled one goes first when free. */
 void		 wf_run_pending(struct wf_vm *);
 /*
+ * A running VM's rollback workflow goes the scheduled way from here: the
+ * guest daemon's pre hooks if it has one, then scheduled and answered.
+ */
+void		 wf_rollback_pre(struct workflow *);
+/*
  * Online rollback (wf_online.c): why mem cannot be rolled back online
  * (NULL: it can); run it (the reply as a rollback's); finish or undo
  * the one a dead daemon left in the catalog's record (0: none to do).

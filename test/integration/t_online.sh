@@ -97,7 +97,8 @@ test_online_unplug_ignored() {
 }
 
 # Proves what is refused, saying why, with the disk left attached: a disk
-# on a bus without hot-plug (QEMU's reason), a group of two disks, a VM
+# on a bus without hot-plug (QEMU's reason; without --online it is
+# scheduled instead, the event saying why), a group of two disks, a VM
 # whose guest daemon is not connected; and that a rollback without
 # --online of a disk the guest still uses is scheduled as before, saying
 # why it did not go online.
@@ -108,6 +109,12 @@ test_online_refused() {
 	expect_rc 16
 	expect_in "$ERR" "QEMU did not unplug disk virtio-disk1"
 	expect_in "$ERR" "does not support hotplugging"
+	attached drive-virtio-disk1 || fail "disk B is no longer attached"
+	# Without --online, what QEMU cannot unplug is scheduled instead.
+	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 baseb
+	expect_rc 0
+	expect_in "$OUT" "scheduled"
+	expect_in "$($HOSTCTL events)" "not rolled back online: QEMU did not unplug disk virtio-disk1"
 	attached drive-virtio-disk1 || fail "disk B is no longer attached"
 	run_cmd $HOSTCTL snapshot create --vm $UUID1 --consistency crash --name both
 	expect_rc 0
