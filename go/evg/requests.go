@@ -221,10 +221,26 @@ func (c *Client) SnapshotDelete(ctx context.Context, vmUUID, snapshot string, me
 
 // SnapshotRollback rolls a group back (its UUID, its name, or a member's
 // UUID), or only the members on volumeUUIDs.  For a running VM the
-// rollback is scheduled for its next stop: the members come back with
-// state StateRollbackScheduled and the host emits restart-required.
+// rollback of one qcow2 data disk the guest agent daemon says is unused
+// is done online (the disk unplugged, reverted and plugged back;
+// docs/snapshots.md); any other is scheduled for its next stop: the
+// members come back with state StateRollbackScheduled and the host emits
+// restart-required.
 func (c *Client) SnapshotRollback(ctx context.Context, vmUUID, snapshot string, volumeUUIDs ...string) ([]*evgpb.Snapshot, error) {
-	req := &evgpb.SnapshotRollbackRequest{VmUuid: vmUUID, Snapshot: snapshot, VolumeUuids: volumeUUIDs}
+	return c.snapshotRollback(ctx, vmUUID, snapshot, false, volumeUUIDs)
+}
+
+// SnapshotRollbackOnline rolls one data disk of a running VM back now,
+// the VM running on, or fails saying why not (FailedPrecondition: the
+// guest uses the disk, no guest agent daemon, not qcow2, QEMU refused the
+// unplug; Timeout: the guest did not release the disk, which stays
+// attached).  It never schedules.
+func (c *Client) SnapshotRollbackOnline(ctx context.Context, vmUUID, snapshot, volumeUUID string) ([]*evgpb.Snapshot, error) {
+	return c.snapshotRollback(ctx, vmUUID, snapshot, true, []string{volumeUUID})
+}
+
+func (c *Client) snapshotRollback(ctx context.Context, vmUUID, snapshot string, online bool, volumeUUIDs []string) ([]*evgpb.Snapshot, error) {
+	req := &evgpb.SnapshotRollbackRequest{VmUuid: vmUUID, Snapshot: snapshot, VolumeUuids: volumeUUIDs, Online: online}
 	// A host from before groups reads only volume_uuid.
 	if len(volumeUUIDs) == 1 {
 		req.VolumeUuid = volumeUUIDs[0]

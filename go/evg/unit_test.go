@@ -212,6 +212,31 @@ func TestClientConversation(t *testing.T) {
 		t.Errorf("after the refusal the connection reads %v", err)
 	}
 
+	// SnapshotRollbackOnline asks for online, with its one volume.
+	asked := make(chan *evgpb.SnapshotRollbackRequest, 1)
+	onl := fakeHost(t, func(r io.Reader, w io.Writer) {
+		if !handshake(r, w) {
+			return
+		}
+		env, _ := readEnvelope(r, FrameMaxControl)
+		asked <- env.GetSnapshotRollback()
+		send(w, &evgpb.Envelope{Id: env.Id, Version: 1, Body: &evgpb.Envelope_Reply{Reply: &evgpb.Reply{
+			Status: &evgpb.Status{Code: uint32(FailedPrecondition), Message: "cannot roll back online: the guest agent says: busy"}}}})
+		io.Copy(io.Discard, r)
+	})
+	c3, err := Dial(ctx, onl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	_, err = c3.SnapshotRollbackOnline(ctx, vmOne, "base", "vol-1")
+	if msg := wantCode(t, err, ErrFailedPrecondition); msg != "cannot roll back online: the guest agent says: busy" {
+		t.Errorf("online refusal: %q", msg)
+	}
+	if rq := <-asked; !rq.GetOnline() || rq.GetVolumeUuid() != "vol-1" || len(rq.GetVolumeUuids()) != 1 {
+		t.Errorf("online request: %v", rq)
+	}
+
 	bad := fakeHost(t, func(r io.Reader, w io.Writer) {
 		if !handshake(r, w) {
 			return
