@@ -220,11 +220,13 @@ ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
 	struct wf_online	*ol = &wf->rb.ol;
 	json_object		*e, *ins;
 	const char		*qdev, *file;
-	char			*m;
+	char			*m, *want;
 	size_t			 i, n;
 	int			 found = 0;
 
 	ol->q = NULL;
+	/* "/machine/peripheral/ID/virtio-backend": ID exactly. */
+	xasprintf(&want, "/machine/peripheral/%s/", ol->device);
 	n = status == EVG_OK && json_object_is_type(ret, json_type_array) ?
 	    json_object_array_length(ret) : 0;
 	for (i = 0; i < n && !found; i++) {
@@ -234,8 +236,9 @@ ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
 		    (file = jsonread_str(ins, "file")) == NULL || qdev == NULL)
 			continue;
 		found = strcmp(file, ol->file) == 0 &&
-		    strstr(qdev, ol->device) != NULL;
+		    strncmp(qdev, want, strlen(want)) == 0;
 	}
+	free(want);
 	if (!found) {
 		xasprintf(&m, "the disk was re-attached, but QEMU does not show "
 		    "%s on device %s afterwards%s%s", ol->file, ol->device,
@@ -282,7 +285,10 @@ ol_adddev_done(int status, const char *msg, json_object *ret, void *arg)
 	ol_qmp(wf, "query-block", NULL, NULL, ol_verify_done);
 }
 
-/* ADDDRV done: HMP says nothing, or "OK", when the drive is there. */
+/*
+ * ADDDRV done: HMP says nothing, or "OK", when the drive is there; a
+ * drive with the id already there (a drive_del that failed) is used.
+ */
 static void
 ol_adddrv_done(int status, const char *msg, json_object *ret, void *arg)
 {
@@ -292,7 +298,8 @@ ol_adddrv_done(int status, const char *msg, json_object *ret, void *arg)
 	char		*m;
 
 	wf->rb.ol.q = NULL;
-	if (status != EVG_OK || (*out != '\0' && strncmp(out, "OK", 2) != 0)) {
+	if (status != EVG_OK || (*out != '\0' && strncmp(out, "OK", 2) != 0 &&
+	    strstr(out, "Duplicate ID") == NULL)) {
 		xasprintf(&m, "%s%sre-attaching the disk failed: drive_add %s: "
 		    "%.200s; the host tries again at its next start",
 		    wf->rb.ol.fail_msg != NULL ? wf->rb.ol.fail_msg : "",
