@@ -368,7 +368,10 @@ snapcmd_rollback(const struct snapcmd_config *conf, const char *snap,
 	snapcmd_wait_back(&disks, back);
 	snapcmd_rollback_print(rep, snap, &disks, g == NULL, back);
 	for (i = 0; i < disks.n; i++) {
-		diskuse_flush(disks.d[i].arg, disks.d[i].disks, disks.d[i].n);
+		/* A disk back under another name is a new device: no cache. */
+		if (back[i] == NULL || strcmp(back[i], disks.d[i].arg) == 0)
+			diskuse_flush(disks.d[i].arg, disks.d[i].disks,
+			    disks.d[i].n);
 		free(back[i]);
 	}
 	codec_free(rep);

@@ -44,6 +44,9 @@ wf_check_finish(struct workflow *wf, int code, const char *fmt, ...)
 	if (vm != NULL) {
 		cr.online_rollback_why = (char *)wf_online_volumes_refusal(vm,
 		    wf->vols, wf->nvols);
+		if (cr.online_rollback_why == NULL &&
+		    wf->wv->cat->online != NULL)
+			cr.online_rollback_why = (char *)WF_ONLINE_PENDING;
 		cr.online_rollback = cr.online_rollback_why == NULL;
 		if (cr.online_rollback_why == NULL)
 			cr.online_rollback_why = (char *)"";

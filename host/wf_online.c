@@ -40,6 +40,7 @@
 #include "log.h"
 #include "qmp.h"
 #include "status.h"
+#include "uuid.h"
 #include "workflow_impl.h"
 #include "xmalloc.h"
 
@@ -48,8 +49,9 @@
 static void	ol_props_next(struct workflow *);
 static void	ol_readd(struct workflow *);
 
+/* What is read of the device and given back to device_add. */
 static const char *const ol_props[] = { "type", "parent_bus", "addr",
-    "serial" };
+    "serial", "bootindex", "num-queues", "write-cache", "iothread" };
 
 /* Milliseconds on the monotonic clock. */
 static uint64_t
@@ -133,10 +135,8 @@ ol_record(struct workflow *wf, const char *phase)
 	struct wf_online	*ol = &wf->rb.ol;
 	json_object		*o = json_object_new_object();
 
-	json_object_object_add(o, "snapshot",
-	    json_object_new_string(wf->cur->uuid));
-	json_object_object_add(o, "volume",
-	    json_object_new_string(wf->cur->volume));
+	json_object_object_add(o, "snapshot", json_object_new_string(ol->snap));
+	json_object_object_add(o, "volume", json_object_new_string(ol->vol));
 	json_object_object_add(o, "phase", json_object_new_string(phase));
 	json_object_object_add(o, "device",
 	    json_object_new_string(ol->device));
@@ -165,6 +165,11 @@ ol_journal(struct workflow *wf, const char *phase)
 	if (catalog_commit(wf->wv->cat, &why) != 0) {
 		log_warnx("vm %s: online rollback: %s", wf->wv->uuid, why);
 		free(why);
+		/* Not written before the unplug: nothing to remember. */
+		if (phase != NULL && strcmp(phase, "detaching") == 0) {
+			free(wf->wv->cat->online);
+			wf->wv->cat->online = NULL;
+		}
 		return (-1);
 	}
 	return (0);
@@ -179,10 +184,11 @@ ol_end(struct workflow *wf, int code, const char *msg)
 
 	if (code == EVG_OK) {
 		wf_event(wf, "rollback-done", 0, "volume %s rolled back online "
-		    "in %llu ms (detached for %llu ms)", wf->cur->volume,
+		    "in %llu ms (detached for %llu ms)", ol->vol,
 		    (unsigned long long)(now - ol->t_start),
 		    (unsigned long long)(now - ol->t_detached));
-		wf_out_add(wf, wf->cur, NULL);
+		if (wf->cur != NULL)
+			wf_out_add(wf, wf->cur, NULL);
 		wf_finish(wf, EVG_OK, NULL);
 		return;
 	}
@@ -240,9 +246,13 @@ ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
 	}
 	free(want);
 	if (!found) {
-		xasprintf(&m, "the disk was re-attached, but QEMU does not show "
-		    "%s on device %s afterwards%s%s", ol->file, ol->device,
-		    status == EVG_OK ? "" : ": ", status == EVG_OK ? "" : msg);
+		xasprintf(&m, "%s%sthe disk was re-attached (%s), but QEMU does "
+		    "not show %s on device %s afterwards%s%s; the host checks "
+		    "again every reconcile_retry", ol->fail_msg != NULL ?
+		    ol->fail_msg : "", ol->fail_msg != NULL ? "; " : "",
+		    ol->reverted ? "rolled back" : "not rolled back", ol->file,
+		    ol->device, status == EVG_OK ? "" : ": ",
+		    status == EVG_OK ? "" : msg);
 		ol_end(wf, EVG_BACKEND_ERROR, m);
 		free(m);
 		return;
@@ -336,7 +346,7 @@ ol_revert_done(const struct backend_result *r, void *arg)
 	wf->rb.ol.detached = 0;
 	if (r->code != EVG_OK) {
 		ol_fail_attached(wf, r->code, "reverting volume %s failed: %s",
-		    wf->cur->volume, r->message);
+		    wf->rb.ol.vol, r->message);
 		return;
 	}
 	wf->rb.ol.reverted = 1;
@@ -350,11 +360,31 @@ ol_revert(struct workflow *wf)
 {
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
 
+	if (wf->rb.ol.no_revert) {
+		/* Given back as it was (an unplug the caller was told failed). */
+		ol_readd(wf);
+		return;
+	}
+	if (wf->cur == NULL) {
+		ol_fail_attached(wf, EVG_NOT_FOUND, "snapshot %s is gone: volume "
+		    "%s is not rolled back", wf->rb.ol.snap, wf->rb.ol.vol);
+		return;
+	}
 	wf->rb.state = ROLLBACK_ONLINE_REVERT;
 	/* wf_backend_req() makes it an offline op: QEMU holds nothing. */
 	wf->rb.ol.detached = 1;
 	wf_backend(wf, BACKEND_ROLLBACK, wf_volume(vm, wf->cur->volume),
 	    wf->cur->tag, ol_revert_done);
+}
+
+/* DRIVE done: revert, or (reverted already) re-add. */
+static void
+ol_after_drive(struct workflow *wf)
+{
+	if (wf->rb.ol.reverted)
+		ol_readd(wf);
+	else
+		ol_revert(wf);
 }
 
 /* DRIVE: drive_del answered (HMP says nothing when it worked). */
@@ -371,38 +401,66 @@ ol_drivedel_done(int status, const char *msg, json_object *ret, void *arg)
 		    wf->rb.ol.drive, status != EVG_OK ? msg : out);
 		return;
 	}
-	ol_revert(wf);
+	ol_after_drive(wf);
 }
 
-/* DRIVE: is the drive still there without its device? */
+/*
+ * DRIVE: is the drive still there without its device (drive_del it)?  Or
+ * is the image on the device again (a record met after its re-add: the
+ * operation is over, whatever the record says)?
+ */
 static void
 ol_drive_done(int status, const char *msg, json_object *ret, void *arg)
 {
-	struct workflow	*wf = arg;
-	json_object	*e;
-	const char	*dev;
-	char		*line;
-	size_t		 i, n;
+	struct workflow		*wf = arg;
+	struct wf_online	*ol = &wf->rb.ol;
+	json_object		*e;
+	const char		*dev, *qdev;
+	char			*line, *want, *m;
+	size_t			 i, n;
 
-	wf->rb.ol.q = NULL;
+	ol->q = NULL;
 	if (status != EVG_OK) {
 		ol_fail_attached(wf, status, "query-block: %s", msg);
 		return;
 	}
+	xasprintf(&want, "/machine/peripheral/%s/", ol->device);
 	n = json_object_is_type(ret, json_type_array) ?
 	    json_object_array_length(ret) : 0;
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(ret, i);
-		if ((dev = jsonread_str(e, "device")) != NULL &&
-		    strcmp(dev, wf->rb.ol.drive) == 0) {
-			xasprintf(&line, "drive_del %s", wf->rb.ol.drive);
-			ol_qmp(wf, "human-monitor-command", ol_hmp_args(line),
-			    NULL, ol_drivedel_done);
-			free(line);
+		if ((dev = jsonread_str(e, "device")) == NULL ||
+		    strcmp(dev, ol->drive) != 0)
+			continue;
+		qdev = jsonread_str(e, "qdev");
+		if (qdev != NULL && strncmp(qdev, want, strlen(want)) == 0) {
+			free(want);
+			ol_journal(wf, NULL);
+			xasprintf(&m, "disk %s is attached (drive %s on its "
+			    "device): the online rollback is over; whether it "
+			    "was rolled back is %s", ol->device, ol->drive,
+			    ol->reverted ? "yes" : "not known (check its data)");
+			ol_end(wf, EVG_UNAVAILABLE, m);
+			free(m);
 			return;
 		}
+		if (qdev != NULL && *qdev != '\0') {
+			/* On another device: not ours to remove. */
+			free(want);
+			ol_fail_attached(wf, EVG_FAILED_PRECONDITION, "drive %s "
+			    "is on device %s, not %s", ol->drive, qdev,
+			    ol->device);
+			return;
+		}
+		free(want);
+		xasprintf(&line, "drive_del %s", ol->drive);
+		ol_qmp(wf, "human-monitor-command", ol_hmp_args(line), NULL,
+		    ol_drivedel_done);
+		free(line);
+		return;
 	}
-	ol_revert(wf);
+	free(want);
+	ol_after_drive(wf);
 }
 
 /* UNPLUG: DEVICE_DELETED came, or not. */
@@ -412,28 +470,18 @@ ol_unplug_done(int status, const char *msg, json_object *ret, void *arg)
 	struct workflow		*wf = arg;
 	struct wf_online	*ol = &wf->rb.ol;
 	char			*m;
+	int			 refused;
 
 	(void)ret;
 	ol->q = NULL;
-	if (status == EVG_TIMEOUT) {
-		/*
-		 * The guest did not let the device go: it is still attached,
-		 * with QEMU's unplug request pending.  The record stays
-		 * ("unplug-pending"): if the guest lets go later, the next
-		 * check puts the disk back.
-		 */
-		ol_journal(wf, "unplug-pending");
-		xasprintf(&m, "the guest did not release disk %s within %u ms "
-		    "(device_del was accepted, no DEVICE_DELETED came): nothing "
-		    "was rolled back and the disk stays attached; a guest that "
-		    "lets it go later gets it back unchanged", ol->device,
-		    wf_g.cf->unplug_ms);
-		ol_end(wf, EVG_TIMEOUT, m);
-		free(m);
-		return;
-	}
-	if (status == EVG_BACKEND_ERROR && wf->rb.ask != 2 &&
-	    !ol->recovering) {
+	/*
+	 * QEMU's own error reply to device_del ("device_del: DESC", as
+	 * qmp.c words one): it unplugs nothing.  Anything else (no event in
+	 * time, the monitor gone) may leave an unplug pending in QEMU.
+	 */
+	refused = status == EVG_BACKEND_ERROR &&
+	    strncmp(msg, "device_del: ", 12) == 0;
+	if (refused && wf->rb.ask != 2) {
 		/* Not --online: what cannot be unplugged is scheduled. */
 		ol_journal(wf, NULL);
 		wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
@@ -442,13 +490,34 @@ ol_unplug_done(int status, const char *msg, json_object *ret, void *arg)
 		wf_rollback_pre(wf);
 		return;
 	}
-	if (status != EVG_OK) {
+	if (refused) {
 		ol_journal(wf, NULL);
 		xasprintf(&m, "QEMU did not unplug disk %s: %s; nothing was "
 		    "rolled back and the disk stays attached (roll back with the "
 		    "VM stopped instead)", ol->device, msg);
-		ol_end(wf, status == EVG_BACKEND_ERROR ?
-		    EVG_FAILED_PRECONDITION : status, m);
+		ol_end(wf, EVG_FAILED_PRECONDITION, m);
+		free(m);
+		return;
+	}
+	if (status != EVG_OK) {
+		/*
+		 * The record stays ("unplug-pending"): should QEMU still
+		 * unplug the disk, the retry puts it back as it was, not
+		 * rolled back, as this answer says.
+		 */
+		ol_journal(wf, "unplug-pending");
+		if (status == EVG_TIMEOUT)
+			xasprintf(&m, "the guest did not release disk %s within "
+			    "%u ms (%s): nothing was rolled back and the disk "
+			    "stays attached; should QEMU still unplug it later, "
+			    "the host plugs it back as it is, not rolled back",
+			    ol->device, wf_g.cf->unplug_ms, msg);
+		else
+			xasprintf(&m, "unplugging disk %s: %s: nothing was "
+			    "rolled back; should QEMU still unplug it, the host "
+			    "plugs it back as it is, not rolled back",
+			    ol->device, msg);
+		ol_end(wf, status, m);
 		free(m);
 		return;
 	}
@@ -476,12 +545,26 @@ ol_unplug(struct workflow *wf)
 	json_object_object_add(a, "driver", json_object_new_string(ol->driver));
 	json_object_object_add(a, "id", json_object_new_string(ol->device));
 	json_object_object_add(a, "bus", json_object_new_string(bus));
-	snprintf(addr, sizeof addr, "%x.%x", ol->addr >> 3, ol->addr & 7);
+	snprintf(addr, sizeof addr, "%x.%x", (unsigned)ol->addr >> 3,
+	    (unsigned)ol->addr & 7);
 	json_object_object_add(a, "addr", json_object_new_string(addr));
 	json_object_object_add(a, "drive", json_object_new_string(ol->drive));
 	if (ol->serial != NULL && *ol->serial != '\0')
 		json_object_object_add(a, "serial",
 		    json_object_new_string(ol->serial));
+	if (ol->bootindex >= 0)
+		json_object_object_add(a, "bootindex",
+		    json_object_new_int(ol->bootindex));
+	if (ol->num_queues > 0)
+		json_object_object_add(a, "num-queues",
+		    json_object_new_int(ol->num_queues));
+	if (ol->write_cache != NULL)
+		json_object_object_add(a, "write-cache",
+		    json_object_new_string(ol->write_cache));
+	if (ol->iothread != NULL && *ol->iothread != '\0')
+		json_object_object_add(a, "iothread", json_object_new_string(
+		    strrchr(ol->iothread, '/') != NULL ?
+		    strrchr(ol->iothread, '/') + 1 : ol->iothread));
 	ol->dev_args = a;
 	file = ol_optval(ol->file);
 	xasprintf(&ol->drive_opts, "if=none,id=%s,file=%s,format=%s,cache=%s"
@@ -497,7 +580,7 @@ ol_unplug(struct workflow *wf)
 	}
 	wf_event(wf, "rollback-online-started", 0, "unplugging device %s "
 	    "(drive %s, bus %s, addr %s) to roll volume %s back to '%s'",
-	    ol->device, ol->drive, bus, addr, wf->cur->volume, wf->cur->name);
+	    ol->device, ol->drive, bus, addr, ol->vol, wf->cur->name);
 	wf->rb.state = ROLLBACK_ONLINE_UNPLUG;
 	a = json_object_new_object();
 	json_object_object_add(a, "id", json_object_new_string(ol->device));
@@ -514,6 +597,12 @@ ol_prop_done(int status, const char *msg, json_object *ret, void *arg)
 	char			*m;
 
 	ol->q = NULL;
+	if (status != EVG_OK && ol->nprops >= 4) {
+		/* An optional property this QEMU's device lacks. */
+		ol->nprops++;
+		ol_props_next(wf);
+		return;
+	}
 	if (status != EVG_OK) {
 		xasprintf(&m, "reading device %s's %s: %s", ol->device, name,
 		    msg);
@@ -522,16 +611,33 @@ ol_prop_done(int status, const char *msg, json_object *ret, void *arg)
 		free(m);
 		return;
 	}
-	if (strcmp(name, "addr") == 0 && json_object_is_type(ret,
-	    json_type_int))
-		ol->addr = json_object_get_int(ret);
-	else if (json_object_is_type(ret, json_type_string)) {
+	if (strcmp(name, "addr") == 0 || strcmp(name, "bootindex") == 0 ||
+	    strcmp(name, "num-queues") == 0) {
+		if (!json_object_is_type(ret, json_type_int)) {
+			xasprintf(&m, "device %s's %s is not a number: it cannot "
+			    "be re-added the same, so it is not unplugged",
+			    ol->device, name);
+			ol_end(wf, EVG_FAILED_PRECONDITION, m);
+			free(m);
+			return;
+		}
+		if (name[0] == 'a')
+			ol->addr = json_object_get_int(ret);
+		else if (name[0] == 'b')
+			ol->bootindex = json_object_get_int(ret);
+		else
+			ol->num_queues = json_object_get_int(ret);
+	} else if (json_object_is_type(ret, json_type_string)) {
 		if (strcmp(name, "type") == 0)
 			ol->driver = xstrdup(json_object_get_string(ret));
 		else if (strcmp(name, "parent_bus") == 0)
 			ol->bus = xstrdup(json_object_get_string(ret));
-		else
+		else if (strcmp(name, "serial") == 0)
 			ol->serial = xstrdup(json_object_get_string(ret));
+		else if (strcmp(name, "write-cache") == 0)
+			ol->write_cache = xstrdup(json_object_get_string(ret));
+		else
+			ol->iothread = xstrdup(json_object_get_string(ret));
 	}
 	ol->nprops++;
 	ol_props_next(wf);
@@ -687,6 +793,9 @@ wf_online_begin(struct workflow *wf)
 	/* Its own record is not one to recover. */
 	wf->wv->online_checked = 1;
 	wf->cur = wf->mem.m[0];
+	snprintf(wf->rb.ol.snap, sizeof wf->rb.ol.snap, "%s", wf->cur->uuid);
+	snprintf(wf->rb.ol.vol, sizeof wf->rb.ol.vol, "%s", wf->cur->volume);
+	wf->rb.ol.bootindex = -1;
 	wf->rb.online = 1;
 	wf->rb.ol.t_start = ol_now_ms();
 	wf->rb.state = ROLLBACK_ONLINE_QUERY;
@@ -721,47 +830,57 @@ wf_online_free(struct wf_online *ol)
 	free(ol->driver);
 	free(ol->bus);
 	free(ol->serial);
+	free(ol->write_cache);
+	free(ol->iothread);
 	free(ol->drive_opts);
 	json_object_put(ol->dev_args);
 	free(ol->fail_msg);
 }
 
-/* Recovery: does the device still exist? */
+/*
+ * Recovery: does the device still exist?  QEMU's error reply to qom-get
+ * ("qom-get: ...") says it does not; any other failure leaves the record
+ * for the next try.
+ */
 static void
 ol_recover_probe_done(int status, const char *msg, json_object *ret,
     void *arg)
 {
 	struct workflow		*wf = arg;
 	struct wf_online	*ol = &wf->rb.ol;
-	char			*m;
 
 	(void)ret;
 	ol->q = NULL;
 	if (status == EVG_OK) {
-		/* Never unplugged (or, pending, not yet). */
-		if (ol->recovering == 2) {
-			wf_finish(wf, EVG_OK, NULL);
-			return;
+		/* Not unplugged, or not yet: the record waits for it. */
+		if (ol->recovering == 1) {
+			ol_journal(wf, "unplug-pending");
+			wf_event(wf, "rollback-failed", EVG_UNAVAILABLE, "the host "
+			    "daemon stopped before the unplug of disk %s was "
+			    "confirmed: nothing was rolled back, the disk is "
+			    "attached; should QEMU still unplug it, the host "
+			    "plugs it back as it is", ol->device);
 		}
-		ol_journal(wf, NULL);
-		xasprintf(&m, "the host daemon stopped before disk %s was "
-		    "unplugged: nothing was rolled back, the disk is attached",
-		    ol->device);
-		ol_end(wf, EVG_UNAVAILABLE, m);
-		free(m);
-		return;
-	}
-	if (status != EVG_BACKEND_ERROR) {
-		/* QEMU unreachable: the record stays for the next try. */
-		log_warnx("vm %s: the online rollback left by a stopped daemon "
-		    "waits: %s", wf->wv->uuid, msg);
 		wf_finish(wf, EVG_OK, NULL);
 		return;
 	}
-	/* Gone: finish the rollback (reverting again is the same). */
+	if (status != EVG_BACKEND_ERROR || strncmp(msg, "qom-get: ", 9) != 0) {
+		log_warnx("vm %s: the online rollback's record waits: %s",
+		    wf->wv->uuid, msg);
+		wf_finish(wf, EVG_OK, NULL);
+		return;
+	}
+	/*
+	 * Gone.  A rollback whose requester was told it failed (the unplug
+	 * came too late) is undone: the disk comes back as it is.  One cut
+	 * short by the daemon's death is finished.
+	 */
+	ol->no_revert = ol->recovering == 2;
 	ol->t_detached = ol_now_ms();
-	wf_event(wf, "disk-detached", 0, "device %s was unplugged when the "
-	    "host daemon stopped; finishing the rollback", ol->device);
+	wf_event(wf, "disk-detached", 0, "device %s was unplugged (%s); %s",
+	    ol->device, ol->recovering == 2 ? "late" : "when the host daemon "
+	    "stopped", ol->no_revert ? "plugging it back as it is" :
+	    "finishing the rollback");
 	wf->rb.state = ROLLBACK_ONLINE_DRIVE;
 	ol_qmp(wf, "query-block", NULL, NULL, ol_drive_done);
 }
@@ -771,22 +890,25 @@ int
 wf_online_recover(struct wf_vm *wv)
 {
 	struct reg_vm		*vm = registry_find(wf_g.reg, wv->uuid);
+	const struct reg_volume	*vol;
 	struct workflow		*wf;
 	struct wf_online	*ol;
-	struct cat_snap		*cs;
 	json_object		*o, *dev;
-	const char		*phase;
+	const char		*phase, *snap, *volume;
 	char			*path, *why;
 
 	o = json_tokener_parse(wv->cat->online);
 	phase = o != NULL ? jsonread_str(o, "phase") : NULL;
-	cs = o != NULL && jsonread_str(o, "snapshot") != NULL ?
-	    catalog_find(wv->cat, jsonread_str(o, "snapshot")) : NULL;
+	snap = o != NULL ? jsonread_str(o, "snapshot") : NULL;
+	volume = o != NULL ? jsonread_str(o, "volume") : NULL;
+	vol = vm != NULL && volume != NULL ? wf_volume(vm, volume) : NULL;
 	if (vm == NULL || vm->state != VM_RUNNING || phase == NULL ||
-	    cs == NULL || jsonread_str(o, "device") == NULL ||
+	    !uuid_valid(snap) || vol == NULL ||
+	    jsonread_str(o, "device") == NULL ||
 	    jsonread_str(o, "drive") == NULL ||
 	    jsonread_str(o, "drive_add") == NULL ||
-	    !json_object_object_get_ex(o, "device_add", &dev)) {
+	    !json_object_object_get_ex(o, "device_add", &dev) ||
+	    !json_object_is_type(dev, json_type_object)) {
 		/* QEMU is gone (or the record unusable): nothing to put back. */
 		log_warnx("vm %s: dropping the record of an online rollback "
 		    "(%s)", wv->uuid, vm == NULL || vm->state != VM_RUNNING ?
@@ -806,11 +928,14 @@ wf_online_recover(struct wf_vm *wv)
 		return (0);
 	}
 	wf = wf_new(WF_ROLLBACK, wv, NULL, NULL);
-	wf->cur = cs;
-	wf->name = xstrdup(cs->name);
-	snprintf(wf->target, sizeof wf->target, "%s", cs->uuid);
+	/* The snapshot may be gone: the disk still comes back. */
+	wf->cur = catalog_find(wv->cat, snap);
+	wf->name = xstrdup(wf->cur != NULL ? wf->cur->name : snap);
+	snprintf(wf->target, sizeof wf->target, "%s", snap);
 	wf->rb.online = 1;
 	ol = &wf->rb.ol;
+	snprintf(ol->snap, sizeof ol->snap, "%s", snap);
+	snprintf(ol->vol, sizeof ol->vol, "%s", volume);
 	ol->t_start = ol_now_ms();
 	ol->device = xstrdup(jsonread_str(o, "device"));
 	ol->drive = xstrdup(jsonread_str(o, "drive"));
@@ -818,8 +943,7 @@ wf_online_recover(struct wf_vm *wv)
 	ol->dev_args = json_object_get(dev);
 	ol->bus = xstrdup(jsonread_str(dev, "bus") != NULL ?
 	    jsonread_str(dev, "bus") : "?");
-	ol->file = xstrdup(wf_volume(vm, cs->volume) != NULL ?
-	    wf_volume(vm, cs->volume)->locator : "");
+	ol->file = xstrdup(vol->locator);
 	if (strcmp(phase, "unplug-pending") == 0)
 		log_info("vm %s: device %s was asked to unplug and the guest "
 		    "had not let it go: checking it again", wv->uuid,
@@ -828,11 +952,9 @@ wf_online_recover(struct wf_vm *wv)
 		log_warnx("vm %s: an online rollback of device %s was left at "
 		    "%s by a daemon that stopped; finishing it", wv->uuid,
 		    ol->device, phase);
-	if (strcmp(phase, "reverted") == 0) {
-		ol->reverted = 1;
-		ol->t_detached = ol_now_ms();
-		ol_readd(wf);
-	} else if (strcmp(phase, "detached") == 0) {
+	if (strcmp(phase, "reverted") == 0 || strcmp(phase, "detached") == 0) {
+		/* The drive step sees a disk already back, and says so. */
+		ol->reverted = strcmp(phase, "reverted") == 0;
 		ol->t_detached = ol_now_ms();
 		wf->rb.state = ROLLBACK_ONLINE_DRIVE;
 		ol_qmp(wf, "query-block", NULL, NULL, ol_drive_done);

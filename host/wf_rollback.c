@@ -259,17 +259,38 @@ wf_rollback_release_reply(const Evg__Envelope *env, const char *why,
 	struct workflow	*wf = arg;
 	const char	*msg;
 
+	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
+	const char	*now;
+
 	if (env != NULL && env->body_case == EVG__ENVELOPE__BODY_REPLY &&
 	    env->reply->status != NULL &&
 	    env->reply->status->code == EVG_OK) {
 		wf_event(wf, "disk-released", 0, "the guest agent says nothing "
 		    "uses the disk, and flushed it");
-		wf_online_begin(wf);
+		/* The VM may have changed while the guest was asked. */
+		now = vm == NULL ? "the VM went away" :
+		    wf_online_refusal(vm, &wf->mem);
+		if (now == NULL && wf->wv->cat->online != NULL)
+			now = WF_ONLINE_PENDING;
+		if (now == NULL) {
+			wf_online_begin(wf);
+			return;
+		}
+		if (wf->rb.ask == 2 || vm == NULL) {
+			wf_finish(wf, EVG_FAILED_PRECONDITION, "cannot roll back "
+			    "online: %s", now);
+			return;
+		}
+		wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
+		    "not rolled back online: %s; scheduled for the next stop "
+		    "instead", now);
+		wf_rollback_pre(wf);
 		return;
 	}
 	msg = env == NULL ? why : env->body_case ==
 	    EVG__ENVELOPE__BODY_REPLY && env->reply->status != NULL &&
-	    env->reply->status->message != NULL ?
+	    env->reply->status->message != NULL &&
+	    env->reply->status->message[0] != '\0' ?
 	    env->reply->status->message : "(no reason given)";
 	if (wf->rb.ask == 2) {
 		wf_finish(wf, EVG_FAILED_PRECONDITION, "cannot roll back "
@@ -463,6 +484,8 @@ wf_rollback_start(const struct workflow_params *p, workflow_done_cb cb,
 	}
 	if (vm->state == VM_RUNNING) {
 		why = wf_online_refusal(vm, &mem);
+		if (why == NULL && wv->cat->online != NULL)
+			why = WF_ONLINE_PENDING;
 		if (why == NULL && p->online == 1) {
 			/* The guest itself checked its disk, and flushed it. */
 			wf_online_run(wv, &mem, cb, arg);

@@ -78,7 +78,14 @@ struct wf_online {
 	json_object		*dev_args;	/* for device_add */
 	int			 detached;	/* REVERT: QEMU holds nothing */
 	int			 reverted;
+	int			 no_revert;	/* re-add as it was: undone */
 	int			 recovering;	/* from the record, at start */
+	char			 snap[UUID_STR_LEN + 1];	/* its UUID */
+	char			 vol[UUID_STR_LEN + 1];		/* volume UUID */
+	int			 bootindex;	/* -1: none */
+	int			 num_queues;	/* 0: unknown */
+	char			*write_cache;	/* "auto", "on", "off"; NULL */
+	char			*iothread;	/* path, or NULL/empty */
 	uint64_t		 t_start;	/* ms, monotonic */
 	uint64_t		 t_detached;
 	int			 fail_code;	/* after the unplug: first one */
@@ -355,6 +362,9 @@ void		 wf_rollback_pre(struct workflow *);
  */
 const char	*wf_online_refusal(const struct reg_vm *,
 		    const struct wf_members *);
+/* Why not online while the catalog holds an online record. */
+#define WF_ONLINE_PENDING	"an earlier online rollback of this VM is not " \
+				"finished (QEMU may still unplug its disk)"
 const char	*wf_online_volumes_refusal(const struct reg_vm *,
 		    char *const *, size_t);
 void		 wf_online_run(struct wf_vm *, const struct wf_members *,

@@ -64,8 +64,10 @@ unmount() {
 # disk is refused with the guest's words and nothing unplugged; once
 # unmounted, the unplug is asked, and a guest that never releases the disk
 # makes it time out after unplug_ms with a message saying the disk stays
-# attached and nothing was rolled back; a second try meets QEMU's own
-# refusal (its unplug still pending).
+# attached and nothing was rolled back; the pending unplug is recorded,
+# and refuses a second online rollback (said by snapshot check too) until
+# it is resolved; a restarted daemon keeps it pending while the device is
+# there.
 test_online_unplug_ignored() {
 	online_setup
 	run_cmd $AGENT --connect "unix:$T/one.sock_2210" snapshot check "$LOOP_a"
@@ -88,10 +90,20 @@ test_online_unplug_ignored() {
 	attached drive-virtio-disk0 || fail "the disk is no longer attached"
 	expect_in "$(event_kinds)" "disk-released rollback-online-started"
 	expect_in "$(event_kinds)" "rollback-failed"
+	expect_in "$(catalog_of $UUID1)" '"phase":"unplug-pending"'
 	run_cmd $HOSTCTL snapshot rollback --vm $UUID1 base --online
 	expect_rc 16
-	expect_in "$ERR" "QEMU did not unplug disk virtio-disk0"
-	expect_in "$ERR" "already in the process of unplug"
+	expect_in "$ERR" "cannot roll back online: an earlier online rollback of this VM is not finished (QEMU may still unplug its disk)"
+	run_cmd $AGENT --connect "unix:$T/one.sock_2210" snapshot check "$LOOP_a"
+	expect_in "$OUT" "Rollback:    not online now: an earlier online rollback of this VM is not finished"
+	attached drive-virtio-disk0 || fail "the disk is no longer attached"
+	# A restart looks at the record: the device is still there, so it
+	# stays pending; nothing is unplugged or re-added.
+	stop_hostd
+	start_hostd
+	wait_for "grep -q 'device virtio-disk0 was asked to unplug' '$T/hostd.log'" 10 ||
+	    fail "the restarted daemon did not look at the pending unplug"
+	expect_in "$(catalog_of $UUID1)" '"phase":"unplug-pending"'
 	attached drive-virtio-disk0 || fail "the disk is no longer attached"
 	hostd_alive
 }
