@@ -506,6 +506,7 @@ daemon_run(const struct daemon_config *conf)
 	evsignal_add(d->ev_sigchld, NULL);
 	/* A guardian waits, idle, so that a freeze only hands it work. */
 	serve_keep_guardian(d->serve);
+	serve_allow_disk_release(d->serve);
 	signal(SIGPIPE, SIG_IGN);
 	/* No settings to reload, and a hangup must not end a freeze. */
 	signal(SIGHUP, SIG_IGN);

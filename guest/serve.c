@@ -42,6 +42,7 @@ static const char *serve_state_names[] = {
 struct serve {
 	struct event_base	*base;
 	char			*mountinfo;
+	int			 disk_release;	/* see serve.h */
 	enum serve_state	 state;
 	struct freeze_plan	*plan;		/* the last freeze's, or NULL */
 	struct freeze_lease	*lease;		/* FROZEN only */
@@ -663,6 +664,13 @@ serve_disk_release(struct peer *p, const Evg__Envelope *env)
 	free(why);
 }
 
+/* Answer disk release requests; see serve.h. */
+void
+serve_allow_disk_release(struct serve *s)
+{
+	s->disk_release = 1;
+}
+
 /* Keep a guardian ready between freezes (the daemon's serve). */
 void
 serve_keep_guardian(struct serve *s)
@@ -868,7 +876,12 @@ serve_dispatch(struct serve *s, struct peer *p, const Evg__Envelope *env)
 		serve_info(p, env);
 		break;
 	case EVG__ENVELOPE__BODY_DISK_RELEASE:
-		serve_disk_release(p, env);
+		if (!s->disk_release)
+			peer_reply(p, env->id, EVG_UNSUPPORTED, "disks are "
+			    "released by the guest agent daemon, not by a "
+			    "command");
+		else
+			serve_disk_release(p, env);
 		break;
 	default:
 		log_info("%s: unsupported %s request from %s", __func__,

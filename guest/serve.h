@@ -96,6 +96,12 @@ void		 serve_set_disks(struct serve *, const struct disk *, size_t);
  * without it hook requests are UNSUPPORTED).  dir is copied.
  */
 void		 serve_set_hooks_dir(struct serve *, const char *);
+/*
+ * Answer the host's disk release requests (an online rollback's: check
+ * that nothing uses the disks, flush them); the daemon's serve does.
+ * Without it they are UNSUPPORTED, as in a command's connection.
+ */
+void		 serve_allow_disk_release(struct serve *);
 /* Number of filesystems frozen right now. */
 unsigned int	 serve_frozen(const struct serve *);
 

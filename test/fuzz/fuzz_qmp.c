@@ -32,7 +32,11 @@
  * Input: byte 0 even: the cut points (fuzzutil.h), then the QMP stream;
  * the client runs query-block, its requests carry ids 1 (qmp_capabilities)
  * and 2, the volume's node= is "drive-virtio-disk1" and its image
- * LOCATOR, REAL once symlinks are resolved.
+ * LOCATOR, REAL once symlinks are resolved.  Byte 0 of 2 modulo 4: the
+ * client also waits for the event DEVICE_DELETED of device
+ * "virtio-disk0" (qmp_await_event(), an online rollback's device_del),
+ * which may come before or after the answer; its success value is the
+ * event's data.
  * Byte 0 odd: qemu-img info output follows.
  */
 #include <stdint.h>
@@ -186,13 +190,15 @@ qemu_img_info(const uint8_t *data, size_t size)
 /* Run one client on the stream in the pieces the cuts make. */
 static void
 run(struct event_base *base, const uint8_t *data, size_t size,
-    const size_t *cuts, size_t ncuts, struct outcome *o)
+    const size_t *cuts, size_t ncuts, int await, struct outcome *o)
 {
 	struct qmp	*q;
 	size_t		 i, from = 0, to;
 	int		 finished = 0;
 
 	q = qmp_detached(base, "query-block", done, o);
+	if (await)
+		qmp_await_event(q, "DEVICE_DELETED", "virtio-disk0");
 	for (i = 0; i <= ncuts && !finished; i++) {
 		to = i < ncuts ? cuts[i] : size;
 		finished = qmp_input(q, (const char *)data + from, to - from);
@@ -228,6 +234,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct event_base	*base;
 	struct outcome			 whole, split;
 	size_t				 cuts[FUZZ_CUTS_MAX], ncuts;
+	int				 await;
 
 	if (base == NULL && (base = event_base_new()) == NULL)
 		abort();
@@ -237,14 +244,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		qemu_img_info(data + 1, size - 1);
 		return (0);
 	}
+	await = data[0] % 4 == 2;
 	data++;
 	size--;
 	ncuts = fuzz_cuts(&data, &size, cuts);
 	cuts_between_numbers(data, size, cuts, ncuts);
 	memset(&whole, 0, sizeof whole);
 	memset(&split, 0, sizeof split);
-	run(base, data, size, NULL, 0, &whole);
-	run(base, data, size, cuts, ncuts, &split);
+	run(base, data, size, NULL, 0, await, &whole);
+	run(base, data, size, cuts, ncuts, await, &split);
 
 	if (whole.calls != 0) {
 		FUZZ_CHECK(whole.status == EVG_OK ||

@@ -8,7 +8,10 @@
  * file of this target's that lists one mount, on a device no disk has
  * (4095:4095), at a path that does not exist, so no disk a request names
  * can match it and nothing on this machine is ever frozen.  Hooks run from
- * an empty directory (every hook "skipped").
+ * an empty directory (every hook "skipped").  Disk release requests (an
+ * online rollback's) are answered UNSUPPORTED, as in a command's
+ * connection: this serve is not the daemon's, so no disk of this machine
+ * is ever checked or flushed.
  *
  * Input: byte 0 bit 0 gives the serve a hooks directory (else hook
  * requests are UNSUPPORTED); the rest is the stream, delivered in one
@@ -119,6 +122,7 @@ serve_seeds(const char *dir)
 	Evg__HookRequest		 hk = EVG__HOOK_REQUEST__INIT;
 	Evg__GuestInfoRequest		 gi = EVG__GUEST_INFO_REQUEST__INIT;
 	Evg__Ping			 ping = EVG__PING__INIT;
+	Evg__DiskReleaseRequest		 dr = EVG__DISK_RELEASE_REQUEST__INIT;
 	Evg__DiskRef			 d = EVG__DISK_REF__INIT, *dp = &d;
 	Evg__DiskId			 id = EVG__DISK_ID__INIT, *idp = &id;
 	struct codec_reply		 r;
@@ -179,6 +183,13 @@ serve_seeds(const char *dir)
 	env.id = 3;
 	env.body_case = EVG__ENVELOPE__BODY_PING;
 	env.ping = &ping;
+	serve_seed_add(&buf, &len, &env);
+	dr.disks = &dp;
+	dr.n_disks = 1;
+	evg__envelope__init(&env);
+	env.id = 4;
+	env.body_case = EVG__ENVELOPE__BODY_DISK_RELEASE;
+	env.disk_release = &dr;
 	serve_seed_add(&buf, &len, &env);
 	codec_reply_init(&r, 7, 1, 0, "a stray reply");
 	serve_seed_add(&buf, &len, &r.env);
