@@ -527,7 +527,7 @@ t _eve_guest_hostctl 'eve-guest-hostctl vm state x st' 'starting stopped'
 t _eve_guest_hostctl 'eve-guest-hostctl vm add --volume uuid=x,ba' 'x,backend=qcow2 x,backend=zfs'
 t _eve_guest_hostctl 'eve-guest-hostctl snapshot create --vm x --consistency ' 'app fs crash'
 t _eve_guest_hostctl 'eve-guest-hostctl snapshot delete --vm x y --' '--vm --member'
-t _eve_guest_hostctl 'eve-guest-hostctl snapshot rollback --vm x y --' '--vm --volume'
+t _eve_guest_hostctl 'eve-guest-hostctl snapshot rollback --vm x y --' '--vm --volume --online'
 exit $rc
 EOF
 	bash "$work/comp.bash"
