@@ -18,7 +18,6 @@ struct snapcmd_config {
 	struct evg_addr	 addr;		/* where the host listens */
 	const char	*software;	/* sent in Hello */
 	const char	*mountinfo;	/* NULL: /proc/self/mountinfo */
-	const char	*swaps;		/* NULL: /proc/swaps */
 };
 
 /* Most DISK arguments, and whole disks, of one group (the host's limit). */

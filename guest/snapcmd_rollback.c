@@ -12,14 +12,6 @@
  * rollback is scheduled for the VM's next stop, as the answer says.
  * After it, what the kernel still caches of each disk is dropped.
  */
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-
-#include <linux/fs.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,48 +31,14 @@
 #include "status.h"
 #include "xmalloc.h"
 
-#define SNAPCMD_SWAPS		"/proc/swaps"
 /* How long a disk rolled back online may take to come back. */
 #define SNAPCMD_BACK_MS		30000
 
 /*
- * The first swap area on the disks, from /proc/swaps, into buf.  Returns
- * buf, or NULL when none is (or the file cannot be read: swap is then
- * left to the host and the kernel).
- */
-static const char *
-snapcmd_swap(const struct snapcmd_config *conf, const struct snapcmd_disk *d,
-    char *buf, size_t len)
-{
-	struct stat	 sb;
-	FILE		*f;
-	char		*line = NULL, *path;
-	size_t		 size = 0;
-	const char	*found = NULL;
-
-	if ((f = fopen(conf->swaps != NULL ? conf->swaps : SNAPCMD_SWAPS,
-	    "re")) == NULL)
-		return (NULL);
-	while (found == NULL && getline(&line, &size, f) != -1) {
-		path = strtok(line, " \t\n");
-		if (path == NULL || path[0] != '/' || stat(path, &sb) == -1 ||
-		    !S_ISBLK(sb.st_mode))
-			continue;
-		if (disk_holds_dev(d->disks, d->n, major(sb.st_rdev),
-		    minor(sb.st_rdev))) {
-			snprintf(buf, len, "%s", path);
-			found = buf;
-		}
-	}
-	free(line);
-	fclose(f);
-	return (found);
-}
-
-/*
  * Refuse a rollback while the disk is in use here: a mounted filesystem
- * (whether or not it could be frozen) or a swap area on it.  Returns 0, or
- * a status code with *cause.
+ * (whether or not it could be frozen), named with its type and device;
+ * then whatever else diskuse.c finds (swap, dm/md, a process holding it
+ * open).  Returns 0, or a status code with *cause.
  */
 static int
 snapcmd_unused(const struct snapcmd_config *conf, struct snapcmd_disk *d,
@@ -88,7 +46,7 @@ snapcmd_unused(const struct snapcmd_config *conf, struct snapcmd_disk *d,
 {
 	struct freeze_plan		*plan;
 	const struct freeze_entry	*e;
-	char				 mp[256], dev[256], swap[256];
+	char				 mp[256], dev[256];
 	size_t				 n;
 
 	if (snapcmd_plan(conf, snapcmd_holds, d, &plan, cause) == -1)
@@ -109,12 +67,6 @@ snapcmd_unused(const struct snapcmd_config *conf, struct snapcmd_disk *d,
 		return (EVG_FAILED_PRECONDITION);
 	}
 	freeze_plan_free(plan);
-	if (snapcmd_swap(conf, d, swap, sizeof swap) != NULL) {
-		xasprintf(cause, "cannot roll back %s: %s is in use as swap; "
-		    "swapoff it first", d->arg, output_safe(dev, sizeof dev,
-		    swap));
-		return (EVG_FAILED_PRECONDITION);
-	}
 	if (diskuse_check(d->disks, d->n, d->arg, cause) == -1)
 		return (EVG_FAILED_PRECONDITION);
 	return (EVG_OK);

@@ -42,11 +42,8 @@ wf_check_finish(struct workflow *wf, int code, const char *fmt, ...)
 	cr.need_bytes = wf->need_bytes;
 	cr.reserve_bytes = wf_g.cf->space_reserve;
 	if (vm != NULL) {
-		cr.online_rollback_why = (char *)wf_online_volumes_refusal(vm,
-		    wf->vols, wf->nvols);
-		if (cr.online_rollback_why == NULL &&
-		    wf->wv->cat->online != NULL)
-			cr.online_rollback_why = (char *)WF_ONLINE_PENDING;
+		cr.online_rollback_why = (char *)wf_online_volumes_refusal(
+		    wf->wv, vm, wf->vols, wf->nvols);
 		cr.online_rollback = cr.online_rollback_why == NULL;
 		if (cr.online_rollback_why == NULL)
 			cr.online_rollback_why = (char *)"";

@@ -218,6 +218,33 @@ ol_fail_attached(struct workflow *wf, int code, const char *fmt, ...)
 	ol_readd(wf);
 }
 
+/* Is qdev ("/machine/peripheral/ID/virtio-backend") the device's, ID exact? */
+static int
+ol_on_device(const struct wf_online *ol, const char *qdev)
+{
+	size_t	len = strlen("/machine/peripheral/");
+
+	return (qdev != NULL &&
+	    strncmp(qdev, "/machine/peripheral/", len) == 0 &&
+	    strncmp(qdev + len, ol->device, strlen(ol->device)) == 0 &&
+	    qdev[len + strlen(ol->device)] == '/');
+}
+
+/* READD failed (what, of id, for why): the record stays for a retry. */
+static void
+ol_readd_failed(struct workflow *wf, const char *what, const char *id,
+    const char *why)
+{
+	char	*m;
+
+	xasprintf(&m, "%s%sre-attaching the disk failed: %s %s: %.200s; the "
+	    "host tries again every reconcile_retry and at its next start",
+	    wf->rb.ol.fail_msg != NULL ? wf->rb.ol.fail_msg : "",
+	    wf->rb.ol.fail_msg != NULL ? "; " : "", what, id, why);
+	ol_end(wf, EVG_BACKEND_ERROR, m);
+	free(m);
+}
+
 /* VERIFY: the image is on its device again. */
 static void
 ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
@@ -226,13 +253,11 @@ ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
 	struct wf_online	*ol = &wf->rb.ol;
 	json_object		*e, *ins;
 	const char		*qdev, *file;
-	char			*m, *want;
+	char			*m;
 	size_t			 i, n;
 	int			 found = 0;
 
 	ol->q = NULL;
-	/* "/machine/peripheral/ID/virtio-backend": ID exactly. */
-	xasprintf(&want, "/machine/peripheral/%s/", ol->device);
 	n = status == EVG_OK && json_object_is_type(ret, json_type_array) ?
 	    json_object_array_length(ret) : 0;
 	for (i = 0; i < n && !found; i++) {
@@ -241,10 +266,8 @@ ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
 		if (!json_object_object_get_ex(e, "inserted", &ins) ||
 		    (file = jsonread_str(ins, "file")) == NULL || qdev == NULL)
 			continue;
-		found = strcmp(file, ol->file) == 0 &&
-		    strncmp(qdev, want, strlen(want)) == 0;
+		found = strcmp(file, ol->file) == 0 && ol_on_device(ol, qdev);
 	}
-	free(want);
 	if (!found) {
 		xasprintf(&m, "%s%sthe disk was re-attached (%s), but QEMU does "
 		    "not show %s on device %s afterwards%s%s; the host checks "
@@ -277,19 +300,11 @@ static void
 ol_adddev_done(int status, const char *msg, json_object *ret, void *arg)
 {
 	struct workflow	*wf = arg;
-	char		*m;
 
 	(void)ret;
 	wf->rb.ol.q = NULL;
 	if (status != EVG_OK) {
-		/* Kept in the journal: the next start tries again. */
-		xasprintf(&m, "%s%sre-attaching the disk failed: device_add "
-		    "%s: %s; the host tries again at its next start",
-		    wf->rb.ol.fail_msg != NULL ? wf->rb.ol.fail_msg : "",
-		    wf->rb.ol.fail_msg != NULL ? "; " : "", wf->rb.ol.device,
-		    msg);
-		ol_end(wf, EVG_BACKEND_ERROR, m);
-		free(m);
+		ol_readd_failed(wf, "device_add", wf->rb.ol.device, msg);
 		return;
 	}
 	ol_qmp(wf, "query-block", NULL, NULL, ol_verify_done);
@@ -305,18 +320,12 @@ ol_adddrv_done(int status, const char *msg, json_object *ret, void *arg)
 	struct workflow	*wf = arg;
 	const char	*out = json_object_is_type(ret, json_type_string) ?
 			    json_object_get_string(ret) : "";
-	char		*m;
 
 	wf->rb.ol.q = NULL;
 	if (status != EVG_OK || (*out != '\0' && strncmp(out, "OK", 2) != 0 &&
 	    strstr(out, "Duplicate ID") == NULL)) {
-		xasprintf(&m, "%s%sre-attaching the disk failed: drive_add %s: "
-		    "%.200s; the host tries again at its next start",
-		    wf->rb.ol.fail_msg != NULL ? wf->rb.ol.fail_msg : "",
-		    wf->rb.ol.fail_msg != NULL ? "; " : "", wf->rb.ol.drive,
+		ol_readd_failed(wf, "drive_add", wf->rb.ol.drive,
 		    status != EVG_OK ? msg : out);
-		ol_end(wf, EVG_BACKEND_ERROR, m);
-		free(m);
 		return;
 	}
 	ol_qmp(wf, "device_add", json_object_get(wf->rb.ol.dev_args), NULL,
@@ -416,7 +425,7 @@ ol_drive_done(int status, const char *msg, json_object *ret, void *arg)
 	struct wf_online	*ol = &wf->rb.ol;
 	json_object		*e;
 	const char		*dev, *qdev;
-	char			*line, *want, *m;
+	char			*line, *m;
 	size_t			 i, n;
 
 	ol->q = NULL;
@@ -424,7 +433,6 @@ ol_drive_done(int status, const char *msg, json_object *ret, void *arg)
 		ol_fail_attached(wf, status, "query-block: %s", msg);
 		return;
 	}
-	xasprintf(&want, "/machine/peripheral/%s/", ol->device);
 	n = json_object_is_type(ret, json_type_array) ?
 	    json_object_array_length(ret) : 0;
 	for (i = 0; i < n; i++) {
@@ -433,8 +441,7 @@ ol_drive_done(int status, const char *msg, json_object *ret, void *arg)
 		    strcmp(dev, ol->drive) != 0)
 			continue;
 		qdev = jsonread_str(e, "qdev");
-		if (qdev != NULL && strncmp(qdev, want, strlen(want)) == 0) {
-			free(want);
+		if (ol_on_device(ol, qdev)) {
 			ol_journal(wf, NULL);
 			xasprintf(&m, "disk %s is attached (drive %s on its "
 			    "device): the online rollback is over; whether it "
@@ -446,20 +453,17 @@ ol_drive_done(int status, const char *msg, json_object *ret, void *arg)
 		}
 		if (qdev != NULL && *qdev != '\0') {
 			/* On another device: not ours to remove. */
-			free(want);
 			ol_fail_attached(wf, EVG_FAILED_PRECONDITION, "drive %s "
 			    "is on device %s, not %s", ol->drive, qdev,
 			    ol->device);
 			return;
 		}
-		free(want);
 		xasprintf(&line, "drive_del %s", ol->drive);
 		ol_qmp(wf, "human-monitor-command", ol_hmp_args(line), NULL,
 		    ol_drivedel_done);
 		free(line);
 		return;
 	}
-	free(want);
 	ol_after_drive(wf);
 }
 
@@ -484,10 +488,10 @@ ol_unplug_done(int status, const char *msg, json_object *ret, void *arg)
 	if (refused && wf->rb.ask != 2) {
 		/* Not --online: what cannot be unplugged is scheduled. */
 		ol_journal(wf, NULL);
-		wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
-		    "not rolled back online: QEMU did not unplug disk %s: %s; "
-		    "scheduled for the next stop instead", ol->device, msg);
-		wf_rollback_pre(wf);
+		xasprintf(&m, "QEMU did not unplug disk %s: %s", ol->device,
+		    msg);
+		wf_rollback_not_online(wf, m);
+		free(m);
 		return;
 	}
 	if (refused) {
@@ -755,8 +759,8 @@ ol_query_done(int status, const char *msg, json_object *ret, void *arg)
 
 /* Can the volumes be rolled back online?  See workflow_impl.h. */
 const char *
-wf_online_volumes_refusal(const struct reg_vm *vm, char *const *vols,
-    size_t n)
+wf_online_volumes_refusal(const struct wf_vm *wv, const struct reg_vm *vm,
+    char *const *vols, size_t n)
 {
 	const struct reg_volume	*vol;
 
@@ -771,19 +775,24 @@ wf_online_volumes_refusal(const struct reg_vm *vm, char *const *vols,
 		    "zvol behind vhost-scsi is not: docs/snapshots.md)");
 	if (reg_vm_monitor(vm) == NULL)
 		return ("the VM has no QMP socket registered");
+	/* Its record is of an unplug QEMU may still carry out. */
+	if (wv->cat->online != NULL)
+		return ("an earlier online rollback of this VM is not finished "
+		    "(QEMU may still unplug its disk)");
 	return (NULL);
 }
 
 /* Can the member be rolled back online?  NULL, or why not (static). */
 const char *
-wf_online_refusal(const struct reg_vm *vm, const struct wf_members *mem)
+wf_online_refusal(const struct wf_vm *wv, const struct reg_vm *vm,
+    const struct wf_members *mem)
 {
 	char	*vols[1];
 
 	if (mem->n != 1)
 		return ("an online rollback takes one disk at a time");
 	vols[0] = mem->m[0]->volume;
-	return (wf_online_volumes_refusal(vm, vols, 1));
+	return (wf_online_volumes_refusal(wv, vm, vols, 1));
 }
 
 /* Go on with an online rollback in wf; see workflow_impl.h. */

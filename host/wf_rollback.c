@@ -226,8 +226,11 @@ wf_rollback_pre_reply(const Evg__Envelope *env, const char *why, void *arg)
 	wf_finish(wf, EVG_OK, NULL);
 }
 
-/* The pre hooks of a rollback to schedule; see workflow_impl.h. */
-void
+/*
+ * A running VM's rollback workflow goes the scheduled way from here: the
+ * guest daemon's pre hooks if it has one, then scheduled and answered.
+ */
+static void
 wf_rollback_pre(struct workflow *wf)
 {
 	struct reg_vm		*vm = registry_find(wf_g.reg, wf->wv->uuid);
@@ -251,40 +254,46 @@ wf_rollback_pre(struct workflow *wf)
 	wf_finish(wf, EVG_OK, NULL);
 }
 
+/* Online cannot be done; see workflow_impl.h. */
+void
+wf_rollback_not_online(struct workflow *wf, const char *why)
+{
+	if (wf->rb.ask == 2) {
+		wf_finish(wf, EVG_FAILED_PRECONDITION, "cannot roll back "
+		    "online: %s", why);
+		return;
+	}
+	wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
+	    "not rolled back online: %s; scheduled for the next stop instead",
+	    why);
+	wf_rollback_pre(wf);
+}
+
 /* RELEASE answered: online, or (refused) scheduled or failed. */
 static void
 wf_rollback_release_reply(const Evg__Envelope *env, const char *why,
     void *arg)
 {
 	struct workflow	*wf = arg;
-	const char	*msg;
-
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
-	const char	*now;
+	const char	*msg, *now;
+	char		*said;
 
 	if (env != NULL && env->body_case == EVG__ENVELOPE__BODY_REPLY &&
 	    env->reply->status != NULL &&
 	    env->reply->status->code == EVG_OK) {
 		wf_event(wf, "disk-released", 0, "the guest agent says nothing "
 		    "uses the disk, and flushed it");
-		/* The VM may have changed while the guest was asked. */
-		now = vm == NULL ? "the VM went away" :
-		    wf_online_refusal(vm, &wf->mem);
-		if (now == NULL && wf->wv->cat->online != NULL)
-			now = WF_ONLINE_PENDING;
-		if (now == NULL) {
-			wf_online_begin(wf);
-			return;
-		}
-		if (wf->rb.ask == 2 || vm == NULL) {
+		if (vm == NULL) {
 			wf_finish(wf, EVG_FAILED_PRECONDITION, "cannot roll back "
-			    "online: %s", now);
+			    "online: the VM went away");
 			return;
 		}
-		wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
-		    "not rolled back online: %s; scheduled for the next stop "
-		    "instead", now);
-		wf_rollback_pre(wf);
+		/* The VM may have changed while the guest was asked. */
+		if ((now = wf_online_refusal(wf->wv, vm, &wf->mem)) == NULL)
+			wf_online_begin(wf);
+		else
+			wf_rollback_not_online(wf, now);
 		return;
 	}
 	msg = env == NULL ? why : env->body_case ==
@@ -292,15 +301,9 @@ wf_rollback_release_reply(const Evg__Envelope *env, const char *why,
 	    env->reply->status->message != NULL &&
 	    env->reply->status->message[0] != '\0' ?
 	    env->reply->status->message : "(no reason given)";
-	if (wf->rb.ask == 2) {
-		wf_finish(wf, EVG_FAILED_PRECONDITION, "cannot roll back "
-		    "online: the guest agent says: %s", msg);
-		return;
-	}
-	wf_event(wf, "rollback-online-refused", EVG_FAILED_PRECONDITION,
-	    "not rolled back online: the guest agent says: %s; scheduled for "
-	    "the next stop instead", msg);
-	wf_rollback_pre(wf);
+	xasprintf(&said, "the guest agent says: %s", msg);
+	wf_rollback_not_online(wf, said);
+	free(said);
 }
 
 /*
@@ -483,9 +486,7 @@ wf_rollback_start(const struct workflow_params *p, workflow_done_cb cb,
 		return (EVG_FAILED_PRECONDITION);
 	}
 	if (vm->state == VM_RUNNING) {
-		why = wf_online_refusal(vm, &mem);
-		if (why == NULL && wv->cat->online != NULL)
-			why = WF_ONLINE_PENDING;
+		why = wf_online_refusal(wv, vm, &mem);
 		if (why == NULL && p->online == 1) {
 			/* The guest itself checked its disk, and flushed it. */
 			wf_online_run(wv, &mem, cb, arg);

@@ -351,22 +351,21 @@ void		 wf_check_finish(struct workflow *, int, const char *, ...)
 /* Rollback (wf_rollback.c): a scheduled one goes first when free. */
 void		 wf_run_pending(struct wf_vm *);
 /*
- * A running VM's rollback workflow goes the scheduled way from here: the
- * guest daemon's pre hooks if it has one, then scheduled and answered.
+ * The rollback wf cannot go online, for why: with --online (rb.ask 2)
+ * it fails so; else the event rollback-online-refused says why, and it is
+ * scheduled (the guest daemon's pre hooks first, if it has one).
  */
-void		 wf_rollback_pre(struct workflow *);
+void		 wf_rollback_not_online(struct workflow *, const char *);
 /*
- * Online rollback (wf_online.c): why mem cannot be rolled back online
- * (NULL: it can); run it (the reply as a rollback's); finish or undo
- * the one a dead daemon left in the catalog's record (0: none to do).
+ * Online rollback (wf_online.c): why mem (or the volumes) of wv cannot be
+ * rolled back online now (NULL: it can; an online record still in its
+ * catalog is a reason); run it (the reply as a rollback's); finish or
+ * undo the one a dead daemon left in the catalog's record (0: none).
  */
-const char	*wf_online_refusal(const struct reg_vm *,
-		    const struct wf_members *);
-/* Why not online while the catalog holds an online record. */
-#define WF_ONLINE_PENDING	"an earlier online rollback of this VM is not " \
-				"finished (QEMU may still unplug its disk)"
-const char	*wf_online_volumes_refusal(const struct reg_vm *,
-		    char *const *, size_t);
+const char	*wf_online_refusal(const struct wf_vm *,
+		    const struct reg_vm *, const struct wf_members *);
+const char	*wf_online_volumes_refusal(const struct wf_vm *,
+		    const struct reg_vm *, char *const *, size_t);
 void		 wf_online_run(struct wf_vm *, const struct wf_members *,
 		    workflow_done_cb, void *);
 /* The same, in a rollback workflow that has its members (the guest said
