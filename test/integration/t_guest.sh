@@ -129,6 +129,21 @@ test_guest_online_qmp() {
 	s=$(printf '%s' "$OUT" | grep -o '"uuid":"[0-9a-f-]*"' | head -1 | cut -d'"' -f4)
 	run_cmd $G1 snapshot delete "$s"
 	expect_rc 0
+	# The freeze fails (the filesystem is frozen already); the host asks
+	# for it only once it has staged the snapshot command in QEMU, all of
+	# it but its closing brace: QEMU runs nothing, and serves the next
+	# client.
+	fsfreeze -f "$T/mnt/a" || fail "fsfreeze -f"
+	run_cmd $G1 snapshot create "$LOOP_a" --name never
+	fsfreeze -u "$T/mnt/a"
+	expect_rc 19
+	expect_in "$ERR" "already frozen"
+	[ -z "$(qemu-img snapshot -l -U "$T/vol-a.qcow2" | awk 'NR > 2')" ] ||
+	    fail "a snapshot was made: $(qemu-img snapshot -l -U "$T/vol-a.qcow2")"
+	run_cmd $G1 snapshot create "$LOOP_a" --name after
+	expect_rc 0
+	[ "$(qemu-img snapshot -l -U "$T/vol-a.qcow2" | awk 'NR > 2' | wc -l)" -eq 1 ] ||
+	    fail "not one snapshot: $(qemu-img snapshot -l -U "$T/vol-a.qcow2")"
 	[ ! -e "$T/qemu-img-calls" ] || fail "qemu-img ran on a held image"
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ enum fake {
 	FAKE_HUGE,		/* a reply larger than QMP_MAX_REPLY */
 	FAKE_GARBAGE,		/* not JSON */
 	FAKE_CAPS_ERROR,	/* qmp_capabilities refused */
+	FAKE_STAGED,		/* answers with what came before a pause */
 };
 
 /* One test's world: loop, temporary directory, fake server. */
@@ -215,6 +217,46 @@ fake_echo(json_object *req, long id)
 	return (s);
 }
 
+/*
+ * FAKE_STAGED: what the client sends up to a pause of 300 ms is what it
+ * staged; the request goes on after the pause.  The reply's return is
+ * {"staged": what came before the pause}.
+ */
+static void
+fake_staged(int fd)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	json_tokener	*tok = json_tokener_new();
+	json_object	*req, *ret, *reply, *v;
+	char		 staged[512], c;
+	size_t		 n = 0;
+
+	/* The CRLF that ended qmp_capabilities comes first. */
+	while (n < sizeof staged - 1 && poll(&pfd, 1, 300) == 1 &&
+	    read(fd, &c, 1) == 1)
+		if (n > 0 || (c != '\r' && c != '\n'))
+			staged[n++] = c;
+	staged[n] = '\0';
+	req = json_tokener_parse_ex(tok, staged, (int)n);
+	while (req == NULL &&
+	    json_tokener_get_error(tok) == json_tokener_continue &&
+	    read(fd, &c, 1) == 1)
+		req = json_tokener_parse_ex(tok, &c, 1);
+	json_tokener_free(tok);
+	if (req == NULL || !json_object_object_get_ex(req, "id", &v))
+		_exit(2);
+	ret = json_object_new_object();
+	json_object_object_add(ret, "staged", json_object_new_string(staged));
+	reply = json_object_new_object();
+	json_object_object_add(reply, "return", ret);
+	json_object_object_add(reply, "id", json_object_get(v));
+	fake_send(fd, json_object_to_json_string_ext(reply,
+	    JSON_C_TO_STRING_PLAIN), 0);
+	fake_send(fd, "\r\n", 0);
+	json_object_put(reply);
+	json_object_put(req);
+}
+
 /* Read and drop input until the client closes. */
 static void
 fake_drain(int fd)
@@ -270,6 +312,11 @@ fake_serve(int fd, enum fake how)
 	    how == FAKE_EVENTS ? EVENT : "");
 	fake_send(fd, buf, bw);
 
+	if (how == FAKE_STAGED) {
+		fake_staged(fd);
+		fake_drain(fd);
+		return;
+	}
 	if ((req = fake_request(fd, &id)) == NULL)
 		_exit(2);
 	switch (how) {
@@ -720,6 +767,76 @@ never_cb(int status, const char *message, json_object *ret, void *arg)
  * Proves qmp_cancel() at once or mid-exchange never calls back (and, under
  * ASan, frees everything), and bad paths fail at once taking the args.
  */
+/* A prepared client's outcome (first, for done_cb) and ready calls. */
+struct prepared {
+	struct outcome	 o;
+	int		 ready;
+};
+
+/* Ready callback: count. */
+static void
+ready_cb(void *arg)
+{
+	((struct prepared *)arg)->ready++;
+}
+
+/*
+ * Proves a prepared client stages its command: once negotiated it sends
+ * all of it but the closing brace (and CRLF), never more until qmp_go(),
+ * and the rest at qmp_go(); and that cancelling a staged client calls
+ * nothing back.
+ */
+START_TEST(test_staged)
+{
+	struct prepared	 p;
+	struct qmp	*q;
+	struct timeval	 tv = { 0, 500000 };
+	char		*cause = NULL;
+
+	world_setup();
+	fake_start(FAKE_STAGED);
+	memset(&p, 0, sizeof p);
+	q = qmp_prepare(w.base, w.sock, "blockdev-snapshot-internal-sync",
+	    snap_args("x", "snap1"), 5000, ready_cb, done_cb, &p, &cause);
+	ck_assert_msg(q != NULL, "qmp_prepare: %s", cause);
+	while (p.ready == 0 && p.o.calls == 0 && !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(p.ready == 1, "not ready: %s", p.o.message);
+	/* Held past the server's pause: it sees only the staged part. */
+	event_base_loopexit(w.base, &tv);
+	event_base_dispatch(w.base);
+	ck_assert_int_eq(p.o.calls, 0);
+	qmp_go(q);
+	while (p.o.calls == 0 && !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(p.o.status == EVG_OK, "%s", p.o.message);
+	ck_assert_str_eq(p.o.ret, "{\"staged\":\"{\\\"execute\\\":"
+	    "\\\"blockdev-snapshot-internal-sync\\\",\\\"arguments\\\":"
+	    "{\\\"device\\\":\\\"x\\\",\\\"name\\\":\\\"snap1\\\"},"
+	    "\\\"id\\\":2\"}");
+	outcome_free(&p.o);
+	world_teardown();
+
+	/* Cancelled while staged: no callback. */
+	world_setup();
+	fake_start(FAKE_STAGED);
+	cancelled_calls = 0;
+	memset(&p, 0, sizeof p);
+	q = qmp_prepare(w.base, w.sock, "blockdev-snapshot-internal-sync",
+	    snap_args("x", "snap1"), 5000, ready_cb, never_cb, &p, &cause);
+	ck_assert_ptr_nonnull(q);
+	while (p.ready == 0 && !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_int_eq(p.ready, 1);
+	qmp_cancel(q);
+	tv.tv_usec = 100000;
+	event_base_loopexit(w.base, &tv);
+	event_base_dispatch(w.base);
+	ck_assert_int_eq(cancelled_calls, 0);
+	world_teardown();
+}
+END_TEST
+
 START_TEST(test_cancel_and_bad_path)
 {
 	struct qmp	*q;
@@ -1511,6 +1628,7 @@ suite_qmp(void)
 	tcase_add_test(tc, test_listen_queue_full);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_cancel_and_bad_path);
+	tcase_add_test(tc, test_staged);
 	tcase_add_test(tc, test_qcow2_nodes_hostile);
 	tcase_add_test(tc, test_qcow2_find_drive);
 	tcase_add_test(tc, test_qcow2_find_nodes);
