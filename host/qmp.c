@@ -4,8 +4,9 @@
  * arrive with a json_tokener, so a read may hold several messages or part
  * of one.  One timer covers the whole exchange, connect to reply.
  *
- * A prepared client stages its command: once negotiated it sends all of
- * it but the closing brace, and qmp_go() sends that brace.  QEMU's
+ * A prepared client stages its command: right behind qmp_capabilities
+ * it sends all of it but the closing brace, and qmp_go() sends that
+ * brace.  QEMU's
  * monitor reads its socket one byte per main-loop pass (monitor_can_read()
  * asks for one; about 7 to 14 us a byte on a test machine, so 1 to 2 ms
  * for a snapshot command), and runs a command only once its JSON object
@@ -42,8 +43,8 @@ enum qmp_state {
 	QMP_GREETING,		/* waiting for {"QMP": ...} */
 	QMP_CAPABILITIES,	/* qmp_capabilities sent */
 	QMP_READY,		/* prepared: negotiated, the command staged
-				   (all but its closing brace sent), waiting
-				   for qmp_go() */
+				   (all but its closing brace sent with
+				   qmp_capabilities), waiting for qmp_go() */
 	QMP_COMMAND,		/* the command sent */
 	QMP_EVENT,		/* answered; waiting for its event */
 	QMP_DONE,		/* outcome known; callback scheduled */
@@ -62,6 +63,8 @@ struct qmp {
 	 * come on the connection asked), so tests and fuzzers know them.
 	 */
 	unsigned int		 id;
+	unsigned int		 caps_id;	/* qmp_capabilities' */
+	int			 staged;	/* the command is in out */
 
 	json_tokener		*tok;
 	size_t			 pending;	/* bytes of the message parsed */
@@ -159,9 +162,7 @@ qmp_free(struct qmp *q)
 /*
  * Transition to DONE: stop all I/O and schedule the callback.  ret is
  * borrowed from reply, whose reference is taken.  The socket is closed
- * after the callback (qmp_free): the close waits on QEMU's side of the
- * monitor for a while, and what the callback does next (a thaw, with the
- * guest frozen) comes first.  QEMU serves the next monitor client once
+ * after the callback (qmp_free); QEMU serves the next monitor client once
  * it is closed.
  */
 static void
@@ -346,13 +347,23 @@ qmp_greeted(struct qmp *q, json_object *msg)
 		    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	q->state = QMP_CAPABILITIES;
 	qmp_send(q, "qmp_capabilities", NULL, 0);
+	q->caps_id = q->id;
+	/*
+	 * A prepared client stages its command right behind: QEMU reads it
+	 * while it answers qmp_capabilities and while the guest prepares its
+	 * freeze, not after.
+	 */
+	if (q->held) {
+		qmp_send(q, q->command, q->args, 1);
+		q->staged = 1;
+	}
 }
 
 /*
- * CAPABILITIES -> COMMAND: negotiated; send the command.  A prepared
- * client stages it and stops in READY instead: no deadline while held
- * (the caller's step before qmp_go() has its own), and the ready callback
- * follows.
+ * CAPABILITIES -> COMMAND: negotiated; send the command, or the staged
+ * one's closing brace.  A prepared client still held stops in READY
+ * instead: no deadline while held (the caller's step before qmp_go() has
+ * its own), and the ready callback follows.
  */
 static void
 qmp_negotiated(struct qmp *q)
@@ -360,12 +371,17 @@ qmp_negotiated(struct qmp *q)
 	if (q->held) {
 		q->state = QMP_READY;
 		event_del(q->ev_timeout);
-		qmp_send(q, q->command, q->args, 1);
 		event_active(q->ev_ready, 0, 0);
 		return;
 	}
 	q->state = QMP_COMMAND;
-	qmp_send(q, q->command, q->args, 0);
+	if (!q->staged) {
+		qmp_send(q, q->command, q->args, 0);
+		return;
+	}
+	/* The staged command's closing brace. */
+	q->out_hold = 0;
+	qmp_flush(q);
 }
 
 /* READY: tell the owner the command can go at once. */
@@ -468,7 +484,8 @@ qmp_reply(struct qmp *q, json_object *msg)
 	}
 	if (json_object_object_get_ex(msg, "id", &v) &&
 	    (!json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) != (int64_t)q->id)) {
+	    json_object_get_int64(v) != (int64_t)(q->state ==
+	    QMP_CAPABILITIES ? q->caps_id : q->id))) {
 		log_warnx("%s: %s: skipping a reply to another request (id "
 		    "%s)", __func__, q->path, json_object_to_json_string(v));
 		return;
@@ -841,10 +858,7 @@ qmp_go(struct qmp *q)
 		tv.tv_usec = (q->timeout_ms % 1000) * 1000;
 		evtimer_add(q->ev_timeout, &tv);
 	}
-	/* READY -> COMMAND: the staged command's closing brace. */
-	q->state = QMP_COMMAND;
-	q->out_hold = 0;
-	qmp_flush(q);
+	qmp_negotiated(q);
 }
 
 /* A client with its timer armed, not yet connecting: no state yet. */

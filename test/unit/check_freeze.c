@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1477,8 +1478,8 @@ proc_file(long pid, const char *name, char *buf, size_t size)
 /*
  * Proves the guardian is this program run again, not a copy of this
  * process: the same executable and arguments, the environment variable
- * that makes it one, its own session, and none of our descriptors but
- * its socket (0-2 are /dev/null).
+ * that makes it one, its own session, none of our descriptors but its
+ * socket (0-2 are /dev/null), and SCHED_BATCH.
  */
 START_TEST(test_real_guardian_runs_again)
 {
@@ -1525,6 +1526,8 @@ START_TEST(test_real_guardian_runs_again)
 	usleep(100000);
 	ck_assert_msg(access(want, F_OK) == -1, "the guardian holds our "
 	    "descriptor %d", fd);
+	/* Woken by a renewal while frozen, it must not preempt its owner. */
+	ck_assert_int_eq(sched_getscheduler((pid_t)pid), SCHED_BATCH);
 	guardian_release(g);
 }
 END_TEST
