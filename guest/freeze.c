@@ -34,6 +34,9 @@
 #include "readfile.h"
 #include "xmalloc.h"
 
+/* Not in the kernel headers Debian 12 ships (no <linux/ext4.h>). */
+#define EVG_EXT4_IOC_CHECKPOINT	_IOW('f', 43, uint32_t)
+
 struct freeze_entry {
 	char			*mountpoint;
 	char			*device;
@@ -516,6 +519,31 @@ freeze_skip(struct freeze_plan *plan, struct freeze_entry *e,
 	}
 }
 
+/*
+ * Write back what FIFREEZE would write itself, with writers blocked and
+ * the guest frozen: the dirty data (syncfs) and, for ext4, the journal's
+ * checkpoint (what it holds written to its home blocks and the journal
+ * emptied), most of a freeze's own time: about 1 of 1.5 ms on a loop
+ * device of a test machine.  Done first, the freeze finds little to do
+ * (about 0.4 ms).  EXT4_IOC_CHECKPOINT (Linux 5.17) with no flags only
+ * flushes; an older kernel says ENOTTY and the freeze checkpoints as
+ * before.  Returns NULL, or what failed with errno set.  A failure is
+ * FIFREEZE's to report: it does the same again.
+ */
+static const char *
+freeze_flush(const struct freeze_entry *e, int fd)
+{
+	uint32_t	flags = 0;
+
+	if (syncfs(fd) == -1)
+		return ("syncfs");
+	if (strcmp(e->fstype, "ext4") == 0 &&
+	    ioctl(fd, EVG_EXT4_IOC_CHECKPOINT, &flags) == -1 &&
+	    errno != ENOTTY)
+		return ("ext4 journal checkpoint of");
+	return (NULL);
+}
+
 /* Close the descriptors of entries prepared but not frozen. */
 static void
 freeze_unprepare(struct freeze_plan *plan)
@@ -538,6 +566,7 @@ int
 freeze_prepare(struct freeze_plan *plan, char **cause)
 {
 	struct freeze_entry	*e;
+	const char		*what;
 	char			 mp[256];
 	size_t			 i;
 
@@ -556,14 +585,8 @@ freeze_prepare(struct freeze_plan *plan, char **cause)
 			freeze_warn(__func__, *cause);
 			return (-1);
 		}
-		/*
-		 * FIFREEZE writes back the filesystem's dirty data itself,
-		 * with writers already blocked; doing it here first leaves
-		 * the freeze little to write.  A failure is FIFREEZE's to
-		 * report: it syncs again.
-		 */
-		if (syncfs(e->fd) == -1)
-			log_debug("%s: syncfs %s: %s", __func__, log_escape(mp,
+		if ((what = freeze_flush(e, e->fd)) != NULL)
+			log_debug("%s: %s %s: %s", __func__, what, log_escape(mp,
 			    sizeof mp, e->mountpoint, strlen(e->mountpoint)),
 			    strerror(errno));
 	}

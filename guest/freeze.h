@@ -82,7 +82,8 @@ int		 freeze_plan_text(const char *, size_t, const char *,
 void		 freeze_plan_free(struct freeze_plan *);
 /*
  * Get ready to freeze, outside the frozen window: open each FREEZE entry's
- * mount point (checked to be the planned mount still) and syncfs() it.
+ * mount point (checked to be the planned mount still), syncfs() it and
+ * checkpoint an ext4 journal (see freeze_flush() in freeze.c).
  * The descriptors stay open (freeze_entry_fd()) for freeze_apply(), and
  * for the guardian to hold.  Returns 0 (also when already prepared), or -1
  * with *cause naming the mount point, nothing left open.  A syncfs() that

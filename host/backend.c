@@ -98,10 +98,14 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 	struct timeval	 tv = { 0, 0 };
 	const char	*delay;
 	long		 ms;
+	struct timespec	 now;
 
 	if (op->finished)
 		return;
 	op->finished = 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	op->res.call_us = (uint64_t)((now.tv_sec - op->t_go.tv_sec) *
+	    1000000 + (now.tv_nsec - op->t_go.tv_nsec) / 1000);
 	if (op->ev_ready != NULL)
 		event_del(op->ev_ready);
 	op->res.code = code;
@@ -258,6 +262,7 @@ backend_op_new(const struct backend_env *env, const struct backend_req *req,
 	op->req.uuid = op->uuid;
 	op->req.name = op->name;
 	op->req.qmp = op->qmp_path;
+	clock_gettime(CLOCK_MONOTONIC, &op->t_go);
 	return (op);
 }
 
@@ -333,6 +338,7 @@ backend_go(struct backend_op *op)
 		return;
 	op->held = 0;
 	event_del(op->ev_ready);
+	clock_gettime(CLOCK_MONOTONIC, &op->t_go);
 	if (op->deferred)
 		backend_dispatch(op);
 	else if (op->qmp != NULL)

@@ -47,6 +47,8 @@ struct backend_result {
 	uint64_t		 free_bytes;	/* BACKEND_SPACE */
 	uint64_t		 need_bytes;	/* BACKEND_SPACE */
 	char			*where;		/* BACKEND_SPACE: what is full */
+	/* The op's own time: from its start, or backend_go(), to the end. */
+	uint64_t		 call_us;
 };
 
 struct backend_req {

@@ -8,6 +8,8 @@
 #ifndef EVG_BACKEND_IMPL_H
 #define EVG_BACKEND_IMPL_H
 
+#include <time.h>
+
 #include <json-c/json.h>
 
 #include "backend.h"
@@ -45,6 +47,7 @@ struct backend_op {
 	int			 held;		/* waiting for backend_go() */
 	int			 deferred;	/* kind started at go */
 	struct event		*ev_ready;
+	struct timespec		 t_go;		/* start, or backend_go() */
 };
 
 /* Run argv (copied) as a child with the backend timeout; then step. */

@@ -162,8 +162,8 @@ qmp_free(struct qmp *q)
 /*
  * Transition to DONE: stop all I/O and schedule the callback.  ret is
  * borrowed from reply, whose reference is taken.  The socket is closed
- * after the callback (qmp_free); QEMU serves the next monitor client once
- * it is closed.
+ * after the callback (qmp_done_event()); QEMU serves the next monitor
+ * client once it is closed.
  */
 static void
 qmp_finish(struct qmp *q, int status, char *message, json_object *reply,
@@ -199,7 +199,13 @@ qmp_fail(struct qmp *q, int status, const char *fmt, ...)
 	qmp_finish(q, status, msg, NULL, NULL);
 }
 
-/* Run the callback, then free. */
+/*
+ * Run the callback, then free, from the loop once more unless it was told
+ * to stop: what the callback set going in this pass comes first (a
+ * snapshot's result goes on to the thaw through an event of its own) and
+ * the close after it.  The close wakes QEMU's monitor thread, which may
+ * take this CPU for a while (about 0.1 ms seen on a test machine).
+ */
 static void
 qmp_done_event(evutil_socket_t fd, short events, void *arg)
 {
@@ -207,9 +213,16 @@ qmp_done_event(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (q->calling) {
+		qmp_free(q);
+		return;
+	}
 	q->calling = 1;
 	q->cb(q->status, q->message, q->ret, q->arg);
-	qmp_free(q);
+	if (event_base_got_break(q->base))
+		qmp_free(q);
+	else
+		event_active(q->ev_done, 0, 0);
 }
 
 /*

@@ -320,7 +320,8 @@ wf_snap_done(const struct backend_result *r, void *arg)
 	}
 	wf->cur->size = r->size;
 	events_emit("backend-done", wf->wv->uuid, "create", wf->cur->uuid,
-	    wf->name, 0, "backend snapshot of volume %s made", wf->cur->volume);
+	    wf->name, 0, "backend snapshot of volume %s made in %.2f ms",
+	    wf->cur->volume, (double)r->call_us / 1000);
 	wf->cr.done = xreallocarray(wf->cr.done, wf->cr.ndone + 1, sizeof *wf->cr.done);
 	wf->cr.done[wf->cr.ndone++] = xstrdup(wf->cur->uuid);
 	wf->cur = NULL;

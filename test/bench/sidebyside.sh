@@ -22,6 +22,14 @@
 # Figures, median and p90 and the ratio ours/theirs:
 #   1. freeze window, FIFREEZE entry to FITHAW exit, from a kernel trace
 #      (a private tracefs instance; skipped if tracefs cannot be used);
+#   1b. the backend call while frozen: the QMP snapshot command's round
+#      trip, as our host's backend-done event and qga-snap report it;
+#   1c. the window minus that call, run by run (goal: at most 1 ms);
+#   1d. of that, the time inside FIFREEZE and FITHAW themselves: the
+#      kernel's (each writes the ext4 superblock with FUA, which a loop
+#      device turns into an fsync of its backing file);
+#   1e. the rest of 1c: getting the frozen state to the backend and the
+#      backend's answer back to the thaw (hops, scheduling, bookkeeping);
 #   2. one snapshot end to end: wall time of a fresh client process;
 #   3. request round trip on an open connection (test/tools/evg-rtt.c);
 #   4. idle RSS of the guest daemons and their wake-ups in 10 s idle.
@@ -29,6 +37,8 @@
 # fails stops it (exit 1); the EXIT trap thaws, unmounts, detaches the
 # loop device, stops what it started (by pid) and removes the temp dir.
 # Usage: sidebyside.sh [BUILD-DIR] [N]   (default build, 50)
+# DIRTY=K: K small files rewritten in the mount before each run, untimed,
+# as a live guest would have them (default 8; 0 for an idle filesystem).
 # QGA_SNAP_OPTS=-L: qga-snap connects to the monitor only once frozen, as
 # eve-guest-hostd does, instead of before the freeze, as libvirt does.
 set -u
@@ -41,6 +51,7 @@ VM=5e1de51d-0000-4000-8000-00000000b001
 VOL=5e1de51d-1111-4111-8111-00000000b001
 NODE=drive-data
 QGA_SNAP_OPTS=${QGA_SNAP_OPTS:-}
+DIRTY=${DIRTY:-8}
 TRACEFS=/sys/kernel/tracing
 
 T="" PIDS="" LOOP="" MOUNTED="" INST="" INST_OFF="" TRACEFS_OURS=""
@@ -154,6 +165,9 @@ vol_switches() {
 [ "$(id -u)" -eq 0 ] || die "needs root (loop device, mount, FIFREEZE, tracefs)"
 case $N in
 ''|*[!0-9]*|0) die "N must be a positive number, not '$N'" ;;
+esac
+case $DIRTY in
+''|*[!0-9]*) die "DIRTY must be a number, not '$DIRTY'" ;;
 esac
 for b in eve-guest-hostd eve-guest-hostctl eve-guest-agent qga-snap evg-rtt; do
 	[ -x "$BUILD/$b" ] || die "$BUILD/$b missing: run make all"
@@ -298,19 +312,21 @@ trace_run() {
 		if (index(c, substr(fr, 3))) {
 			nf++
 			if (t1 == "") t1 = ts()
+			freezing[pid()] = ts()
 		} else if (index(c, substr(th, 3))) {
 			nt++
-			thawing[pid()] = 1
+			thawing[pid()] = ts()
 		}
 		next
 	}
 	/sys_ioctl ->/ || /sys_exit_ioctl/ {
 		p = pid()
-		if (thawing[p]) { t2 = ts(); thawing[p] = 0 }
+		if (freezing[p] != "") { kf += ts() - freezing[p]; freezing[p] = "" }
+		if (thawing[p] != "") { t2 = ts(); kt += t2 - thawing[p]; thawing[p] = "" }
 	}
 	END {
 		if (t1 == "" || t2 == "" || t0 == "" || t3 == "") exit
-		printf "%.1f %.1f %.1f %d %d\n", t1 - t0, t2 - t1, t3 - t2, nf, nt
+		printf "%.1f %.1f %.1f %d %d %.1f\n", t1 - t0, t2 - t1, t3 - t2, nf, nt, kf + kt
 	}' "$INST/trace"
 }
 
@@ -378,8 +394,10 @@ fi
 say "$N runs each, interleaved (ours, qemu-ga, ours, ...)"
 for s in evg qga; do
 	: > "$T/wall.$s"; : > "$T/win.$s"; : > "$T/pre.$s"; : > "$T/post.$s"
-	: > "$T/nf.$s"; : > "$T/nt.$s"
+	: > "$T/nf.$s"; : > "$T/nt.$s"; : > "$T/call.$s"; : > "$T/over.$s"
+	: > "$T/kern.$s"; : > "$T/hops.$s"
 done
+CALLS_SEEN=$(grep -c 'made in [0-9.]* ms' "$T/hostd.log")
 : > "$T/freeze_ms"
 FAIL_evg=0 FAIL_qga=0
 # record SIDE: file the figures of the run just made, then delete its
@@ -387,7 +405,7 @@ FAIL_evg=0 FAIL_qga=0
 # over QEMU's monitor).  Our CLI's "froze MNT in N ms" is the freeze_ms
 # the host recorded.
 record() {
-	local s=$1 n tr pre win post nf nt uuid
+	local s=$1 n tr pre win post nf nt kern uuid call
 	if [ "$RUN_RC" -ne 0 ]; then
 		n=$(( $(eval echo "\$FAIL_$s") + 1 ))
 		eval "FAIL_$s=$n"
@@ -395,13 +413,30 @@ record() {
 		return
 	fi
 	echo "$RUN_US" >> "$T/wall.$s"
+	# The backend call while frozen: our host's backend-done event says
+	# how long its snapshot command took; qga-snap prints its own.
+	if [ "$s" = evg ]; then
+		n=$(grep -c 'made in [0-9.]* ms' "$T/hostd.log")
+		if [ "$n" -gt "$CALLS_SEEN" ]; then
+			call=$(grep -o 'made in [0-9.]* ms' "$T/hostd.log" | tail -1 | awk '{ print $3 }')
+		else
+			call=""
+		fi
+		CALLS_SEEN=$n
+	else
+		call=$(sed -n 's/^snapshot command: \([0-9.]*\) ms$/\1/p' "$T/out")
+	fi
+	[ -n "$call" ] && echo "$call" >> "$T/call.$s"
 	if [ -n "$INST" ] && [ -z "$INST_OFF" ]; then
 		tr=$(trace_run "$s")
 		if [ -n "$tr" ]; then
-			read -r pre win post nf nt <<<"$tr"
+			read -r pre win post nf nt kern <<<"$tr"
 			echo "$pre" >> "$T/pre.$s"; echo "$win" >> "$T/win.$s"
 			echo "$post" >> "$T/post.$s"
 			echo "$nf" >> "$T/nf.$s"; echo "$nt" >> "$T/nt.$s"
+			[ -n "$call" ] && awk -v w="$win" -v c="$call" 'BEGIN { printf "%.1f\n", w - c * 1000 }' >> "$T/over.$s"
+			[ -n "$call" ] && awk -v w="$win" -v c="$call" -v k="$kern" 'BEGIN { printf "%.1f\n", w - c * 1000 - k }' >> "$T/hops.$s"
+			echo "$kern" >> "$T/kern.$s"
 		else
 			say "$s run $i: no freeze/thaw pair in the trace"
 		fi
@@ -416,10 +451,20 @@ record() {
 		    say "qga run $i: deleting snapshot qga-$i failed: $(cat "$T/del.err")"
 	fi
 }
+# dirty: what a live guest has before a snapshot, untimed: DIRTY small
+# files rewritten in the mount, so that the journal holds recent changes.
+dirty() {
+	local k
+	for k in $(seq 1 "$DIRTY"); do
+		printf '%s %s\n' "$i" "$k" > "$T/mnt/dirty-$k" || return
+	done
+}
 for i in $(seq 1 "$N"); do
+	dirty
 	run_evg "bench-$i"
 	record evg
 	sleep 0.1
+	dirty
 	run_qga "qga-$i"
 	record qga
 	sleep 0.1
@@ -461,7 +506,7 @@ echo
 echo "Side-by-side: a filesystem-consistent internal qcow2 snapshot of a running QEMU"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "versions: eve-guest-agent $("$AGENT" --version 2>/dev/null | head -1 | awk '{ print $NF }'), $("$QGA" --version | head -1), $(qemu-system-x86_64 --version | head -1)"
-echo "runs: $N each, interleaved (+1 warm-up each), each snapshot deleted after its run; failures: ours $FAIL_evg, qemu-ga $FAIL_qga; qemu-ga sees $QGA_MOUNTS mounts; qga-snap ${QGA_SNAP_OPTS:-(monitor open before the freeze)}"
+echo "runs: $N each, interleaved (+1 warm-up each), each snapshot deleted after its run; failures: ours $FAIL_evg, qemu-ga $FAIL_qga; qemu-ga sees $QGA_MOUNTS mounts; $DIRTY files rewritten before each run; qga-snap ${QGA_SNAP_OPTS:-(monitor open before the freeze)}"
 echo
 printf '| %-42s | %-24s | %-24s | %5s |\n' "figure (median)" "this project" "qemu-ga + QMP" "ratio"
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' $(seq 44))" "$(printf -- '-%.0s' $(seq 26))" "$(printf -- '-%.0s' $(seq 26))" "-------"
@@ -469,6 +514,12 @@ if [ -n "$INST" ] && [ -z "$INST_OFF" ]; then
 	row "1. freeze window FIFREEZE..FITHAW (ms)" "$(ms "$T/win.evg")" "$(ms "$T/win.qga")" 3
 else
 	row1 "1. freeze window FIFREEZE..FITHAW (ms)" "skipped" "skipped"
+fi
+row "1b. backend call while frozen (ms)" "$T/call.evg" "$T/call.qga" 3
+if [ -n "$INST" ] && [ -z "$INST_OFF" ]; then
+	row "1c. window minus backend call (ms)" "$(ms "$T/over.evg")" "$(ms "$T/over.qga")" 3
+	row "1d. of 1c, inside FIFREEZE+FITHAW (ms)" "$(ms "$T/kern.evg")" "$(ms "$T/kern.qga")" 3
+	row "1e. of 1c, the rest (ms)" "$(ms "$T/hops.evg")" "$(ms "$T/hops.qga")" 3
 fi
 row "2. snapshot end to end, fresh client (ms)" "$(ms "$T/wall.evg")" "$(ms "$T/wall.qga")" 2
 row "3. request round trip, open conn. (us)" "$T/rtt.evg" "$T/rtt.qga" 1

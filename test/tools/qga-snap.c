@@ -13,7 +13,9 @@
  * libvirt holds the monitor from the VM's start, so by default the QMP
  * connection is made, greeted and negotiated before the freeze; -L makes
  * it only once frozen (a one-shot monitor client, as eve-guest-hostd is).
- * -v prints on stderr when each step ended, in ms since the start.
+ * -v prints on stderr when each step ended, in ms since the start.  A
+ * snapshot taken prints "snapshot command: MS ms" on stdout at the end:
+ * the QMP command's round trip, while frozen.
  *
  *	qga-snap -d QMP-SOCKET NODE NAME
  *
@@ -502,7 +504,7 @@ main(int argc, char **argv)
 {
 	struct chan	 qga, qmp;
 	const char	*qga_path, *qmp_path, *mp, *node, *name;
-	int64_t		 frozen, thawed;
+	int64_t		 frozen, thawed, call0 = 0, call1 = 0;
 	int		 ch, late = 0, delete = 0, rc = 0;
 
 	snap_t0 = snap_now_ns();
@@ -564,8 +566,10 @@ main(int argc, char **argv)
 	else {
 		if (late)
 			snap_step("QMP negotiated");
+		call0 = snap_now_ns();
 		if (qmp_snapshot(&qmp, node, name) == -1)
 			rc = 1;
+		call1 = snap_now_ns();
 		snap_step(rc == 0 ? "snapshot taken" : "snapshot failed");
 	}
 	thawed = qga_thaw(&qga, qga_path, mp);
@@ -579,5 +583,9 @@ main(int argc, char **argv)
 	}
 	chan_close(&qmp);
 	chan_close(&qga);
+	/* Printed once thawed, so as to cost the frozen window nothing. */
+	if (rc == 0)
+		printf("snapshot command: %.3f ms\n", (double)(call1 - call0) /
+		    1e6);
 	return (rc);
 }

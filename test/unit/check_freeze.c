@@ -1366,11 +1366,28 @@ START_TEST(test_real_guardian_release)
 }
 END_TEST
 
+/* "Journal start" of the ext4 on dev, as dumpe2fs reads it ("0": empty). */
+static const char *
+journal_start(const char *dev)
+{
+	static char	 out[64];
+	char		 cmd[160];
+	char *const	 argv[] = { "sh", "-c", cmd, NULL };
+
+	snprintf(cmd, sizeof cmd, "dumpe2fs -h %s 2>/dev/null | "
+	    "sed -n 's/^Journal start: *//p'", dev);
+	ck_assert_int_eq(testutil_run(argv, out, sizeof out), 0);
+	ck_assert_msg(out[0] != '\0', "no journal start in dumpe2fs -h %s",
+	    dev);
+	return (out);
+}
+
 /*
  * Proves the preparation outside the frozen window: it opens exactly the
- * FREEZE entries (A; not its bind mount, not V), freezes nothing, is done
- * once, and the apply then freezes through those descriptors; afterwards
- * only the frozen entry keeps one, and none after the thaw.
+ * FREEZE entries (A; not its bind mount, not V), checkpoints A's ext4
+ * journal, freezes nothing, is done once, and the apply then freezes
+ * through those descriptors; afterwards only the frozen entry keeps one,
+ * and none after the thaw.
  */
 START_TEST(test_real_prepare)
 {
@@ -1389,7 +1406,13 @@ START_TEST(test_real_prepare)
 	ck_assert_ptr_nonnull(bind);
 	ck_assert_ptr_nonnull(v);
 	ck_assert_int_eq(freeze_entry_fd(a), -1);
+	/* Something in A's journal: a write, synced. */
+	assert_writable(fx.file_a);
+	sync();
+	ck_assert_str_ne(journal_start(fx.loop[0]), "0");
 	ck_assert_msg(freeze_prepare(plan, &cause) == 0, "prepare: %s", cause);
+	/* Checkpointed: the freeze will find the journal empty. */
+	ck_assert_str_eq(journal_start(fx.loop[0]), "0");
 	fd = freeze_entry_fd(a);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(freeze_entry_fd(bind), -1);
