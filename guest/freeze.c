@@ -525,7 +525,7 @@ freeze_skip(struct freeze_plan *plan, struct freeze_entry *e,
  * checkpoint (what it holds written to its home blocks and the journal
  * emptied), most of a freeze's own time: about 1 of 1.5 ms on a loop
  * device of a test machine.  Done first, the freeze finds little to do
- * (about 0.4 ms).  EXT4_IOC_CHECKPOINT (Linux 5.17) with no flags only
+ * (about 0.4 ms).  EXT4_IOC_CHECKPOINT (Linux 5.14) with no flags only
  * flushes; an older kernel says ENOTTY and the freeze checkpoints as
  * before.  Returns NULL, or what failed with errno set.  A failure is
  * FIFREEZE's to report: it does the same again.

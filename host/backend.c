@@ -104,8 +104,9 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 		return;
 	op->finished = 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	op->res.call_us = (uint64_t)((now.tv_sec - op->t_go.tv_sec) *
-	    1000000 + (now.tv_nsec - op->t_go.tv_nsec) / 1000);
+	op->res.call_us = (uint64_t)(((int64_t)now.tv_sec -
+	    (int64_t)op->t_go.tv_sec) * 1000000 + ((int64_t)now.tv_nsec -
+	    (int64_t)op->t_go.tv_nsec) / 1000);
 	if (op->ev_ready != NULL)
 		event_del(op->ev_ready);
 	op->res.code = code;

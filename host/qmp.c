@@ -703,9 +703,11 @@ qmp_write_cb(evutil_socket_t fd, short events, void *arg)
 		}
 		if (n == -1) {
 			qmp_fail(q, EVG_UNAVAILABLE, "QMP %s: write: %s "
-			    "(sending %s)", q->path, strerror(errno),
+			    "(sending %s%s)", q->path, strerror(errno),
 			    q->state == QMP_CAPABILITIES ? "qmp_capabilities" :
-			    q->command);
+			    q->command, q->state == QMP_CAPABILITIES &&
+			    q->staged ? " and the command staged behind it" :
+			    "");
 			return;
 		}
 		q->out_off += (size_t)n;

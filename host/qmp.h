@@ -57,9 +57,15 @@ void		 qmp_await_event(struct qmp *, const char *, const char *);
 struct qmp	*qmp_prepare(struct event_base *, const char *, const char *,
 		    json_object *, unsigned int, qmp_ready_cb, qmp_done_cb,
 		    void *, char **);
-/* Send a prepared client's command (at once, or when negotiated). */
+/*
+ * Let a prepared client's command run: the staged command's last byte
+ * (its closing brace) goes out at once, or when negotiated.
+ */
 void		 qmp_go(struct qmp *);
-/* Close without a callback (no-op inside the callback itself). */
+/*
+ * Close without a callback.  A no-op once the callback has run (the
+ * client frees itself from the loop right after) and inside it.
+ */
 void		 qmp_cancel(struct qmp *);
 
 /*

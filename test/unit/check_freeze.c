@@ -1366,6 +1366,23 @@ START_TEST(test_real_guardian_release)
 }
 END_TEST
 
+/*
+ * Whether this kernel has EXT4_IOC_CHECKPOINT (Linux 5.14): asked on the
+ * ext4 at mnt with the dry-run flag, which only checks the flags.
+ */
+static int
+checkpoint_supported(const char *mnt)
+{
+	uint32_t	flags = 4;	/* EXT4_IOC_CHECKPOINT_FLAG_DRY_RUN */
+	int		fd, rc;
+
+	if ((fd = open(mnt, O_RDONLY | O_DIRECTORY)) == -1)
+		return (0);
+	rc = ioctl(fd, _IOW('f', 43, uint32_t), &flags);
+	close(fd);
+	return (rc == 0);
+}
+
 /* "Journal start" of the ext4 on dev, as dumpe2fs reads it ("0": empty). */
 static const char *
 journal_start(const char *dev)
@@ -1412,7 +1429,11 @@ START_TEST(test_real_prepare)
 	ck_assert_str_ne(journal_start(fx.loop[0]), "0");
 	ck_assert_msg(freeze_prepare(plan, &cause) == 0, "prepare: %s", cause);
 	/* Checkpointed: the freeze will find the journal empty. */
-	ck_assert_str_eq(journal_start(fx.loop[0]), "0");
+	if (checkpoint_supported(fx.mnt_a))
+		ck_assert_str_eq(journal_start(fx.loop[0]), "0");
+	else
+		printf("freeze: no EXT4_IOC_CHECKPOINT in this kernel; the "
+		    "journal is left to FIFREEZE\n");
 	fd = freeze_entry_fd(a);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(freeze_entry_fd(bind), -1);

@@ -763,10 +763,6 @@ never_cb(int status, const char *message, json_object *ret, void *arg)
 	cancelled_calls++;
 }
 
-/*
- * Proves qmp_cancel() at once or mid-exchange never calls back (and, under
- * ASan, frees everything), and bad paths fail at once taking the args.
- */
 /* A prepared client's outcome (first, for done_cb) and ready calls. */
 struct prepared {
 	struct outcome	 o;
@@ -781,34 +777,56 @@ ready_cb(void *arg)
 }
 
 /*
- * Proves a prepared client stages its command: once negotiated it sends
- * all of it but the closing brace (and CRLF), never more until qmp_go(),
- * and the rest at qmp_go(); and that cancelling a staged client calls
- * nothing back.
+ * A new world with a fake server behaving as how, and a prepared client
+ * of it that calls cb with p (cleared).
+ */
+static struct qmp *
+prepared_start(enum fake how, struct prepared *p, qmp_done_cb cb)
+{
+	struct qmp	*q;
+	char		*cause = NULL;
+
+	world_setup();
+	fake_start(how);
+	memset(p, 0, sizeof *p);
+	q = qmp_prepare(w.base, w.sock, "blockdev-snapshot-internal-sync",
+	    snap_args("x", "snap1"), 5000, ready_cb, cb, p, &cause);
+	ck_assert_msg(q != NULL, "qmp_prepare: %s", cause);
+	return (q);
+}
+
+/* Run the loop until p is called back (or, with ready, ready). */
+static void
+prepared_wait(struct prepared *p, int ready)
+{
+	while (p->o.calls == 0 && (!ready || p->ready == 0) &&
+	    !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_msg(!w.guard_fired, "loop guard fired");
+}
+
+/*
+ * Proves a prepared client stages its command: behind qmp_capabilities
+ * it sends all of it but the closing brace (and CRLF), never more until
+ * qmp_go(), and the rest at qmp_go(); let go before it is negotiated it
+ * sends the whole command at once; a refused qmp_capabilities fails it
+ * without ready; and cancelling a staged client calls nothing back.
  */
 START_TEST(test_staged)
 {
 	struct prepared	 p;
 	struct qmp	*q;
-	struct timeval	 tv = { 0, 500000 };
-	char		*cause = NULL;
+	struct timeval	 tv = { 0, 900000 };
 
-	world_setup();
-	fake_start(FAKE_STAGED);
-	memset(&p, 0, sizeof p);
-	q = qmp_prepare(w.base, w.sock, "blockdev-snapshot-internal-sync",
-	    snap_args("x", "snap1"), 5000, ready_cb, done_cb, &p, &cause);
-	ck_assert_msg(q != NULL, "qmp_prepare: %s", cause);
-	while (p.ready == 0 && p.o.calls == 0 && !w.guard_fired)
-		event_base_loop(w.base, EVLOOP_ONCE);
+	q = prepared_start(FAKE_STAGED, &p, done_cb);
+	prepared_wait(&p, 1);
 	ck_assert_msg(p.ready == 1, "not ready: %s", p.o.message);
 	/* Held past the server's pause: it sees only the staged part. */
 	event_base_loopexit(w.base, &tv);
 	event_base_dispatch(w.base);
 	ck_assert_int_eq(p.o.calls, 0);
 	qmp_go(q);
-	while (p.o.calls == 0 && !w.guard_fired)
-		event_base_loop(w.base, EVLOOP_ONCE);
+	prepared_wait(&p, 0);
 	ck_assert_msg(p.o.status == EVG_OK, "%s", p.o.message);
 	ck_assert_str_eq(p.o.ret, "{\"staged\":\"{\\\"execute\\\":"
 	    "\\\"blockdev-snapshot-internal-sync\\\",\\\"arguments\\\":"
@@ -817,16 +835,30 @@ START_TEST(test_staged)
 	outcome_free(&p.o);
 	world_teardown();
 
+	/* Let go before negotiated: the whole command at once. */
+	q = prepared_start(FAKE_STAGED, &p, done_cb);
+	qmp_go(q);
+	prepared_wait(&p, 0);
+	ck_assert_msg(p.o.status == EVG_OK, "%s", p.o.message);
+	ck_assert_int_eq(p.ready, 0);
+	ck_assert_msg(strstr(p.o.ret, "\\\"id\\\":2}") != NULL,
+	    "not sent whole before the pause: %s", p.o.ret);
+	outcome_free(&p.o);
+	world_teardown();
+
+	/* qmp_capabilities refused, the command staged: never ready. */
+	(void)prepared_start(FAKE_CAPS_ERROR, &p, done_cb);
+	prepared_wait(&p, 0);
+	ck_assert_int_eq(p.o.status, EVG_BACKEND_ERROR);
+	ck_assert_int_eq(p.ready, 0);
+	assert_prefix(p.o.message, "qmp_capabilities: ");
+	outcome_free(&p.o);
+	world_teardown();
+
 	/* Cancelled while staged: no callback. */
-	world_setup();
-	fake_start(FAKE_STAGED);
 	cancelled_calls = 0;
-	memset(&p, 0, sizeof p);
-	q = qmp_prepare(w.base, w.sock, "blockdev-snapshot-internal-sync",
-	    snap_args("x", "snap1"), 5000, ready_cb, never_cb, &p, &cause);
-	ck_assert_ptr_nonnull(q);
-	while (p.ready == 0 && !w.guard_fired)
-		event_base_loop(w.base, EVLOOP_ONCE);
+	q = prepared_start(FAKE_STAGED, &p, never_cb);
+	prepared_wait(&p, 1);
 	ck_assert_int_eq(p.ready, 1);
 	qmp_cancel(q);
 	tv.tv_usec = 100000;
@@ -837,6 +869,10 @@ START_TEST(test_staged)
 }
 END_TEST
 
+/*
+ * Proves qmp_cancel() at once or mid-exchange never calls back (and, under
+ * ASan, frees everything), and bad paths fail at once taking the args.
+ */
 START_TEST(test_cancel_and_bad_path)
 {
 	struct qmp	*q;
