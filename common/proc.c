@@ -97,17 +97,31 @@ static void	proc_timeout_cb(evutil_socket_t, short, void *);
 static void	proc_done_event(evutil_socket_t, short, void *);
 static void	proc_wait_cb(evutil_socket_t, short, void *);
 
+/* Nanoseconds on the monotonic clock since start, 0 if before it. */
+static long long
+proc_elapsed_ns(const struct timespec *start)
+{
+	struct timespec	now;
+	long long	ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (long long)(now.tv_sec - start->tv_sec) * 1000000000 +
+	    (now.tv_nsec - start->tv_nsec);
+	return (ns < 0 ? 0 : ns);
+}
+
 /* Milliseconds since start; see proc.h. */
 unsigned int
 proc_elapsed_ms(const struct timespec *start)
 {
-	struct timespec	now;
-	long long	ms;
+	return ((unsigned int)((proc_elapsed_ns(start) + 500000) / 1000000));
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = ((long long)(now.tv_sec - start->tv_sec) * 1000000000 +
-	    (now.tv_nsec - start->tv_nsec) + 500000) / 1000000;
-	return (ms < 0 ? 0 : (unsigned int)ms);
+/* Microseconds since start; see proc.h. */
+uint64_t
+proc_elapsed_us(const struct timespec *start)
+{
+	return ((uint64_t)(proc_elapsed_ns(start) / 1000));
 }
 
 /* A timeval of ms milliseconds. */

@@ -41,6 +41,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -134,6 +135,8 @@ void		 proc_cancel(struct proc *);
  * rounded: how children and what runs them are timed.
  */
 unsigned int	 proc_elapsed_ms(const struct timespec *);
+/* The same in microseconds, truncated (a backend call's time). */
+uint64_t	 proc_elapsed_us(const struct timespec *);
 /* One-line summary of a failed result for messages ("exit 1: <stderr>"). */
 char		*proc_describe(const struct proc_result *);
 

@@ -531,14 +531,14 @@ freeze_skip(struct freeze_plan *plan, struct freeze_entry *e,
  * FIFREEZE's to report: it does the same again.
  */
 static const char *
-freeze_flush(const struct freeze_entry *e, int fd)
+freeze_flush(const struct freeze_entry *e)
 {
 	uint32_t	flags = 0;
 
-	if (syncfs(fd) == -1)
+	if (syncfs(e->fd) == -1)
 		return ("syncfs");
 	if (strcmp(e->fstype, "ext4") == 0 &&
-	    ioctl(fd, EVG_EXT4_IOC_CHECKPOINT, &flags) == -1 &&
+	    ioctl(e->fd, EVG_EXT4_IOC_CHECKPOINT, &flags) == -1 &&
 	    errno != ENOTTY)
 		return ("ext4 journal checkpoint of");
 	return (NULL);
@@ -585,7 +585,7 @@ freeze_prepare(struct freeze_plan *plan, char **cause)
 			freeze_warn(__func__, *cause);
 			return (-1);
 		}
-		if ((what = freeze_flush(e, e->fd)) != NULL)
+		if ((what = freeze_flush(e)) != NULL)
 			log_debug("%s: %s %s: %s", __func__, what, log_escape(mp,
 			    sizeof mp, e->mountpoint, strlen(e->mountpoint)),
 			    strerror(errno));

@@ -86,7 +86,7 @@ void		 freeze_plan_free(struct freeze_plan *);
  * checkpoint an ext4 journal (see freeze_flush() in freeze.c).
  * The descriptors stay open (freeze_entry_fd()) for freeze_apply(), and
  * for the guardian to hold.  Returns 0 (also when already prepared), or -1
- * with *cause naming the mount point, nothing left open.  A syncfs() that
+ * with *cause naming the mount point, nothing left open.  A flush that
  * fails is only logged: FIFREEZE syncs again and reports it.
  */
 int		 freeze_prepare(struct freeze_plan *, char **);

@@ -98,15 +98,11 @@ backend_finish(struct backend_op *op, int code, const char *fmt, ...)
 	struct timeval	 tv = { 0, 0 };
 	const char	*delay;
 	long		 ms;
-	struct timespec	 now;
 
 	if (op->finished)
 		return;
 	op->finished = 1;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	op->res.call_us = (uint64_t)(((int64_t)now.tv_sec -
-	    (int64_t)op->t_go.tv_sec) * 1000000 + ((int64_t)now.tv_nsec -
-	    (int64_t)op->t_go.tv_nsec) / 1000);
+	op->res.call_us = proc_elapsed_us(&op->t_go);
 	if (op->ev_ready != NULL)
 		event_del(op->ev_ready);
 	op->res.code = code;

@@ -6,11 +6,10 @@
  *
  * A prepared client stages its command: right behind qmp_capabilities
  * it sends all of it but the closing brace, and qmp_go() sends that
- * brace.  QEMU's
- * monitor reads its socket one byte per main-loop pass (monitor_can_read()
- * asks for one; about 7 to 14 us a byte on a test machine, so 1 to 2 ms
- * for a snapshot command), and runs a command only once its JSON object
- * is complete.  Staged, all of that is done before the guest freezes;
+ * brace.  QEMU's monitor reads its socket one byte per main-loop pass
+ * (monitor_can_read() asks for one; about 7 to 14 us a byte on a test
+ * machine, so 1 to 2 ms for a snapshot command), and runs a command only
+ * once its JSON object is complete.  Staged, all of that is done before the guest freezes;
  * while frozen QEMU reads one byte and snapshots.  An incomplete object
  * never runs: a staged client that is cancelled closes the socket, and
  * QEMU drops what it had parsed of it (its parser is reset when the

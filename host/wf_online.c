@@ -38,6 +38,7 @@
 #include "events.h"
 #include "jsonread.h"
 #include "log.h"
+#include "proc.h"
 #include "qmp.h"
 #include "status.h"
 #include "uuid.h"
@@ -52,16 +53,6 @@ static void	ol_readd(struct workflow *);
 /* What is read of the device and given back to device_add. */
 static const char *const ol_props[] = { "type", "parent_bus", "addr",
     "serial", "bootindex", "num-queues", "write-cache", "iothread" };
-
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-ol_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
 
 /* Run a QMP command for the workflow; 0, or -1 after finishing it. */
 static int
@@ -180,13 +171,12 @@ static void
 ol_end(struct workflow *wf, int code, const char *msg)
 {
 	struct wf_online	*ol = &wf->rb.ol;
-	uint64_t		 now = ol_now_ms();
 
 	if (code == EVG_OK) {
 		wf_event(wf, "rollback-done", 0, "volume %s rolled back online "
-		    "in %llu ms (detached for %llu ms)", ol->vol,
-		    (unsigned long long)(now - ol->t_start),
-		    (unsigned long long)(now - ol->t_detached));
+		    "in %u ms (detached for %u ms)", ol->vol,
+		    proc_elapsed_ms(&ol->t_start),
+		    proc_elapsed_ms(&ol->t_detached));
 		if (wf->cur != NULL)
 			wf_out_add(wf, wf->cur, NULL);
 		wf_finish(wf, EVG_OK, NULL);
@@ -281,9 +271,9 @@ ol_verify_done(int status, const char *msg, json_object *ret, void *arg)
 		return;
 	}
 	wf_event(wf, "disk-reattached", 0, "device %s is back (drive %s, bus "
-	    "%s), %s, after %llu ms detached", ol->device, ol->drive, ol->bus,
+	    "%s), %s, after %u ms detached", ol->device, ol->drive, ol->bus,
 	    ol->reverted ? "rolled back" : "NOT rolled back",
-	    (unsigned long long)(ol_now_ms() - ol->t_detached));
+	    proc_elapsed_ms(&ol->t_detached));
 	ol_journal(wf, NULL);
 	if (ol->fail_msg != NULL) {
 		xasprintf(&m, "%s; the disk is attached again, %s", ol->fail_msg,
@@ -525,10 +515,10 @@ ol_unplug_done(int status, const char *msg, json_object *ret, void *arg)
 		free(m);
 		return;
 	}
-	ol->t_detached = ol_now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &ol->t_detached);
 	ol_journal(wf, "detached");
-	wf_event(wf, "disk-detached", 0, "device %s unplugged after %llu ms",
-	    ol->device, (unsigned long long)(ol->t_detached - ol->t_start));
+	wf_event(wf, "disk-detached", 0, "device %s unplugged after %u ms",
+	    ol->device, proc_elapsed_ms(&ol->t_start));
 	wf->rb.state = ROLLBACK_ONLINE_DRIVE;
 	ol_qmp(wf, "query-block", NULL, NULL, ol_drive_done);
 }
@@ -806,7 +796,7 @@ wf_online_begin(struct workflow *wf)
 	snprintf(wf->rb.ol.vol, sizeof wf->rb.ol.vol, "%s", wf->cur->volume);
 	wf->rb.ol.bootindex = -1;
 	wf->rb.online = 1;
-	wf->rb.ol.t_start = ol_now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &wf->rb.ol.t_start);
 	wf->rb.state = ROLLBACK_ONLINE_QUERY;
 	ol_qmp(wf, "query-block", NULL, NULL, ol_query_done);
 }
@@ -885,7 +875,7 @@ ol_recover_probe_done(int status, const char *msg, json_object *ret,
 	 * short by the daemon's death is finished.
 	 */
 	ol->no_revert = ol->recovering == 2;
-	ol->t_detached = ol_now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &ol->t_detached);
 	wf_event(wf, "disk-detached", 0, "device %s was unplugged (%s); %s",
 	    ol->device, ol->recovering == 2 ? "late" : "when the host daemon "
 	    "stopped", ol->no_revert ? "plugging it back as it is" :
@@ -945,7 +935,7 @@ wf_online_recover(struct wf_vm *wv)
 	ol = &wf->rb.ol;
 	snprintf(ol->snap, sizeof ol->snap, "%s", snap);
 	snprintf(ol->vol, sizeof ol->vol, "%s", volume);
-	ol->t_start = ol_now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &ol->t_start);
 	ol->device = xstrdup(jsonread_str(o, "device"));
 	ol->drive = xstrdup(jsonread_str(o, "drive"));
 	ol->drive_opts = xstrdup(jsonread_str(o, "drive_add"));
@@ -964,7 +954,7 @@ wf_online_recover(struct wf_vm *wv)
 	if (strcmp(phase, "reverted") == 0 || strcmp(phase, "detached") == 0) {
 		/* The drive step sees a disk already back, and says so. */
 		ol->reverted = strcmp(phase, "reverted") == 0;
-		ol->t_detached = ol_now_ms();
+		clock_gettime(CLOCK_MONOTONIC, &ol->t_detached);
 		wf->rb.state = ROLLBACK_ONLINE_DRIVE;
 		ol_qmp(wf, "query-block", NULL, NULL, ol_drive_done);
 	} else {

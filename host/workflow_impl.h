@@ -11,6 +11,8 @@
 
 #include <sys/queue.h>
 
+#include <time.h>
+
 #include "backend.h"
 #include "catalog.h"
 #include "guestlink.h"
@@ -86,8 +88,8 @@ struct wf_online {
 	int			 num_queues;	/* 0: unknown */
 	char			*write_cache;	/* "auto", "on", "off"; NULL */
 	char			*iothread;	/* path, or NULL/empty */
-	uint64_t		 t_start;	/* ms, monotonic */
-	uint64_t		 t_detached;
+	struct timespec		 t_start;	/* CLOCK_MONOTONIC */
+	struct timespec		 t_detached;
 	int			 fail_code;	/* after the unplug: first one */
 	char			*fail_msg;
 };
