@@ -24,6 +24,7 @@
 #include "log.h"
 #include "registry.h"
 #include "proc.h"
+#include "qmp.h"
 #include "server.h"
 #include "workflow.h"
 #include "events.h"
@@ -376,6 +377,7 @@ main(int argc, char **argv)
 	event_base_dispatch(h.base);
 
 	workflow_shutdown();
+	qmp_shutdown();
 	events_shutdown();
 	proc_shutdown();
 	server_stop(&h.srv);

@@ -14,7 +14,14 @@
  * never runs: a staged client that is cancelled closes the socket, and
  * QEMU drops what it had parsed of it (its parser is reset when the
  * client goes).
+ *
+ * A prepared client lingers after its callback: its socket stays open
+ * QMP_LINGER_MS, or until another client of the same monitor starts, or
+ * qmp_shutdown().  Closing wakes QEMU's main loop, which on a host as
+ * busy as the snapshot makes it competes for a CPU with what the answer
+ * sets going: the thaw of the frozen guest.
  */
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -36,6 +43,8 @@
 #define QMP_JSON_DEPTH	256
 /* Pause before connecting again to a monitor whose listen queue is full. */
 #define QMP_CONNECT_RETRY_MS	50
+/* How long a prepared client keeps its socket after its answer. */
+#define QMP_LINGER_MS		5
 
 enum qmp_state {
 	QMP_CONNECTING,		/* non-blocking connect in progress */
@@ -95,7 +104,12 @@ struct qmp {
 	char			*wait_event;
 	char			*wait_device;
 	json_object		*event;		/* the one seen, or NULL */
+	/* Called back, its socket still open: on qmp_lingering. */
+	int			 lingering;
+	LIST_ENTRY(qmp)		 linger_entry;
 };
+
+static LIST_HEAD(, qmp) qmp_lingering = LIST_HEAD_INITIALIZER(qmp_lingering);
 
 static void	qmp_read_cb(evutil_socket_t, short, void *);
 static void	qmp_write_cb(evutil_socket_t, short, void *);
@@ -133,6 +147,8 @@ qmp_waiting_for(const struct qmp *q)
 static void
 qmp_free(struct qmp *q)
 {
+	if (q->lingering)
+		LIST_REMOVE(q, linger_entry);
 	if (q->ev_read != NULL)
 		event_free(q->ev_read);
 	if (q->ev_write != NULL)
@@ -199,16 +215,18 @@ qmp_fail(struct qmp *q, int status, const char *fmt, ...)
 }
 
 /*
- * Run the callback, then free, from the loop once more unless it was told
- * to stop: what the callback set going in this pass comes first (a
- * snapshot's result goes on to the thaw through an event of its own) and
- * the close after it.  The close wakes QEMU's monitor thread, which may
- * take this CPU for a while (about 0.1 ms seen on a test machine).
+ * Run the callback, then free: from the loop once more, or for a prepared
+ * client once it has lingered (see the top), unless the loop was told to
+ * stop.  What the callback set going comes first (a snapshot's result goes
+ * on to the thaw through an event of its own), the close after it: it
+ * wakes QEMU's monitor thread, which may take a CPU for a while (about
+ * 0.1 ms seen on a test machine).
  */
 static void
 qmp_done_event(evutil_socket_t fd, short events, void *arg)
 {
 	struct qmp	*q = arg;
+	struct timeval	 tv = { 0, QMP_LINGER_MS * 1000 };
 
 	(void)fd;
 	(void)events;
@@ -220,8 +238,25 @@ qmp_done_event(evutil_socket_t fd, short events, void *arg)
 	q->cb(q->status, q->message, q->ret, q->arg);
 	if (event_base_got_break(q->base))
 		qmp_free(q);
-	else
+	else if (q->ev_ready != NULL && q->fd != -1) {
+		q->lingering = 1;
+		LIST_INSERT_HEAD(&qmp_lingering, q, linger_entry);
+		event_add(q->ev_done, &tv);
+	} else
 		event_active(q->ev_done, 0, 0);
+}
+
+/* Close the lingering clients of path (all of them for NULL). */
+static void
+qmp_linger_end(const char *path)
+{
+	struct qmp	*q, *next;
+
+	for (q = LIST_FIRST(&qmp_lingering); q != NULL; q = next) {
+		next = LIST_NEXT(q, linger_entry);
+		if (path == NULL || strcmp(q->path, path) == 0)
+			qmp_free(q);
+	}
 }
 
 /*
@@ -761,6 +796,8 @@ qmp_retry_cb(evutil_socket_t fd, short events, void *arg)
 static void
 qmp_connect(struct qmp *q)
 {
+	/* QEMU serves one client at a time: no lingering in its way. */
+	qmp_linger_end(q->path);
 	q->state = QMP_CONNECTING;
 	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (q->fd == -1) {
@@ -932,6 +969,13 @@ qmp_input(struct qmp *q, const char *buf, size_t len)
 {
 	qmp_feed(q, buf, len);
 	return (q->state == QMP_DONE);
+}
+
+/* Close what lingers; see qmp.h. */
+void
+qmp_shutdown(void)
+{
+	qmp_linger_end(NULL);
 }
 
 /* Close without a callback; see qmp.h. */

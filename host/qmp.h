@@ -53,6 +53,9 @@ void		 qmp_await_event(struct qmp *, const char *, const char *);
  * the command itself is left for it.  cb may run before ready (the
  * monitor could not be reached, or closed); ready then never runs.
  * QEMU serves one monitor client at a time: hold only as long as needed.
+ * Once called back it keeps its socket a few ms (the close wakes QEMU,
+ * which would compete with the thaw): until the next client of the same
+ * monitor starts, or qmp_shutdown().
  */
 struct qmp	*qmp_prepare(struct event_base *, const char *, const char *,
 		    json_object *, unsigned int, qmp_ready_cb, qmp_done_cb,
@@ -64,9 +67,12 @@ struct qmp	*qmp_prepare(struct event_base *, const char *, const char *,
 void		 qmp_go(struct qmp *);
 /*
  * Close without a callback.  A no-op once the callback has run (the
- * client frees itself from the loop right after) and inside it.
+ * client frees itself from the loop right after, a prepared one a few
+ * ms later or when the next client of its monitor starts) and inside it.
  */
 void		 qmp_cancel(struct qmp *);
+/* Close the prepared clients still lingering after their callback. */
+void		 qmp_shutdown(void);
 
 /*
  * For tests and fuzzing: a client on no socket, waiting for the greeting,

@@ -297,6 +297,7 @@ wf_snap_done(const struct backend_result *r, void *arg)
 {
 	struct workflow	*wf = arg;
 	const char	*kill_point = getenv(WF_KILL_ENV);
+	int		 thawing;
 
 	wf->op = NULL;
 	wf->cr.prepared = 0;
@@ -318,6 +319,12 @@ wf_snap_done(const struct backend_result *r, void *arg)
 		    "created %s", wf->cur->tag);
 		raise(SIGKILL);
 	}
+	/*
+	 * The last volume while frozen: the thaw goes first, the bookkeeping
+	 * after (a thaw that cannot go is wf_snap_next()'s to report).
+	 */
+	thawing = wf->guest != 0 && wf->i + 1 == wf->nvols &&
+	    wf_thaw_send(wf) == 0;
 	wf->cur->size = r->size;
 	events_emit("backend-done", wf->wv->uuid, "create", wf->cur->uuid,
 	    wf->name, 0, "backend snapshot of volume %s made in %.2f ms",
@@ -326,7 +333,8 @@ wf_snap_done(const struct backend_result *r, void *arg)
 	wf->cr.done[wf->cr.ndone++] = xstrdup(wf->cur->uuid);
 	wf->cur = NULL;
 	wf->i++;
-	wf_snap_next(wf);
+	if (!thawing)
+		wf_snap_next(wf);
 }
 
 /*
@@ -403,6 +411,42 @@ wf_prepared(void *arg)
 		wf_snap_next(wf);
 }
 
+/*
+ * create/BACKEND for the prepared volume 0: its intent made durable (no
+ * snapshot before), then its staged command let go.  -1 with *cause
+ * (caller frees) and errno when the catalog cannot be written.
+ */
+static int
+wf_snap_go(struct workflow *wf, char **cause)
+{
+	if (catalog_sync(wf->wv->cat, cause) != 0)
+		return (-1);
+	backend_go(wf->op);
+	return (0);
+}
+
+/*
+ * The guest froze: volume 0's prepared snapshot goes now if it can, before
+ * the caller's bookkeeping; see workflow_impl.h.
+ */
+int
+wf_create_go(struct workflow *wf)
+{
+	char	*cause;
+
+	if (!wf->cr.prepared || wf->cr.prep_msg != NULL || wf->nvols == 0 ||
+	    (wf->cur = catalog_find(wf->wv->cat, wf->cr.intent[0])) == NULL)
+		return (-1);
+	wf->i = 0;
+	wf->cr.state = CREATE_BACKEND;
+	if (wf_snap_go(wf, &cause) != 0) {
+		/* wf_create_frozen() tries again and fails with the cause. */
+		free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
 /* create/BACKEND: snapshot volume i (its intent is written). */
 void
 wf_snap_next(struct workflow *wf)
@@ -425,14 +469,11 @@ wf_snap_next(struct workflow *wf)
 	}
 	wf->cr.state = CREATE_BACKEND;
 	if (wf->i == 0 && wf->cr.prepared) {
-		/* No snapshot before its intent is durable. */
-		if (catalog_sync(wf->wv->cat, &cause) != 0) {
+		if (wf_snap_go(wf, &cause) != 0) {
 			wf_fail(wf, status_of_write_error(errno), "cannot write "
 			    "the snapshot catalog: %s", cause);
 			free(cause);
-			return;
 		}
-		backend_go(wf->op);
 		return;
 	}
 	wf_backend(wf, BACKEND_CREATE, wf_volume(vm, wf->vols[wf->i]),

@@ -156,7 +156,7 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 	const Evg__FreezeReport		*fr;
 	const char			*msg;
 	size_t				 i;
-	int				 code;
+	int				 code, went;
 
 	if (env == NULL) {
 		wf->cr.fz.frozen = 1;
@@ -170,11 +170,6 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 	}
 	wf->cr.fz.frozen = 1;
 	wf->cr.fz.frozen_count = fr->frozen_count;
-	wf->cr.fz.record = xcalloc(1, sizeof *wf->cr.fz.record);
-	for (i = 0; i < fr->n_mounts; i++)
-		catalog_add_mount(wf->cr.fz.record, fr->mounts[i]->mountpoint,
-		    fr->mounts[i]->fstype, fr->mounts[i]->device,
-		    fr->mounts[i]->action, fr->mounts[i]->reason);
 	if (wf->cr.consistency == NULL) {
 		/* Guest-triggered: the level is what the freeze achieved. */
 		wf->cr.consistency = xstrdup(fr->frozen_count > 0 ? "fs" :
@@ -192,12 +187,20 @@ wf_freeze_reply(const Evg__Envelope *env, const char *why, void *arg)
 		    "out?)");
 		return;
 	}
-	wf_event(wf, "frozen", 0, "guest froze %u filesystems (%zu mounts "
-	    "on the disks)", fr->frozen_count, fr->n_mounts);
 	wf->cr.fz.renew = evtimer_new(wf_g.base, wf_renew_cb, wf);
 	wf_renew_arm(wf);
 	wf->cr.fz.state = FREEZE_HELD;
-	wf_create_frozen(wf);
+	/* The snapshot first: what follows waits, the frozen guest not. */
+	went = wf_create_go(wf) == 0;
+	wf->cr.fz.record = xcalloc(1, sizeof *wf->cr.fz.record);
+	for (i = 0; i < fr->n_mounts; i++)
+		catalog_add_mount(wf->cr.fz.record, fr->mounts[i]->mountpoint,
+		    fr->mounts[i]->fstype, fr->mounts[i]->device,
+		    fr->mounts[i]->action, fr->mounts[i]->reason);
+	wf_event(wf, "frozen", 0, "guest froze %u filesystems (%zu mounts "
+	    "on the disks)", fr->frozen_count, fr->n_mounts);
+	if (!went)
+		wf_create_frozen(wf);
 }
 
 /* create/FREEZE: ask the guest to freeze the target disks. */
@@ -265,30 +268,40 @@ wf_thaw_reply(const Evg__Envelope *env, const char *why, void *arg)
 	wf_create_thawed(wf);
 }
 
+/* create/THAW: the thaw request, if it can go; see workflow_impl.h. */
+int
+wf_thaw_send(struct workflow *wf)
+{
+	Evg__Envelope		env = EVG__ENVELOPE__INIT;
+	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
+
+	evtimer_del(wf->cr.fz.renew);
+	if (wf->cr.fz.lease_lost)
+		return (-1);
+	wf->cr.state = CREATE_THAW;
+	wf->cr.fz.state = FREEZE_THAWING;
+	env.body_case = EVG__ENVELOPE__BODY_THAW;
+	env.thaw = &th;
+	return (wf_send(wf, &env, wf_thaw_reply) != 0 ? -1 : 0);
+}
+
 /* create/THAW: every volume is snapshotted; let the guest go. */
 void
 wf_thaw(struct workflow *wf)
 {
-	Evg__Envelope		env = EVG__ENVELOPE__INIT;
-	Evg__ThawRequest	th = EVG__THAW_REQUEST__INIT;
-	char			msg[256];
+	char	msg[256];
 
-	evtimer_del(wf->cr.fz.renew);
+	if (wf_thaw_send(wf) == 0)
+		return;
 	if (wf->cr.fz.lease_lost) {
 		wf_lease_lost_message(msg, sizeof msg);
 		wf_fail(wf, EVG_TIMEOUT, "%s", msg);
 		return;
 	}
-	wf->cr.state = CREATE_THAW;
-	wf->cr.fz.state = FREEZE_THAWING;
-	env.body_case = EVG__ENVELOPE__BODY_THAW;
-	env.thaw = &th;
-	if (wf_send(wf, &env, wf_thaw_reply) != 0) {
-		wf->cr.fz.frozen = 0;
-		wf->cr.fz.state = FREEZE_OVER;
-		wf_fail(wf, EVG_UNAVAILABLE, "the guest agent went away while "
-		    "its filesystems were frozen; nothing is kept");
-	}
+	wf->cr.fz.frozen = 0;
+	wf->cr.fz.state = FREEZE_OVER;
+	wf_fail(wf, EVG_UNAVAILABLE, "the guest agent went away while "
+	    "its filesystems were frozen; nothing is kept");
 }
 
 /* Any thaw answer during a failure: go on with abort hooks, cleanup. */

@@ -334,10 +334,21 @@ int		 wf_hooks_any_ok(const Evg__Envelope *);
 /* The freeze protocol (wf_freeze.c). */
 void		 wf_freeze(struct workflow *);
 void		 wf_thaw(struct workflow *);
+/*
+ * The thaw request sent, or -1 (lease lost, guest gone) with nothing
+ * reported: wf_thaw() is the same and then fails the workflow.
+ */
+int		 wf_thaw_send(struct workflow *);
 int		 wf_freeze_abort(struct workflow *);
 
 /* Create (wf_create.c): where the freeze protocol hands back. */
 void		 wf_create_frozen(struct workflow *);
+/*
+ * Volume 0's prepared snapshot started at once, before the freeze's
+ * bookkeeping: 0 when it went (nothing has called back yet, the workflow
+ * is as it was), -1 when wf_create_frozen() has to take the long way.
+ */
+int		 wf_create_go(struct workflow *);
 void		 wf_create_thawed(struct workflow *);
 void		 wf_space_next(struct workflow *);
 void		 wf_snap_next(struct workflow *);

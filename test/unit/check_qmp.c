@@ -115,6 +115,7 @@ world_teardown(void)
 	}
 	unlink(w.sock);
 	rmdir(w.dir);
+	qmp_shutdown();
 	event_free(w.guard);
 	event_base_free(w.base);
 }
@@ -865,6 +866,95 @@ START_TEST(test_staged)
 	event_base_loopexit(w.base, &tv);
 	event_base_dispatch(w.base);
 	ck_assert_int_eq(cancelled_calls, 0);
+	world_teardown();
+}
+END_TEST
+
+/* Callback: count, and keep the loop going (done_cb stops it). */
+static void
+quiet_cb(int status, const char *message, json_object *ret, void *arg)
+{
+	struct outcome	*o = arg;
+
+	(void)message;
+	(void)ret;
+	o->calls++;
+	o->status = status;
+}
+
+/* How many descriptors this process has open. */
+static int
+open_fds(void)
+{
+	char	 path[32];
+	int	 fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return (n);
+}
+
+/* A prepared client run to its callback (which leaves the loop going). */
+static void
+prepared_run(struct prepared *p)
+{
+	struct qmp	*q;
+
+	q = prepared_start(FAKE_STAGED, p, quiet_cb);
+	prepared_wait(p, 1);
+	ck_assert_int_eq(p->ready, 1);
+	qmp_go(q);
+	prepared_wait(p, 0);
+	ck_assert_int_eq(p->o.status, EVG_OK);
+}
+
+/*
+ * Proves a prepared client keeps its monitor socket a moment after its
+ * callback (closing wakes QEMU, which would compete with the thaw the
+ * answer sets going), then closes it by itself; qmp_shutdown() and the
+ * next client of the same monitor (QEMU serves one at a time) close it
+ * at once.
+ */
+START_TEST(test_linger)
+{
+	struct prepared	 p;
+	struct outcome	 o;
+	struct timeval	 tv = { 0, 50000 };
+	char		*cause = NULL;
+	pid_t		 first;
+	int		 n;
+
+	prepared_run(&p);
+	n = open_fds();
+	event_base_loopexit(w.base, &tv);
+	event_base_dispatch(w.base);
+	ck_assert_int_eq(open_fds(), n - 1);
+	world_teardown();
+
+	prepared_run(&p);
+	n = open_fds();
+	qmp_shutdown();
+	ck_assert_int_eq(open_fds(), n - 1);
+	world_teardown();
+
+	prepared_run(&p);
+	/* The first server drains until the client closes: a second one. */
+	first = w.server;
+	unlink(w.sock);
+	fake_start(FAKE_NORMAL);
+	n = open_fds();
+	memset(&o, 0, sizeof o);
+	ck_assert_ptr_nonnull(qmp_execute(w.base, w.sock, "query-status",
+	    NULL, 5000, quiet_cb, &o, &cause));
+	/* Its socket in, the lingering one out. */
+	ck_assert_int_eq(open_fds(), n);
+	while (o.calls == 0 && !w.guard_fired)
+		event_base_loop(w.base, EVLOOP_ONCE);
+	ck_assert_int_eq(o.status, EVG_OK);
+	ck_assert_int_eq(waitpid(first, NULL, 0), first);
 	world_teardown();
 }
 END_TEST
@@ -1665,6 +1755,7 @@ suite_qmp(void)
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_cancel_and_bad_path);
 	tcase_add_test(tc, test_staged);
+	tcase_add_test(tc, test_linger);
 	tcase_add_test(tc, test_qcow2_nodes_hostile);
 	tcase_add_test(tc, test_qcow2_find_drive);
 	tcase_add_test(tc, test_qcow2_find_nodes);
