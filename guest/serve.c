@@ -535,9 +535,10 @@ serve_freeze(struct serve *s, struct peer *p, const Evg__Envelope *env)
 	s->armed = serve_now();
 	s->owner = p;
 	serve_set_state(s, SERVE_FROZEN);
+	/* The answer first: the host snapshots while this logs. */
+	serve_reply(s, p, env->id, EVG_OK, "");
 	log_info("%s: froze %u filesystems for %s; lease %u ms", __func__,
 	    serve_frozen(s), peer_name(p), ms);
-	serve_reply(s, p, env->id, EVG_OK, "");
 out:
 	free(cause);
 	free(t.disks);
