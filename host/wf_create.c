@@ -440,7 +440,13 @@ wf_create_go(struct workflow *wf)
 	wf->i = 0;
 	wf->cr.state = CREATE_BACKEND;
 	if (wf_snap_go(wf, &cause) != 0) {
-		/* wf_create_frozen() tries again and fails with the cause. */
+		/*
+		 * Reported once (the journal forgets the error): kept as the
+		 * prepared op's failure, which wf_create_frozen() reports.
+		 */
+		wf->cr.prep_code = status_of_write_error(errno);
+		xasprintf(&wf->cr.prep_msg, "cannot write the snapshot "
+		    "catalog: %s", cause);
 		free(cause);
 		return (-1);
 	}

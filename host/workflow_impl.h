@@ -346,7 +346,8 @@ void		 wf_create_frozen(struct workflow *);
 /*
  * Volume 0's prepared snapshot started at once, before the freeze's
  * bookkeeping: 0 when it went (nothing has called back yet, the workflow
- * is as it was), -1 when wf_create_frozen() has to take the long way.
+ * is as it was), -1 when wf_create_frozen() has to take the long way
+ * (its intent could not be made durable: recorded for it to report).
  */
 int		 wf_create_go(struct workflow *);
 void		 wf_create_thawed(struct workflow *);
