@@ -44,6 +44,9 @@ regjournal_path(const char *regpath)
 	return (p);
 }
 
+/* Tests only: the background fdatasync of a journal whose path holds it fails. */
+#define REGJOURNAL_SYNC_FAIL_ENV	"EVG_TEST_SYNC_FAIL"
+
 /* The fdatasync of regjournal_append_async, on its own thread. */
 static void *
 regjournal_syncer(void *arg)
@@ -140,8 +143,16 @@ int
 regjournal_append_async(struct regjournal *j, const char *regpath,
     const char *line, char **cause)
 {
+	const char	*fail = getenv(REGJOURNAL_SYNC_FAIL_ENV);
+
 	if (regjournal_write(j, regpath, line, cause) != 0)
 		return (-1);
+	if (fail != NULL && *fail != '\0' && strstr(regpath, fail) != NULL) {
+		log_warnx("test hook: the fdatasync of %s.journal fails",
+		    regpath);
+		j->sync_errno = EIO;
+		return (0);
+	}
 	if (pthread_create(&j->syncer, NULL, regjournal_syncer, j) == 0) {
 		j->syncing = 1;
 		return (0);
