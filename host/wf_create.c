@@ -413,14 +413,20 @@ wf_prepared(void *arg)
 
 /*
  * create/BACKEND for the prepared volume 0: its intent made durable (no
- * snapshot before), then its staged command let go.  -1 with *cause
- * (caller frees) and errno when the catalog cannot be written.
+ * snapshot before), then its staged command let go.  -1 with *code and
+ * *msg (caller frees) when the catalog cannot be written.
  */
 static int
-wf_snap_go(struct workflow *wf, char **cause)
+wf_snap_go(struct workflow *wf, int *code, char **msg)
 {
-	if (catalog_sync(wf->wv->cat, cause) != 0)
+	char	*cause;
+
+	if (catalog_sync(wf->wv->cat, &cause) != 0) {
+		*code = status_of_write_error(errno);
+		xasprintf(msg, "cannot write the snapshot catalog: %s", cause);
+		free(cause);
 		return (-1);
+	}
 	backend_go(wf->op);
 	return (0);
 }
@@ -432,25 +438,16 @@ wf_snap_go(struct workflow *wf, char **cause)
 int
 wf_create_go(struct workflow *wf)
 {
-	char	*cause;
-
 	if (!wf->cr.prepared || wf->cr.prep_msg != NULL || wf->nvols == 0 ||
 	    (wf->cur = catalog_find(wf->wv->cat, wf->cr.intent[0])) == NULL)
 		return (-1);
 	wf->i = 0;
 	wf->cr.state = CREATE_BACKEND;
-	if (wf_snap_go(wf, &cause) != 0) {
-		/*
-		 * Reported once (the journal forgets the error): kept as the
-		 * prepared op's failure, which wf_create_frozen() reports.
-		 */
-		wf->cr.prep_code = status_of_write_error(errno);
-		xasprintf(&wf->cr.prep_msg, "cannot write the snapshot "
-		    "catalog: %s", cause);
-		free(cause);
-		return (-1);
-	}
-	return (0);
+	/*
+	 * A failure is reported once (the journal forgets the error): kept
+	 * as the prepared op's failure, which wf_create_frozen() reports.
+	 */
+	return (wf_snap_go(wf, &wf->cr.prep_code, &wf->cr.prep_msg));
 }
 
 /* create/BACKEND: snapshot volume i (its intent is written). */
@@ -458,7 +455,8 @@ void
 wf_snap_next(struct workflow *wf)
 {
 	struct reg_vm	*vm = registry_find(wf_g.reg, wf->wv->uuid);
-	char		*cause;
+	char		*msg;
+	int		 code;
 
 	if (wf->i == wf->nvols) {
 		if (wf->guest != 0)
@@ -475,10 +473,9 @@ wf_snap_next(struct workflow *wf)
 	}
 	wf->cr.state = CREATE_BACKEND;
 	if (wf->i == 0 && wf->cr.prepared) {
-		if (wf_snap_go(wf, &cause) != 0) {
-			wf_fail(wf, status_of_write_error(errno), "cannot write "
-			    "the snapshot catalog: %s", cause);
-			free(cause);
+		if (wf_snap_go(wf, &code, &msg) != 0) {
+			wf_fail(wf, code, "%s", msg);
+			free(msg);
 		}
 		return;
 	}
