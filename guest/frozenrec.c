@@ -43,43 +43,86 @@ frozenrec_path(char *buf, size_t len, long pid)
 }
 
 /*
- * Write len bytes of buf to path through a temporary file renamed into
- * place, without fsync(): see frozenrec.h.  Returns 0, or -1 with *cause.
+ * This process's record, open from its first freeze to frozenrec_close():
+ * the descriptor, the pid it was opened by (a forked child does not write
+ * its parent's file) and the bytes it holds now.
+ */
+static int	frozenrec_fd = -1;
+static long	frozenrec_owner;
+static size_t	frozenrec_size;
+
+/* The record's descriptor, opened (and emptied) at first use; -1, *cause. */
+static int
+frozenrec_open(char **cause)
+{
+	struct stat	st;
+	char		path[PATH_MAX];
+	long		pid = (long)getpid();
+
+	if (frozenrec_fd != -1 && frozenrec_owner == pid)
+		return (frozenrec_fd);
+	if (frozenrec_fd != -1)
+		close(frozenrec_fd);	/* the parent's, inherited */
+	frozenrec_fd = -1;
+	if (atomicfile_mkdirs(frozenrec_dir, 0700, cause) != 0)
+		return (-1);
+	frozenrec_path(path, sizeof path, pid);
+	frozenrec_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (frozenrec_fd == -1) {
+		xasprintf(cause, "open %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	frozenrec_owner = pid;
+	/* A leftover of this pid (a process long gone) is no record of ours. */
+	frozenrec_size = fstat(frozenrec_fd, &st) == 0 && st.st_size == 0 ?
+	    0 : 1;
+	return (frozenrec_fd);
+}
+
+/* Empty the open record: 0, or -1 with errno set. */
+static int
+frozenrec_empty(void)
+{
+	if (frozenrec_size == 0)
+		return (0);
+	if (ftruncate(frozenrec_fd, 0) == -1)
+		return (-1);
+	frozenrec_size = 0;
+	return (0);
+}
+
+/*
+ * Write len bytes of buf as the record, in place, without fsync(): see
+ * frozenrec.h.  Returns 0, or -1 with *cause (the record then empty).
  */
 static int
-frozenrec_put(const char *path, const char *buf, size_t len, char **cause)
+frozenrec_put(const char *buf, size_t len, char **cause)
 {
-	char	tmp[PATH_MAX + 8];
+	off_t	off = 0;
 	ssize_t	n;
 	int	fd;
 
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	/* A leftover of this pid (a process long gone) is replaced. */
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1) {
-		xasprintf(cause, "create %s: %s", tmp, strerror(errno));
+	if ((fd = frozenrec_open(cause)) == -1)
+		return (-1);
+	if (frozenrec_empty() == -1) {
+		xasprintf(cause, "empty the record: %s", strerror(errno));
 		return (-1);
 	}
 	while (len > 0) {
-		n = write(fd, buf, len);
+		n = pwrite(fd, buf, len, off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			xasprintf(cause, "write %s: %s", tmp, n == 0 ?
+			xasprintf(cause, "write the record: %s", n == 0 ?
 			    strerror(ENOSPC) : strerror(errno));
-			close(fd);
-			unlink(tmp);
+			(void)frozenrec_empty();
 			return (-1);
 		}
 		buf += n;
 		len -= (size_t)n;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		xasprintf(cause, "write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return (-1);
+		off += n;
+		frozenrec_size = (size_t)off;
 	}
 	return (0);
 }
@@ -112,20 +155,14 @@ frozenrec_pack(const struct freeze_plan *plan, char *buf)
 int
 frozenrec_write(const struct freeze_plan *plan)
 {
-	char	path[PATH_MAX], *buf, *cause;
+	char	*buf, *cause;
 	size_t	len;
 	int	rc;
 
-	if (atomicfile_mkdirs(frozenrec_dir, 0700, &cause) != 0) {
-		log_warnx("%s: %s", __func__, cause);
-		free(cause);
-		return (-1);
-	}
 	/* Sized to what it holds: a freeze is no time to touch more. */
 	buf = xmalloc(frozenrec_pack(plan, NULL) + 1);
 	len = frozenrec_pack(plan, buf);
-	frozenrec_path(path, sizeof path, (long)getpid());
-	rc = frozenrec_put(path, buf, len, &cause);
+	rc = frozenrec_put(buf, len, &cause);
 	if (rc != 0) {
 		log_warnx("%s: %s", __func__, cause);
 		free(cause);
@@ -134,15 +171,31 @@ frozenrec_write(const struct freeze_plan *plan)
 	return (rc);
 }
 
-/* Drop this process's record. */
+/* Empty this process's record (the file stays for the next freeze). */
 void
 frozenrec_clear(void)
 {
+	if (frozenrec_fd == -1 || frozenrec_owner != (long)getpid())
+		return;
+	if (frozenrec_empty() == -1)
+		log_warn("%s: empty the record", __func__);
+}
+
+/* Remove this process's record unless it still lists a freeze. */
+void
+frozenrec_close(void)
+{
 	char	path[PATH_MAX];
 
-	frozenrec_path(path, sizeof path, (long)getpid());
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("%s: unlink %s", __func__, path);
+	if (frozenrec_fd == -1)
+		return;
+	if (frozenrec_owner == (long)getpid() && frozenrec_size == 0) {
+		frozenrec_path(path, sizeof path, frozenrec_owner);
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("%s: unlink %s", __func__, path);
+	}
+	close(frozenrec_fd);
+	frozenrec_fd = -1;
 }
 
 /* Thaw every mount point of one dead process's record. */
@@ -163,6 +216,12 @@ frozenrec_thaw_file(const char *path, long pid)
 	}
 	for (p = buf; p < buf + len; p += strlen(p) + 1) {
 		log_escape(esc, sizeof esc, p, strlen(p));
+		/* Cut off: its writer died in the middle of writing it. */
+		if (p + strlen(p) == buf + len) {
+			log_warnx("%s: %s: ignoring a cut-off last entry %s",
+			    __func__, path, esc);
+			break;
+		}
 		if ((fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 			log_warn("%s: %s", __func__, esc);
 			continue;

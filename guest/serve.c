@@ -234,6 +234,8 @@ serve_free(struct serve *s)
 	guardian_release(s->spare);
 	freeze_lease_stop(s->lease);
 	freeze_plan_free(s->plan);
+	/* Removed unless it lists a freeze that outlives this process. */
+	frozenrec_close();
 	free(s->known);
 	free(s->hooks_dir);
 	free(s->mountinfo);
