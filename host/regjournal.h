@@ -7,7 +7,6 @@
 #ifndef EVG_REGJOURNAL_H
 #define EVG_REGJOURNAL_H
 
-#include <pthread.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -16,12 +15,14 @@ struct regjournal {
 	int		fd;	/* open for appending, or -1 */
 	size_t		lines;	/* lines since the file was last rewritten */
 	/*
-	 * An fdatasync running on a thread of its own (regjournal_append_
-	 * async), which only touches fd; every other call waits for it.
+	 * An fdatasync queued for or running on a worker thread
+	 * (regjournal_append_async), which only touches fd; every other
+	 * call waits for it.  syncing, sync_next and sync_errno belong to
+	 * the workers' lock while syncing is 1.
 	 */
-	int		syncing;
-	pthread_t	syncer;
-	int		sync_errno;
+	int			 syncing;
+	struct regjournal	*sync_next;
+	int			 sync_errno;
 };
 
 /*
@@ -33,7 +34,8 @@ int	regjournal_append(struct regjournal *, const char *, const char *,
 /*
  * The same, but the line is only written (a failed write, ENOSPC say,
  * fails here); its fdatasync runs on another thread while the caller
- * goes on, and regjournal_sync waits for it.  For a change whose
+ * goes on (a worker shared by every journal), and regjournal_sync
+ * waits for it.  For a change whose
  * durability is needed a little later, not at once: a snapshot's intent,
  * durable before the backend is told to make the snapshot.
  */

@@ -249,6 +249,88 @@ START_TEST(test_catalog_commit_async)
 }
 END_TEST
 
+/* Threads of this process, from /proc/self/task. */
+static size_t
+thread_count(void)
+{
+	char	*path = NULL;
+	size_t	 n = 0;
+	FILE	*f;
+	char	 line[256];
+
+	xasprintf(&path, "/proc/%d/status", (int)getpid());
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, "Threads:", 8) == 0)
+			n = strtoul(line + 8, NULL, 10);
+	fclose(f);
+	free(path);
+	return (n);
+}
+
+/*
+ * Many catalogs with a sync in flight at once (more than there are sync
+ * workers): each sync ends, every line is durable on reopening, and the
+ * workers are a few that stay, not a thread per sync.
+ */
+START_TEST(test_catalog_commit_async_many)
+{
+	enum { NCAT = 12, ROUNDS = 4 };
+	struct catalog	*cat[NCAT];
+	char		 vm[NCAT][UUID_STR_LEN + 1], path[640];
+	char		*cause = NULL;
+	size_t		 before = thread_count(), after;
+	int		 i, r;
+
+	for (i = 0; i < NCAT; i++) {
+		snprintf(vm[i], sizeof vm[i],
+		    "%08x-2222-4333-8444-555555555555", 0x7a000000 + i);
+		cat[i] = catalog_open(dir, vm[i], &cause);
+		ck_assert_msg(cat[i] != NULL, "open: %s", cause);
+	}
+	/* Three entries each, then a removal or a change: four lines. */
+	for (r = 0; r < ROUNDS; r++) {
+		for (i = 0; i < NCAT; i++) {
+			if (r < 3)
+				catalog_add(cat[i], r == 0 ? S1 : r == 1 ? S2 :
+				    S3, r == 0 ? "one" : r == 1 ? "two" : "three",
+				    VOL, r == 0 ? "evg-" S1 : r == 1 ? "evg-" S2 :
+				    "evg-" S3, "guest");
+			else if (i == 0)
+				catalog_remove(cat[i], catalog_find(cat[i],
+				    S3));
+			else
+				catalog_find(cat[i], S2)->size = 9;
+			ck_assert_int_eq(catalog_commit_async(cat[i], &cause),
+			    0);
+		}
+		for (i = NCAT - 1; i >= 0; i--)
+			ck_assert_msg(catalog_sync(cat[i], &cause) == 0,
+			    "sync: %s", cause);
+	}
+	after = thread_count();
+	ck_assert_msg(after <= before + 4, "%zu threads before, %zu after "
+	    "%d syncs", before, after, NCAT * ROUNDS);
+	ck_assert_uint_gt(after, before);
+	for (i = 0; i < NCAT; i++)
+		catalog_free(cat[i]);
+	/* The workers stay for the next syncs. */
+	ck_assert_uint_eq(thread_count(), after);
+	for (i = 0; i < NCAT; i++) {
+		cat[i] = catalog_open(dir, vm[i], &cause);
+		ck_assert_msg(cat[i] != NULL, "reopen: %s", cause);
+		ck_assert_uint_eq(cat[i]->count, i == 0 ? 2 : 3);
+		if (i > 0)
+			ck_assert_uint_eq(catalog_find(cat[i], S2)->size, 9);
+		catalog_free(cat[i]);
+		snprintf(path, sizeof path, "%s/%s.json", dir, vm[i]);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/%s.json.journal", dir, vm[i]);
+		unlink(path);
+	}
+}
+END_TEST
+
 /*
  * The record of an online rollback (catalog.h, "online") survives a
  * restart from the journal and from the rewritten file, and clearing it
@@ -979,6 +1061,7 @@ suite_catalog(void)
 	tcase_add_test(tc, test_catalog_journal);
 	tcase_add_test(tc, test_catalog_journal_compacts);
 	tcase_add_test(tc, test_catalog_commit_async);
+	tcase_add_test(tc, test_catalog_commit_async_many);
 	tcase_add_test(tc, test_catalog_online_record);
 	tcase_add_test(tc, test_catalog_find_name);
 	tcase_add_test(tc, test_catalog_at_limit);
