@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backend_kind.h"
 #include "client.h"
@@ -168,6 +170,48 @@ hostctl_notice(const Evg__Envelope *env, void *arg)
 		    hostctl_esc(env->event->message));
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long
+hostctl_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Connect and say hello.  A daemon serving as many connections as it
+ * takes (max_conns, max_control_conns) refuses with UNAVAILABLE: that is
+ * a wait, not a failure, so try again every 10-40 ms (spread, so that
+ * the refused do not all come back at once) until --timeout, saying once
+ * that we wait.  NULL with *code and *cause as client_open() when that
+ * fails, the last refusal's when the time is up.
+ */
+static struct client *
+hostctl_open(struct hostctl *hc, int *code, char **cause)
+{
+	struct client	*c;
+	long long	 until = hostctl_now_ms() + hc->timeout_ms;
+	int		 told = 0;
+
+	for (;;) {
+		c = client_open(&hc->addr, EVG__ROLE__ROLE_CONTROL,
+		    "eve-guest-hostctl " EVG_VERSION, hc->timeout_ms,
+		    FRAME_MAX_CONTROL, code, cause);
+		if (c != NULL || *code != EVG_UNAVAILABLE ||
+		    hostctl_now_ms() >= until)
+			return (c);
+		if (!told++)
+			fprintf(stderr, "eve-guest-hostctl: waiting for a "
+			    "connection: %s\n", hostctl_esc(*cause));
+		free(*cause);
+		*cause = NULL;
+		usleep((useconds_t)(10000 + ((unsigned)getpid() * 7919u +
+		    (unsigned)told * 104729u) % 30000u));
+	}
+}
+
 /*
  * Connect, send one request, and return the reply (caller frees) or NULL
  * after reporting the failure with *exit_code set.
@@ -180,9 +224,7 @@ hostctl_call(struct hostctl *hc, Evg__Envelope *req, int *exit_code)
 	char		*cause;
 	int		 code;
 
-	c = client_open(&hc->addr, EVG__ROLE__ROLE_CONTROL,
-	    "eve-guest-hostctl " EVG_VERSION, hc->timeout_ms,
-	    FRAME_MAX_CONTROL, &code, &cause);
+	c = hostctl_open(hc, &code, &cause);
 	if (c == NULL) {
 		*exit_code = hostctl_fail(hc, code, cause);
 		free(cause);
@@ -1133,9 +1175,7 @@ hostctl_events(struct hostctl *hc, int argc, char **argv)
 		er.follow = 1;
 	else if (argc != 1)
 		hostctl_usage_error("events: expected [--follow]");
-	c = client_open(&hc->addr, EVG__ROLE__ROLE_CONTROL,
-	    "eve-guest-hostctl " EVG_VERSION, hc->timeout_ms,
-	    FRAME_MAX_CONTROL, &code, &cause);
+	c = hostctl_open(hc, &code, &cause);
 	if (c == NULL) {
 		code = hostctl_fail(hc, code, cause);
 		free(cause);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -144,6 +145,31 @@ server_guest_conn(struct server *srv, struct vm_runtime *rt, int fd,
 	session_create(&srv->guests, rt->vm, &rt->guests, fd, name);
 }
 
+/*
+ * Log a control refusal at most once a second: refused clients try again
+ * every few tens of milliseconds (eve-guest-hostctl), which would
+ * otherwise be a line each.
+ */
+static void
+server_log_refusal(const char *msg)
+{
+	static time_t	last;
+	static unsigned	more;
+	time_t		now = time(NULL);
+
+	if (now == last) {
+		more++;
+		return;
+	}
+	if (more > 0)
+		log_warnx("control: %s (%u more refused since the last "
+		    "such line)", msg, more);
+	else
+		log_warnx("control: %s", msg);
+	last = now;
+	more = 0;
+}
+
 /* Take a control connection, checking its uid; see server.h. */
 void
 server_adopt_control(struct server *srv, int fd)
@@ -165,7 +191,7 @@ server_adopt_control(struct server *srv, int fd)
 	if (srv->controls.count >= srv->cf->max_control_conns) {
 		snprintf(msg, sizeof msg, "too many control connections "
 		    "(limit %u)", srv->cf->max_control_conns);
-		log_warnx("control: %s", msg);
+		server_log_refusal(msg);
 		server_reject(fd, EVG_UNAVAILABLE, msg);
 		return;
 	}

@@ -213,6 +213,30 @@ test_per_vm_cap_busy() {
 	expect_in "$ERR" "already has 2 connections (limit 2)"
 }
 
+# At max_control_conns a hostctl waits for a connection (saying so once)
+# until its --timeout, then fails with the daemon's refusal; it gets
+# through as soon as a connection is free.
+test_control_cap_waits() {
+	printf 'max_control_conns = 1\n' > "$T/hostd.conf"
+	start_hostd
+	bg $HOSTCTL events --follow >/dev/null 2>&1
+	local follower=$LASTPID
+	# Connected once a short call is refused.
+	wait_for "! $HOSTCTL --timeout 1 vm list >/dev/null 2>&1" ||
+	    fail "the follower holds no connection"
+	run_cmd $HOSTCTL --timeout 1 vm list
+	expect_rc 17
+	expect_in "$ERR" "waiting for a connection: too many control connections (limit 1)"
+	expect_in "$ERR" "eve-guest-hostctl: too many control connections (limit 1)"
+	[ "$(printf '%s\n' "$ERR" | grep -c waiting)" -eq 1 ] ||
+	    fail "said more than once that it waits: $ERR"
+	( sleep 0.5; kill "$follower" ) &
+	run_cmd $HOSTCTL --timeout 10 vm list
+	expect_rc 0
+	expect_in "$ERR" "waiting for a connection"
+	hostd_alive
+}
+
 # The registry survives a daemon restart, hybrid sockets included.
 test_registry_persists() {
 	start_hostd
