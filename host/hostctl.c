@@ -193,15 +193,22 @@ hostctl_open(struct hostctl *hc, int *code, char **cause)
 {
 	struct client	*c;
 	long long	 until = hostctl_now_ms() + hc->timeout_ms;
+	long long	 left = hc->timeout_ms;
 	int		 told = 0;
 
 	for (;;) {
+		/* Each try within what is left of --timeout. */
 		c = client_open(&hc->addr, EVG__ROLE__ROLE_CONTROL,
-		    "eve-guest-hostctl " EVG_VERSION, hc->timeout_ms,
+		    "eve-guest-hostctl " EVG_VERSION, (int)left,
 		    FRAME_MAX_CONTROL, code, cause);
-		if (c != NULL || *code != EVG_UNAVAILABLE ||
-		    hostctl_now_ms() >= until)
+		if (c != NULL) {
+			/* The requests have their whole time. */
+			client_set_timeout(c, hc->timeout_ms);
 			return (c);
+		}
+		if (*code != EVG_UNAVAILABLE ||
+		    (left = until - hostctl_now_ms()) <= 0)
+			return (NULL);
 		if (!told++)
 			fprintf(stderr, "eve-guest-hostctl: waiting for a "
 			    "connection: %s\n", hostctl_esc(*cause));

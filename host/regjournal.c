@@ -62,7 +62,7 @@ static pthread_mutex_t	 sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 sync_work = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t	 sync_done = PTHREAD_COND_INITIALIZER;
 static struct regjournal *sync_head, **sync_tail = &sync_head;
-static unsigned		 sync_workers, sync_idle;
+static unsigned		 sync_workers, sync_idle, sync_queued;
 
 /* One worker: take a journal off the queue, fdatasync it, tell, again. */
 static void *
@@ -82,6 +82,7 @@ regjournal_worker(void *arg)
 		if ((sync_head = j->sync_next) == NULL)
 			sync_tail = &sync_head;
 		j->sync_next = NULL;
+		sync_queued--;
 		pthread_mutex_unlock(&sync_lock);
 		/* Only this thread touches j->fd until syncing is 0. */
 		rc = fdatasync(j->fd) == -1 ? errno : 0;
@@ -94,9 +95,10 @@ regjournal_worker(void *arg)
 }
 
 /*
- * Queue j's fdatasync for a worker (one more started when none is idle
- * and there are fewer than REGJOURNAL_WORKERS): 0, or -1 when there is
- * no worker at all and none could be started.
+ * Queue j's fdatasync for a worker (one more started when the queue
+ * would be longer than the idle workers and there are fewer than
+ * REGJOURNAL_WORKERS): 0, or -1 when there is no worker at all and none
+ * could be started.
  */
 static int
 regjournal_queue(struct regjournal *j)
@@ -105,7 +107,7 @@ regjournal_queue(struct regjournal *j)
 	int		rc = 0;
 
 	pthread_mutex_lock(&sync_lock);
-	if (sync_idle == 0 && sync_workers < REGJOURNAL_WORKERS) {
+	if (sync_queued >= sync_idle && sync_workers < REGJOURNAL_WORKERS) {
 		if (pthread_create(&t, NULL, regjournal_worker, NULL) == 0) {
 			pthread_detach(t);
 			sync_workers++;
@@ -117,6 +119,7 @@ regjournal_queue(struct regjournal *j)
 		j->sync_next = NULL;
 		*sync_tail = j;
 		sync_tail = &j->sync_next;
+		sync_queued++;
 		pthread_cond_signal(&sync_work);
 	}
 	pthread_mutex_unlock(&sync_lock);

@@ -109,17 +109,48 @@ server_accept_one(struct server *srv, int lfd, unsigned int *cid)
 	return (-1);
 }
 
+/* How often one kind of refusal was logged (server_log_refusal). */
+struct refusal_log {
+	time_t		last;
+	unsigned int	more;
+};
+
+/*
+ * Log a refusal at most once a second per kind: refused clients try
+ * again every few tens of milliseconds (eve-guest-hostctl), which would
+ * otherwise be a line each.  The ones not logged are counted in the next
+ * line of that kind.
+ */
+static void
+server_log_refusal(struct refusal_log *rl, const char *what, const char *msg)
+{
+	time_t	now = time(NULL);
+
+	if (now == rl->last) {
+		rl->more++;
+		return;
+	}
+	if (rl->more > 0)
+		log_warnx("%s: %s (%u more refused since the last such line)",
+		    what, msg, rl->more);
+	else
+		log_warnx("%s: %s", what, msg);
+	rl->last = now;
+	rl->more = 0;
+}
+
 /* True (and the fd rejected) when the daemon-wide cap is reached. */
 static int
 server_over_cap(struct server *srv, int fd)
 {
-	char	msg[128];
+	static struct refusal_log	 rl;
+	char				 msg[128];
 
 	if (srv->nconns < srv->cf->max_conns)
 		return (0);
 	snprintf(msg, sizeof msg, "the host has too many connections "
 	    "(limit %u); try again later", srv->cf->max_conns);
-	log_warnx("%s: %s", __func__, msg);
+	server_log_refusal(&rl, __func__, msg);
 	server_reject(fd, EVG_UNAVAILABLE, msg);
 	return (1);
 }
@@ -145,37 +176,13 @@ server_guest_conn(struct server *srv, struct vm_runtime *rt, int fd,
 	session_create(&srv->guests, rt->vm, &rt->guests, fd, name);
 }
 
-/*
- * Log a control refusal at most once a second: refused clients try again
- * every few tens of milliseconds (eve-guest-hostctl), which would
- * otherwise be a line each.
- */
-static void
-server_log_refusal(const char *msg)
-{
-	static time_t	last;
-	static unsigned	more;
-	time_t		now = time(NULL);
-
-	if (now == last) {
-		more++;
-		return;
-	}
-	if (more > 0)
-		log_warnx("control: %s (%u more refused since the last "
-		    "such line)", msg, more);
-	else
-		log_warnx("control: %s", msg);
-	last = now;
-	more = 0;
-}
-
 /* Take a control connection, checking its uid; see server.h. */
 void
 server_adopt_control(struct server *srv, int fd)
 {
-	uid_t	uid;
-	char	msg[128];
+	static struct refusal_log	 control_rl;
+	uid_t				 uid;
+	char				 msg[128];
 
 	if (server_over_cap(srv, fd))
 		return;
@@ -191,7 +198,7 @@ server_adopt_control(struct server *srv, int fd)
 	if (srv->controls.count >= srv->cf->max_control_conns) {
 		snprintf(msg, sizeof msg, "too many control connections "
 		    "(limit %u)", srv->cf->max_control_conns);
-		server_log_refusal(msg);
+		server_log_refusal(&control_rl, "control", msg);
 		server_reject(fd, EVG_UNAVAILABLE, msg);
 		return;
 	}

@@ -230,10 +230,14 @@ test_control_cap_waits() {
 	expect_in "$ERR" "eve-guest-hostctl: too many control connections (limit 1)"
 	[ "$(printf '%s\n' "$ERR" | grep -c waiting)" -eq 1 ] ||
 	    fail "said more than once that it waits: $ERR"
-	( sleep 0.5; kill "$follower" ) &
-	run_cmd $HOSTCTL --timeout 10 vm list
-	expect_rc 0
-	expect_in "$ERR" "waiting for a connection"
+	# Waiting when the follower goes: through, with the VM list.
+	( $HOSTCTL --timeout 10 vm list >"$T/out2" 2>"$T/err2"; echo $? >"$T/rc2" ) &
+	wait_for "grep -q 'waiting for a connection' '$T/err2'" ||
+	    fail "no wait: $(cat "$T/err2")"
+	kill "$follower"
+	wait_for "[ -s '$T/rc2' ]" 10 || fail "still waiting"
+	[ "$(cat "$T/rc2")" -eq 0 ] || fail "rc $(cat "$T/rc2"): $(cat "$T/err2")"
+	[ "$(grep -c waiting "$T/err2")" -eq 1 ] || fail "$(cat "$T/err2")"
 	hostd_alive
 }
 

@@ -309,9 +309,10 @@ START_TEST(test_catalog_commit_async_many)
 			    "sync: %s", cause);
 	}
 	after = thread_count();
+	/* At most 4 workers (some may be an earlier test's, CK_FORK=no). */
 	ck_assert_msg(after <= before + 4, "%zu threads before, %zu after "
 	    "%d syncs", before, after, NCAT * ROUNDS);
-	ck_assert_uint_gt(after, before);
+	ck_assert_uint_gt(after, 1);
 	for (i = 0; i < NCAT; i++)
 		catalog_free(cat[i]);
 	/* The workers stay for the next syncs. */
