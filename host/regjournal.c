@@ -53,7 +53,7 @@ regjournal_path(const char *regpath)
  * thread that ended after each sync would have its task freed through
  * RCU (call_rcu), starting a grace period just as the guest freezes, and
  * FIFREEZE waits for grace periods (percpu_down_write in freeze_super);
- * on a 6.18 kernel that cost the freeze 2-4 ms more.  The queue is of
+ * side by side on a 6.18 kernel, the freeze window was 3-5 ms longer.  The queue is of
  * journals (sync_next); a journal is on it at most once (syncing).
  */
 #define REGJOURNAL_WORKERS	4
