@@ -45,11 +45,11 @@ frozenrec_path(char *buf, size_t len, long pid)
 /*
  * This process's record, open from its first freeze to frozenrec_close():
  * the descriptor, the pid it was opened by (a forked child does not write
- * its parent's file) and the bytes it holds now.
+ * its parent's file) and whether it may hold an entry (0: known empty).
  */
 static int	frozenrec_fd = -1;
 static long	frozenrec_owner;
-static size_t	frozenrec_size;
+static int	frozenrec_holds;
 
 /* The record's descriptor, opened (and emptied) at first use; -1, *cause. */
 static int
@@ -75,8 +75,7 @@ frozenrec_open(char **cause)
 	}
 	frozenrec_owner = pid;
 	/* A leftover of this pid (a process long gone) is no record of ours. */
-	frozenrec_size = fstat(frozenrec_fd, &st) == 0 && st.st_size == 0 ?
-	    0 : 1;
+	frozenrec_holds = fstat(frozenrec_fd, &st) != 0 || st.st_size != 0;
 	return (frozenrec_fd);
 }
 
@@ -84,11 +83,11 @@ frozenrec_open(char **cause)
 static int
 frozenrec_empty(void)
 {
-	if (frozenrec_size == 0)
+	if (!frozenrec_holds)
 		return (0);
 	if (ftruncate(frozenrec_fd, 0) == -1)
 		return (-1);
-	frozenrec_size = 0;
+	frozenrec_holds = 0;
 	return (0);
 }
 
@@ -122,7 +121,7 @@ frozenrec_put(const char *buf, size_t len, char **cause)
 		buf += n;
 		len -= (size_t)n;
 		off += n;
-		frozenrec_size = (size_t)off;
+		frozenrec_holds = 1;
 	}
 	return (0);
 }
@@ -189,7 +188,7 @@ frozenrec_close(void)
 
 	if (frozenrec_fd == -1)
 		return;
-	if (frozenrec_owner == (long)getpid() && frozenrec_size == 0) {
+	if (frozenrec_owner == (long)getpid() && !frozenrec_holds) {
 		frozenrec_path(path, sizeof path, frozenrec_owner);
 		if (unlink(path) == -1 && errno != ENOENT)
 			log_warn("%s: unlink %s", __func__, path);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "frame.h"
 #include "jsonout.h"
+#include "proc.h"
 #include "registry.h"
 #include "snapgroup.h"
 #include "status.h"
@@ -170,16 +171,6 @@ hostctl_notice(const Evg__Envelope *env, void *arg)
 		    hostctl_esc(env->event->message));
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-hostctl_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /*
  * Connect and say hello.  A daemon serving as many connections as it
  * takes (max_conns, max_control_conns) refuses with UNAVAILABLE: that is
@@ -192,10 +183,11 @@ static struct client *
 hostctl_open(struct hostctl *hc, int *code, char **cause)
 {
 	struct client	*c;
-	long long	 until = hostctl_now_ms() + hc->timeout_ms;
+	struct timespec	 start;
 	long long	 left = hc->timeout_ms;
 	int		 told = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		/* Each try within what is left of --timeout. */
 		c = client_open(&hc->addr, EVG__ROLE__ROLE_CONTROL,
@@ -207,7 +199,8 @@ hostctl_open(struct hostctl *hc, int *code, char **cause)
 			return (c);
 		}
 		if (*code != EVG_UNAVAILABLE ||
-		    (left = until - hostctl_now_ms()) <= 0)
+		    (left = (long long)hc->timeout_ms -
+		    proc_elapsed_ms(&start)) <= 0)
 			return (NULL);
 		if (!told++)
 			fprintf(stderr, "eve-guest-hostctl: waiting for a "

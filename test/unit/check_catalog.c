@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "readfile.h"
 #include "text.h"
 #include "suites.h"
 #include "xmalloc.h"
@@ -249,22 +250,18 @@ START_TEST(test_catalog_commit_async)
 }
 END_TEST
 
-/* Threads of this process, from /proc/self/task. */
+/* Threads of this process ("Threads:" of /proc/self/status). */
 static size_t
 thread_count(void)
 {
-	char	*path = NULL;
-	size_t	 n = 0;
-	FILE	*f;
-	char	 line[256];
+	char	*status, *line;
+	size_t	 n;
 
-	xasprintf(&path, "/proc/%d/status", (int)getpid());
-	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	while (fgets(line, sizeof line, f) != NULL)
-		if (strncmp(line, "Threads:", 8) == 0)
-			n = strtoul(line + 8, NULL, 10);
-	fclose(f);
-	free(path);
+	status = readfile_alloc("/proc/self/status", 1 << 20, NULL, NULL);
+	ck_assert_ptr_nonnull(status);
+	ck_assert_ptr_nonnull(line = strstr(status, "\nThreads:"));
+	n = strtoul(line + 9, NULL, 10);
+	free(status);
 	return (n);
 }
 
