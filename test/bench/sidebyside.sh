@@ -518,6 +518,14 @@ ms() { awk '{ printf "%.3f\n", $1 / 1000 }' "$1" > "$1.ms"; echo "$1.ms"; }
 echo
 echo "Side-by-side: a filesystem-consistent internal qcow2 snapshot of a running QEMU"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
+# FIFREEZE waits for RCU grace periods: about 0.2 ms expedited, up to
+# about 35 ms not, for any freezer.  The figures mean little without it.
+case $(cat /sys/kernel/rcu_expedited 2>/dev/null) in
+1) rcu="expedited (/sys/kernel/rcu_expedited 1)" ;;
+0) rcu="normal (/sys/kernel/rcu_expedited 0: FIFREEZE alone waits tens of ms)" ;;
+*) rcu="unknown (no /sys/kernel/rcu_expedited)" ;;
+esac
+echo "RCU grace periods: $rcu; image's backing store: $(df --output=source,fstype "${SHMDIR:-$T}" | tail -1 | tr -s ' ')"
 echo "versions: eve-guest-agent $("$AGENT" --version 2>/dev/null | head -1 | awk '{ print $NF }'), $("$QGA" --version | head -1), $(qemu-system-x86_64 --version | head -1)"
 echo "runs: $N each, interleaved (+1 warm-up each), each snapshot deleted after its run; failures: ours $FAIL_evg, qemu-ga $FAIL_qga; qemu-ga sees $QGA_MOUNTS mounts; $DIRTY files rewritten before each run; image on ${SHMDIR:-/tmp}; qga-snap ${QGA_SNAP_OPTS:-(monitor open before the freeze)}"
 echo
